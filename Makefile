@@ -1,0 +1,116 @@
+# schoolgate: build, test, run.
+#
+#   make            build (warnings are errors, hardened)
+#   make test       install what is missing, build, run every test, then
+#                   the same suite under AddressSanitizer + UBSan
+#   make run        install, build and run the demo (see README.md)
+#   make bench      the checker benchmark (scripts/bench-check)
+#   make fuzz       build the libFuzzer targets (clang)
+#
+# SAN=1 builds into build-san/ with -fsanitize=address,undefined.
+
+CC      ?= gcc
+SAN     ?= 0
+PKGS    := libconfig libarchive libcrypto cmocka
+
+ifeq ($(SAN),1)
+BUILD   ?= build-san
+OPT     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+           -fno-sanitize-recover=all
+else
+BUILD   ?= build
+OPT     := -O2 -g -D_FORTIFY_SOURCE=2
+endif
+
+WARN    := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wpointer-arith \
+           -Wstrict-prototypes -Wmissing-prototypes -Wvla
+HARDEN  := -fstack-protector-strong -fstack-clash-protection \
+           -fcf-protection -fPIE
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) -Icommon \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDFLAGS += -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack -Wl,--as-needed \
+           $(if $(filter 1,$(SAN)),-fsanitize=address$(,)undefined)
+,       := ,
+LIBS    := $(shell pkg-config --libs libconfig libarchive libcrypto \
+           2>/dev/null) -lcsv -lpthread
+TESTLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+LIB        := $(BUILD)/libschoolgate.a
+
+CLI_SRC    := daemon/schoolgate.c
+CLI_OBJ    := $(sort $(CLI_SRC:%.c=$(BUILD)/%.o))
+CLI        := $(BUILD)/schoolgate
+
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TOOLS      := $(BUILD)/tools/gencensus
+
+.PHONY: all deps test check unit corpus fuzz fuzz-smoke bench run clean \
+        test-plain test-san
+
+all: $(LIB) $(CLI) $(TOOLS)
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(COMMON_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(CLI): $(CLI_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LIBS)
+
+$(BUILD)/tools/%: tests/tools/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS) $(TESTLIBS)
+
+# The suite for one build (BUILD/SAN): unit tests, then the command-line
+# and hostile-input corpus driven through the real `schoolgate` binary.
+check: all $(UNIT_BIN)
+	@tests/run-unit $(BUILD)
+	@tests/corpus/run $(BUILD)
+
+test-plain: deps
+	@$(MAKE) --no-print-directory SAN=0 check
+
+test-san: deps
+	@$(MAKE) --no-print-directory SAN=1 check
+
+test: test-plain test-san fuzz-smoke
+
+# libFuzzer targets (clang); a short smoke run belongs to `make test`.
+FUZZ_BUILD := build-fuzz
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Icommon \
+              -fsanitize=fuzzer,address,undefined \
+              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZ_BIN   := $(FUZZ_BUILD)/fuzz_csvcheck $(FUZZ_BUILD)/fuzz_config
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC) common/*.h
+	@mkdir -p $(FUZZ_BUILD)
+	clang $(FUZZ_FLAGS) -o $@ $< $(COMMON_SRC) $(LIBS)
+
+fuzz: deps $(FUZZ_BIN)
+
+fuzz-smoke: fuzz
+	@tests/fuzz/smoke $(FUZZ_BUILD)
+
+bench: deps all
+	@scripts/bench-check
+
+run: deps all
+	@scripts/demo
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(COMMON_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -1,0 +1,324 @@
+/* intake: container recognition and the decode/check pipeline. */
+#include "intake.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "csvcheck.h"
+#include "pipe.h"
+#include "utf8.h"
+
+#define SNIFF		64
+#define CHUNK		(256 * 1024)
+#define PIPE_BLOCKS	8		/* 8 x 256 KiB between the threads */
+
+/* What an upload's bytes go to: the CSV checker or the opaque checker. */
+struct consumer {
+	const struct sg_flow	*flow;
+	struct sg_report	 r;		/* this side's own report */
+	struct sg_csvcheck	*ck;
+	/* opaque */
+	uint64_t		 bytes;
+	unsigned char		 head[8];
+	size_t			 nhead;
+	unsigned char		 carry[4];	/* txt: split UTF-8 sequence */
+	size_t			 ncarry;
+	int			 failed;
+};
+
+static int
+type_matches(const char *type, const unsigned char *h, size_t n)
+{
+	if (strcmp(type, "pdf") == 0)
+		return n >= 5 && memcmp(h, "%PDF-", 5) == 0;
+	if (strcmp(type, "png") == 0)
+		return n >= 8 && memcmp(h, "\x89PNG\r\n\x1a\n", 8) == 0;
+	if (strcmp(type, "jpeg") == 0)
+		return n >= 3 && memcmp(h, "\xff\xd8\xff", 3) == 0;
+	if (strcmp(type, "docx") == 0 || strcmp(type, "xlsx") == 0)
+		return n >= 4 && memcmp(h, "PK\3\4", 4) == 0;
+	if (strcmp(type, "txt") == 0)
+		return 1;	/* checked as UTF-8 as it streams */
+	return 0;
+}
+
+static int
+flow_has_type(const struct sg_flow *f, const char *t)
+{
+	size_t i;
+
+	for (i = 0; i < f->ntypes; i++)
+		if (strcmp(f->types[i], t) == 0)
+			return 1;
+	return 0;
+}
+
+#define TXT_CHUNK	(16 * 1024)
+
+/* A text-only flow: the whole file must be UTF-8 without control
+ * characters (TAB, CR, LF aside). A sequence split between two chunks is
+ * carried over to the next. */
+static int
+txt_feed(struct consumer *c, const unsigned char *p, size_t len)
+{
+	unsigned char tmp[TXT_CHUNK + 4], lead;
+	size_t take, n, i, back, need, pos;
+
+	while (len > 0) {
+		take = len < TXT_CHUNK ? len : TXT_CHUNK;
+		memcpy(tmp, c->carry, c->ncarry);
+		memcpy(tmp + c->ncarry, p, take);
+		n = c->ncarry + take;
+		i = n;
+		for (back = 0; i > 0 && back < 3 && (tmp[i - 1] & 0xc0) == 0x80;
+		    back++)
+			i--;
+		if (i > 0 && (lead = tmp[i - 1]) >= 0xc0) {
+			need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+			i = n - (i - 1) < need ? i - 1 : n;
+		} else
+			i = n;
+		if (sg_utf8_check(tmp, i, &pos, NULL) != SG_UTF8_OK) {
+			sg_report_add(&c->r, 0, 0, NULL, "file.type",
+			    "the text file is not valid UTF-8 or holds "
+			    "control characters (at byte %llu)",
+			    (unsigned long long)(c->bytes - len - c->ncarry +
+			    pos + 1));
+			c->failed = 1;
+			return -1;
+		}
+		c->ncarry = n - i;
+		memcpy(c->carry, tmp + i, c->ncarry);
+		p += take;
+		len -= take;
+	}
+	return 0;
+}
+
+static int
+opaque_feed(struct consumer *c, const unsigned char *p, size_t len)
+{
+	const struct sg_flow *f = c->flow;
+	size_t n;
+
+	if (c->failed)
+		return -1;
+	c->bytes += len;
+	c->r.bytes += len;
+	if (c->bytes > f->limits.max_bytes) {
+		sg_report_add(&c->r, 0, 0, NULL, "file.too-large",
+		    "the file is larger than the %llu bytes this flow allows",
+		    (unsigned long long)f->limits.max_bytes);
+		c->failed = 1;
+		return -1;
+	}
+	n = sizeof(c->head) - c->nhead < len ? sizeof(c->head) - c->nhead :
+	    len;
+	memcpy(c->head + c->nhead, p, n);
+	c->nhead += n;
+	if (flow_has_type(f, "txt") && f->ntypes == 1)
+		return txt_feed(c, p, len);
+	return 0;
+}
+
+static void
+opaque_finish(struct consumer *c)
+{
+	const struct sg_flow *f = c->flow;
+	size_t i;
+
+	if (c->failed)
+		return;
+	if (c->bytes == 0) {
+		sg_report_add(&c->r, 0, 0, NULL, "file.empty", "the file is "
+		    "empty");
+		return;
+	}
+	if (c->ncarry > 0) {
+		sg_report_add(&c->r, 0, 0, NULL, "file.type", "the text file "
+		    "ends in the middle of a UTF-8 character");
+		return;
+	}
+	for (i = 0; i < f->ntypes; i++)
+		if (type_matches(f->types[i], c->head, c->nhead))
+			return;
+	sg_report_add(&c->r, 0, 0, NULL, "file.type",
+	    "the file is not of a type this flow accepts");
+}
+
+static int
+consume(void *arg, const void *buf, size_t len)
+{
+	struct consumer *c = arg;
+
+	if (c->ck != NULL)
+		return sg_csvcheck_feed(c->ck, buf, len);
+	return opaque_feed(c, buf, len);
+}
+
+static void
+consume_end(struct consumer *c)
+{
+	if (c->ck != NULL)
+		sg_csvcheck_finish(c->ck);
+	else
+		opaque_finish(c);
+}
+
+/* The checking thread: drain the pipe into the consumer. */
+struct worker {
+	struct consumer	*c;
+	struct sg_pipe	*pipe;
+};
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	const void *buf;
+	long n;
+
+	while ((n = sg_pipe_read(w->pipe, &buf)) > 0)
+		if (consume(w->c, buf, (size_t)n) != 0) {
+			sg_pipe_abort(w->pipe);	/* verdict known: stop */
+			break;
+		}
+	if (n == 0)
+		consume_end(w->c);
+	return NULL;
+}
+
+static int
+to_pipe(void *arg, const void *buf, size_t len)
+{
+	return sg_pipe_write(arg, buf, len);
+}
+
+static int
+run_zip(const struct sg_intake_opts *o, struct consumer *c,
+    const unsigned char *first, size_t nfirst, sg_src_fn src, void *src_arg,
+    struct sg_report *r)
+{
+	const struct sg_flow *f = o->flow;
+	struct sg_zipin_opts zo = { o->passphrase, f->encryptions,
+	    o->require_encryption, &f->limits, f->file_pattern,
+	    flow_has_type(f, "docx") || flow_has_type(f, "xlsx") };
+	struct worker w = { c, NULL };
+	pthread_t th;
+	int rc;
+
+	if ((w.pipe = sg_pipe_new(PIPE_BLOCKS, CHUNK)) == NULL)
+		return -1;
+	if (pthread_create(&th, NULL, worker_main, &w) != 0) {
+		sg_pipe_free(w.pipe);
+		return -1;
+	}
+	rc = sg_zipin_run(&zo, first, nfirst, src, src_arg, to_pipe, w.pipe, r);
+	if (rc == 0)
+		sg_pipe_close(w.pipe);
+	else
+		sg_pipe_abort(w.pipe);
+	pthread_join(th, NULL);
+	sg_pipe_free(w.pipe);
+	return 0;
+}
+
+static int
+run_plain(const struct sg_intake_opts *o, struct consumer *c,
+    const unsigned char *first, size_t nfirst, sg_src_fn src, void *src_arg,
+    struct sg_report *r)
+{
+	unsigned char *buf;
+	ssize_t n;
+	int stopped;
+
+	snprintf(r->container, sizeof(r->container), "%s (not encrypted)",
+	    c->ck ? "csv" : "file");
+	sg_report_add(r, !o->require_encryption, 0, NULL, "intake.unencrypted",
+	    "the file is not encrypted; send it as an AES-encrypted ZIP%s",
+	    (o->flow->encryptions & SG_ENC_AGE) ? " or an age file" : "");
+	if (o->require_encryption)
+		return 0;
+	if ((buf = malloc(CHUNK)) == NULL)
+		return -1;
+	stopped = consume(c, first, nfirst) != 0;
+	while (!stopped && (n = src(src_arg, buf, CHUNK)) != 0) {
+		if (n < 0) {
+			sg_report_add(r, 0, 0, NULL, "intake.read",
+			    "the upload could not be read to its end");
+			free(buf);
+			return 0;
+		}
+		stopped = consume(c, buf, (size_t)n) != 0;
+	}
+	if (!stopped)
+		consume_end(c);
+	free(buf);
+	return 0;
+}
+
+int
+sg_intake_check(const struct sg_intake_opts *o, sg_src_fn src,
+    void *src_arg, struct sg_report *r)
+{
+	const struct sg_flow *f = o->flow;
+	unsigned char first[SNIFF];
+	struct consumer c;
+	size_t nfirst = 0;
+	ssize_t n;
+	int rc = -1;
+
+	memset(&c, 0, sizeof(c));
+	c.flow = f;
+	sg_report_init(&c.r, r->max);
+	if (f->format == SG_FORMAT_CSV &&
+	    (c.ck = sg_csvcheck_new(&f->manifest, &c.r)) == NULL)
+		goto nomem;
+	while (nfirst < SNIFF &&
+	    (n = src(src_arg, first + nfirst, SNIFF - nfirst)) != 0) {
+		if (n < 0) {
+			sg_report_add(r, 0, 0, NULL, "intake.read",
+			    "the upload could not be read");
+			rc = 0;
+			goto out;
+		}
+		nfirst += (size_t)n;
+	}
+	if (nfirst >= 4 && memcmp(first, "PK", 2) == 0 &&
+	    ((first[2] == 3 && first[3] == 4) ||
+	    (first[2] == 5 && first[3] == 6) ||
+	    (first[2] == 7 && first[3] == 8))) {
+		if (!(f->encryptions & (SG_ENC_ZIP_AES | SG_ENC_ZIP_LEGACY))) {
+			sg_report_add(r, 0, 0, NULL, "intake.container",
+			    "this flow does not accept ZIP files");
+			rc = 0;
+			goto out;
+		}
+		rc = run_zip(o, &c, first, nfirst, src, src_arg, r);
+	} else if ((nfirst >= 21 &&
+	    memcmp(first, "age-encryption.org/v1", 21) == 0) ||
+	    (nfirst >= 34 &&
+	    memcmp(first, "-----BEGIN AGE ENCRYPTED FILE-----", 34) == 0)) {
+		snprintf(r->container, sizeof(r->container), "age");
+		sg_report_add(r, 0, 0, NULL, "intake.age-unsupported",
+		    "this gateway does not accept age-encrypted uploads yet; "
+		    "send an AES-encrypted ZIP");
+		rc = 0;
+	} else
+		rc = run_plain(o, &c, first, nfirst, src, src_arg, r);
+	if (rc != 0)
+		goto nomem;
+	goto out;
+nomem:
+	sg_report_add(r, 0, 0, NULL, "resource.memory",
+	    "not enough memory to check the file");
+	rc = -1;
+out:
+	sg_report_merge(r, &c.r);
+	sg_report_sort(r);
+	sg_report_free(&c.r);
+	sg_csvcheck_free(c.ck);
+	return rc;
+}

@@ -1,0 +1,31 @@
+/*
+ * intake: check one upload against its flow, whatever container it came
+ * in. The container is recognised by content, never by name: a ZIP
+ * (local-header signature), an age file (later), or plain CSV.
+ *
+ * For a ZIP on a CSV flow, decoding and checking overlap: libarchive runs
+ * on the calling thread and the CSV checker on a second thread, joined by
+ * a bounded pipe (a few MiB), so memory does not grow with the file.
+ *
+ * Contract: sg_intake_check() reads src to its end (or until the verdict
+ * is certain), fills the report, and returns 0; it returns -1 only when
+ * it could not run at all (then the report says why). The verdict is
+ * sg_report_verdict(report).
+ */
+#ifndef SG_INTAKE_H
+#define SG_INTAKE_H
+
+#include "config.h"
+#include "report.h"
+#include "zipin.h"
+
+struct sg_intake_opts {
+	const struct sg_flow	*flow;
+	const char		*passphrase;	/* ZIP password, may be NULL */
+	int			 require_encryption; /* 0: offline checker */
+};
+
+int	sg_intake_check(const struct sg_intake_opts *, sg_src_fn src,
+	    void *src_arg, struct sg_report *);
+
+#endif

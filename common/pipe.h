@@ -1,0 +1,35 @@
+/*
+ * pipe: a bounded byte channel between two threads (one producer, one
+ * consumer), made of a fixed number of fixed-size blocks. It is how
+ * decoding and checking overlap on two cores, and how memory per upload
+ * stays bounded whatever the file's size: a full pipe blocks the producer.
+ *
+ * Either side may abort; the other then sees -1 on its next call. The
+ * creator frees the pipe after both sides are done.
+ */
+#ifndef SG_PIPE_H
+#define SG_PIPE_H
+
+#include <stddef.h>
+
+struct sg_pipe;
+
+/* nblocks blocks of block_size bytes each; NULL on allocation failure. */
+struct sg_pipe *sg_pipe_new(size_t nblocks, size_t block_size);
+void		sg_pipe_free(struct sg_pipe *);
+
+/* Producer: copy len bytes in, blocking while the pipe is full. 0, or -1
+ * when the consumer aborted. */
+int		sg_pipe_write(struct sg_pipe *, const void *, size_t);
+/* Producer: no more data (flushes the partly filled block). */
+void		sg_pipe_close(struct sg_pipe *);
+
+/* Consumer: the next filled block. Returns its length (> 0), 0 at the end
+ * of data, -1 when the producer aborted. The block stays valid until the
+ * next call to sg_pipe_read. */
+long		sg_pipe_read(struct sg_pipe *, const void **);
+
+/* Either side: stop; the other side's calls now return -1. */
+void		sg_pipe_abort(struct sg_pipe *);
+
+#endif
