@@ -23,8 +23,14 @@
 
 struct sg_csvcheck;
 
-/* NULL on allocation failure. */
+/* NULL on allocation failure. The synchronous checker does all its work
+ * in the caller's thread. The threaded one parses in the caller's thread
+ * and checks on a thread of its own, joined through a bounded pipe
+ * (8 blocks of 256 KiB): the report must not be read before
+ * sg_csvcheck_finish() or sg_csvcheck_free() returns. */
 struct sg_csvcheck *sg_csvcheck_new(const struct sg_manifest *,
+		    struct sg_report *);
+struct sg_csvcheck *sg_csvcheck_new_threaded(const struct sg_manifest *,
 		    struct sg_report *);
 /* 0 while checking goes on; -1 once it has stopped (a fatal error such as
  * broken quoting or an over-long field is in the report). Feeding after

@@ -274,7 +274,7 @@ sg_intake_check(const struct sg_intake_opts *o, sg_src_fn src,
 	c.flow = f;
 	sg_report_init(&c.r, r->max);
 	if (f->format == SG_FORMAT_CSV &&
-	    (c.ck = sg_csvcheck_new(&f->manifest, &c.r)) == NULL)
+	    (c.ck = sg_csvcheck_new_threaded(&f->manifest, &c.r)) == NULL)
 		goto nomem;
 	while (nfirst < SNIFF &&
 	    (n = src(src_arg, first + nfirst, SNIFF - nfirst)) != 0) {
@@ -316,9 +316,9 @@ nomem:
 	    "not enough memory to check the file");
 	rc = -1;
 out:
+	sg_csvcheck_free(c.ck);	/* joins its thread: c.r is complete */
 	sg_report_merge(r, &c.r);
 	sg_report_sort(r);
 	sg_report_free(&c.r);
-	sg_csvcheck_free(c.ck);
 	return rc;
 }

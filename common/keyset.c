@@ -4,9 +4,18 @@
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define IDX_BITS	26
 #define FP_MASK		((1u << (32 - IDX_BITS)) - 1)
+#define QUEUE		16		/* inserts in flight (power of 2) */
+#define BIG		(2u << 20)	/* tables this large use mmap */
+
+struct pending {
+	uint64_t	 code;
+	uint64_t	 hash;
+	uint32_t	 idx;
+};
 
 struct sg_keyset {
 	uint64_t	*codes;		/* codes[idx], 0: row has no key */
@@ -14,7 +23,40 @@ struct sg_keyset {
 	uint32_t	*slots;		/* (idx + 1) << 6 | fingerprint */
 	size_t		 cap, used;
 	uint64_t	 seed, sip[2];
+	struct pending	 q[QUEUE];
+	size_t		 qhead, qlen;
+	sg_keyset_dup_fn dup;
+	void		*dup_arg;
 };
+
+/* Zeroed slot table; large ones come straight from mmap, backed by huge
+ * pages where the kernel allows (fewer TLB misses on random probes). */
+static uint32_t *
+table_alloc(size_t n)
+{
+	size_t bytes = n * sizeof(uint32_t);
+	void *p;
+
+	if (bytes < BIG)
+		return calloc(n, sizeof(uint32_t));
+	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	(void)madvise(p, bytes, MADV_HUGEPAGE);	/* advice only */
+	return p;
+}
+
+static void
+table_free(uint32_t *t, size_t n)
+{
+	if (t == NULL)
+		return;
+	if (n * sizeof(uint32_t) < BIG)
+		free(t);
+	else
+		munmap(t, n * sizeof(uint32_t));
+}
 
 static uint64_t
 mix(uint64_t x)
@@ -29,19 +71,21 @@ mix(uint64_t x)
 }
 
 struct sg_keyset *
-sg_keyset_new(void)
+sg_keyset_new(sg_keyset_dup_fn dup, void *arg)
 {
 	struct sg_keyset *k = calloc(1, sizeof(*k));
 
 	if (k == NULL)
 		return NULL;
+	k->dup = dup;
+	k->dup_arg = arg;
 	if (RAND_bytes((unsigned char *)&k->seed, sizeof(k->seed)) != 1 ||
 	    RAND_bytes((unsigned char *)k->sip, sizeof(k->sip)) != 1) {
 		free(k);
 		return NULL;
 	}
 	k->cap = 1024;
-	if ((k->slots = calloc(k->cap, sizeof(*k->slots))) == NULL) {
+	if ((k->slots = table_alloc(k->cap)) == NULL) {
 		free(k);
 		return NULL;
 	}
@@ -54,7 +98,7 @@ sg_keyset_free(struct sg_keyset *k)
 	if (k == NULL)
 		return;
 	free(k->codes);
-	free(k->slots);
+	table_free(k->slots, k->cap);
 	free(k);
 }
 
@@ -66,9 +110,9 @@ sg_keyset_bytes(const struct sg_keyset *k)
 
 /* Insert idx into the slot table; 1 and *first on a duplicate. */
 static int
-place(struct sg_keyset *k, uint64_t code, uint32_t idx, uint32_t *first)
+place(struct sg_keyset *k, uint64_t code, uint64_t h, uint32_t idx,
+    uint32_t *first)
 {
-	uint64_t h = mix(code ^ k->seed);
 	uint32_t fp = (uint32_t)(h >> 58) & FP_MASK;
 	size_t mask = k->cap - 1, pos = (size_t)h & mask;
 
@@ -92,29 +136,50 @@ static int
 grow(struct sg_keyset *k)
 {
 	uint32_t *old = k->slots, dummy;
-	size_t i;
+	size_t i, n, ahead = 8;
 
-	k->slots = calloc(k->cap * 2, sizeof(*k->slots));
-	if (k->slots == NULL) {
+	if ((k->slots = table_alloc(k->cap * 2)) == NULL) {
 		k->slots = old;
 		return -1;
 	}
-	free(old);
+	table_free(old, k->cap);
 	k->cap *= 2;
 	k->used = 0;
-	/* Rebuild from the codes in row order: the earliest row stays the
-	 * one a later duplicate is reported against. */
-	for (i = 0; i < k->ncodes; i++)
+	/* Rebuild from the codes in row order, so the earliest row stays the
+	 * one a later duplicate is reported against. Rows still queued are
+	 * left to the queue. */
+	n = k->qlen ? k->q[k->qhead].idx : k->ncodes;
+	for (i = 0; i < n; i++) {
+		if (i + ahead < n && k->codes[i + ahead] != 0)
+			__builtin_prefetch(&k->slots[mix(k->codes[i + ahead] ^
+			    k->seed) & (k->cap - 1)], 1);
 		if (k->codes[i] != 0)
-			place(k, k->codes[i], (uint32_t)i, &dummy);
+			place(k, k->codes[i], mix(k->codes[i] ^ k->seed),
+			    (uint32_t)i, &dummy);
+	}
+	return 0;
+}
+
+/* Insert the oldest queued key. */
+static int
+drain_one(struct sg_keyset *k)
+{
+	struct pending *p = &k->q[k->qhead];
+	uint32_t first;
+
+	if ((k->used + 1) * 4 > k->cap * 3 && grow(k) != 0)
+		return -1;
+	k->qhead = (k->qhead + 1) % QUEUE;
+	k->qlen--;
+	if (place(k, p->code, p->hash, p->idx, &first) == 1 && k->dup != NULL)
+		k->dup(k->dup_arg, p->idx, first);
 	return 0;
 }
 
 int
-sg_keyset_add(struct sg_keyset *k, uint64_t code, uint32_t idx,
-    uint32_t *first)
+sg_keyset_add(struct sg_keyset *k, uint64_t code, uint32_t idx)
 {
-	int dup;
+	struct pending *p;
 
 	if (code == 0 || idx >= SG_KEYSET_MAX_ROWS || idx < k->ncodes)
 		return -1;
@@ -132,12 +197,25 @@ sg_keyset_add(struct sg_keyset *k, uint64_t code, uint32_t idx,
 	/* rows without a key in between */
 	memset(k->codes + k->ncodes, 0, (idx - k->ncodes) * sizeof(*k->codes));
 	k->ncodes = idx;
-	if ((k->used + 1) * 4 > k->cap * 3 && grow(k) != 0)
-		return -1;
-	dup = place(k, code, idx, first);
-	/* a duplicate is not indexed again, but its row keeps its code */
 	k->codes[k->ncodes++] = code;
-	return dup;
+	if (k->qlen == QUEUE && drain_one(k) != 0)
+		return -1;
+	p = &k->q[(k->qhead + k->qlen) % QUEUE];
+	p->code = code;
+	p->idx = idx;
+	p->hash = mix(code ^ k->seed);
+	__builtin_prefetch(&k->slots[p->hash & (k->cap - 1)], 1);
+	k->qlen++;
+	return 0;
+}
+
+int
+sg_keyset_flush(struct sg_keyset *k)
+{
+	while (k->qlen > 0)
+		if (drain_one(k) != 0)
+			return -1;
+	return 0;
 }
 
 uint64_t

@@ -21,15 +21,21 @@
 
 struct sg_keyset;
 
-struct sg_keyset *sg_keyset_new(void);
+/* Called for each duplicate: row index idx repeats the key of row first. */
+typedef void	(*sg_keyset_dup_fn)(void *arg, uint32_t idx, uint32_t first);
+
+struct sg_keyset *sg_keyset_new(sg_keyset_dup_fn, void *arg);
 void		  sg_keyset_free(struct sg_keyset *);
 
 /* Record `code` (non-zero) for 0-based data-row index `idx` (strictly
- * increasing between calls, < SG_KEYSET_MAX_ROWS). Returns 0 when new,
- * 1 when a duplicate (then *first is the index of the earlier row), -1 on
- * allocation failure or a bad index. */
-int	sg_keyset_add(struct sg_keyset *, uint64_t code, uint32_t idx,
-	    uint32_t *first);
+ * increasing between calls, < SG_KEYSET_MAX_ROWS). Inserts are queued a
+ * few rows deep so that the table's cache misses overlap: a duplicate is
+ * reported through the callback during a later add or the flush, always
+ * against the earliest row. Returns 0, or -1 on allocation failure or a
+ * bad index. */
+int	sg_keyset_add(struct sg_keyset *, uint64_t code, uint32_t idx);
+/* Process the queued keys (call once at the end of the file). */
+int	sg_keyset_flush(struct sg_keyset *);
 
 /* Codes. 0 means "no code" (the value is not a valid key). */
 uint64_t sg_keyset_code_upn(const char *upn13);	/* a valid UPN */

@@ -102,6 +102,43 @@ sg_pipe_write(struct sg_pipe *p, const void *buf, size_t len)
 	return 0;
 }
 
+void *
+sg_pipe_acquire(struct sg_pipe *p)
+{
+	void *blk = NULL;
+
+	pthread_mutex_lock(&p->mu);
+	while (!p->aborted && busy(p) >= p->nblocks)
+		pthread_cond_wait(&p->cv, &p->mu);
+	if (!p->aborted)
+		blk = p->mem + wblock(p) * p->bsize;
+	pthread_mutex_unlock(&p->mu);
+	return blk;
+}
+
+int
+sg_pipe_commit(struct sg_pipe *p, size_t len)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&p->mu);
+	if (p->aborted)
+		rc = -1;
+	else if (len > 0) {
+		p->len[wblock(p)] = len < p->bsize ? len : p->bsize;
+		p->count++;
+		pthread_cond_broadcast(&p->cv);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
+size_t
+sg_pipe_block_size(const struct sg_pipe *p)
+{
+	return p->bsize;
+}
+
 void
 sg_pipe_close(struct sg_pipe *p)
 {

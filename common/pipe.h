@@ -24,6 +24,13 @@ int		sg_pipe_write(struct sg_pipe *, const void *, size_t);
 /* Producer: no more data (flushes the partly filled block). */
 void		sg_pipe_close(struct sg_pipe *);
 
+/* Producer, zero-copy: a whole free block to fill (NULL when the consumer
+ * aborted), then hand it over with its length. Do not mix with
+ * sg_pipe_write on one pipe. */
+void	       *sg_pipe_acquire(struct sg_pipe *);
+int		sg_pipe_commit(struct sg_pipe *, size_t len);
+size_t		sg_pipe_block_size(const struct sg_pipe *);
+
 /* Consumer: the next filled block. Returns its length (> 0), 0 at the end
  * of data, -1 when the producer aborted. The block stays valid until the
  * next call to sg_pipe_read. */

@@ -62,9 +62,8 @@ main(int argc, char **argv)
 		int year = 2008 + (int)(r % 14), ncy = 2020 - year;
 		int possible = 300 + (int)(r2 % 40), auth = (int)((r2 >> 8) % 20);
 		/* a unique permanent UPN: LA 341, serial from the row index */
-		snprintf(upn + 1, sizeof(upn) - 1, "341%04llu%02d%03llu",
-		    (i / 100000) % 10000, 10 + (int)((i / 1000) % 90),
-		    i % 1000);
+		snprintf(upn + 1, sizeof(upn) - 1, "341%04llu%02llu%03llu",
+		    (i / 100000) % 10000, (i / 1000) % 100, i % 1000);
 		upn[0] = sg_upn_check_letter(upn + 1);
 		printf("%.3s,%.4s,%s,%s,%s,%s,%c,%04d-%02d-%02d,%d,C,%s,%s,%c,"
 		    "%d,%d,%d\r\n", laestab, laestab + 3, upn,
