@@ -429,7 +429,7 @@ read_file(struct loader *L, const char *path)
 			sg_diag_add(L->diag, "%s: cannot read: %s", path,
 			    strerror(errno ? errno : EIO));
 		else
-			sg_diag_add(L->diag, "%s:%d: syntax error: %s",
+			sg_diag_add(L->diag, "%s:%d: %s",
 			    config_error_file(c) ? config_error_file(c) : path,
 			    config_error_line(c), config_error_text(c));
 		L->errors++;

@@ -66,6 +66,7 @@ struct parser {
 	size_t			 nbom;
 	uint64_t		 pbytes;	/* bytes fed */
 	int			 pstopped;	/* no more parsing */
+	int			 aborted;	/* the checker hung up */
 	int			 threaded;
 	struct sg_pipe		*pipe;
 	pthread_t		 thread;
@@ -510,7 +511,8 @@ emit(struct parser *ps, uint32_t word, const void *data, size_t len)
 	/* keep SMALL bytes of slack so short cells can be over-copied */
 	if (ps->blen + sizeof(word) + len + SMALL > ps->bcap &&
 	    flush_block(ps) != 0) {
-		ps->pstopped = 1;	/* the checker has its verdict */
+		ps->pstopped = ps->aborted = 1;	/* the checker has its
+						 * verdict */
 		return;
 	}
 	d = ps->blk + ps->blen;
@@ -560,7 +562,7 @@ p_field(void *data, size_t len, void *arg)
 	if (ps->pstopped)
 		return;
 	if (ps->blen + 4 + len + SMALL > ps->bcap && flush_block(ps) != 0) {
-		ps->pstopped = 1;
+		ps->pstopped = ps->aborted = 1;
 		return;
 	}
 	d = ps->blk + ps->blen + 4;
@@ -722,13 +724,15 @@ sg_csvcheck_new_threaded(const struct sg_manifest *m, struct sg_report *r)
 	return create(m, r, 1);
 }
 
-/* Wait for the checking thread (threaded mode). */
+/* Wait for the checking thread (threaded mode). With deliver, what was
+ * parsed (an error event included) reaches it first; otherwise it is
+ * told to stop. */
 static void
-join(struct parser *ps)
+join(struct parser *ps, int deliver)
 {
 	if (!ps->threaded)
 		return;
-	if (ps->pstopped || ps->blk == NULL)
+	if (!deliver || ps->aborted || ps->blk == NULL)
 		sg_pipe_abort(ps->pipe);
 	else {
 		if (ps->blen > 0)
@@ -748,7 +752,7 @@ sg_csvcheck_free(struct sg_csvcheck *ck)
 		return;
 	if (ck->ps->threaded) {
 		ck->ps->pstopped = 1;
-		join(ck->ps);
+		join(ck->ps, 0);
 	}
 	csv_free(&ck->ps->p);
 	free(ck->ps);
@@ -824,7 +828,7 @@ sg_csvcheck_finish(struct sg_csvcheck *ck)
 	if (!ps->pstopped && csv_fini(&ps->p, fcb, rcb, arg) != 0)
 		p_error(ps, ERR_UNTERMINATED);
 	if (ps->threaded)
-		join(ps);	/* the checking thread ran the final checks */
+		join(ps, 1);	/* the checking thread ran the final checks */
 	else {
 		if (ck->state != ST_STOPPED)
 			final_checks(ck);

@@ -288,7 +288,7 @@ sg_postcode_check(const char *s, size_t len, struct sg_why *why)
 	size_t i, n = 0, out;
 
 	for (i = 0; i < len; i++) {
-		if (s[i] == ' ' && n > 0 && i + 3 == len)
+		if (s[i] == ' ' && n > 0 && i + 4 == len)
 			continue;	/* the one space before the inward code */
 		if (n == 7)
 			return why_set(why, SG_INVALID, "postcode.length",
@@ -505,7 +505,10 @@ sg_ukphone_check(const char *s, size_t len, struct sg_why *why)
 	} else if (len >= 4 && memcmp(s, "0044", 4) == 0) {
 		d[n++] = '0';
 		i = 4;
-	}
+	} else if ((len > 0 && s[0] == '+') || (len > 1 && s[0] == '0' &&
+	    s[1] == '0'))
+		return why_set(why, SG_INVALID, "uk-phone.format",
+		    "is an international number outside the UK (+44)");
 	for (; i < len; i++) {
 		char c = s[i];
 
