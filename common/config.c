@@ -36,12 +36,13 @@ static const char *validator_names[] = {
 	[SG_V_EMAIL] = "email", [SG_V_UKPHONE] = "uk-phone",
 	[SG_V_LAESTAB] = "laestab", [SG_V_URN] = "urn",
 	[SG_V_INTEGER] = "integer", [SG_V_CODE] = "code", [SG_V_TEXT] = "text",
+	[SG_V_TEXT + 1] = NULL,		/* get_word() needs the end */
 };
 
 const char *
 sg_validator_name(enum sg_validator v)
 {
-	if ((size_t)v >= sizeof(validator_names) / sizeof(validator_names[0]))
+	if ((size_t)v > SG_V_TEXT)
 		return "?";
 	return validator_names[v];
 }

@@ -51,6 +51,7 @@ struct sg_csvcheck {
 	size_t			 nheader;
 	int			*present;	/* column -> header field */
 	uint64_t		 key_code;	/* this row's key, 0: none */
+	int			 ended;		/* final checks ran */
 	struct parser		*ps;
 };
 
@@ -470,6 +471,7 @@ parse_problem(struct sg_csvcheck *ck, int code)
 static void
 final_checks(struct sg_csvcheck *ck)
 {
+	ck->ended = 1;
 	if (ck->state == ST_HEADER && ck->field == 0 && ck->nheader == 0)
 		sg_report_add(ck->r, 0, 0, NULL, "file.empty",
 		    "the file is empty; the first row must be the header row");
@@ -833,6 +835,13 @@ sg_csvcheck_finish(struct sg_csvcheck *ck)
 		if (ck->state != ST_STOPPED)
 			final_checks(ck);
 		sg_report_sort(ck->r);
+	}
+	/* Fail closed: a check that neither ran to its end nor stopped on
+	 * a reported error must never read as accepted. */
+	if (!ck->ended && ck->state != ST_STOPPED) {
+		sg_report_add(ck->r, 0, 0, NULL, "check.incomplete",
+		    "the file could not be checked to its end");
+		stop(ck);
 	}
 	ck->r->bytes += ps->pbytes;
 	return ck->state == ST_STOPPED ? -1 : 0;

@@ -26,6 +26,7 @@ struct consumer {
 	unsigned char		 carry[4];	/* txt: split UTF-8 sequence */
 	size_t			 ncarry;
 	int			 failed;
+	int			 finished;	/* consume_end() ran */
 };
 
 static int
@@ -158,9 +159,12 @@ consume(void *arg, const void *buf, size_t len)
 	return opaque_feed(c, buf, len);
 }
 
+/* End of input, or the consumer stopped: let it report what it found (a
+ * stopped CSV checker still has to hand over its error). */
 static void
 consume_end(struct consumer *c)
 {
+	c->finished = 1;
 	if (c->ck != NULL)
 		sg_csvcheck_finish(c->ck);
 	else
@@ -183,8 +187,11 @@ worker_main(void *arg)
 	while ((n = sg_pipe_read(w->pipe, &buf)) > 0)
 		if (consume(w->c, buf, (size_t)n) != 0) {
 			sg_pipe_abort(w->pipe);	/* verdict known: stop */
+			n = 0;
 			break;
 		}
+	/* n < 0: the decoder failed and has said why; the partial data
+	 * proves nothing more */
 	if (n == 0)
 		consume_end(w->c);
 	return NULL;
@@ -253,8 +260,7 @@ run_plain(const struct sg_intake_opts *o, struct consumer *c,
 		}
 		stopped = consume(c, buf, (size_t)n) != 0;
 	}
-	if (!stopped)
-		consume_end(c);
+	consume_end(c);
 	free(buf);
 	return 0;
 }
@@ -317,6 +323,11 @@ nomem:
 	rc = -1;
 out:
 	sg_csvcheck_free(c.ck);	/* joins its thread: c.r is complete */
+	/* Fail closed: contents that were never checked to the end are not
+	 * accepted, whatever else the reports say. */
+	if (!c.finished && !r->rejected && !c.r.rejected)
+		sg_report_add(r, 0, 0, NULL, "check.incomplete",
+		    "the file could not be checked to its end");
 	sg_report_merge(r, &c.r);
 	sg_report_sort(r);
 	sg_report_free(&c.r);

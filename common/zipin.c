@@ -7,12 +7,21 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define RBUF		(64 * 1024)
 #define HIST		(256 * 1024)	/* recent raw bytes, for headers */
 #define RATIO_FLOOR	(1024 * 1024)	/* judge ratios past this output */
 
 enum zenc { ZENC_NONE, ZENC_ZIPCRYPTO, ZENC_AES, ZENC_UNKNOWN };
+
+/* An entry as its local header showed it, to hold the central directory
+ * to account. */
+struct seen {
+	uint64_t	 off;		/* local header offset */
+	unsigned char	*name;		/* raw name bytes */
+	unsigned	 nlen;
+};
 
 struct zctx {
 	const struct sg_zipin_opts *o;
@@ -24,14 +33,29 @@ struct zctx {
 	unsigned char		*hist;		/* HIST, ring */
 	uint64_t		 consumed;	/* raw bytes handed to libarchive */
 	int			 src_failed;
+	int			 eof;		/* the source has ended */
+	struct seen		*seen;
+	unsigned		 nseen;
 };
+
+static void
+hist_append(struct zctx *z, const unsigned char *p, size_t n)
+{
+	size_t i, at, c;
+
+	for (i = 0; i < n; i += c) {
+		at = (size_t)((z->consumed + i) % HIST);
+		c = HIST - at < n - i ? HIST - at : n - i;
+		memcpy(z->hist + at, p + i, c);
+	}
+	z->consumed += n;
+}
 
 static la_ssize_t
 zread(struct archive *a, void *arg, const void **out)
 {
 	struct zctx *z = arg;
 	ssize_t n;
-	size_t i, at;
 
 	(void)a;
 	if (z->nfirst > 0) {
@@ -42,15 +66,9 @@ zread(struct archive *a, void *arg, const void **out)
 	} else if ((n = z->src(z->src_arg, z->buf, RBUF)) < 0) {
 		z->src_failed = 1;
 		return -1;
-	}
-	for (i = 0; i < (size_t)n;) {
-		at = (size_t)((z->consumed + i) % HIST);
-		size_t c = HIST - at < (size_t)n - i ? HIST - at : (size_t)n - i;
-
-		memcpy(z->hist + at, z->buf + i, c);
-		i += c;
-	}
-	z->consumed += (uint64_t)n;
+	} else if (n == 0)
+		z->eof = 1;
+	hist_append(z, z->buf, (size_t)n);
 	*out = z->buf;
 	return n;
 }
@@ -75,26 +93,70 @@ hist_le16(const struct zctx *z, uint64_t off, unsigned *v)
 	return 0;
 }
 
+static int
+hist_le32(const struct zctx *z, uint64_t off, uint32_t *v)
+{
+	unsigned lo, hi;
+
+	if (hist_le16(z, off, &lo) || hist_le16(z, off + 2, &hi))
+		return -1;
+	*v = lo | (uint32_t)hi << 16;
+	return 0;
+}
+
+static int
+hist_le64(const struct zctx *z, uint64_t off, uint64_t *v)
+{
+	uint32_t lo, hi;
+
+	if (hist_le32(z, off, &lo) || hist_le32(z, off + 4, &hi))
+		return -1;
+	*v = lo | (uint64_t)hi << 32;
+	return 0;
+}
+
+static int
+hist_copy(const struct zctx *z, uint64_t off, unsigned char *dst, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (hist_byte(z, off + i, &dst[i]))
+			return -1;
+	return 0;
+}
+
+/* Where the local header of the entry libarchive just read starts:
+ * header_position may point at the previous entry's data descriptor, so
+ * look a little way ahead for the signature. */
+static int
+local_header_at(const struct zctx *z, uint64_t pos, uint64_t *at)
+{
+	unsigned char c[4];
+	uint64_t a;
+	int i;
+
+	for (a = pos; a < pos + 64; a++) {
+		for (i = 0; i < 4; i++)
+			if (hist_byte(z, a + (uint64_t)i, &c[i]))
+				return -1;
+		if (memcmp(c, "PK\3\4", 4) == 0) {
+			*at = a;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 /* Read the entry's local header from the recent bytes: which encryption
  * it uses (and the AES strength). Fails closed: ZENC_UNKNOWN. */
 static enum zenc
-entry_encryption(const struct zctx *z, uint64_t pos, int *bits)
+entry_encryption(const struct zctx *z, uint64_t at, int *bits)
 {
-	unsigned char c[4];
 	unsigned flags, method, nlen, xlen, id, len, strength;
-	uint64_t at, x, end;
-	int i;
+	uint64_t x, end;
 
-	/* header_position may point at a data descriptor before the
-	 * header: look a little way ahead for the signature */
-	for (at = pos; at < pos + 64; at++) {
-		for (i = 0; i < 4; i++)
-			if (hist_byte(z, at + (uint64_t)i, &c[i]))
-				return ZENC_UNKNOWN;
-		if (memcmp(c, "PK\3\4", 4) == 0)
-			break;
-	}
-	if (at == pos + 64 || hist_le16(z, at + 6, &flags) ||
+	if (hist_le16(z, at + 6, &flags) ||
 	    hist_le16(z, at + 8, &method) || hist_le16(z, at + 26, &nlen) ||
 	    hist_le16(z, at + 28, &xlen))
 		return ZENC_UNKNOWN;
@@ -167,7 +229,8 @@ nested_archive(const unsigned char *p, size_t n)
 
 /* Map a libarchive failure to a rule the sender can act on. */
 static void
-archive_failure(struct sg_report *r, struct archive *a, int in_data)
+archive_failure(struct sg_report *r, struct archive *a, int in_data,
+    int eof)
 {
 	const char *e = archive_error_string(a);
 
@@ -176,6 +239,9 @@ archive_failure(struct sg_report *r, struct archive *a, int in_data)
 	if (strcasestr(e, "passphrase") != NULL)
 		sg_report_add(r, 0, 0, NULL, "zip.password",
 		    "the ZIP password is wrong or missing");
+	else if (eof)
+		sg_report_add(r, 0, 0, NULL, "zip.truncated",
+		    "the ZIP ends early: it was not uploaded or saved whole");
 	else if (strcasestr(e, "authentication") != NULL ||
 	    strcasestr(e, "crc") != NULL)
 		sg_report_add(r, 0, 0, NULL, "zip.integrity",
@@ -260,29 +326,197 @@ check_encryption(const struct sg_zipin_opts *o, struct sg_report *r,
 	return -1;
 }
 
+/* Remember entry n's local header (offset and raw name). */
+static int
+remember(struct zctx *z, uint64_t at)
+{
+	struct seen *e = &z->seen[z->nseen];
+	unsigned nlen;
+
+	if (hist_le16(z, at + 26, &nlen) ||
+	    (e->name = malloc(nlen ? nlen : 1)) == NULL ||
+	    hist_copy(z, at + 30, e->name, nlen)) {
+		free(e->name);
+		e->name = NULL;
+		return -1;
+	}
+	e->off = at;
+	e->nlen = nlen;
+	z->nseen++;
+	return 0;
+}
+
+#define CD_MAX	(HIST - RBUF)	/* central directory + end records */
+
+/*
+ * The entries have ended: read the rest of the stream (the central
+ * directory and end records, bounded) and hold the directory to what was
+ * streamed. Programs that extract through the central directory (every
+ * desktop unzip tool) must see exactly the entries we checked, and the
+ * directory is the only place a ZIP marks an entry as a link.
+ */
+static int
+verify_directory(struct zctx *z, struct sg_report *r)
+{
+	uint64_t tail_start = z->consumed, eocd = 0, cd, cdsize, count, at,
+	    end, off64;
+	uint32_t sig, v32, csz, off;
+	unsigned vmade, nlen, xlen, clen, n16, id, len, i;
+	unsigned char *name;
+	ssize_t n;
+	int found = 0;
+
+	while (!z->eof) {
+		if ((n = z->src(z->src_arg, z->buf, RBUF)) < 0) {
+			z->src_failed = 1;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		hist_append(z, z->buf, (size_t)n);
+		if (z->consumed - tail_start > CD_MAX)
+			goto bad_tail;
+	}
+	/* end of central directory record: the last signature within the
+	 * final 22 + 65535 bytes */
+	for (at = z->consumed >= 22 ? z->consumed - 22 : 0;; at--) {
+		if (hist_le32(z, at, &sig) != 0)
+			break;
+		if (sig == 0x06054b50) {
+			eocd = at;
+			found = 1;
+			break;
+		}
+		if (at == 0 || z->consumed - at > 22 + 65535)
+			break;
+	}
+	if (!found || hist_le16(z, eocd + 10, &n16) ||
+	    hist_le32(z, eocd + 12, &v32) || hist_le32(z, eocd + 16, &off))
+		goto bad;
+	count = n16;
+	cdsize = v32;
+	cd = off;
+	if (count == 0xffff || cdsize == 0xffffffff || cd == 0xffffffff) {
+		/* Zip64: locator just before, pointing at the record */
+		if (eocd < 20 || hist_le32(z, eocd - 20, &sig) ||
+		    sig != 0x07064b50 || hist_le64(z, eocd - 12, &at) ||
+		    hist_le32(z, at, &sig) || sig != 0x06064b50 ||
+		    hist_le64(z, at + 32, &count) ||
+		    hist_le64(z, at + 40, &cdsize) ||
+		    hist_le64(z, at + 48, &cd))
+			goto bad;
+		eocd = at;
+	}
+	if (count != z->nseen || cd + cdsize != eocd)
+		goto bad;
+	for (i = 0, at = cd; i < count; i++) {
+		if (hist_le32(z, at, &sig) || sig != 0x02014b50 ||
+		    hist_le16(z, at + 4, &vmade) ||
+		    hist_le32(z, at + 20, &csz) ||
+		    hist_le16(z, at + 28, &nlen) ||
+		    hist_le16(z, at + 30, &xlen) ||
+		    hist_le16(z, at + 32, &clen) ||
+		    hist_le32(z, at + 38, &v32) ||
+		    hist_le32(z, at + 42, &off))
+			goto bad;
+		(void)csz;
+		if ((vmade >> 8) == 3) {	/* made on Unix: a mode */
+			unsigned mode = v32 >> 16;
+
+			if (S_ISLNK(mode)) {
+				sg_report_add(r, 0, 0, NULL, "zip.link",
+				    "the ZIP contains a link; only one plain "
+				    "CSV file is accepted");
+				return -1;
+			}
+			if (mode != 0 && !S_ISREG(mode) && !S_ISDIR(mode)) {
+				sg_report_add(r, 0, 0, NULL, "zip.special",
+				    "the ZIP contains a device or other special "
+				    "entry");
+				return -1;
+			}
+		}
+		off64 = off;
+		end = at + 46 + nlen + xlen;
+		if (off == 0xffffffff) {	/* the Zip64 extra field */
+			uint64_t x = at + 46 + nlen;
+
+			while (x + 4 <= end) {
+				if (hist_le16(z, x, &id) ||
+				    hist_le16(z, x + 2, &len))
+					goto bad;
+				if (id == 0x0001 && len >= 8) {
+					/* sizes come first when they too
+					 * overflowed */
+					uint64_t skip = 0;
+					uint32_t usz;
+
+					if (hist_le32(z, at + 24, &usz))
+						goto bad;
+					skip += usz == 0xffffffff ? 8 : 0;
+					skip += csz == 0xffffffff ? 8 : 0;
+					if (hist_le64(z, x + 4 + skip, &off64))
+						goto bad;
+					break;
+				}
+				x += 4 + len;
+			}
+		}
+		if (off64 != z->seen[i].off || nlen != z->seen[i].nlen)
+			goto bad;
+		if ((name = malloc(nlen ? nlen : 1)) == NULL)
+			goto bad;
+		if (hist_copy(z, at + 46, name, nlen) ||
+		    memcmp(name, z->seen[i].name, nlen) != 0) {
+			free(name);
+			goto bad;
+		}
+		free(name);
+		at = end + clen;
+	}
+	return 0;
+bad:
+	sg_report_add(r, 0, 0, NULL, "zip.inconsistent",
+	    "the ZIP's directory does not match its contents (it may have "
+	    "been made to show different files to different programs)");
+	return -1;
+bad_tail:
+	sg_report_add(r, 0, 0, NULL, "zip.inconsistent",
+	    "unexpected data after the ZIP's contents");
+	return -1;
+}
+
 int
 sg_zipin_run(const struct sg_zipin_opts *o, const void *first, size_t nfirst,
     sg_src_fn src, void *src_arg, sg_sink_fn sink, void *sink_arg,
     struct sg_report *r)
 {
 	const struct sg_limits *lim = o->limits;
-	struct zctx z = { o, first, nfirst, src, src_arg, NULL, NULL, 0, 0 };
+	struct zctx z;
 	struct archive *a = NULL;
 	struct archive_entry *e;
-	uint64_t produced, total = 0;
-	unsigned entries = 0, files = 0;
+	uint64_t produced, total = 0, hdr;
+	unsigned entries = 0, files = 0, i;
 	int rc, ret = -1, skip, bits = 0, sink_stopped = 0;
 
+	memset(&z, 0, sizeof(z));
+	z.o = o;
+	z.first = first;
+	z.nfirst = nfirst;
+	z.src = src;
+	z.src_arg = src_arg;
 	z.buf = malloc(RBUF);
 	z.hist = malloc(HIST);
-	if (z.buf == NULL || z.hist == NULL || (a = archive_read_new()) == NULL)
+	z.seen = calloc(lim->max_entries, sizeof(*z.seen));
+	if (z.buf == NULL || z.hist == NULL || z.seen == NULL ||
+	    (a = archive_read_new()) == NULL)
 		goto nomem;
 	if (archive_read_support_format_zip_streamable(a) != ARCHIVE_OK ||
 	    (o->passphrase != NULL &&
 	    archive_read_add_passphrase(a, o->passphrase) != ARCHIVE_OK))
 		goto nomem;
 	if (archive_read_open(a, &z, NULL, zread, NULL) != ARCHIVE_OK) {
-		archive_failure(r, a, 0);
+		archive_failure(r, a, 0, z.eof);
 		goto out;
 	}
 	for (;;) {
@@ -294,7 +528,7 @@ sg_zipin_run(const struct sg_zipin_opts *o, const void *first, size_t nfirst,
 			break;
 		if (rc != ARCHIVE_OK) {
 			if (!z.src_failed)
-				archive_failure(r, a, 0);
+				archive_failure(r, a, 0, z.eof);
 			goto out;
 		}
 		if (++entries > lim->max_entries) {
@@ -317,16 +551,30 @@ sg_zipin_run(const struct sg_zipin_opts *o, const void *first, size_t nfirst,
 		}
 		if (check_entry_kind(r, e, &skip) != 0)
 			goto out;
-		if (skip)
+		if (skip) {
+			if (local_header_at(&z, (uint64_t)
+			    archive_read_header_position(a), &hdr) != 0 ||
+			    remember(&z, hdr) != 0) {
+				sg_report_add(r, 0, 0, NULL, "zip.format",
+				    "an entry's header could not be read");
+				goto out;
+			}
 			continue;
+		}
 		if (++files > 1) {
 			sg_report_add(r, 0, 0, NULL, "zip.entries",
 			    "the ZIP holds more than one file; put exactly one "
 			    "CSV file in it");
 			goto out;
 		}
-		enc = entry_encryption(&z, (uint64_t)
-		    archive_read_header_position(a), &bits);
+		if (local_header_at(&z, (uint64_t)
+		    archive_read_header_position(a), &hdr) != 0 ||
+		    remember(&z, hdr) != 0) {
+			sg_report_add(r, 0, 0, NULL, "zip.format",
+			    "an entry's header could not be read");
+			goto out;
+		}
+		enc = entry_encryption(&z, hdr, &bits);
 		if (check_encryption(o, r, enc, bits) != 0)
 			goto out;
 		if (o->pattern != NULL) {
@@ -351,7 +599,7 @@ sg_zipin_run(const struct sg_zipin_opts *o, const void *first, size_t nfirst,
 				break;
 			if (rc != ARCHIVE_OK) {
 				if (!z.src_failed)
-					archive_failure(r, a, 1);
+					archive_failure(r, a, 1, z.eof);
 				goto out;
 			}
 			if (off < 0 || (uint64_t)off != produced) {
@@ -402,6 +650,12 @@ sg_zipin_run(const struct sg_zipin_opts *o, const void *first, size_t nfirst,
 		    "the ZIP holds no file; put exactly one CSV file in it");
 		goto out;
 	}
+	if (verify_directory(&z, r) != 0) {
+		if (z.src_failed)
+			sg_report_add(r, 0, 0, NULL, "intake.read",
+			    "the upload could not be read to its end");
+		goto out;
+	}
 	ret = 0;
 	goto out;
 nomem:
@@ -410,6 +664,9 @@ nomem:
 out:
 	if (a != NULL)
 		archive_read_free(a);
+	for (i = 0; z.seen != NULL && i < z.nseen; i++)
+		free(z.seen[i].name);
+	free(z.seen);
 	free(z.buf);
 	free(z.hist);
 	return ret;
