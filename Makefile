@@ -45,7 +45,7 @@ CLI        := $(BUILD)/schoolgate
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-TOOLS      := $(BUILD)/tools/gencensus
+TOOLS      := $(BUILD)/tools/gencensus $(BUILD)/tools/csvbare
 
 .PHONY: all deps test check unit corpus fuzz fuzz-smoke bench run clean \
         test-plain test-san
@@ -93,7 +93,8 @@ FUZZ_BUILD := build-fuzz
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Icommon \
               -fsanitize=fuzzer,address,undefined \
               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-FUZZ_BIN   := $(FUZZ_BUILD)/fuzz_csvcheck $(FUZZ_BUILD)/fuzz_config
+FUZZ_BIN   := $(FUZZ_BUILD)/fuzz_csvcheck $(FUZZ_BUILD)/fuzz_config \
+              $(FUZZ_BUILD)/fuzz_zipin
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC) common/*.h
 	@mkdir -p $(FUZZ_BUILD)
