@@ -377,6 +377,16 @@ row_done(struct sg_csvcheck *ck)
 	const struct sg_manifest *m = ck->m;
 	int rc;
 
+	/* blank lines take row numbers but do not count as rows; the row
+	 * number itself is bounded too (the key set indexes by it) */
+	if (ck->r->rows + 1 > m->max_rows ||
+	    ck->row - 2 >= SG_KEYSET_MAX_ROWS) {
+		sg_report_add(ck->r, 0, ck->row, NULL, "rows.too-many",
+		    "the file has more than the %llu rows this flow allows",
+		    (unsigned long long)m->max_rows);
+		stop(ck);
+		return;
+	}
 	ck->r->rows++;
 	if (ck->field != ck->nheader)
 		sg_report_add(ck->r, 0, ck->row, NULL, "row.field-count",
@@ -431,12 +441,6 @@ on_row(int c, void *arg)
 	if (ck->state == ST_STOPPED)
 		return;
 	ck->row++;
-	if (ck->row - 2 >= ck->m->max_rows) {
-		sg_report_add(ck->r, 0, ck->row, NULL, "rows.too-many",
-		    "the file has more than the %llu rows this flow allows",
-		    (unsigned long long)ck->m->max_rows);
-		stop(ck);
-	}
 }
 
 /* Report a problem found by the parser and stop checking. */

@@ -323,6 +323,11 @@ too_many_rows(void **state)
 	RUN(&r, HDR U1 ",A,,M,1\n" U2 ",B,,M,1\n");
 	has_error(&r, 0, 3, "rows.too-many");
 	sg_report_free(&r);
+	/* exactly the limit, with trailing blank lines, is fine */
+	RUN(&r, HDR U1 ",A,,M,1\n\n\n");
+	assert_false(r.rejected);
+	assert_int_equal(r.rows, 1);
+	sg_report_free(&r);
 	reset_manifest();
 }
 

@@ -285,6 +285,14 @@ email(void **state)
 	    "email.domain");
 	EXPECT(sg_email_check(S("a@x_y.uk"), &why), SG_INVALID,
 	    "email.domain");
+	{
+		char longmail[300];
+
+		memset(longmail, 'a', sizeof(longmail));
+		memcpy(longmail + 280, "@school.org.uk", 14);
+		EXPECT(sg_email_check(longmail, 294, &why), SG_INVALID,
+		    "email.length");
+	}
 }
 
 static void
