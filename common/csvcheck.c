@@ -532,21 +532,28 @@ emit(struct parser *ps, uint32_t word, const void *data, size_t len)
 	ps->blen += sizeof(word) + len;
 }
 
+/* Bytes of an 8-byte word that belong to the cell, as a mask. */
+static inline uint64_t
+keep_mask(size_t valid)
+{
+	return valid >= 8 ? ~0ULL : (1ULL << (valid * 8)) - 1;
+}
+
 /* printable_ascii() for a cell of at most SMALL bytes whose buffer holds
- * SMALL readable bytes: whole words, the tail word masked, no calls. */
+ * SMALL readable bytes: four words, bytes past the cell replaced by 'A',
+ * no branches on the length (it changes with every column). */
 static inline int
 printable_ascii_small(const unsigned char *s, size_t len)
 {
-	uint64_t w, bad = 0, keep;
-	size_t i;
+	const uint64_t pad = 0x4141414141414141ULL;
+	uint64_t bad = 0, m;
+	size_t k, valid;
 
-	for (i = 0; i + 8 <= len; i += 8)
-		bad |= word_unprintable(*(const u64_ua *)(s + i));
-	if (i < len) {
-		w = *(const u64_ua *)(s + i);
-		keep = (1ULL << (8 * (len - i))) - 1;
-		w = (w & keep) | (0x4141414141414141ULL & ~keep);
-		bad |= word_unprintable(w);
+	for (k = 0; k < SMALL / 8; k++) {
+		valid = len > 8 * k ? len - 8 * k : 0;
+		m = keep_mask(valid);
+		bad |= word_unprintable((*(const u64_ua *)(s + 8 * k) & m) |
+		    (pad & ~m));
 	}
 	return bad == 0;
 }

@@ -21,7 +21,7 @@
 
 struct sg_report_entry {
 	uint64_t	 row;
-	char		 column[64];	/* "" when not about one column */
+	char		 column[132];	/* "" when not about one column */
 	const char	*rule;		/* static string */
 	char		 msg[160];
 };
