@@ -55,12 +55,11 @@ to_upper(char c)
 static int
 upn_letter_value(char c)
 {
-	const char *p;
+	/* A-Z without I, O, S */
+	static const signed char v[26] = { 0, 1, 2, 3, 4, 5, 6, 7, -1, 8, 9,
+	    10, 11, 12, -1, 13, 14, 15, -1, 16, 17, 18, 19, 20, 21, 22 };
 
-	if (c == '\0')
-		return -1;
-	p = strchr(upn_alphabet, c);
-	return p == NULL ? -1 : (int)(p - upn_alphabet);
+	return c >= 'A' && c <= 'Z' ? v[c - 'A'] : -1;
 }
 
 /* c is one of the characters in set (never true for NUL). */
