@@ -79,6 +79,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 check: all $(UNIT_BIN)
 	@tests/run-unit $(BUILD)
 	@tests/corpus/run $(BUILD)
+ifeq ($(SAN),0)
+	@tests/check-hardening $(BUILD)
+endif
 
 test-plain: deps
 	@$(MAKE) --no-print-directory SAN=0 check
