@@ -34,7 +34,8 @@ enum { ST_HEADER, ST_ROWS, ST_STOPPED };
  * event is followed by its bytes.
  */
 enum { EV_FIELD = 0, EV_ROW = 1, EV_ERROR = 2 };
-enum { ERR_QUOTE = 1, ERR_UNTERMINATED, ERR_TOOLONG, ERR_MEMORY };
+enum { ERR_QUOTE = 1, ERR_UNTERMINATED, ERR_TOOLONG, ERR_MEMORY,
+    ERR_UTF16 };
 #define ROW_END_OF_FILE	0x100	/* on_row(-1) from csv_fini */
 
 struct sg_csvcheck {
@@ -458,6 +459,11 @@ parse_problem(struct sg_csvcheck *ck, int code)
 		    "the file ends inside a quoted cell (a closing quote is "
 		    "missing)");
 		break;
+	case ERR_UTF16:
+		sg_report_add(ck->r, 0, 0, NULL, "encoding.utf16",
+		    "the file is saved as UTF-16 (\"Unicode Text\"); save it "
+		    "as \"CSV UTF-8\"");
+		break;
 	case ERR_TOOLONG:
 		sg_report_add(ck->r, 0, ck->row, NULL, "field.too-long",
 		    "a cell is longer than %zu bytes (or a quote is not "
@@ -815,6 +821,13 @@ sg_csvcheck_feed(struct sg_csvcheck *ck, const void *buf, size_t len)
 	while (ps->in_bom && len > 0) {
 		ps->bom[ps->nbom++] = *p++;
 		len--;
+		if (ps->nbom == 1 && (ps->bom[0] == 0xff || ps->bom[0] == 0xfe))
+			continue;	/* a UTF-16 byte-order mark? */
+		if (ps->nbom == 2 && ((ps->bom[0] == 0xff && ps->bom[1] == 0xfe) ||
+		    (ps->bom[0] == 0xfe && ps->bom[1] == 0xff))) {
+			p_error(ps, ERR_UTF16);
+			return -1;
+		}
 		if (memcmp(ps->bom, bom, ps->nbom) != 0) {
 			ps->in_bom = 0;
 			parse(ps, ps->bom, ps->nbom);

@@ -25,6 +25,7 @@ struct consumer {
 	size_t			 nhead;
 	unsigned char		 carry[4];	/* txt: split UTF-8 sequence */
 	size_t			 ncarry;
+	int			 not_text;	/* txt: not UTF-8 text */
 	int			 failed;
 	int			 finished;	/* consume_end() ran */
 };
@@ -40,9 +41,7 @@ type_matches(const char *type, const unsigned char *h, size_t n)
 		return n >= 3 && memcmp(h, "\xff\xd8\xff", 3) == 0;
 	if (strcmp(type, "docx") == 0 || strcmp(type, "xlsx") == 0)
 		return n >= 4 && memcmp(h, "PK\3\4", 4) == 0;
-	if (strcmp(type, "txt") == 0)
-		return 1;	/* checked as UTF-8 as it streams */
-	return 0;
+	return 0;	/* "txt" is judged as it streams: see txt_feed() */
 }
 
 static int
@@ -58,16 +57,17 @@ flow_has_type(const struct sg_flow *f, const char *t)
 
 #define TXT_CHUNK	(16 * 1024)
 
-/* A text-only flow: the whole file must be UTF-8 without control
- * characters (TAB, CR, LF aside). A sequence split between two chunks is
- * carried over to the next. */
+/* For a flow that takes "txt": the whole file must be UTF-8 without
+ * control characters (TAB, CR, LF aside). A sequence split between two
+ * chunks is carried over to the next. Returns -1 when the file is not
+ * text (c->not_text set). */
 static int
 txt_feed(struct consumer *c, const unsigned char *p, size_t len)
 {
 	unsigned char tmp[TXT_CHUNK + 4], lead;
 	size_t take, n, i, back, need, pos;
 
-	while (len > 0) {
+	while (len > 0 && !c->not_text) {
 		take = len < TXT_CHUNK ? len : TXT_CHUNK;
 		memcpy(tmp, c->carry, c->ncarry);
 		memcpy(tmp + c->ncarry, p, take);
@@ -81,21 +81,14 @@ txt_feed(struct consumer *c, const unsigned char *p, size_t len)
 			i = n - (i - 1) < need ? i - 1 : n;
 		} else
 			i = n;
-		if (sg_utf8_check(tmp, i, &pos, NULL) != SG_UTF8_OK) {
-			sg_report_add(&c->r, 0, 0, NULL, "file.type",
-			    "the text file is not valid UTF-8 or holds "
-			    "control characters (at byte %llu)",
-			    (unsigned long long)(c->bytes - len - c->ncarry +
-			    pos + 1));
-			c->failed = 1;
-			return -1;
-		}
+		if (sg_utf8_check(tmp, i, &pos, NULL) != SG_UTF8_OK)
+			c->not_text = 1;
 		c->ncarry = n - i;
 		memcpy(c->carry, tmp + i, c->ncarry);
 		p += take;
 		len -= take;
 	}
-	return 0;
+	return c->not_text ? -1 : 0;
 }
 
 static int
@@ -119,8 +112,14 @@ opaque_feed(struct consumer *c, const unsigned char *p, size_t len)
 	    len;
 	memcpy(c->head + c->nhead, p, n);
 	c->nhead += n;
-	if (flow_has_type(f, "txt") && f->ntypes == 1)
-		return txt_feed(c, p, len);
+	if (flow_has_type(f, "txt") && txt_feed(c, p, len) != 0 &&
+	    f->ntypes == 1) {
+		/* only text is accepted: no need to read further */
+		sg_report_add(&c->r, 0, 0, NULL, "file.type",
+		    "the file is not UTF-8 text, or holds control characters");
+		c->failed = 1;
+		return -1;
+	}
 	return 0;
 }
 
@@ -137,14 +136,13 @@ opaque_finish(struct consumer *c)
 		    "empty");
 		return;
 	}
-	if (c->ncarry > 0) {
-		sg_report_add(&c->r, 0, 0, NULL, "file.type", "the text file "
-		    "ends in the middle of a UTF-8 character");
-		return;
-	}
-	for (i = 0; i < f->ntypes; i++)
-		if (type_matches(f->types[i], c->head, c->nhead))
+	if (c->ncarry > 0)
+		c->not_text = 1;	/* ends inside a UTF-8 character */
+	for (i = 0; i < f->ntypes; i++) {
+		if (strcmp(f->types[i], "txt") == 0 ? !c->not_text :
+		    type_matches(f->types[i], c->head, c->nhead))
 			return;
+	}
 	sg_report_add(&c->r, 0, 0, NULL, "file.type",
 	    "the file is not of a type this flow accepts");
 }

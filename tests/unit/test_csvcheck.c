@@ -297,6 +297,21 @@ field_too_long_stops(void **state)
 }
 
 static void
+utf16_is_named(void **state)
+{
+	struct sg_report r;
+
+	(void)state;
+	RUN(&r, "\xff\xfeU\0P\0N\0");
+	has_error(&r, 0, 0, "encoding.utf16");
+	sg_report_free(&r);
+	/* a lone 0xff is just invalid data, not UTF-16 */
+	RUN(&r, "\xff");
+	assert_true(r.rejected);
+	sg_report_free(&r);
+}
+
+static void
 empty_and_header_only(void **state)
 {
 	struct sg_report r;
@@ -368,6 +383,7 @@ main(void)
 		cmocka_unit_test_setup(quoting, setup),
 		cmocka_unit_test_setup(field_too_long_stops, setup),
 		cmocka_unit_test_setup(empty_and_header_only, setup),
+		cmocka_unit_test_setup(utf16_is_named, setup),
 		cmocka_unit_test_setup(too_many_rows, setup),
 		cmocka_unit_test_setup(errors_capped_and_counted, setup),
 	};
