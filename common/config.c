@@ -744,6 +744,10 @@ load_manifest(struct loader *L, const config_setting_t *g,
 	    config_setting_get_member(g, "max_errors"))
 		m->max_errors = (size_t)v;
 	for (j = 0; j < m->ncolumns; j++)
+		if (strlen(m->columns[j].name) > m->max_field_bytes)
+			problem(L, g, "max_field_bytes", "is shorter than the "
+			    "column name \"%s\"", m->columns[j].name);
+	for (j = 0; j < m->ncolumns; j++)
 		if (m->columns[j].type == SG_V_TEXT &&
 		    m->columns[j].max_length * 4 > m->max_field_bytes &&
 		    m->columns[j].max_length > m->max_field_bytes)

@@ -47,7 +47,6 @@ struct sg_csvcheck {
 	uint64_t		 row;		/* current record's row */
 	size_t			 field;		/* fields so far in record */
 	int			 last_cr;	/* last record ended with CR */
-	int			 header_bad;
 	int			*map;		/* header field -> column */
 	size_t			 nheader;
 	int			*present;	/* column -> header field */
@@ -116,7 +115,8 @@ header_field(struct sg_csvcheck *ck, const char *s, size_t len)
 		}
 		return;
 	}
-	for (i = 0; len <= 128 && i < m->ncolumns; i++)
+	/* an over-long cell arrives without its bytes (s == NULL) */
+	for (i = 0; s != NULL && len <= 128 && i < m->ncolumns; i++)
 		if (strlen(m->columns[i].name) == len &&
 		    strncasecmp(m->columns[i].name, s, len) == 0) {
 			found = (int)i;
@@ -130,7 +130,6 @@ header_field(struct sg_csvcheck *ck, const char *s, size_t len)
 		sg_report_add(ck->r, 0, 1, NULL, "header.unknown-column",
 		    "column %zu of the header row is not one of the agreed "
 		    "columns", idx + 1);
-		ck->header_bad = 1;
 		return;
 	}
 	if (ck->present[found] >= 0) {
@@ -138,7 +137,6 @@ header_field(struct sg_csvcheck *ck, const char *s, size_t len)
 		    "header.duplicate-column", "appears twice in the header "
 		    "row (columns %d and %zu)", ck->present[found] + 1,
 		    idx + 1);
-		ck->header_bad = 1;
 		return;
 	}
 	ck->present[found] = (int)idx;
@@ -157,7 +155,6 @@ header_done(struct sg_csvcheck *ck)
 			sg_report_add(ck->r, 0, 1, m->columns[i].name,
 			    "header.missing-column", "this agreed column is "
 			    "missing from the header row");
-			ck->header_bad = 1;
 		}
 	if (m->order_enforced)
 		for (i = 0; i < ck->nheader; i++) {
@@ -170,7 +167,6 @@ header_done(struct sg_csvcheck *ck)
 				    "header.order", "is in column %zu, out of "
 				    "the agreed order (it should come before "
 				    "%s)", i + 1, m->columns[last].name);
-				ck->header_bad = 1;
 				break;
 			}
 			last = c;
@@ -335,9 +331,7 @@ cell(struct sg_csvcheck *ck, const struct sg_column *col, int is_key,
 		}
 		break;
 	}
-	if (v == SG_VALID)
-		;
-	else
+	if (v != SG_VALID)
 		sg_report_add(r, v == SG_WARNING, ck->row, col->name, why.rule,
 		    "%s", why.msg);
 	if (is_key && v != SG_INVALID && col->type != SG_V_UPN &&
