@@ -903,11 +903,13 @@ load_flow(struct loader *L, const config_setting_t *g, struct sg_flow *f,
 			    &v) == 0 && config_setting_get_member(lim,
 			    "max_ratio"))
 				f->limits.max_ratio = (uint64_t)v;
-			if (get_int(L, lim, "max_entries", 0, 1, 1000,
+			/* both bounded so the central directory fits the
+			 * window zipin keeps to verify it */
+			if (get_int(L, lim, "max_entries", 0, 1, 64,
 			    &v) == 0 && config_setting_get_member(lim,
 			    "max_entries"))
 				f->limits.max_entries = (unsigned)v;
-			if (get_int(L, lim, "max_name_length", 0, 1, 1024,
+			if (get_int(L, lim, "max_name_length", 0, 1, 512,
 			    &v) == 0 && config_setting_get_member(lim,
 			    "max_name_length"))
 				f->limits.max_name = (unsigned)v;
