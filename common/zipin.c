@@ -24,7 +24,6 @@ struct seen {
 };
 
 struct zctx {
-	const struct sg_zipin_opts *o;
 	const unsigned char	*first;
 	size_t			 nfirst;
 	sg_src_fn		 src;
@@ -497,10 +496,9 @@ sg_zipin_run(const struct sg_zipin_opts *o, const void *first, size_t nfirst,
 	struct archive_entry *e;
 	uint64_t produced, total = 0, hdr;
 	unsigned entries = 0, files = 0, i;
-	int rc, ret = -1, skip, bits = 0, sink_stopped = 0;
+	int rc, ret = -1, skip, bits = 0;
 
 	memset(&z, 0, sizeof(z));
-	z.o = o;
 	z.first = first;
 	z.nfirst = nfirst;
 	z.src = src;
@@ -632,12 +630,8 @@ sg_zipin_run(const struct sg_zipin_opts *o, const void *first, size_t nfirst,
 				    (unsigned long long)lim->max_ratio);
 				goto out;
 			}
-			if (!sink_stopped && len > 0 &&
-			    sink(sink_arg, buf, len) != 0) {
-				/* the checker has its verdict; stop decoding */
-				sink_stopped = 1;
-				goto out;
-			}
+			if (len > 0 && sink(sink_arg, buf, len) != 0)
+				goto out;	/* the checker has its verdict */
 		}
 	}
 	if (z.src_failed) {
