@@ -22,14 +22,8 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "io.h"
 #include "report.h"
-
-/* Source of archive bytes: fill buf (cap bytes), return the count, 0 at
- * the end, -1 on error. */
-typedef ssize_t	(*sg_src_fn)(void *arg, void *buf, size_t cap);
-/* Sink for the entry's bytes; return -1 to stop (e.g. the checker hit a
- * fatal error). */
-typedef int	(*sg_sink_fn)(void *arg, const void *buf, size_t len);
 
 struct sg_zipin_opts {
 	const char		*passphrase;	/* may be NULL */

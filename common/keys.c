@@ -1,0 +1,281 @@
+/* keys: loading and creating the gateway's key files. */
+#include "keys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+static int
+fail(char err[SG_ERR_MAX], const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, SG_ERR_MAX, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static char *
+read_file(const char *path, int secret, char err[SG_ERR_MAX])
+{
+	struct stat sb;
+	size_t len = 0;
+	ssize_t k;
+	char *buf;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		fail(err, "%s: %s", path, errno == ELOOP ?
+		    "is a symbolic link (refused)" : strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		fail(err, "%s: not a regular file", path);
+		return NULL;
+	}
+	if (secret && (sb.st_mode & 077) != 0) {
+		close(fd);
+		fail(err, "%s: key file is accessible by group or others "
+		    "(mode %04o); refusing to use it: run chmod 600 %s",
+		    path, (unsigned)(sb.st_mode & 07777), path);
+		return NULL;
+	}
+	if (sb.st_size > SG_KEY_FILE_MAX ||
+	    (buf = malloc((size_t)sb.st_size + 1)) == NULL) {
+		close(fd);
+		fail(err, "%s: too large for a key file", path);
+		return NULL;
+	}
+	while (len < (size_t)sb.st_size && (k = read(fd, buf + len,
+	    (size_t)sb.st_size - len)) > 0)
+		len += (size_t)k;
+	close(fd);
+	buf[len] = '\0';
+	if (memchr(buf, '\0', len) != NULL) {
+		OPENSSL_cleanse(buf, len);
+		free(buf);
+		fail(err, "%s: not a text key file", path);
+		return NULL;
+	}
+	return buf;
+}
+
+char *
+sg_secret_file_read(const char *path, char err[SG_ERR_MAX])
+{
+	return read_file(path, 1, err);
+}
+
+static void
+wipe_free(char *s)
+{
+	if (s != NULL) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+}
+
+/* Next meaningful line (comments and blanks skipped, whitespace at the
+ * ends trimmed), or NULL. */
+static char *
+next_line(char **cur)
+{
+	char *l, *e;
+
+	while (**cur != '\0') {
+		l = *cur;
+		if ((e = strchr(l, '\n')) != NULL) {
+			*e = '\0';
+			*cur = e + 1;
+		} else
+			*cur = l + strlen(l);
+		while (*l == ' ' || *l == '\t')
+			l++;
+		for (e = l + strlen(l); e > l && (e[-1] == ' ' ||
+		    e[-1] == '\t' || e[-1] == '\r'); e--)
+			e[-1] = '\0';
+		if (*l != '\0' && *l != '#')
+			return l;
+	}
+	return NULL;
+}
+
+long
+sg_identities_load(const char *path, struct sg_age_identity **out,
+    char err[SG_ERR_MAX])
+{
+	struct sg_age_identity *v = NULL, *nv;
+	char *buf, *cur, *l;
+	size_t n = 0, lineno = 0;
+
+	*out = NULL;
+	if ((buf = read_file(path, 1, err)) == NULL)
+		return -1;
+	cur = buf;
+	while ((l = next_line(&cur)) != NULL) {
+		lineno++;
+		if ((nv = realloc(v, (n + 1) * sizeof(*v))) == NULL) {
+			fail(err, "out of memory");
+			goto bad;
+		}
+		v = nv;
+		if (sg_age_identity_parse(l, &v[n]) != 0) {
+			fail(err, "%s: identity %zu is not an age X25519 "
+			    "identity (AGE-SECRET-KEY-1...)", path, lineno);
+			goto bad;
+		}
+		n++;
+	}
+	if (n == 0) {
+		fail(err, "%s: no identity in the file", path);
+		goto bad;
+	}
+	wipe_free(buf);
+	*out = v;
+	return (long)n;
+bad:
+	wipe_free(buf);
+	sg_identities_free(v, n);
+	return -1;
+}
+
+void
+sg_identities_free(struct sg_age_identity *v, size_t n)
+{
+	if (v != NULL) {
+		OPENSSL_cleanse(v, n * sizeof(*v));
+		free(v);
+	}
+}
+
+long
+sg_recipients_load(const char *path, unsigned char (**out)[32],
+    char err[SG_ERR_MAX])
+{
+	unsigned char (*v)[32] = NULL, (*nv)[32];
+	char *buf, *cur, *l;
+	size_t n = 0;
+
+	*out = NULL;
+	if ((buf = read_file(path, 0, err)) == NULL)
+		return -1;
+	cur = buf;
+	while ((l = next_line(&cur)) != NULL) {
+		if ((nv = realloc(v, (n + 1) * sizeof(*v))) == NULL ||
+		    sg_age_recipient_parse(l, (v = nv)[n]) != 0) {
+			fail(err, "%s: line %zu is not an age1... recipient",
+			    path, n + 1);
+			free(buf);
+			free(v);
+			return -1;
+		}
+		n++;
+	}
+	free(buf);
+	if (n == 0) {
+		free(v);
+		return fail(err, "%s: no recipient in the file", path);
+	}
+	*out = v;
+	return (long)n;
+}
+
+static int
+load_note_key(const char *path, int secret, struct sg_note_key *k,
+    char err[SG_ERR_MAX])
+{
+	char *buf, *cur, *l;
+	int rc;
+
+	if ((buf = read_file(path, secret, err)) == NULL)
+		return -1;
+	cur = buf;
+	l = next_line(&cur);
+	rc = l == NULL ? -1 : secret ? sg_note_signer_parse(l, k) :
+	    sg_note_verifier_parse(l, k);
+	wipe_free(buf);
+	if (rc != 0)
+		return fail(err, "%s: not a %s key", path, secret ?
+		    "log signing (PRIVATE+KEY+...)" : "log verifier");
+	return 0;
+}
+
+int
+sg_signer_load(const char *path, struct sg_note_key *k, char err[SG_ERR_MAX])
+{
+	return load_note_key(path, 1, k, err);
+}
+
+int
+sg_verifier_load(const char *path, struct sg_note_key *k,
+    char err[SG_ERR_MAX])
+{
+	return load_note_key(path, 0, k, err);
+}
+
+int
+sg_keygen(const char *dir, const char *log_name,
+    char recipient[SG_AGE_RECIPIENT_LEN], char verifier[SG_NOTE_KEY_MAX],
+    char err[SG_ERR_MAX])
+{
+	struct sg_age_identity id;
+	struct sg_note_key nk;
+	char ident[SG_AGE_IDENTITY_LEN], sk[SG_NOTE_KEY_MAX], buf[512];
+	char when[32];
+	struct tm tm;
+	time_t t = time(NULL);
+	int dfd, n, rc = -1;
+
+	if (!sg_note_name_ok(log_name))
+		return fail(err, "invalid log name (printable, no spaces or "
+		    "'+')");
+	if ((dfd = sg_open_dir(AT_FDCWD, dir, 1, 0700, err)) < 0)
+		return -1;
+	if (sg_age_identity_generate(&id) != 0 ||
+	    sg_note_key_generate(log_name, &nk) != 0) {
+		fail(err, "key generation failed");
+		goto out;
+	}
+	sg_age_identity_format(&id, ident);
+	sg_age_recipient_format(id.pk, recipient);
+	sg_note_signer_format(&nk, sk);
+	sg_note_verifier_format(&nk, verifier);
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	n = snprintf(buf, sizeof(buf), "# created: %s\n# public key: %s\n"
+	    "%s\n", when, recipient, ident);
+	if (sg_durable_file(dfd, "storage.key", buf, (size_t)n, 0600,
+	    err) != 0)
+		goto out;
+	n = snprintf(buf, sizeof(buf), "%s\n", recipient);
+	if (sg_durable_file(dfd, "storage.pub", buf, (size_t)n, 0644,
+	    err) != 0)
+		goto out;
+	n = snprintf(buf, sizeof(buf), "%s\n", sk);
+	if (sg_durable_file(dfd, "log-signing.key", buf, (size_t)n, 0600,
+	    err) != 0)
+		goto out;
+	n = snprintf(buf, sizeof(buf), "%s\n", verifier);
+	if (sg_durable_file(dfd, "log-signing.pub", buf, (size_t)n, 0644,
+	    err) != 0)
+		goto out;
+	rc = 0;
+out:
+	OPENSSL_cleanse(&id, sizeof(id));
+	OPENSSL_cleanse(&nk, sizeof(nk));
+	OPENSSL_cleanse(ident, sizeof(ident));
+	OPENSSL_cleanse(sk, sizeof(sk));
+	OPENSSL_cleanse(buf, sizeof(buf));
+	close(dfd);
+	return rc;
+}

@@ -1,0 +1,63 @@
+/*
+ * vault: the store and the transfer log together, so that they always
+ * agree. The log is the source of truth: an object exists when its
+ * RECEIVED record does and no DELETED or QUARANTINED record followed.
+ *
+ * Opening runs recovery: the log's torn tail is cut, temp files go,
+ * damaged objects and objects without a RECEIVED record (written, then
+ * a crash before the record was durable: never acknowledged) are moved
+ * to quarantine/ and recorded; a deletion the log recorded but the
+ * crash interrupted is finished.
+ */
+#ifndef SG_VAULT_H
+#define SG_VAULT_H
+
+#include "store.h"
+#include "tlog.h"
+
+/* Objects by id, folded from the log's records. */
+struct sg_objindex;
+struct sg_objindex *sg_objindex_new(void);
+void	sg_objindex_free(struct sg_objindex *);
+/* Applies one record (RECEIVED, KEY_ADDED, DELETED, QUARANTINED). */
+int	sg_objindex_apply(struct sg_objindex *, const struct sg_log_rec *);
+/* 1 and the expected hash when id exists, 0 when not. */
+int	sg_objindex_get(const struct sg_objindex *, const char *id,
+	    unsigned char sha256[32]);
+/* 1 when the log recorded id's deletion. */
+int	sg_objindex_deleted(const struct sg_objindex *, const char *id);
+/* Calls fn for each existing id. */
+int	sg_objindex_each(const struct sg_objindex *,
+	    int (*fn)(void *, const char *, const unsigned char *), void *);
+
+struct sg_vault_opts {
+	const char			*store_dir, *log_dir;
+	const struct sg_note_key	*signer;
+	const struct sg_age_identity	*ids;	/* storage identity, or NULL */
+	size_t				 nids;
+	int				 create;
+	uint64_t			 checkpoint_every;
+	void	(*note)(void *, const char *);
+	void	 *arg;
+};
+
+struct sg_vault;
+int	sg_vault_open(const struct sg_vault_opts *, struct sg_vault **,
+	    char err[SG_ERR_MAX]);
+int	sg_vault_close(struct sg_vault *, char err[SG_ERR_MAX]);
+struct sg_store *sg_vault_store(struct sg_vault *);
+struct sg_log	*sg_vault_log(struct sg_vault *);
+
+/* Seals src to pks as a new object under a fresh transfer id and
+ * records it (RECEIVED: flow, object id and size, SHA-256 of object and
+ * plaintext, recipient count). Object and record are durable on return
+ * 0, and only then may the sender be told. */
+int	sg_vault_receive(struct sg_vault *, const unsigned char (*pks)[32],
+	    size_t npks, sg_src_fn, void *, const char *flow,
+	    char id[SG_ID_MAX], uint64_t *seq, struct sg_put_result *,
+	    char err[SG_ERR_MAX]);
+/* Records the deletion (with its reason), then shreds and removes. */
+int	sg_vault_delete(struct sg_vault *, const char *id, const char *reason,
+	    char err[SG_ERR_MAX]);
+
+#endif
