@@ -26,7 +26,7 @@ WARN    := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wpointer-arith \
            -Wstrict-prototypes -Wmissing-prototypes -Wvla
 HARDEN  := -fstack-protector-strong -fstack-clash-protection \
            -fcf-protection -fPIE
-CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) -Icommon \
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) -Icommon -Idaemon \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDFLAGS += -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack -Wl,--as-needed \
            $(if $(filter 1,$(SAN)),-fsanitize=address$(,)undefined)
@@ -39,7 +39,7 @@ COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 LIB        := $(BUILD)/libschoolgate.a
 
-CLI_SRC    := daemon/schoolgate.c
+CLI_SRC    := daemon/schoolgate.c daemon/cmd_crypt.c daemon/cmd_log.c
 CLI_OBJ    := $(sort $(CLI_SRC:%.c=$(BUILD)/%.o))
 CLI        := $(BUILD)/schoolgate
 

@@ -733,8 +733,9 @@ parse_stanza(struct rd *r, struct header *h, char *line, long n,
     const char **why)
 {
 	char *args[MAX_ARGS], *p, *sp;
-	unsigned char body[MAX_BODY + 48];
+	unsigned char body[MAX_BODY + 48], share[32];
 	size_t nargs = 0, blen = 0;
+	int is_x;
 	long len, got;
 
 	line[n - 1] = '\0';		/* the '\n' */
@@ -751,6 +752,16 @@ parse_stanza(struct rd *r, struct header *h, char *line, long n,
 	}
 	if (nargs == MAX_ARGS && sp != NULL)
 		FAIL(SG_AGE_HEADER, "a recipient stanza has too many arguments");
+	/* the arguments live in line, which the body lines overwrite */
+	is_x = strcmp(args[0], "X25519") == 0;
+	h->nscrypt += strcmp(args[0], "scrypt") == 0;
+	if (is_x && nargs != 2)
+		FAIL(SG_AGE_HEADER, "an X25519 stanza must have exactly one "
+		    "argument");
+	if (is_x && (strlen(args[1]) != 43 || sg_b64_decode(args[1], 43,
+	    share, 32, 0) != 32))
+		FAIL(SG_AGE_HEADER, "an X25519 share is not 32 bytes of "
+		    "canonical base64");
 	for (;;) {
 		if ((n = header_line(r, h, line, MAX_LINE)) < 0)
 			FAIL(SG_AGE_HEADER, "the header ends inside a stanza");
@@ -769,22 +780,14 @@ parse_stanza(struct rd *r, struct header *h, char *line, long n,
 			break;
 	}
 	h->nstanzas++;
-	if (strcmp(args[0], "scrypt") == 0)
-		h->nscrypt++;
-	if (strcmp(args[0], "X25519") != 0)
+	if (!is_x)
 		return SG_AGE_OK;	/* other types are skipped */
-	if (nargs != 2)
-		FAIL(SG_AGE_HEADER, "an X25519 stanza must have exactly one "
-		    "argument");
 	if (h->nx == MAX_X25519)
 		FAIL(SG_AGE_HEADER, "too many X25519 stanzas");
 	if (h->x == NULL && (h->x = calloc(MAX_X25519, sizeof(*h->x))) ==
 	    NULL)
 		FAIL(SG_AGE_NOMEM, "out of memory");
-	if (strlen(args[1]) != 43 || sg_b64_decode(args[1], 43,
-	    h->x[h->nx].share, 32, 0) != 32)
-		FAIL(SG_AGE_HEADER, "an X25519 share is not 32 bytes of "
-		    "canonical base64");
+	memcpy(h->x[h->nx].share, share, 32);
 	if (blen != FILE_KEY + SG_AGE_TAG)
 		FAIL(SG_AGE_HEADER, "an X25519 stanza body is not 32 bytes");
 	memcpy(h->x[h->nx].body, body, blen);
@@ -895,7 +898,7 @@ decrypt_payload(struct rd *r, const unsigned char fk[FILE_KEY],
 	EVP_CIPHER_CTX *c;
 	uint64_t idx = 0;
 	size_t n;
-	int last, rc = SG_AGE_OK;
+	int last, ok, rc = SG_AGE_OK;
 
 	if (rd_read(r, nonce, SG_AGE_NONCE) != SG_AGE_NONCE)
 		FAIL(r->err ? SG_AGE_IO : SG_AGE_HEADER,
@@ -905,35 +908,45 @@ decrypt_payload(struct rd *r, const unsigned char fk[FILE_KEY],
 		FAIL(SG_AGE_NOMEM, "out of memory");
 	}
 	OPENSSL_cleanse(k, sizeof(k));
+	/* As the reference implementation does: a chunk is released as
+	 * soon as it authenticates; a full chunk that fails as a middle
+	 * chunk may be the final one; nothing may follow the final chunk. */
 	for (;;) {
 		n = rd_read(r, cb, SG_AGE_CCHUNK);
-		last = n < SG_AGE_CCHUNK || rd_peek(r) < 0;
 		if (r->err) {
 			rc = SG_AGE_IO;
 			if (why)
 				*why = "the file could not be read";
 			break;
 		}
-		if (n == 0 && idx == 0) {
+		if (n == 0) {
 			rc = SG_AGE_PAYLOAD;
 			if (why)
-				*why = "the payload has no chunks";
+				*why = idx == 0 ? "the payload has no chunks" :
+				    "the payload ends without its final chunk "
+				    "(truncated)";
+			break;
+		}
+		last = n < SG_AGE_CCHUNK;
+		if (last && (n < SG_AGE_TAG || (n == SG_AGE_TAG && idx > 0))) {
+			rc = SG_AGE_PAYLOAD;
+			if (why)
+				*why = n < SG_AGE_TAG ? "the last chunk is "
+				    "too short" : "the final chunk is empty";
 			break;
 		}
 		chunk_nonce(cn, idx, last);
-		if (n < SG_AGE_TAG || aead_open(c, cn, cb, n, pb) != 0) {
-			rc = SG_AGE_PAYLOAD;
-			if (why)
-				*why = last ? "the last chunk does not "
-				    "authenticate (damaged, truncated or "
-				    "extended)" : "a chunk does not "
-				    "authenticate (damaged or reordered)";
-			break;
+		ok = aead_open(c, cn, cb, n, pb) == 0;
+		if (!ok && !last) {
+			last = 1;
+			chunk_nonce(cn, idx, 1);
+			ok = aead_open(c, cn, cb, n, pb) == 0;
 		}
-		if (last && n == SG_AGE_TAG && idx > 0) {
+		if (!ok) {
 			rc = SG_AGE_PAYLOAD;
 			if (why)
-				*why = "the final chunk is empty";
+				*why = "a chunk does not authenticate (damaged, "
+				    "truncated, reordered or extended)";
 			break;
 		}
 		if (n > SG_AGE_TAG && sink(arg, pb, n - SG_AGE_TAG) != 0) {
@@ -942,8 +955,18 @@ decrypt_payload(struct rd *r, const unsigned char fk[FILE_KEY],
 				*why = "the output could not be written";
 			break;
 		}
-		if (last)
+		if (last) {
+			if (rd_peek(r) >= 0) {
+				rc = SG_AGE_PAYLOAD;
+				if (why)
+					*why = "data follows the final chunk";
+			} else if (r->err) {
+				rc = SG_AGE_IO;
+				if (why)
+					*why = "the file could not be read";
+			}
 			break;
+		}
 		idx++;
 	}
 	EVP_CIPHER_CTX_free(c);

@@ -20,15 +20,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "config.h"
 #include "diag.h"
 #include "intake.h"
 #include "json.h"
 #include "report.h"
 
-#define EXIT_ACCEPTED	0
-#define EXIT_REJECTED	1
-#define EXIT_TROUBLE	2
 #define MAX_PASSWORD	1024
 
 static void
@@ -610,6 +608,16 @@ main(int argc, char **argv)
 		return cmd_config(argc - 1, argv + 1);
 	if (strcmp(argv[1], "flows") == 0)
 		return cmd_flows(argc - 1, argv + 1);
+	if (strcmp(argv[1], "keygen") == 0)
+		return cmd_keygen(argc - 1, argv + 1);
+	if (strcmp(argv[1], "seal") == 0)
+		return cmd_seal(argc - 1, argv + 1);
+	if (strcmp(argv[1], "open") == 0)
+		return cmd_open(argc - 1, argv + 1);
+	if (strcmp(argv[1], "log") == 0)
+		return cmd_log(argc - 1, argv + 1);
+	if (strcmp(argv[1], "store") == 0)
+		return cmd_store(argc - 1, argv + 1);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
 		usage(stdout);
 		return 0;

@@ -1,0 +1,32 @@
+/* cli: what the schoolgate subcommands share. */
+#ifndef SG_CLI_H
+#define SG_CLI_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define EXIT_ACCEPTED	0
+#define EXIT_REJECTED	1
+#define EXIT_TROUBLE	2
+
+int	cmd_keygen(int, char **);
+int	cmd_seal(int, char **);
+int	cmd_open(int, char **);
+int	cmd_log(int, char **);
+int	cmd_store(int, char **);
+
+/* read(2)/write(2) as sg_src_fn/sg_sink_fn on a pointer to an int fd */
+ssize_t	cli_fd_src(void *, void *, size_t);
+int	cli_fd_sink(void *, const void *, size_t);
+
+/* An output file written beside its final name and renamed into place
+ * only when complete, so that a failure leaves no half file. */
+struct cli_out {
+	int	 fd;
+	char	*path, *tmp;
+};
+int	cli_out_open(struct cli_out *, const char *path); /* NULL: stdout */
+int	cli_out_commit(struct cli_out *);
+void	cli_out_abort(struct cli_out *);
+
+#endif

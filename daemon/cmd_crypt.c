@@ -1,0 +1,277 @@
+/*
+ * schoolgate keygen | seal | open: the gateway's keys and the age format
+ * from the command line, compatible with age -r / age -d -i for X25519.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "age.h"
+#include "codec.h"
+#include "cli.h"
+#include "keys.h"
+
+ssize_t
+cli_fd_src(void *arg, void *buf, size_t cap)
+{
+	ssize_t n;
+
+	do
+		n = read(*(int *)arg, buf, cap);
+	while (n < 0 && errno == EINTR);
+	return n;
+}
+
+int
+cli_fd_sink(void *arg, const void *buf, size_t len)
+{
+	return sg_write_full(*(int *)arg, buf, len);
+}
+
+int
+cli_out_open(struct cli_out *o, const char *path)
+{
+	unsigned char r[6];
+	char hx[13];
+	size_t n;
+
+	memset(o, 0, sizeof(*o));
+	if (path == NULL || strcmp(path, "-") == 0) {
+		o->fd = STDOUT_FILENO;
+		return 0;
+	}
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		return -1;
+	sg_hex(r, sizeof(r), hx);
+	n = strlen(path) + 32;
+	if ((o->path = strdup(path)) == NULL || (o->tmp = malloc(n)) ==
+	    NULL)
+		return -1;
+	snprintf(o->tmp, n, "%s.part-%s", path, hx);
+	if ((o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) < 0) {
+		fprintf(stderr, "schoolgate: %s: %s\n", path, strerror(errno));
+		free(o->path);
+		free(o->tmp);
+		return -1;
+	}
+	return 0;
+}
+
+int
+cli_out_commit(struct cli_out *o)
+{
+	int rc = 0;
+
+	if (o->tmp == NULL)
+		return 0;
+	if (fsync(o->fd) != 0 || close(o->fd) != 0 ||
+	    rename(o->tmp, o->path) != 0) {
+		fprintf(stderr, "schoolgate: %s: %s\n", o->path,
+		    strerror(errno));
+		unlink(o->tmp);
+		rc = -1;
+	}
+	free(o->path);
+	free(o->tmp);
+	return rc;
+}
+
+void
+cli_out_abort(struct cli_out *o)
+{
+	if (o->tmp == NULL)
+		return;
+	close(o->fd);
+	unlink(o->tmp);
+	free(o->path);
+	free(o->tmp);
+}
+
+int
+cmd_keygen(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "out", required_argument, NULL, 'o' },
+		{ "log-name", required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *dir = NULL, *name = "schoolgate/transfer-log";
+	char rcpt[SG_AGE_RECIPIENT_LEN], vk[SG_NOTE_KEY_MAX], err[SG_ERR_MAX];
+	int c;
+
+	while ((c = getopt_long(argc, argv, "o:n:", opts, NULL)) != -1)
+		switch (c) {
+		case 'o': dir = optarg; break;
+		case 'n': name = optarg; break;
+		default: goto usage;
+		}
+	if (dir == NULL || optind != argc)
+		goto usage;
+	if (sg_keygen(dir, name, rcpt, vk, err) != 0) {
+		fprintf(stderr, "schoolgate: keygen: %s\n", err);
+		return EXIT_TROUBLE;
+	}
+	printf("storage recipient (age):  %s\n", rcpt);
+	printf("log verifier key:         %s\n", vk);
+	printf("written: %s/storage.key %s/storage.pub %s/log-signing.key "
+	    "%s/log-signing.pub\n", dir, dir, dir, dir);
+	return fflush(stdout) == 0 ? 0 : EXIT_TROUBLE;
+usage:
+	fprintf(stderr, "usage: schoolgate keygen --out DIR [--log-name "
+	    "NAME]\n");
+	return EXIT_TROUBLE;
+}
+
+static int
+open_input(const char *path)
+{
+	int fd;
+
+	if (path == NULL || strcmp(path, "-") == 0)
+		return STDIN_FILENO;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		fprintf(stderr, "schoolgate: %s: %s\n", path, strerror(errno));
+	return fd;
+}
+
+#define IO_BUF	(1024 * 1024)
+
+int
+cmd_seal(int argc, char **argv)
+{
+	unsigned char (*pks)[32] = NULL, (*more)[32], (*np)[32];
+	const char *out = NULL;
+	char err[SG_ERR_MAX];
+	struct sg_age_enc *e = NULL;
+	struct cli_out o;
+	unsigned char *buf = NULL;
+	size_t n = 0;
+	long k;
+	ssize_t got;
+	int c, fd, rc = EXIT_TROUBLE;
+
+	while ((c = getopt(argc, argv, "r:R:o:")) != -1)
+		switch (c) {
+		case 'r':
+			if ((np = realloc(pks, (n + 1) * 32)) == NULL)
+				goto out;
+			pks = np;
+			if (sg_age_recipient_parse(optarg, pks[n]) != 0) {
+				fprintf(stderr, "schoolgate: seal: recipient "
+				    "%zu is not an age1... X25519 recipient\n",
+				    n + 1);
+				goto out;
+			}
+			n++;
+			break;
+		case 'R':
+			if ((k = sg_recipients_load(optarg, &more, err)) < 0) {
+				fprintf(stderr, "schoolgate: seal: %s\n", err);
+				goto out;
+			}
+			if ((np = realloc(pks, (n + (size_t)k) * 32)) == NULL) {
+				free(more);
+				goto out;
+			}
+			pks = np;
+			memcpy(pks[n], more, (size_t)k * 32);
+			n += (size_t)k;
+			free(more);
+			break;
+		case 'o': out = optarg; break;
+		default: goto usage;
+		}
+	if (n == 0 || argc - optind > 1)
+		goto usage;
+	if ((fd = open_input(optind < argc ? argv[optind] : NULL)) < 0)
+		goto out;
+	if ((buf = malloc(IO_BUF)) == NULL || (e = sg_age_enc_new(
+	    (const unsigned char (*)[32])pks, n)) == NULL ||
+	    cli_out_open(&o, out) != 0)
+		goto out;
+	while ((got = cli_fd_src(&fd, buf, IO_BUF)) > 0)
+		if (sg_age_enc_write(e, buf, (size_t)got, cli_fd_sink,
+		    &o.fd) != 0)
+			break;
+	if (got != 0 || sg_age_enc_finish(e, cli_fd_sink, &o.fd) != 0) {
+		fprintf(stderr, "schoolgate: seal: %s\n", got < 0 ?
+		    "the input could not be read" :
+		    "the output could not be written");
+		cli_out_abort(&o);
+		goto out;
+	}
+	rc = cli_out_commit(&o) == 0 ? 0 : EXIT_TROUBLE;
+	goto out;
+usage:
+	fprintf(stderr, "usage: schoolgate seal -r RECIPIENT [-r ...] "
+	    "[-R FILE] [-o OUT] [FILE]\n");
+out:
+	sg_age_enc_free(e);
+	free(buf);
+	free(pks);
+	return rc;
+}
+
+int
+cmd_open(int argc, char **argv)
+{
+	struct sg_age_identity *ids = NULL, *more, *nv;
+	const char *out = NULL, *why = NULL;
+	char err[SG_ERR_MAX];
+	struct cli_out o;
+	size_t n = 0;
+	long k;
+	int c, fd, st, rc = EXIT_TROUBLE;
+
+	while ((c = getopt(argc, argv, "di:o:")) != -1)
+		switch (c) {
+		case 'd': break;	/* as with age -d */
+		case 'i':
+			if ((k = sg_identities_load(optarg, &more, err)) < 0) {
+				fprintf(stderr, "schoolgate: open: %s\n", err);
+				goto out;
+			}
+			if ((nv = realloc(ids, (n + (size_t)k) *
+			    sizeof(*ids))) == NULL) {
+				sg_identities_free(more, (size_t)k);
+				goto out;
+			}
+			ids = nv;
+			memcpy(ids + n, more, (size_t)k * sizeof(*ids));
+			n += (size_t)k;
+			sg_identities_free(more, (size_t)k);
+			break;
+		case 'o': out = optarg; break;
+		default: goto usage;
+		}
+	if (n == 0 || argc - optind > 1)
+		goto usage;
+	if ((fd = open_input(optind < argc ? argv[optind] : NULL)) < 0 ||
+	    cli_out_open(&o, out) != 0)
+		goto out;
+	st = sg_age_decrypt(ids, n, cli_fd_src, &fd, cli_fd_sink, &o.fd,
+	    &why);
+	if (st != SG_AGE_OK) {
+		fprintf(stderr, "schoolgate: open: %s: %s\n",
+		    sg_age_status_name(st), why ? why : "");
+		cli_out_abort(&o);
+		rc = st == SG_AGE_IO || st == SG_AGE_NOMEM ? EXIT_TROUBLE :
+		    EXIT_REJECTED;
+		goto out;
+	}
+	rc = cli_out_commit(&o) == 0 ? 0 : EXIT_TROUBLE;
+	goto out;
+usage:
+	fprintf(stderr, "usage: schoolgate open -i IDENTITY_FILE [-i ...] "
+	    "[-o OUT] [FILE]\n");
+out:
+	sg_identities_free(ids, n);
+	return rc;
+}
