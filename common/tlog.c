@@ -482,10 +482,10 @@ sg_log_reader_next(struct sg_log_reader *r, struct sg_log_rec *rec,
 	size_t flen;
 
 	while (r->cur == (size_t)-1 || r->off >= r->mlen) {
-		if (r->cur != (size_t)-1 && r->cur + 1 >= r->nsegs)
+		size_t nx = r->cur == (size_t)-1 ? 0 : r->cur + 1;
+		if (nx >= r->nsegs)
 			return 0;
-		if (map_segment(r, r->cur == (size_t)-1 ? 0 : r->cur + 1,
-		    err) != 0)
+		if (map_segment(r, nx, err) != 0)
 			return -1;
 		seg_name_ok(r->segs[r->cur], &first);
 		if (first != r->next_seq) {

@@ -208,6 +208,25 @@ log_note(void *arg, const char *msg)
 	vnote(arg, "log: %s", msg);
 }
 
+/* Appends a record and applies it to the index. */
+static int
+vault_append(struct sg_vault *v, int type, const struct sg_payload *pl,
+    uint64_t *seq, char err[SG_ERR_MAX])
+{
+	struct sg_log_rec rec;
+
+	if (sg_log_append(v->log, type, pl, seq, err) != 0)
+		return -1;
+	memset(&rec, 0, sizeof(rec));
+	rec.type = type;
+	rec.seq = *seq;
+	rec.payload = pl->buf;
+	rec.plen = pl->len;
+	if (sg_objindex_apply(v->ix, &rec) != 0)
+		return fail(err, "out of memory");
+	return 0;
+}
+
 static int
 record_quarantine(struct sg_vault *v, const char *id, const char *reason,
     char err[SG_ERR_MAX])
@@ -220,7 +239,7 @@ record_quarantine(struct sg_vault *v, const char *id, const char *reason,
 	sg_payload_str(&pl, "reason", reason);
 	if (sg_payload_end(&pl) != 0)
 		return fail(err, "bad quarantine record");
-	if (sg_log_append(v->log, SG_REC_QUARANTINED, &pl, &seq, err) != 0)
+	if (vault_append(v, SG_REC_QUARANTINED, &pl, &seq, err) != 0)
 		return -1;
 	return 0;
 }
@@ -409,7 +428,7 @@ sg_vault_receive(struct sg_vault *v, const unsigned char (*pks)[32],
 		return fail(err, "bad RECEIVED record (flow id?)");
 	/* the object is durable; now its record, then the caller may
 	 * acknowledge */
-	return sg_log_append(v->log, SG_REC_RECEIVED, &pl, seq, err);
+	return vault_append(v, SG_REC_RECEIVED, &pl, seq, err);
 }
 
 int
@@ -426,8 +445,8 @@ sg_vault_delete(struct sg_vault *v, const char *id, const char *reason,
 	sg_payload_str(&pl, "object", id);
 	sg_payload_str(&pl, "reason", reason);
 	sg_payload_str(&pl, "shred", "header-overwritten");
-	if (sg_payload_end(&pl) != 0 || sg_log_append(v->log, SG_REC_DELETED,
-	    &pl, &seq, err) != 0)
+	if (sg_payload_end(&pl) != 0 || vault_append(v, SG_REC_DELETED, &pl,
+	    &seq, err) != 0)
 		return -1;
 	if (sg_store_delete(v->st, id, &shred, err) != 0)
 		return -1;	/* recovery finishes it */
