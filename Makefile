@@ -4,7 +4,7 @@
 #   make test       install what is missing, build, run every test, then
 #                   the same suite under AddressSanitizer + UBSan
 #   make run        install, build and run the demo (see README.md)
-#   make bench      the checker benchmark (scripts/bench-check)
+#   make bench      the benchmarks (scripts/bench-check, scripts/bench-seal)
 #   make fuzz       build the libFuzzer targets (clang)
 #
 # SAN=1 builds into build-san/ with -fsanitize=address,undefined.
@@ -80,6 +80,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 check: all $(UNIT_BIN)
 	@tests/run-unit $(BUILD)
 	@tests/corpus/run $(BUILD)
+	@tests/age/kit $(BUILD)
+	@tests/store/run $(BUILD)
 ifeq ($(SAN),0)
 	@tests/check-hardening $(BUILD)
 endif
@@ -111,6 +113,7 @@ fuzz-smoke: fuzz
 
 bench: deps all
 	@scripts/bench-check
+	@scripts/bench-seal
 
 run: deps all
 	@scripts/demo

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "codec.h"
@@ -169,9 +170,13 @@ verify(const char *dir, const char *keyfile, const char *storedir)
 		return 1;
 	}
 	if (tail > 0) {
-		printf("log verify: FAILED: checkpoints: an incomplete "
-		    "checkpoint at the end of the file (%" PRIu64 " bytes)\n",
-		    tail);
+		char path[4200];
+		struct stat sb;
+		snprintf(path, sizeof(path), "%s/checkpoints", dir);
+		printf("log verify: FAILED: checkpoints offset %" PRIu64 ": an "
+		    "incomplete or malformed checkpoint at the end of the file "
+		    "(%" PRIu64 " bytes)\n", stat(path, &sb) == 0 ?
+		    (uint64_t)sb.st_size - tail : 0, tail);
 		free(cps);
 		return 1;
 	}

@@ -124,13 +124,15 @@ main(int argc, char **argv)
 		fflush(stdout);
 		memcpy(live[nlive++], id, SG_ID_MAX);
 		if (i % 5 == 4 && first < nlive) {
+			/* announced first: from here it may be gone */
+			printf("deleting %s\n", live[first]);
+			fflush(stdout);
 			if (sg_vault_delete(v, live[first], "retention",
 			    err) != 0) {
 				fprintf(stderr, "sgwriter: %s\n", err);
 				return 1;
 			}
-			printf("deleted %s\n", live[first++]);
-			fflush(stdout);
+			first++;
 		}
 	}
 	if (sg_vault_close(v, err) != 0) {
