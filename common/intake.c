@@ -230,6 +230,83 @@ run_zip(const struct sg_intake_opts *o, struct consumer *c,
 	return 0;
 }
 
+/* The sniffed bytes, then the rest of the source. */
+struct replay {
+	const unsigned char	*first;
+	size_t			 nfirst, off;
+	sg_src_fn		 src;
+	void			*arg;
+};
+
+static ssize_t
+replay_read(void *arg, void *buf, size_t cap)
+{
+	struct replay *rp = arg;
+	size_t n;
+
+	if (rp->off < rp->nfirst) {
+		n = rp->nfirst - rp->off;
+		if (n > cap)
+			n = cap;
+		memcpy(buf, rp->first + rp->off, n);
+		rp->off += n;
+		return (ssize_t)n;
+	}
+	return rp->src(rp->arg, buf, cap);
+}
+
+/* An age upload: decrypted on this thread (each chunk released only
+ * once authenticated), checked on the worker. */
+static int
+run_age(const struct sg_intake_opts *o, struct consumer *c,
+    const unsigned char *first, size_t nfirst, sg_src_fn src, void *src_arg,
+    struct sg_report *r)
+{
+	static const char *const rules[] = {
+		[SG_AGE_ARMOR] = "age.armor", [SG_AGE_HEADER] = "age.header",
+		[SG_AGE_NO_MATCH] = "age.no-match", [SG_AGE_HMAC] = "age.hmac",
+		[SG_AGE_PAYLOAD] = "age.payload", [SG_AGE_IO] = "intake.read",
+		[SG_AGE_NOMEM] = "resource.memory",
+	};
+	struct replay rp = { first, nfirst, 0, src, src_arg };
+	struct worker w = { c, NULL };
+	const char *why = NULL;
+	pthread_t th;
+	int st;
+
+	snprintf(r->container, sizeof(r->container), "age");
+	if (!(o->flow->encryptions & SG_ENC_AGE)) {
+		sg_report_add(r, 0, 0, NULL, "intake.container",
+		    "this flow does not accept age files");
+		return 0;
+	}
+	if (o->nids == 0) {
+		sg_report_add(r, 0, 0, NULL, "age.no-identity",
+		    "no storage identity was given to open age files with");
+		return 0;
+	}
+	if ((w.pipe = sg_pipe_new(PIPE_BLOCKS, CHUNK)) == NULL)
+		return -1;
+	if (pthread_create(&th, NULL, worker_main, &w) != 0) {
+		sg_pipe_free(w.pipe);
+		return -1;
+	}
+	st = sg_age_decrypt(o->ids, o->nids, replay_read, &rp, to_pipe,
+	    w.pipe, &why);
+	if (st == SG_AGE_OK)
+		sg_pipe_close(w.pipe);
+	else
+		sg_pipe_abort(w.pipe);
+	pthread_join(th, NULL);
+	sg_pipe_free(w.pipe);
+	/* a sink refusal means the checker stopped: its report says why */
+	if (st != SG_AGE_OK && !(st == SG_AGE_IO && c->r.rejected))
+		sg_report_add(r, 0, 0, NULL, rules[st], "the age file was "
+		    "not accepted (%s): %s", sg_age_status_name(st),
+		    why ? why : "");
+	return 0;
+}
+
 static int
 run_plain(const struct sg_intake_opts *o, struct consumer *c,
     const unsigned char *first, size_t nfirst, sg_src_fn src, void *src_arg,
@@ -305,11 +382,7 @@ sg_intake_check(const struct sg_intake_opts *o, sg_src_fn src,
 	    memcmp(first, "age-encryption.org/v1", 21) == 0) ||
 	    (nfirst >= 34 &&
 	    memcmp(first, "-----BEGIN AGE ENCRYPTED FILE-----", 34) == 0)) {
-		snprintf(r->container, sizeof(r->container), "age");
-		sg_report_add(r, 0, 0, NULL, "intake.age-unsupported",
-		    "this gateway does not accept age-encrypted uploads yet; "
-		    "send an AES-encrypted ZIP");
-		rc = 0;
+		rc = run_age(o, &c, first, nfirst, src, src_arg, r);
 	} else
 		rc = run_plain(o, &c, first, nfirst, src, src_arg, r);
 	if (rc != 0)

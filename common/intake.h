@@ -1,7 +1,8 @@
 /*
  * intake: check one upload against its flow, whatever container it came
  * in. The container is recognised by content, never by name: a ZIP
- * (local-header signature), an age file (later), or plain CSV.
+ * (local-header signature), an age file (binary or armored), or plain
+ * CSV.
  *
  * For a ZIP on a CSV flow, decoding and checking overlap: libarchive runs
  * on the calling thread and the CSV checker on a second thread, joined by
@@ -15,6 +16,7 @@
 #ifndef SG_INTAKE_H
 #define SG_INTAKE_H
 
+#include "age.h"
 #include "config.h"
 #include "report.h"
 #include "zipin.h"
@@ -23,6 +25,9 @@ struct sg_intake_opts {
 	const struct sg_flow	*flow;
 	const char		*passphrase;	/* ZIP password, may be NULL */
 	int			 require_encryption; /* 0: offline checker */
+	/* the gateway's storage identity, for uploads sealed to it */
+	const struct sg_age_identity *ids;
+	size_t			 nids;
 };
 
 int	sg_intake_check(const struct sg_intake_opts *, sg_src_fn src,

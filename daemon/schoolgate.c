@@ -25,6 +25,7 @@
 #include "diag.h"
 #include "intake.h"
 #include "json.h"
+#include "keys.h"
 #include "report.h"
 
 #define MAX_PASSWORD	1024
@@ -34,7 +35,8 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: schoolgate check --config DIR --agreement ID --flow ID\n"
-	    "                        [--password-file FILE] [--json] FILE\n"
+	    "                        [--password-file FILE] [--identity FILE]\n"
+	    "                        [--json] FILE\n"
 	    "       schoolgate config check --config DIR\n"
 	    "       schoolgate flows --config DIR [--party ID] [--json]\n"
 	    "\n"
@@ -145,11 +147,16 @@ cmd_check(int argc, char **argv)
 		{ "agreement", required_argument, NULL, 'a' },
 		{ "flow", required_argument, NULL, 'f' },
 		{ "password-file", required_argument, NULL, 'p' },
+		{ "identity", required_argument, NULL, 'i' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *dir = NULL, *agr = NULL, *flow = NULL, *pwfile = NULL;
+	const char *idfile = NULL;
+	struct sg_age_identity *ids = NULL;
+	char kerr[SG_ERR_MAX];
+	long nids = 0;
 	const struct sg_agreement *a;
 	const struct sg_flow *f;
 	struct sg_config *cfg = NULL;
@@ -163,8 +170,9 @@ cmd_check(int argc, char **argv)
 	int ch, json = 0, rc = EXIT_TROUBLE;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:a:f:p:jh", opts, NULL)) != -1)
+	while ((ch = getopt_long(argc, argv, "c:a:f:p:i:jh", opts, NULL)) != -1)
 		switch (ch) {
+		case 'i': idfile = optarg; break;
 		case 'c': dir = optarg; break;
 		case 'a': agr = optarg; break;
 		case 'f': flow = optarg; break;
@@ -195,6 +203,12 @@ cmd_check(int argc, char **argv)
 	} else if ((env = getenv("SCHOOLGATE_ZIP_PASSWORD")) != NULL &&
 	    (password = strdup(env)) == NULL)
 		goto out;
+	if (idfile != NULL && (nids = sg_identities_load(idfile, &ids,
+	    kerr)) < 0) {
+		fprintf(stderr, "schoolgate: %s\n", kerr);
+		nids = 0;
+		goto out;
+	}
 	if (strcmp(argv[optind], "-") == 0)
 		in.fd = STDIN_FILENO;
 	else if ((in.fd = open(argv[optind], O_RDONLY | O_CLOEXEC)) < 0) {
@@ -217,6 +231,8 @@ cmd_check(int argc, char **argv)
 	io.flow = f;
 	io.passphrase = password;
 	io.require_encryption = 0;
+	io.ids = ids;
+	io.nids = (size_t)nids;
 	sg_intake_check(&io, input_read, &in, &r);
 	if (in.progress)
 		fprintf(stderr, "\r%40s\r", "");
@@ -244,6 +260,7 @@ out:
 		explicit_bzero(password, strlen(password));
 		free(password);
 	}
+	sg_identities_free(ids, (size_t)nids);
 	sg_config_free(cfg);
 	return rc;
 }
