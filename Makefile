@@ -46,7 +46,7 @@ CLI        := $(BUILD)/schoolgate
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLS      := $(BUILD)/tools/gencensus $(BUILD)/tools/csvbare \
-              $(BUILD)/tools/sgwriter
+              $(BUILD)/tools/sgwriter $(BUILD)/tools/logbench
 
 .PHONY: all deps test check unit corpus fuzz fuzz-smoke bench run clean \
         test-plain test-san

@@ -403,14 +403,21 @@ enc_start(struct sg_age_enc *e, sg_sink_fn sink, void *arg)
 }
 
 static int
-enc_chunk(struct sg_age_enc *e, int last, sg_sink_fn sink, void *arg)
+enc_chunk_from(struct sg_age_enc *e, const unsigned char *p, size_t n,
+    int last, sg_sink_fn sink, void *arg)
 {
 	unsigned char nonce[12];
 
 	chunk_nonce(nonce, e->index++, last);
-	if (aead_seal(e->c, nonce, e->plain, e->fill, e->out) != 0)
+	if (aead_seal(e->c, nonce, p, n, e->out) != 0)
 		return -1;
-	if (sink(arg, e->out, e->fill + SG_AGE_TAG) != 0)
+	return sink(arg, e->out, n + SG_AGE_TAG);
+}
+
+static int
+enc_chunk(struct sg_age_enc *e, int last, sg_sink_fn sink, void *arg)
+{
+	if (enc_chunk_from(e, e->plain, e->fill, last, sink, arg) != 0)
 		return -1;
 	e->fill = 0;
 	return 0;
@@ -430,6 +437,16 @@ sg_age_enc_write(struct sg_age_enc *e, const void *p, size_t n,
 		 * last chunk carries the final flag. */
 		if (e->fill == SG_AGE_CHUNK && enc_chunk(e, 0, sink, arg) != 0)
 			return -1;
+		/* whole chunks with more data after them: straight from
+		 * the caller's buffer, no copy */
+		if (e->fill == 0 && n > SG_AGE_CHUNK) {
+			if (enc_chunk_from(e, s, SG_AGE_CHUNK, 0, sink,
+			    arg) != 0)
+				return -1;
+			s += SG_AGE_CHUNK;
+			n -= SG_AGE_CHUNK;
+			continue;
+		}
 		take = SG_AGE_CHUNK - e->fill;
 		if (take > n)
 			take = n;

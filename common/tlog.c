@@ -1095,8 +1095,14 @@ sg_log_append(struct sg_log *l, int type, const struct sg_payload *pl,
 	l->last_time = t;
 	while (l->durable < my && !l->failed) {
 		if (!l->syncing) {
+			int rounds = 0;
 			l->syncing = 1;
-			commit_batch(l);
+			/* keep leading while others wait: a hand-over costs
+			 * wake-ups that a busy log cannot afford (bounded, so
+			 * that this caller is not held for long) */
+			do
+				commit_batch(l);
+			while (l->plen > 0 && !l->failed && ++rounds < 8);
 			l->syncing = 0;
 			pthread_cond_broadcast(&l->cv);
 		} else

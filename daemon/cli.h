@@ -15,16 +15,20 @@ int	cmd_open(int, char **);
 int	cmd_log(int, char **);
 int	cmd_store(int, char **);
 
-/* read(2)/write(2) as sg_src_fn/sg_sink_fn on a pointer to an int fd */
+/* read(2) as an sg_src_fn on a pointer to an int fd */
 ssize_t	cli_fd_src(void *, void *, size_t);
-int	cli_fd_sink(void *, const void *, size_t);
 
 /* An output file written beside its final name and renamed into place
  * only when complete, so that a failure leaves no half file. */
 struct cli_out {
-	int	 fd;
-	char	*path, *tmp;
+	int		 fd;
+	char		*path, *tmp;
+	unsigned char	*buf;		/* writes are gathered to 1 MiB */
+	size_t		 len;
 };
+/* An sg_sink_fn writing to a cli_out (buffered). */
+int	cli_out_sink(void *, const void *, size_t);
+int	cli_out_flush(struct cli_out *);
 int	cli_out_open(struct cli_out *, const char *path); /* NULL: stdout */
 int	cli_out_commit(struct cli_out *);
 void	cli_out_abort(struct cli_out *);

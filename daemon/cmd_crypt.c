@@ -28,10 +28,29 @@ cli_fd_src(void *arg, void *buf, size_t cap)
 	return n;
 }
 
+#define OUT_BUF	(1024 * 1024)
+
 int
-cli_fd_sink(void *arg, const void *buf, size_t len)
+cli_out_flush(struct cli_out *o)
 {
-	return sg_write_full(*(int *)arg, buf, len);
+	if (o->len > 0 && sg_write_full(o->fd, o->buf, o->len) != 0)
+		return -1;
+	o->len = 0;
+	return 0;
+}
+
+int
+cli_out_sink(void *arg, const void *p, size_t n)
+{
+	struct cli_out *o = arg;
+
+	if (o->len + n > OUT_BUF && cli_out_flush(o) != 0)
+		return -1;
+	if (n >= OUT_BUF)
+		return sg_write_full(o->fd, p, n);
+	memcpy(o->buf + o->len, p, n);
+	o->len += n;
+	return 0;
 }
 
 int
@@ -42,6 +61,8 @@ cli_out_open(struct cli_out *o, const char *path)
 	size_t n;
 
 	memset(o, 0, sizeof(*o));
+	if ((o->buf = malloc(OUT_BUF)) == NULL)
+		return -1;
 	if (path == NULL || strcmp(path, "-") == 0) {
 		o->fd = STDOUT_FILENO;
 		return 0;
@@ -69,6 +90,14 @@ cli_out_commit(struct cli_out *o)
 {
 	int rc = 0;
 
+	if (cli_out_flush(o) != 0) {
+		fprintf(stderr, "schoolgate: %s: %s\n", o->path ? o->path :
+		    "output", strerror(errno));
+		cli_out_abort(o);
+		return -1;
+	}
+	free(o->buf);
+	o->buf = NULL;
 	if (o->tmp == NULL)
 		return 0;
 	if (fsync(o->fd) != 0 || close(o->fd) != 0 ||
@@ -86,6 +115,8 @@ cli_out_commit(struct cli_out *o)
 void
 cli_out_abort(struct cli_out *o)
 {
+	free(o->buf);
+	o->buf = NULL;
 	if (o->tmp == NULL)
 		return;
 	close(o->fd);
@@ -197,10 +228,10 @@ cmd_seal(int argc, char **argv)
 	    cli_out_open(&o, out) != 0)
 		goto out;
 	while ((got = cli_fd_src(&fd, buf, IO_BUF)) > 0)
-		if (sg_age_enc_write(e, buf, (size_t)got, cli_fd_sink,
-		    &o.fd) != 0)
+		if (sg_age_enc_write(e, buf, (size_t)got, cli_out_sink,
+		    &o) != 0)
 			break;
-	if (got != 0 || sg_age_enc_finish(e, cli_fd_sink, &o.fd) != 0) {
+	if (got != 0 || sg_age_enc_finish(e, cli_out_sink, &o) != 0) {
 		fprintf(stderr, "schoolgate: seal: %s\n", got < 0 ?
 		    "the input could not be read" :
 		    "the output could not be written");
@@ -256,11 +287,17 @@ cmd_open(int argc, char **argv)
 	if ((fd = open_input(optind < argc ? argv[optind] : NULL)) < 0 ||
 	    cli_out_open(&o, out) != 0)
 		goto out;
-	st = sg_age_decrypt(ids, n, cli_fd_src, &fd, cli_fd_sink, &o.fd,
+	st = sg_age_decrypt(ids, n, cli_fd_src, &fd, cli_out_sink, &o,
 	    &why);
+	if (st == SG_AGE_OK && cli_out_flush(&o) != 0)
+		st = SG_AGE_IO;
 	if (st != SG_AGE_OK) {
 		fprintf(stderr, "schoolgate: open: %s: %s\n",
 		    sg_age_status_name(st), why ? why : "");
+		/* on stdout, what authenticated has been released (as age
+		 * does); a file is removed whole */
+		if (o.tmp == NULL)
+			(void)cli_out_flush(&o);
 		cli_out_abort(&o);
 		rc = st == SG_AGE_IO || st == SG_AGE_NOMEM ? EXIT_TROUBLE :
 		    EXIT_REJECTED;
