@@ -355,7 +355,8 @@ list_segments(const char *dir, char ***out, size_t *n, char err[SG_ERR_MAX])
 		(*n)++;
 	}
 	closedir(d);
-	qsort(v, *n, sizeof(*v), cmpstr);
+	if (*n > 1)
+		qsort(v, *n, sizeof(*v), cmpstr);
 	*out = v;
 	return 0;
 oom:
