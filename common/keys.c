@@ -13,17 +13,6 @@
 
 #include <openssl/crypto.h>
 
-static int
-fail(char err[SG_ERR_MAX], const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, SG_ERR_MAX, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static char *
 read_file(const char *path, int secret, char err[SG_ERR_MAX])
 {
@@ -34,18 +23,18 @@ read_file(const char *path, int secret, char err[SG_ERR_MAX])
 	int fd;
 
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		fail(err, "%s: %s", path, errno == ELOOP ?
+		sg_errf(err, "%s: %s", path, errno == ELOOP ?
 		    "is a symbolic link (refused)" : strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
 		close(fd);
-		fail(err, "%s: not a regular file", path);
+		sg_errf(err, "%s: not a regular file", path);
 		return NULL;
 	}
 	if (secret && (sb.st_mode & 077) != 0) {
 		close(fd);
-		fail(err, "%s: key file is accessible by group or others "
+		sg_errf(err, "%s: key file is accessible by group or others "
 		    "(mode %04o); refusing to use it: run chmod 600 %s",
 		    path, (unsigned)(sb.st_mode & 07777), path);
 		return NULL;
@@ -53,7 +42,7 @@ read_file(const char *path, int secret, char err[SG_ERR_MAX])
 	if (sb.st_size > SG_KEY_FILE_MAX ||
 	    (buf = malloc((size_t)sb.st_size + 1)) == NULL) {
 		close(fd);
-		fail(err, "%s: too large for a key file", path);
+		sg_errf(err, "%s: too large for a key file", path);
 		return NULL;
 	}
 	while (len < (size_t)sb.st_size && (k = read(fd, buf + len,
@@ -64,7 +53,7 @@ read_file(const char *path, int secret, char err[SG_ERR_MAX])
 	if (memchr(buf, '\0', len) != NULL) {
 		OPENSSL_cleanse(buf, len);
 		free(buf);
-		fail(err, "%s: not a text key file", path);
+		sg_errf(err, "%s: not a text key file", path);
 		return NULL;
 	}
 	return buf;
@@ -125,19 +114,19 @@ sg_identities_load(const char *path, struct sg_age_identity **out,
 	while ((l = next_line(&cur)) != NULL) {
 		lineno++;
 		if ((nv = realloc(v, (n + 1) * sizeof(*v))) == NULL) {
-			fail(err, "out of memory");
+			sg_errf(err, "out of memory");
 			goto bad;
 		}
 		v = nv;
 		if (sg_age_identity_parse(l, &v[n]) != 0) {
-			fail(err, "%s: identity %zu is not an age X25519 "
+			sg_errf(err, "%s: identity %zu is not an age X25519 "
 			    "identity (AGE-SECRET-KEY-1...)", path, lineno);
 			goto bad;
 		}
 		n++;
 	}
 	if (n == 0) {
-		fail(err, "%s: no identity in the file", path);
+		sg_errf(err, "%s: no identity in the file", path);
 		goto bad;
 	}
 	wipe_free(buf);
@@ -173,7 +162,7 @@ sg_recipients_load(const char *path, unsigned char (**out)[32],
 	while ((l = next_line(&cur)) != NULL) {
 		if ((nv = realloc(v, (n + 1) * sizeof(*v))) == NULL ||
 		    sg_age_recipient_parse(l, (v = nv)[n]) != 0) {
-			fail(err, "%s: line %zu is not an age1... recipient",
+			sg_errf(err, "%s: line %zu is not an age1... recipient",
 			    path, n + 1);
 			free(buf);
 			free(v);
@@ -184,7 +173,7 @@ sg_recipients_load(const char *path, unsigned char (**out)[32],
 	free(buf);
 	if (n == 0) {
 		free(v);
-		return fail(err, "%s: no recipient in the file", path);
+		return sg_errf(err, "%s: no recipient in the file", path);
 	}
 	*out = v;
 	return (long)n;
@@ -205,7 +194,7 @@ load_note_key(const char *path, int secret, struct sg_note_key *k,
 	    sg_note_verifier_parse(l, k);
 	wipe_free(buf);
 	if (rc != 0)
-		return fail(err, "%s: not a %s key", path, secret ?
+		return sg_errf(err, "%s: not a %s key", path, secret ?
 		    "log signing (PRIVATE+KEY+...)" : "log verifier");
 	return 0;
 }
@@ -237,13 +226,13 @@ sg_keygen(const char *dir, const char *log_name,
 	int dfd, n, rc = -1;
 
 	if (!sg_note_name_ok(log_name))
-		return fail(err, "invalid log name (printable, no spaces or "
+		return sg_errf(err, "invalid log name (printable, no spaces or "
 		    "'+')");
 	if ((dfd = sg_open_dir(AT_FDCWD, dir, 1, 0700, err)) < 0)
 		return -1;
 	if (sg_age_identity_generate(&id) != 0 ||
 	    sg_note_key_generate(log_name, &nk) != 0) {
-		fail(err, "key generation failed");
+		sg_errf(err, "key generation failed");
 		goto out;
 	}
 	sg_age_identity_format(&id, ident);

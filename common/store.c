@@ -25,8 +25,8 @@ struct sg_store {
 	int	root, tmp, objects, quarantine;
 };
 
-static int
-fail(char err[SG_ERR_MAX], const char *fmt, ...)
+int
+sg_errf(char err[SG_ERR_MAX], const char *fmt, ...)
 {
 	va_list ap;
 	int e = errno;
@@ -74,11 +74,11 @@ sg_open_dir(int atfd, const char *path, int create, mode_t mode,
 	int fd;
 
 	if (create && mkdirat(atfd, path, mode) != 0 && errno != EEXIST)
-		return fail(err, "cannot create directory %s: %s", path,
+		return sg_errf(err, "cannot create directory %s: %s", path,
 		    strerror(errno));
 	if ((fd = openat(atfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC)) < 0)
-		return fail(err, "cannot open directory %s: %s", path,
+		return sg_errf(err, "cannot open directory %s: %s", path,
 		    strerror(errno));
 	return fd;
 }
@@ -113,29 +113,29 @@ sg_durable_file(int dirfd, const char *name, const void *p, size_t n,
 	random_name(tmp, sizeof(tmp), ".tmp-");
 	if ((fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
 	    O_NOFOLLOW | O_CLOEXEC, mode)) < 0)
-		return fail(err, "cannot create a file beside %s: %s", name,
+		return sg_errf(err, "cannot create a file beside %s: %s", name,
 		    strerror(errno));
 	if (fchmod(fd, mode) != 0 || sg_write_full(fd, p, n) != 0 ||
 	    fsync(fd) != 0) {
-		fail(err, "cannot write %s: %s", name, strerror(errno));
+		sg_errf(err, "cannot write %s: %s", name, strerror(errno));
 		close(fd);
 		unlinkat(dirfd, tmp, 0);
 		return -1;
 	}
 	if (close_checked(fd) != 0) {
-		fail(err, "cannot write %s: %s", name, strerror(errno));
+		sg_errf(err, "cannot write %s: %s", name, strerror(errno));
 		unlinkat(dirfd, tmp, 0);
 		return -1;
 	}
 	if (renameat2(dirfd, tmp, dirfd, name, RENAME_NOREPLACE) != 0) {
-		fail(err, errno == EEXIST ? "%s already exists; not "
+		sg_errf(err, errno == EEXIST ? "%s already exists; not "
 		    "replaced" : "cannot create %s: %s", name,
 		    strerror(errno));
 		unlinkat(dirfd, tmp, 0);
 		return -1;
 	}
 	if (sg_fsync_dir(dirfd) != 0)
-		return fail(err, "cannot sync the directory of %s: %s", name,
+		return sg_errf(err, "cannot sync the directory of %s: %s", name,
 		    strerror(errno));
 	return 0;
 }
@@ -179,7 +179,7 @@ sg_store_open(const char *root, int create, struct sg_store **out,
 
 	*out = NULL;
 	if ((st = calloc(1, sizeof(*st))) == NULL)
-		return fail(err, "out of memory");
+		return sg_errf(err, "out of memory");
 	st->tmp = st->objects = st->quarantine = -1;
 	if ((st->root = sg_open_dir(AT_FDCWD, root, create, 0700, err)) < 0 ||
 	    (st->tmp = sg_open_dir(st->root, "tmp", create, 0700, err)) < 0 ||
@@ -192,7 +192,7 @@ sg_store_open(const char *root, int create, struct sg_store **out,
 	}
 	if (create && sg_fsync_dir(st->root) != 0) {
 		sg_store_close(st);
-		return fail(err, "cannot sync the store directory: %s",
+		return sg_errf(err, "cannot sync the store directory: %s",
 		    strerror(errno));
 	}
 	*out = st;
@@ -231,12 +231,12 @@ sg_store_tmp_begin(struct sg_store *st, struct sg_store_tmp *t,
 	if ((t->sha = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(t->sha, EVP_sha256(), NULL) <= 0) {
 		EVP_MD_CTX_free(t->sha);
-		return fail(err, "out of memory");
+		return sg_errf(err, "out of memory");
 	}
 	if ((t->fd = openat(st->tmp, t->name, O_WRONLY | O_CREAT | O_EXCL |
 	    O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
 		EVP_MD_CTX_free(t->sha);
-		return fail(err, "cannot create a temporary file: %s",
+		return sg_errf(err, "cannot create a temporary file: %s",
 		    strerror(errno));
 	}
 	return 0;
@@ -278,29 +278,29 @@ sg_store_tmp_commit(struct sg_store_tmp *t, const char *id,
 
 	if (!sg_transfer_id_ok(id)) {
 		sg_store_tmp_abort(t);
-		return fail(err, "invalid object id");
+		return sg_errf(err, "invalid object id");
 	}
 	if (t->failed) {
 		errno = t->failed;
-		fail(err, "writing the object failed: %s", strerror(errno));
+		sg_errf(err, "writing the object failed: %s", strerror(errno));
 		sg_store_tmp_abort(t);
 		return -1;
 	}
 	if (fsync(fd) != 0) {
 		/* never retried: the data may already be lost */
-		fail(err, "fsync of the object failed: %s", strerror(errno));
+		sg_errf(err, "fsync of the object failed: %s", strerror(errno));
 		sg_store_tmp_abort(t);
 		return -1;
 	}
 	t->fd = -1;
 	if (close_checked(fd) != 0) {
-		fail(err, "close of the object failed: %s", strerror(errno));
+		sg_errf(err, "close of the object failed: %s", strerror(errno));
 		sg_store_tmp_abort(t);
 		return -1;
 	}
 	if (renameat2(t->st->tmp, t->name, t->st->objects, id,
 	    RENAME_NOREPLACE) != 0) {
-		fail(err, "cannot move the object into place: %s",
+		sg_errf(err, "cannot move the object into place: %s",
 		    strerror(errno));
 		sg_store_tmp_abort(t);
 		return -1;
@@ -308,7 +308,7 @@ sg_store_tmp_commit(struct sg_store_tmp *t, const char *id,
 	if (sg_fsync_dir(t->st->objects) != 0) {
 		/* The rename may or may not survive a crash; the object is
 		 * not acknowledged, so take it back out. */
-		fail(err, "fsync of the objects directory failed: %s",
+		sg_errf(err, "fsync of the objects directory failed: %s",
 		    strerror(errno));
 		if (renameat2(t->st->objects, id, t->st->tmp, t->name,
 		    RENAME_NOREPLACE) == 0)
@@ -344,7 +344,7 @@ sg_store_put(struct sg_store *st, const char *id,
 	    (e = sg_age_enc_new(pks, npks)) == NULL ||
 	    (ph = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(ph, EVP_sha256(), NULL) <= 0) {
-		fail(err, "cannot start sealing (out of memory or no "
+		sg_errf(err, "cannot start sealing (out of memory or no "
 		    "recipients)");
 		goto bad;
 	}
@@ -353,17 +353,17 @@ sg_store_put(struct sg_store *st, const char *id,
 		if (EVP_DigestUpdate(ph, buf, (size_t)n) <= 0 ||
 		    sg_age_enc_write(e, buf, (size_t)n, sg_store_tmp_write,
 		    &t) != 0) {
-			fail(err, "writing the object failed: %s",
+			sg_errf(err, "writing the object failed: %s",
 			    strerror(t.failed ? t.failed : EIO));
 			goto bad;
 		}
 	}
 	if (n < 0) {
-		fail(err, "the input could not be read");
+		sg_errf(err, "the input could not be read");
 		goto bad;
 	}
 	if (sg_age_enc_finish(e, sg_store_tmp_write, &t) != 0) {
-		fail(err, "writing the object failed: %s",
+		sg_errf(err, "writing the object failed: %s",
 		    strerror(t.failed ? t.failed : EIO));
 		goto bad;
 	}
@@ -388,10 +388,10 @@ open_object(struct sg_store *st, const char *id, int flags,
 	int fd;
 
 	if (!sg_transfer_id_ok(id))
-		return fail(err, "invalid object id");
+		return sg_errf(err, "invalid object id");
 	if ((fd = openat(st->objects, id, flags | O_NOFOLLOW | O_CLOEXEC)) <
 	    0)
-		return fail(err, "object %s: %s", id, strerror(errno));
+		return sg_errf(err, "object %s: %s", id, strerror(errno));
 	return fd;
 }
 
@@ -436,21 +436,21 @@ sg_store_add_recipients(struct sg_store *st, const char *id,
 		return -1;
 	if ((head = malloc(HEAD_CAP)) == NULL ||
 	    (buf = malloc(PUT_BUF)) == NULL) {
-		fail(err, "out of memory");
+		sg_errf(err, "out of memory");
 		goto out;
 	}
 	if ((got = read_head(fd, head, HEAD_CAP)) < 0 ||
 	    sg_age_header_len(head, (size_t)got, &hlen, &why) != SG_AGE_OK ||
 	    sg_age_rewrap(head, hlen, ids, nids, add, nadd, &nh, &nhl,
 	    &why) != SG_AGE_OK) {
-		fail(err, "object %s: cannot re-wrap its key: %s", id,
+		sg_errf(err, "object %s: cannot re-wrap its key: %s", id,
 		    why ? why : strerror(errno));
 		goto out;
 	}
 	if (sg_store_tmp_begin(st, &t, err) != 0)
 		goto out;
 	if (sg_store_tmp_write(&t, nh, nhl) != 0) {
-		fail(err, "writing the new header failed");
+		sg_errf(err, "writing the new header failed");
 		sg_store_tmp_abort(&t);
 		goto out;
 	}
@@ -461,7 +461,7 @@ sg_store_add_recipients(struct sg_store *st, const char *id,
 			break;
 	if (k != 0 || t.failed || fsync(t.fd) != 0 ||
 	    close_checked(t.fd) != 0) {
-		fail(err, "copying the payload failed: %s", strerror(errno));
+		sg_errf(err, "copying the payload failed: %s", strerror(errno));
 		sg_store_tmp_abort(&t);
 		goto out;
 	}
@@ -469,7 +469,7 @@ sg_store_add_recipients(struct sg_store *st, const char *id,
 	/* replace atomically: the old header or the new, never neither */
 	if (renameat(st->tmp, t.name, st->objects, id) != 0 ||
 	    sg_fsync_dir(st->objects) != 0) {
-		fail(err, "cannot replace the object: %s", strerror(errno));
+		sg_errf(err, "cannot replace the object: %s", strerror(errno));
 		sg_store_tmp_abort(&t);
 		goto out;
 	}
@@ -499,7 +499,7 @@ sg_store_delete(struct sg_store *st, const char *id, int *shredded,
 		return -1;
 	if ((head = malloc(HEAD_CAP)) == NULL) {
 		close(fd);
-		return fail(err, "out of memory");
+		return sg_errf(err, "out of memory");
 	}
 	got = read_head(fd, head, HEAD_CAP);
 	if (got > 0) {
@@ -512,17 +512,17 @@ sg_store_delete(struct sg_store *st, const char *id, int *shredded,
 		if (pwrite(fd, head, n, 0) != (ssize_t)n || fsync(fd) != 0) {
 			free(head);
 			close(fd);
-			return fail(err, "object %s: cannot overwrite its "
+			return sg_errf(err, "object %s: cannot overwrite its "
 			    "header: %s", id, strerror(errno));
 		}
 		*shredded = 1;
 	}
 	free(head);
 	if (close_checked(fd) != 0)
-		return fail(err, "object %s: %s", id, strerror(errno));
+		return sg_errf(err, "object %s: %s", id, strerror(errno));
 	if (unlinkat(st->objects, id, 0) != 0 ||
 	    sg_fsync_dir(st->objects) != 0)
-		return fail(err, "object %s: cannot remove it: %s", id,
+		return sg_errf(err, "object %s: cannot remove it: %s", id,
 		    strerror(errno));
 	return 0;
 }
@@ -544,14 +544,14 @@ sg_store_hash(struct sg_store *st, const char *id, unsigned char sha[32],
 	    NULL) {
 		free(buf);
 		close(fd);
-		return fail(err, "out of memory");
+		return sg_errf(err, "out of memory");
 	}
 	EVP_DigestInit_ex(h, EVP_sha256(), NULL);
 	while ((k = read(fd, buf, PUT_BUF)) != 0) {
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0) {
-			rc = fail(err, "object %s: %s", id, strerror(errno));
+			rc = sg_errf(err, "object %s: %s", id, strerror(errno));
 			break;
 		}
 		EVP_DigestUpdate(h, buf, (size_t)k);
@@ -577,16 +577,16 @@ sg_store_quarantine(struct sg_store *st, const char *name,
 		    RENAME_NOREPLACE) == 0)
 			break;
 		if (errno != EEXIST)
-			return fail(err, "cannot quarantine an object: %s",
+			return sg_errf(err, "cannot quarantine an object: %s",
 			    strerror(errno));
 		snprintf(dst, sizeof(dst), "%.200s.%u", name, i);
 	}
 	if (i == 1000)
-		return fail(err, "cannot quarantine an object: too many "
+		return sg_errf(err, "cannot quarantine an object: too many "
 		    "copies");
 	if (sg_fsync_dir(st->quarantine) != 0 ||
 	    sg_fsync_dir(st->objects) != 0)
-		return fail(err, "cannot sync after quarantine: %s",
+		return sg_errf(err, "cannot sync after quarantine: %s",
 		    strerror(errno));
 	return 0;
 }
@@ -602,7 +602,7 @@ each_in(int dirfd, int (*fn)(void *, const char *), void *arg,
 	if ((fd = dup(dirfd)) < 0 || (d = fdopendir(fd)) == NULL) {
 		if (fd >= 0)
 			close(fd);
-		return fail(err, "cannot list a store directory: %s",
+		return sg_errf(err, "cannot list a store directory: %s",
 		    strerror(errno));
 	}
 	rewinddir(d);
@@ -721,19 +721,19 @@ sg_store_recover(struct sg_store *st, const struct sg_age_identity *ids,
 
 	memset(rec, 0, sizeof(*rec));
 	if ((head = malloc(HEAD_CAP)) == NULL)
-		return fail(err, "out of memory");
+		return sg_errf(err, "out of memory");
 	if (each_in(st->tmp, collect, &tmp, err) != 0)
 		goto out;
 	for (i = 0; i < tmp.n; i++) {
 		if (unlinkat(st->tmp, tmp.v[i], 0) != 0) {
-			fail(err, "cannot remove a temporary file: %s",
+			sg_errf(err, "cannot remove a temporary file: %s",
 			    strerror(errno));
 			goto out;
 		}
 		rec->tmp_removed++;
 	}
 	if (tmp.n > 0 && sg_fsync_dir(st->tmp) != 0) {
-		fail(err, "cannot sync tmp/: %s", strerror(errno));
+		sg_errf(err, "cannot sync tmp/: %s", strerror(errno));
 		goto out;
 	}
 	if (tmp.n > 0 && note)

@@ -27,6 +27,11 @@
 #define SG_ERR_MAX	256
 #define SG_ID_MAX	40	/* transfer ids, with the NUL */
 
+/* Formats a message into err (may be NULL) and returns -1; errno is
+ * kept. Every module that reports through err[] uses it. */
+int	sg_errf(char err[SG_ERR_MAX], const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+
 /* Low-level pieces, also used by the transfer log. */
 int	sg_write_full(int fd, const void *, size_t);
 int	sg_fsync_dir(int dirfd);

@@ -50,19 +50,6 @@ sg_rec_type_parse(const char *s)
 	return -1;
 }
 
-static int
-fail(char err[SG_ERR_MAX], const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL) {
-		va_start(ap, fmt);
-		vsnprintf(err, SG_ERR_MAX, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
 static uint64_t
 get64(const unsigned char *p)
 {
@@ -339,7 +326,7 @@ list_segments(const char *dir, char ***out, size_t *n, char err[SG_ERR_MAX])
 
 	*n = 0;
 	if ((d = opendir(dir)) == NULL)
-		return fail(err, "cannot open the log directory %s: %s", dir,
+		return sg_errf(err, "cannot open the log directory %s: %s", dir,
 		    strerror(errno));
 	while ((de = readdir(d)) != NULL) {
 		if (!seg_name_ok(de->d_name, &first))
@@ -364,7 +351,7 @@ oom:
 	while (*n > 0)
 		free(v[--*n]);
 	free(v);
-	return fail(err, "out of memory");
+	return sg_errf(err, "out of memory");
 }
 
 int
@@ -375,7 +362,7 @@ sg_log_reader_open(const char *dir, struct sg_log_reader **out,
 
 	*out = NULL;
 	if ((r = calloc(1, sizeof(*r))) == NULL)
-		return fail(err, "out of memory");
+		return sg_errf(err, "out of memory");
 	snprintf(r->dir, sizeof(r->dir), "%s", dir);
 	if (list_segments(dir, &r->segs, &r->nsegs, err) != 0) {
 		free(r);
@@ -423,7 +410,7 @@ map_segment(struct sg_log_reader *r, size_t i, char err[SG_ERR_MAX])
 	    fstat(fd, &sb) != 0) {
 		if (fd >= 0)
 			close(fd);
-		return fail(err, "segment %s: cannot read it: %s", r->segs[i],
+		return sg_errf(err, "segment %s: cannot read it: %s", r->segs[i],
 		    strerror(errno));
 	}
 	r->mlen = (size_t)sb.st_size;
@@ -432,7 +419,7 @@ map_segment(struct sg_log_reader *r, size_t i, char err[SG_ERR_MAX])
 		r->map = NULL;
 		r->mlen = 0;
 		close(fd);
-		return fail(err, "segment %s: cannot map it: %s", r->segs[i],
+		return sg_errf(err, "segment %s: cannot map it: %s", r->segs[i],
 		    strerror(errno));
 	}
 	close(fd);
@@ -493,7 +480,7 @@ sg_log_reader_next(struct sg_log_reader *r, struct sg_log_rec *rec,
 			r->err_last_seg = r->cur + 1 == r->nsegs;
 			r->err_off = 0;
 			r->err_checksum_ok = 1;
-			return fail(err, "segment %s offset 0: expected a "
+			return sg_errf(err, "segment %s offset 0: expected a "
 			    "segment starting at record %" PRIu64,
 			    r->segs[r->cur], r->next_seq);
 		}
@@ -503,7 +490,7 @@ sg_log_reader_next(struct sg_log_reader *r, struct sg_log_rec *rec,
 	r->err_off = r->off;
 	r->err_checksum_ok = 0;
 	if ((flen = frame_at(p, r->mlen - r->off, rec->leaf, &why)) == 0)
-		return fail(err, "segment %s offset %zu: %s", r->segs[r->cur],
+		return sg_errf(err, "segment %s offset %zu: %s", r->segs[r->cur],
 		    r->off, why);
 	r->err_checksum_ok = 1;
 	rec->seq = get64(p + 8);
@@ -514,19 +501,19 @@ sg_log_reader_next(struct sg_log_reader *r, struct sg_log_rec *rec,
 	snprintf(rec->segment, sizeof(rec->segment), "%s", r->segs[r->cur]);
 	rec->offset = r->off;
 	if (rec->seq != r->next_seq)
-		return fail(err, "segment %s offset %zu: record %" PRIu64
+		return sg_errf(err, "segment %s offset %zu: record %" PRIu64
 		    " where %" PRIu64 " was expected (missing or reordered "
 		    "records)", r->segs[r->cur], r->off, rec->seq,
 		    r->next_seq);
 	if (rec->time_us < r->last_time)
-		return fail(err, "segment %s offset %zu: record %" PRIu64
+		return sg_errf(err, "segment %s offset %zu: record %" PRIu64
 		    " is older than the one before it", r->segs[r->cur],
 		    r->off, rec->seq);
 	if (rec->type < 1 || rec->type > SG_REC_TYPE_MAX || p[26] || p[27])
-		return fail(err, "segment %s offset %zu: record %" PRIu64
+		return sg_errf(err, "segment %s offset %zu: record %" PRIu64
 		    " has an unknown type", r->segs[r->cur], r->off, rec->seq);
 	if (sg_payload_check(rec->payload, rec->plen) != 0)
-		return fail(err, "segment %s offset %zu: record %" PRIu64
+		return sg_errf(err, "segment %s offset %zu: record %" PRIu64
 		    " has a payload that is not canonical", r->segs[r->cur],
 		    r->off, rec->seq);
 	r->next_seq++;
@@ -602,12 +589,12 @@ sg_checkpoints_read(const char *dir, const struct sg_note_key *key,
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		if (errno == ENOENT)
 			return 0;
-		return fail(err, "checkpoints: %s", strerror(errno));
+		return sg_errf(err, "checkpoints: %s", strerror(errno));
 	}
 	if (fstat(fd, &sb) != 0 || (uint64_t)sb.st_size > MAX_CP_FILE ||
 	    (buf = malloc((size_t)sb.st_size + 1)) == NULL) {
 		close(fd);
-		return fail(err, "checkpoints: cannot read the file");
+		return sg_errf(err, "checkpoints: cannot read the file");
 	}
 	while (len < (size_t)sb.st_size && (k = read(fd, buf + len,
 	    (size_t)sb.st_size - len)) > 0)
@@ -634,7 +621,7 @@ sg_checkpoints_read(const char *dir, const struct sg_note_key *key,
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
 			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				fail(err, "out of memory");
+				sg_errf(err, "out of memory");
 				goto bad;
 			}
 			v = nv;
@@ -642,12 +629,12 @@ sg_checkpoints_read(const char *dir, const struct sg_note_key *key,
 		memset(&v[n], 0, sizeof(v[n]));
 		v[n].offset = (uint64_t)(p - buf);
 		if (sg_note_verify(p, (size_t)(q - p), key, &tl, &why) != 0) {
-			fail(err, "checkpoints offset %zu: %s", (size_t)(p -
+			sg_errf(err, "checkpoints offset %zu: %s", (size_t)(p -
 			    buf), why);
 			goto bad;
 		}
 		if (parse_cp_text(p, tl, &v[n]) != 0) {
-			fail(err, "checkpoints offset %zu: the checkpoint "
+			sg_errf(err, "checkpoints offset %zu: the checkpoint "
 			    "text is malformed", (size_t)(p - buf));
 			goto bad;
 		}
@@ -718,12 +705,12 @@ open_segment(struct sg_log *l, uint64_t first, int create,
 	l->segfd = openat(l->dirfd, name, O_WRONLY | O_APPEND | O_NOFOLLOW |
 	    O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0600);
 	if (l->segfd < 0)
-		return fail(err, "segment %s: %s", name, strerror(errno));
+		return sg_errf(err, "segment %s: %s", name, strerror(errno));
 	if (create && sg_fsync_dir(l->dirfd) != 0)
-		return fail(err, "cannot sync the log directory: %s",
+		return sg_errf(err, "cannot sync the log directory: %s",
 		    strerror(errno));
 	if (fstat(l->segfd, &sb) != 0)
-		return fail(err, "segment %s: %s", name, strerror(errno));
+		return sg_errf(err, "segment %s: %s", name, strerror(errno));
 	l->seg_size = (uint64_t)sb.st_size;
 	return 0;
 }
@@ -782,13 +769,13 @@ replay(struct sg_log *l, const struct sg_log_opts *o, uint64_t *last_seq,
 	    err)) < 0) {
 		char m[SG_ERR_MAX];
 		snprintf(m, sizeof(m), "%s", err);
-		return fail(err, "log alarm: %s", m);
+		return sg_errf(err, "log alarm: %s", m);
 	}
 	if (cptail > 0) {
 		struct stat sb;
 		if (fstat(l->cpfd, &sb) != 0 || ftruncate(l->cpfd,
 		    sb.st_size - (off_t)cptail) != 0 || fsync(l->cpfd) != 0) {
-			fail(err, "cannot cut the torn checkpoint: %s",
+			sg_errf(err, "cannot cut the torn checkpoint: %s",
 			    strerror(errno));
 			goto out;
 		}
@@ -808,7 +795,7 @@ replay(struct sg_log *l, const struct sg_log_opts *o, uint64_t *last_seq,
 			    intact_frame_after(r)) {
 				char m[SG_ERR_MAX];
 				snprintf(m, sizeof(m), "%s", err);
-				fail(err, "log alarm: %s; the log is damaged "
+				sg_errf(err, "log alarm: %s; the log is damaged "
 				    "in the middle and will not be written "
 				    "(run `schoolgate log verify`)", m);
 				goto out;
@@ -825,7 +812,7 @@ replay(struct sg_log *l, const struct sg_log_opts *o, uint64_t *last_seq,
 		while (ci < ncp && cps[ci].size == l->fr.size) {
 			sg_merkle_frontier_root(&l->fr, root);
 			if (CRYPTO_memcmp(root, cps[ci].root, 32) != 0) {
-				fail(err, "log alarm: checkpoint at offset %"
+				sg_errf(err, "log alarm: checkpoint at offset %"
 				    PRIu64 " (size %" PRIu64 ") does not match "
 				    "the records", cps[ci].offset,
 				    cps[ci].size);
@@ -835,7 +822,7 @@ replay(struct sg_log *l, const struct sg_log_opts *o, uint64_t *last_seq,
 		}
 	}
 	if (ci < ncp) {
-		fail(err, "log alarm: checkpoint at offset %" PRIu64 " covers %"
+		sg_errf(err, "log alarm: checkpoint at offset %" PRIu64 " covers %"
 		    PRIu64 " records but the log holds %" PRIu64 " (records "
 		    "are missing%s)", cps[ci].offset, cps[ci].size,
 		    l->fr.size, *cut_off != UINT64_MAX ? " or damaged" : "");
@@ -848,7 +835,7 @@ replay(struct sg_log *l, const struct sg_log_opts *o, uint64_t *last_seq,
 		if ((fd = openat(l->dirfd, path, O_WRONLY | O_NOFOLLOW |
 		    O_CLOEXEC)) < 0 || ftruncate(fd, (off_t)*cut_off) != 0 ||
 		    fsync(fd) != 0) {
-			fail(err, "cannot cut the torn tail: %s",
+			sg_errf(err, "cannot cut the torn tail: %s",
 			    strerror(errno));
 			if (fd >= 0)
 				close(fd);
@@ -879,9 +866,9 @@ sg_log_open(const struct sg_log_opts *o, struct sg_log **out,
 
 	*out = NULL;
 	if (o->signer == NULL || !o->signer->has_seed)
-		return fail(err, "the log needs its signing key");
+		return sg_errf(err, "the log needs its signing key");
 	if ((l = calloc(1, sizeof(*l))) == NULL)
-		return fail(err, "out of memory");
+		return sg_errf(err, "out of memory");
 	l->dirfd = l->segfd = l->cpfd = l->lockfd = -1;
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_cond_init(&l->cv, NULL);
@@ -896,14 +883,14 @@ sg_log_open(const struct sg_log_opts *o, struct sg_log **out,
 	if ((l->lockfd = openat(l->dirfd, LOCK_FILE, O_RDWR | O_CREAT |
 	    O_NOFOLLOW | O_CLOEXEC, 0600)) < 0 ||
 	    flock(l->lockfd, LOCK_EX | LOCK_NB) != 0) {
-		fail(err, errno == EWOULDBLOCK ? "the log is in use by "
+		sg_errf(err, errno == EWOULDBLOCK ? "the log is in use by "
 		    "another process" : "cannot lock the log: %s",
 		    strerror(errno));
 		goto bad;
 	}
 	if ((l->cpfd = openat(l->dirfd, CP_FILE, O_RDWR | O_APPEND |
 	    O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
-		fail(err, "checkpoints: %s", strerror(errno));
+		sg_errf(err, "checkpoints: %s", strerror(errno));
 		goto bad;
 	}
 	if (replay(l, o, &last, &cut, cutseg, err) != 0)
@@ -952,12 +939,12 @@ write_checkpoint(struct sg_log *l, uint64_t size,
 	n = snprintf(text, sizeof(text), "%s\n%" PRIu64 "\n%s\n",
 	    l->signer->name, size, b);
 	if ((note = sg_note_sign(text, (size_t)n, l->signer)) == NULL)
-		return fail(err, "cannot sign a checkpoint");
+		return sg_errf(err, "cannot sign a checkpoint");
 	rc = sg_write_full(l->cpfd, note, strlen(note)) == 0 &&
 	    sg_write_full(l->cpfd, "\n", 1) == 0 && fdatasync(l->cpfd) == 0;
 	free(note);
 	if (!rc)
-		return fail(err, "cannot write a checkpoint: %s",
+		return sg_errf(err, "cannot write a checkpoint: %s",
 		    strerror(errno));
 	return 0;
 }
@@ -1047,7 +1034,7 @@ commit_batch(struct sg_log *l)
 		ok = 0;
 	if (ok && (sg_write_full(l->segfd, batch, blen) != 0 ||
 	    fdatasync(l->segfd) != 0)) {
-		fail(err, "transfer log write failed: %s", strerror(errno));
+		sg_errf(err, "transfer log write failed: %s", strerror(errno));
 		ok = 0;
 	}
 	pthread_mutex_lock(&l->mu);
@@ -1077,10 +1064,10 @@ sg_log_append(struct sg_log *l, int type, const struct sg_payload *pl,
 	if (type < 1 || type > SG_REC_TYPE_MAX || pl->len < 2 ||
 	    pl->buf[pl->len - 1] != '}' || sg_payload_check(pl->buf,
 	    pl->len) != 0)
-		return fail(err, "a log record was malformed (not written)");
+		return sg_errf(err, "a log record was malformed (not written)");
 	pthread_mutex_lock(&l->mu);
 	if (l->failed) {
-		fail(err, "the transfer log has failed: %s", l->fail_msg);
+		sg_errf(err, "the transfer log has failed: %s", l->fail_msg);
 		pthread_mutex_unlock(&l->mu);
 		return -1;
 	}
@@ -1090,7 +1077,7 @@ sg_log_append(struct sg_log *l, int type, const struct sg_payload *pl,
 		t = l->last_time;	/* the clock went back */
 	if (frame(l, type, pl, my, t) != 0) {
 		pthread_mutex_unlock(&l->mu);
-		return fail(err, "out of memory");
+		return sg_errf(err, "out of memory");
 	}
 	l->next_seq++;
 	l->last_time = t;
@@ -1110,7 +1097,7 @@ sg_log_append(struct sg_log *l, int type, const struct sg_payload *pl,
 			pthread_cond_wait(&l->cv, &l->mu);
 	}
 	if (l->durable < my) {
-		fail(err, "the transfer log has failed: %s", l->fail_msg);
+		sg_errf(err, "the transfer log has failed: %s", l->fail_msg);
 		pthread_mutex_unlock(&l->mu);
 		return -1;
 	}
@@ -1129,7 +1116,7 @@ sg_log_checkpoint(struct sg_log *l, char err[SG_ERR_MAX])
 		pthread_cond_wait(&l->cv, &l->mu);
 	if (l->failed) {
 		pthread_mutex_unlock(&l->mu);
-		return fail(err, "the transfer log has failed: %s",
+		return sg_errf(err, "the transfer log has failed: %s",
 		    l->fail_msg);
 	}
 	l->syncing = 1;

@@ -9,17 +9,6 @@
 
 #include "codec.h"
 
-static int
-fail(char err[SG_ERR_MAX], const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, SG_ERR_MAX, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* --- object index: open addressing on the id -------------------------- */
 
 struct ent {
@@ -223,7 +212,7 @@ vault_append(struct sg_vault *v, int type, const struct sg_payload *pl,
 	rec.payload = pl->buf;
 	rec.plen = pl->len;
 	if (sg_objindex_apply(v->ix, &rec) != 0)
-		return fail(err, "out of memory");
+		return sg_errf(err, "out of memory");
 	return 0;
 }
 
@@ -238,7 +227,7 @@ record_quarantine(struct sg_vault *v, const char *id, const char *reason,
 	sg_payload_str(&pl, "object", id);
 	sg_payload_str(&pl, "reason", reason);
 	if (sg_payload_end(&pl) != 0)
-		return fail(err, "bad quarantine record");
+		return sg_errf(err, "bad quarantine record");
 	if (vault_append(v, SG_REC_QUARANTINED, &pl, &seq, err) != 0)
 		return -1;
 	return 0;
@@ -336,7 +325,7 @@ sg_vault_open(const struct sg_vault_opts *o, struct sg_vault **out,
 		if (v)
 			sg_objindex_free(v->ix);
 		free(v);
-		return fail(err, "out of memory");
+		return sg_errf(err, "out of memory");
 	}
 	v->o = o;
 	memset(&lo, 0, sizeof(lo));
@@ -350,7 +339,7 @@ sg_vault_open(const struct sg_vault_opts *o, struct sg_vault **out,
 	if (sg_log_open(&lo, &v->log, err) != 0)
 		goto bad;
 	if (v->failed) {
-		fail(err, "the log's object records are malformed");
+		sg_errf(err, "the log's object records are malformed");
 		goto bad;
 	}
 	if (sg_store_open(o->store_dir, o->create, &v->st, err) != 0)
@@ -425,7 +414,7 @@ sg_vault_receive(struct sg_vault *v, const unsigned char (*pks)[32],
 	sg_payload_u64(&pl, "plain_size", res->plain_size);
 	sg_payload_u64(&pl, "recipients", npks);
 	if (sg_payload_end(&pl) != 0)
-		return fail(err, "bad RECEIVED record (flow id?)");
+		return sg_errf(err, "bad RECEIVED record (flow id?)");
 	/* the object is durable; now its record, then the caller may
 	 * acknowledge */
 	return vault_append(v, SG_REC_RECEIVED, &pl, seq, err);
@@ -440,7 +429,7 @@ sg_vault_delete(struct sg_vault *v, const char *id, const char *reason,
 	int shred;
 
 	if (!sg_objindex_get(v->ix, id, NULL))
-		return fail(err, "no object %s", id);
+		return sg_errf(err, "no object %s", id);
 	sg_payload_init(&pl);
 	sg_payload_str(&pl, "object", id);
 	sg_payload_str(&pl, "reason", reason);
