@@ -95,14 +95,6 @@ random_name(char *out, size_t cap, const char *prefix)
 	snprintf(out, cap, "%s%s", prefix, hx);
 }
 
-/* Closes fd and reports a close error (on NFS and some filesystems the
- * write error only appears here). */
-static int
-close_checked(int fd)
-{
-	return close(fd);
-}
-
 int
 sg_durable_file(int dirfd, const char *name, const void *p, size_t n,
     mode_t mode, char err[SG_ERR_MAX])
@@ -122,7 +114,7 @@ sg_durable_file(int dirfd, const char *name, const void *p, size_t n,
 		unlinkat(dirfd, tmp, 0);
 		return -1;
 	}
-	if (close_checked(fd) != 0) {
+	if (close(fd) != 0) {
 		sg_errf(err, "cannot write %s: %s", name, strerror(errno));
 		unlinkat(dirfd, tmp, 0);
 		return -1;
@@ -215,11 +207,6 @@ sg_store_close(struct sg_store *st)
 	free(st);
 }
 
-int
-sg_store_objects_fd(const struct sg_store *st)
-{
-	return st->objects;
-}
 
 int
 sg_store_tmp_begin(struct sg_store *st, struct sg_store_tmp *t,
@@ -293,7 +280,7 @@ sg_store_tmp_commit(struct sg_store_tmp *t, const char *id,
 		return -1;
 	}
 	t->fd = -1;
-	if (close_checked(fd) != 0) {
+	if (close(fd) != 0) {
 		sg_errf(err, "close of the object failed: %s", strerror(errno));
 		sg_store_tmp_abort(t);
 		return -1;
@@ -460,7 +447,7 @@ sg_store_add_recipients(struct sg_store *st, const char *id,
 		if (sg_store_tmp_write(&t, buf, (size_t)k) != 0)
 			break;
 	if (k != 0 || t.failed || fsync(t.fd) != 0 ||
-	    close_checked(t.fd) != 0) {
+	    close(t.fd) != 0) {
 		sg_errf(err, "copying the payload failed: %s", strerror(errno));
 		sg_store_tmp_abort(&t);
 		goto out;
@@ -518,7 +505,7 @@ sg_store_delete(struct sg_store *st, const char *id, int *shredded,
 		*shredded = 1;
 	}
 	free(head);
-	if (close_checked(fd) != 0)
+	if (close(fd) != 0)
 		return sg_errf(err, "object %s: %s", id, strerror(errno));
 	if (unlinkat(st->objects, id, 0) != 0 ||
 	    sg_fsync_dir(st->objects) != 0)

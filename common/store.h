@@ -51,7 +51,6 @@ struct sg_store;
 int	sg_store_open(const char *root, int create, struct sg_store **,
 	    char err[SG_ERR_MAX]);
 void	sg_store_close(struct sg_store *);
-int	sg_store_objects_fd(const struct sg_store *);
 
 /* A new object being written. write() is an sg_sink_fn. */
 struct sg_store_tmp {

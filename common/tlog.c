@@ -1127,17 +1127,6 @@ sg_log_checkpoint(struct sg_log *l, char err[SG_ERR_MAX])
 	return rc;
 }
 
-uint64_t
-sg_log_count(struct sg_log *l)
-{
-	uint64_t n;
-
-	pthread_mutex_lock(&l->mu);
-	n = l->durable;
-	pthread_mutex_unlock(&l->mu);
-	return n;
-}
-
 int
 sg_log_close(struct sg_log *l, char err[SG_ERR_MAX])
 {

@@ -129,7 +129,6 @@ int	sg_log_append(struct sg_log *, int type, const struct sg_payload *,
 	    uint64_t *seq, char err[SG_ERR_MAX]);
 /* A checkpoint of everything durable, unless the last one covers it. */
 int	sg_log_checkpoint(struct sg_log *, char err[SG_ERR_MAX]);
-uint64_t sg_log_count(struct sg_log *);
 /* Writes a final checkpoint and closes; returns -1 if that failed. */
 int	sg_log_close(struct sg_log *, char err[SG_ERR_MAX]);
 

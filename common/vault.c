@@ -382,17 +382,7 @@ sg_vault_close(struct sg_vault *v, char err[SG_ERR_MAX])
 	return rc;
 }
 
-struct sg_store *
-sg_vault_store(struct sg_vault *v)
-{
-	return v->st;
-}
 
-struct sg_log *
-sg_vault_log(struct sg_vault *v)
-{
-	return v->log;
-}
 
 int
 sg_vault_receive(struct sg_vault *v, const unsigned char (*pks)[32],

@@ -45,8 +45,6 @@ struct sg_vault;
 int	sg_vault_open(const struct sg_vault_opts *, struct sg_vault **,
 	    char err[SG_ERR_MAX]);
 int	sg_vault_close(struct sg_vault *, char err[SG_ERR_MAX]);
-struct sg_store *sg_vault_store(struct sg_vault *);
-struct sg_log	*sg_vault_log(struct sg_vault *);
 
 /* Seals src to pks as a new object under a fresh transfer id and
  * records it (RECEIVED: flow, object id and size, SHA-256 of object and
