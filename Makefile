@@ -11,7 +11,7 @@
 
 CC      ?= gcc
 SAN     ?= 0
-PKGS    := libconfig libarchive libcrypto cmocka
+PKGS    := libconfig libarchive libcrypto cmocka libuv libsystemd
 
 ifeq ($(SAN),1)
 BUILD   ?= build-san
@@ -31,7 +31,7 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) -Icommon -Idaemon \
 LDFLAGS += -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack -Wl,--as-needed \
            $(if $(filter 1,$(SAN)),-fsanitize=address$(,)undefined)
 ,       := ,
-LIBS    := $(shell pkg-config --libs libconfig libarchive libcrypto \
+LIBS    := $(shell pkg-config --libs libconfig libarchive libcrypto libargon2 \
            2>/dev/null) -lcsv -lpthread
 TESTLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
@@ -43,6 +43,13 @@ CLI_SRC    := daemon/schoolgate.c daemon/cmd_crypt.c daemon/cmd_log.c
 CLI_OBJ    := $(sort $(CLI_SRC:%.c=$(BUILD)/%.o))
 CLI        := $(BUILD)/schoolgate
 
+DAEMON_SRC := daemon/schoolgated.c daemon/https.c daemon/pipeline.c \
+              daemon/xfer.c daemon/journal.c
+DAEMON_OBJ := $(sort $(DAEMON_SRC:%.c=$(BUILD)/%.o))
+DAEMON     := $(BUILD)/schoolgated
+DAEMONLIBS := $(shell pkg-config --libs libuv libsystemd 2>/dev/null) \
+              -lhttp_parser $(shell pkg-config --libs libssl 2>/dev/null)
+
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLS      := $(BUILD)/tools/gencensus $(BUILD)/tools/csvbare \
@@ -51,7 +58,7 @@ TOOLS      := $(BUILD)/tools/gencensus $(BUILD)/tools/csvbare \
 .PHONY: all deps test check unit corpus fuzz fuzz-smoke bench run clean \
         test-plain test-san
 
-all: $(LIB) $(CLI) $(TOOLS)
+all: $(LIB) $(CLI) $(DAEMON) $(TOOLS)
 
 deps:
 	@scripts/install-deps
@@ -66,6 +73,9 @@ $(LIB): $(COMMON_OBJ)
 
 $(CLI): $(CLI_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LIBS)
+
+$(DAEMON): $(DAEMON_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJ) $(LIB) $(DAEMONLIBS) $(LIBS)
 
 $(BUILD)/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(dir $@)

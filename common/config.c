@@ -7,6 +7,8 @@
  * and all problems are gathered before the load fails as a whole.
  */
 #include "config.h"
+#include "keys.h"
+#include <openssl/crypto.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -518,6 +520,140 @@ party_free(struct sg_party *p)
 	free(p->id);
 	free(p->name);
 	free(p->age_recipient);
+	free(p->password);
+	strv_free(p->tokens, p->ntokens);
+	strv_free(p->cert_sha256, p->ncerts);
+}
+
+static int
+is_hex64(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' &&
+		    s[i] <= 'f')))
+			return 0;
+	return i == 64;
+}
+
+static void
+get_uint(struct loader *L, const config_setting_t *g, const char *name,
+    long long min, long long max, unsigned *out)
+{
+	long long v;
+
+	if (config_setting_get_member(g, name) != NULL &&
+	    get_int(L, g, name, 0, min, max, &v) == 0)
+		*out = (unsigned)v;
+}
+
+static void
+get_path(struct loader *L, const config_setting_t *g, const char *name,
+    const char *base, char **out)
+{
+	char *v = NULL;
+
+	if (get_str(L, g, name, 0, &v) != 0 || v == NULL)
+		return;
+	free(*out);
+	*out = resolve(base, v);
+	free(v);
+}
+
+static void
+load_daemon(struct loader *L, const config_setting_t *g,
+    struct sg_config *cfg)
+{
+	static const char *const known[] = { "state_dir", "keys_dir",
+	    "secrets", "https", "workers", "limits", "bans", "retention",
+	    "checkpoint", NULL };
+	static const char *const https_known[] = { "listen", "certificate",
+	    "key", NULL };
+	static const char *const limits_known[] = { "connections",
+	    "unauthenticated", "header_bytes", "idle_seconds",
+	    "drain_seconds", "upload_buffer", NULL };
+	static const char *const bans_known[] = { "failures", "ban_seconds",
+	    "max_ban_seconds", NULL };
+	static const char *const ret_known[] = { "check_seconds",
+	    "day_seconds", NULL };
+	static const char *const cp_known[] = { "records", "seconds", NULL };
+	struct sg_daemon_conf *d = &cfg->daemon;
+	config_setting_t *m;
+
+	check_known(L, g, known);
+	get_path(L, g, "state_dir", cfg->path, &d->state_dir);
+	get_path(L, g, "keys_dir", cfg->path, &d->keys_dir);
+	get_path(L, g, "secrets", cfg->path, &d->secrets);
+	get_uint(L, g, "workers", 1, 64, &d->workers);
+	if ((m = config_setting_get_member(g, "https")) != NULL) {
+		check_known(L, m, https_known);
+		free(d->https_listen);
+		d->https_listen = NULL;
+		get_str(L, m, "listen", 0, &d->https_listen);
+		get_path(L, m, "certificate", cfg->path, &d->tls_cert);
+		get_path(L, m, "key", cfg->path, &d->tls_key);
+	}
+	if ((m = config_setting_get_member(g, "limits")) != NULL) {
+		check_known(L, m, limits_known);
+		get_uint(L, m, "connections", 1, 100000, &d->max_connections);
+		get_uint(L, m, "unauthenticated", 1, 100000, &d->max_unauth);
+		get_uint(L, m, "header_bytes", 1024, 1 << 20,
+		    &d->header_bytes);
+		get_uint(L, m, "idle_seconds", 1, 86400, &d->idle_seconds);
+		get_uint(L, m, "drain_seconds", 0, 86400, &d->drain_seconds);
+		get_uint(L, m, "upload_buffer", 65536, 64 << 20,
+		    &d->upload_buffer);
+	}
+	if ((m = config_setting_get_member(g, "bans")) != NULL) {
+		check_known(L, m, bans_known);
+		get_uint(L, m, "failures", 1, 1000, &d->ban_failures);
+		get_uint(L, m, "ban_seconds", 1, 86400, &d->ban_seconds);
+		get_uint(L, m, "max_ban_seconds", 1, 30 * 86400,
+		    &d->ban_max_seconds);
+	}
+	if ((m = config_setting_get_member(g, "retention")) != NULL) {
+		check_known(L, m, ret_known);
+		get_uint(L, m, "check_seconds", 1, 86400,
+		    &d->retention_check_seconds);
+		get_uint(L, m, "day_seconds", 1, 86400, &d->day_seconds);
+	}
+	if ((m = config_setting_get_member(g, "checkpoint")) != NULL) {
+		check_known(L, m, cp_known);
+		get_uint(L, m, "records", 1, 1000000, &d->checkpoint_records);
+		get_uint(L, m, "seconds", 1, 86400, &d->checkpoint_seconds);
+	}
+}
+
+static void
+daemon_defaults(struct sg_daemon_conf *d)
+{
+	d->https_listen = strdup("127.0.0.1:8443");
+	d->workers = 4;
+	d->max_connections = 512;
+	d->max_unauth = 64;
+	d->header_bytes = 16384;
+	d->idle_seconds = 60;
+	d->drain_seconds = 30;
+	d->upload_buffer = 512 * 1024;
+	d->ban_failures = 5;
+	d->ban_seconds = 60;
+	d->ban_max_seconds = 86400;
+	d->retention_check_seconds = 3600;
+	d->day_seconds = 86400;
+	d->checkpoint_records = 1000;
+	d->checkpoint_seconds = 60;
+}
+
+static void
+daemon_free(struct sg_daemon_conf *d)
+{
+	free(d->state_dir);
+	free(d->keys_dir);
+	free(d->secrets);
+	free(d->https_listen);
+	free(d->tls_cert);
+	free(d->tls_key);
 }
 
 static void
@@ -525,7 +661,7 @@ load_parties(struct loader *L, const char *path, struct sg_config *cfg)
 {
 	static const char *const root_known[] = { "parties", NULL };
 	static const char *const known[] = { "id", "name", "age_recipient",
-	    NULL };
+	    "password", "tokens", "client_cert_sha256", NULL };
 	config_t *c;
 	config_setting_t *root, *list;
 	int i, n;
@@ -562,6 +698,26 @@ load_parties(struct loader *L, const char *path, struct sg_config *cfg)
 		get_str(L, g, "id", 1, &p->id);
 		get_str(L, g, "name", 1, &p->name);
 		get_str(L, g, "age_recipient", 0, &p->age_recipient);
+		get_str(L, g, "password", 0, &p->password);
+		get_strv(L, g, "tokens", 0, &p->tokens, &p->ntokens);
+		get_strv(L, g, "client_cert_sha256", 0, &p->cert_sha256,
+		    &p->ncerts);
+		if (p->password != NULL &&
+		    strncmp(p->password, "$argon2id$", 10) != 0)
+			problem(L, g, "password", "must be an argon2id hash "
+			    "($argon2id$...) as printed by schoolgate passwd, "
+			    "never the password itself");
+		for (j = 0; j < p->ntokens; j++)
+			if (strncmp(p->tokens[j], "sha256:", 7) != 0 ||
+			    !is_hex64(p->tokens[j] + 7))
+				problem(L, g, "tokens", "each must be "
+				    "\"sha256:\" and 64 lower-case hex digits "
+				    "(schoolgate token prints one)");
+		for (j = 0; j < p->ncerts; j++)
+			if (!is_hex64(p->cert_sha256[j]))
+				problem(L, g, "client_cert_sha256", "each "
+				    "must be 64 lower-case hex digits (the "
+				    "SHA-256 of the certificate, DER)");
 		if (p->id != NULL && !valid_id(p->id, 1))
 			problem(L, g, "id", "must look like \"school:3414001\" "
 			    "or \"org:sil\" (kind:name, lower-case kind)");
@@ -805,7 +961,10 @@ load_flow(struct loader *L, const config_setting_t *g, struct sg_flow *f,
 	static const char *const known[] = { "id", "appendix", "description",
 	    "senders", "recipients", "method", "format", "encryption",
 	    "file_pattern", "types", "frequency", "retention_days",
-	    "delete_by", "delivery", "limits", "manifest", NULL };
+	    "delete_by", "delivery", "limits", "manifest", "retention_after",
+	    NULL };
+	static const char *const after_words[] = { "release", "confirmed",
+	    NULL };
 	static const char *const appendix_words[] = { "A", "B", NULL };
 	static const char *const method_words[] = { "sftp", "https", NULL };
 	static const unsigned method_flags[] = { SG_METHOD_SFTP,
@@ -871,6 +1030,8 @@ load_flow(struct loader *L, const config_setting_t *g, struct sg_flow *f,
 	f->retention_days = 0;
 	if (get_int(L, g, "retention_days", 1, 1, 3660, &v) == 0)
 		f->retention_days = (int)v;
+	f->retention_after_confirmed =
+	    get_word(L, g, "retention_after", 0, 0, after_words) == 1;
 	get_date(L, g, "delete_by", 0, &f->delete_by);
 	t = get_word(L, g, "delivery", 0, 0, delivery_words);
 	f->delivery = t == 1 ? SG_DELIVERY_SEALED : SG_DELIVERY_GATEWAY;
@@ -1135,6 +1296,7 @@ sg_config_free(struct sg_config *cfg)
 	for (i = 0; i < cfg->nagreements; i++)
 		agreement_free(&cfg->agreements[i]);
 	free(cfg->agreements);
+	daemon_free(&cfg->daemon);
 	free(cfg->path);
 	free(cfg);
 }
@@ -1143,7 +1305,7 @@ struct sg_config *
 sg_config_load(const char *path, struct sg_diag *diag)
 {
 	static const char *const known[] = { "parties", "agreements",
-	    "la_codes", "report", NULL };
+	    "la_codes", "report", "daemon", NULL };
 	static const char *const report_known[] = { "max_errors", NULL };
 	struct loader L = { diag, 0, path };
 	struct sg_config *cfg;
@@ -1173,6 +1335,7 @@ sg_config_load(const char *path, struct sg_diag *diag)
 		goto fail;
 	L.file = cfg->path;
 	cfg->max_errors = 100;
+	daemon_defaults(&cfg->daemon);
 	if ((c = read_file(&L, cfg->path)) == NULL)
 		goto fail;
 	root = config_root_setting(c);
@@ -1187,6 +1350,16 @@ sg_config_load(const char *path, struct sg_diag *diag)
 		    config_setting_get_member(rep, "max_errors"))
 			cfg->max_errors = (size_t)v;
 	}
+	if ((rep = config_setting_get_member(root, "daemon")) != NULL) {
+		if (config_setting_is_group(rep))
+			load_daemon(&L, rep, cfg);
+		else
+			problem(&L, rep, NULL, "must be a group { ... }");
+	}
+	if (cfg->daemon.state_dir != NULL && cfg->daemon.keys_dir == NULL &&
+	    asprintf(&cfg->daemon.keys_dir, "%s/keys", cfg->daemon.state_dir)
+	    < 0)
+		cfg->daemon.keys_dir = NULL;
 	if (la != NULL && (p = resolve(cfg->path, la)) != NULL) {
 		load_lacodes(&L, p, &cfg->la);
 		free(p);
@@ -1346,4 +1519,119 @@ int
 sg_flow_has_recipient(const struct sg_flow *f, const char *party)
 {
 	return strv_has(f->recipients, f->nrecipients, party);
+}
+
+/* The ZIP passwords file: read only when it is private (chmod 600),
+ * parsed with libconfig from memory, wiped after use. */
+struct sg_secrets {
+	struct sg_zip_secret {
+		char	*party, *agreement, *flow, *password;
+	}	*v;
+	size_t	 n;
+};
+
+static void
+wipe(char *s)
+{
+	if (s != NULL) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+}
+
+void
+sg_secrets_free(struct sg_secrets *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->n; i++) {
+		free(s->v[i].party);
+		free(s->v[i].agreement);
+		free(s->v[i].flow);
+		wipe(s->v[i].password);
+	}
+	free(s->v);
+	free(s);
+}
+
+struct sg_secrets *
+sg_secrets_load(const char *path, struct sg_diag *diag)
+{
+	static const char *const root_known[] = { "zip_passwords", NULL };
+	static const char *const known[] = { "party", "agreement", "flow",
+	    "password", NULL };
+	struct loader L = { diag, 0, path };
+	struct sg_secrets *s;
+	config_setting_t *root, *list;
+	char err[SG_ERR_MAX], *text;
+	config_t c;
+	int i, n;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	if (path == NULL)
+		return s;
+	if ((text = sg_secret_file_read(path, err)) == NULL) {
+		sg_diag_add(diag, "%s", err);
+		free(s);
+		return NULL;
+	}
+	config_init(&c);
+	if (config_read_string(&c, text) != CONFIG_TRUE) {
+		sg_diag_add(diag, "%s:%d: %s", path, config_error_line(&c),
+		    config_error_text(&c));
+		L.errors++;
+		goto out;
+	}
+	root = config_root_setting(&c);
+	check_known(&L, root, root_known);
+	list = config_setting_get_member(root, "zip_passwords");
+	if (list != NULL && config_setting_type(list) != CONFIG_TYPE_LIST) {
+		problem(&L, list, NULL, "must be a list of groups");
+		goto out;
+	}
+	n = list ? config_setting_length(list) : 0;
+	if (n > 0 && (s->v = calloc((size_t)n, sizeof(*s->v))) == NULL) {
+		L.errors++;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+		struct sg_zip_secret *z = &s->v[s->n++];
+
+		if (!config_setting_is_group(g)) {
+			problem(&L, g, NULL, "must be a group { ... }");
+			continue;
+		}
+		check_known(&L, g, known);
+		get_str(&L, g, "party", 1, &z->party);
+		get_str(&L, g, "agreement", 1, &z->agreement);
+		get_str(&L, g, "flow", 1, &z->flow);
+		get_str(&L, g, "password", 1, &z->password);
+	}
+out:
+	config_destroy(&c);
+	wipe(text);
+	if (L.errors > 0) {
+		sg_secrets_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+const char *
+sg_secrets_zip(const struct sg_secrets *s, const char *party,
+    const char *agreement, const char *flow)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && i < s->n; i++)
+		if (s->v[i].party && s->v[i].agreement && s->v[i].flow &&
+		    strcmp(s->v[i].party, party) == 0 &&
+		    strcmp(s->v[i].agreement, agreement) == 0 &&
+		    strcmp(s->v[i].flow, flow) == 0)
+			return s->v[i].password;
+	return NULL;
 }

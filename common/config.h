@@ -94,6 +94,7 @@ struct sg_flow {
 	size_t			 ntypes;
 	char			*frequency;
 	int			 retention_days;
+	int			 retention_after_confirmed; /* else release */
 	int64_t			 delete_by;	/* days since epoch, -1: none */
 	enum sg_delivery	 delivery;
 	struct sg_limits	 limits;
@@ -129,6 +130,30 @@ struct sg_party {
 	char	*id;		/* "school:3204001", "org:sil" */
 	char	*name;
 	char	*age_recipient;	/* optional age1... public key */
+	/* HTTPS credentials: an argon2id hash, API token hashes
+	 * ("sha256:<hex>"), client-certificate SHA-256 fingerprints */
+	char	*password;
+	char	**tokens;
+	size_t	 ntokens;
+	char	**cert_sha256;
+	size_t	 ncerts;
+};
+
+/* The daemon's own settings (schoolgate.conf, group "daemon"); paths
+ * resolved against the configuration file's directory. */
+struct sg_daemon_conf {
+	char		*state_dir;	/* store/, log/, meta/ */
+	char		*keys_dir;	/* default <state_dir>/keys */
+	char		*secrets;	/* ZIP passwords (0600), optional */
+	char		*https_listen;	/* "address:port" */
+	char		*tls_cert, *tls_key;
+	unsigned	 workers;
+	unsigned	 max_connections, max_unauth;
+	unsigned	 header_bytes, idle_seconds, drain_seconds;
+	unsigned	 upload_buffer;
+	unsigned	 ban_failures, ban_seconds, ban_max_seconds;
+	unsigned	 retention_check_seconds, day_seconds;
+	unsigned	 checkpoint_records, checkpoint_seconds;
 };
 
 struct sg_config {
@@ -139,6 +164,7 @@ struct sg_config {
 	size_t			 nagreements;
 	struct sg_lacodes	 la;
 	size_t			 max_errors;
+	struct sg_daemon_conf	 daemon;
 };
 
 /* Load `path` (a file, or a directory holding schoolgate.conf). */
@@ -168,5 +194,14 @@ void		 sg_date_format(int64_t days, char buf[11]);
 /* 1 when `party` is among the flow's senders / recipients. */
 int		 sg_flow_has_sender(const struct sg_flow *, const char *party);
 int		 sg_flow_has_recipient(const struct sg_flow *, const char *party);
+
+/* ZIP passwords per sender and flow (the daemon's secrets file, which
+ * must be chmod 600). path NULL gives an empty set. NULL on error, with
+ * the reason in diag (never a password). */
+struct sg_secrets;
+struct sg_secrets *sg_secrets_load(const char *path, struct sg_diag *);
+void		 sg_secrets_free(struct sg_secrets *);
+const char	*sg_secrets_zip(const struct sg_secrets *, const char *party,
+		    const char *agreement, const char *flow);
 
 #endif

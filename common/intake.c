@@ -28,6 +28,9 @@ struct consumer {
 	int			 not_text;	/* txt: not UTF-8 text */
 	int			 failed;
 	int			 finished;	/* consume_end() ran */
+	sg_sink_fn		 plain;		/* the tap, or NULL */
+	void			*plain_arg;
+	int			 plain_failed;
 };
 
 static int
@@ -152,6 +155,10 @@ consume(void *arg, const void *buf, size_t len)
 {
 	struct consumer *c = arg;
 
+	if (c->plain != NULL && c->plain(c->plain_arg, buf, len) != 0) {
+		c->plain_failed = 1;
+		return -1;
+	}
 	if (c->ck != NULL)
 		return sg_csvcheck_feed(c->ck, buf, len);
 	return opaque_feed(c, buf, len);
@@ -353,6 +360,8 @@ sg_intake_check(const struct sg_intake_opts *o, sg_src_fn src,
 
 	memset(&c, 0, sizeof(c));
 	c.flow = f;
+	c.plain = o->plain;
+	c.plain_arg = o->plain_arg;
 	sg_report_init(&c.r, r->max);
 	if (f->format == SG_FORMAT_CSV &&
 	    (c.ck = sg_csvcheck_new_threaded(&f->manifest, &c.r)) == NULL)
@@ -394,6 +403,10 @@ nomem:
 	rc = -1;
 out:
 	sg_csvcheck_free(c.ck);	/* joins its thread: c.r is complete */
+	if (c.plain_failed)
+		sg_report_add(r, 0, 0, NULL, "store.write",
+		    "the file could not be stored (the gateway's fault, not "
+		    "the file's); please send it again later");
 	/* Fail closed: contents that were never checked to the end are not
 	 * accepted, whatever else the reports say. */
 	if (!c.finished && !r->rejected && !c.r.rejected)

@@ -28,6 +28,11 @@ struct sg_intake_opts {
 	/* the gateway's storage identity, for uploads sealed to it */
 	const struct sg_age_identity *ids;
 	size_t			 nids;
+	/* When set, every decoded byte is passed here (on the checking
+	 * thread) before it is checked, so that the daemon seals while it
+	 * checks; a refusal stops the check with rule store.write. */
+	sg_sink_fn		 plain;
+	void			*plain_arg;
 };
 
 int	sg_intake_check(const struct sg_intake_opts *, sg_src_fn src,

@@ -312,59 +312,127 @@ sg_store_tmp_commit(struct sg_store_tmp *t, const char *id,
 
 #define PUT_BUF	(1024 * 1024)
 
+struct sg_store_seal {
+	struct sg_store_tmp	 t;
+	struct sg_age_enc	*e;
+	EVP_MD_CTX		*ph;
+	uint64_t		 plain_size;
+	int			 failed;
+};
+
+static void
+seal_free(struct sg_store_seal *s)
+{
+	EVP_MD_CTX_free(s->ph);
+	sg_age_enc_free(s->e);
+	free(s);
+}
+
+int
+sg_store_seal_begin(struct sg_store *st, const unsigned char (*pks)[32],
+    size_t npks, struct sg_store_seal **out, char err[SG_ERR_MAX])
+{
+	struct sg_store_seal *s;
+
+	*out = NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return sg_errf(err, "out of memory");
+	if (sg_store_tmp_begin(st, &s->t, err) != 0) {
+		free(s);
+		return -1;
+	}
+	if ((s->e = sg_age_enc_new(pks, npks)) == NULL ||
+	    (s->ph = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(s->ph, EVP_sha256(), NULL) <= 0) {
+		sg_store_tmp_abort(&s->t);
+		seal_free(s);
+		return sg_errf(err, "cannot start sealing (out of memory or "
+		    "no recipients)");
+	}
+	*out = s;
+	return 0;
+}
+
+int
+sg_store_seal_write(void *arg, const void *buf, size_t len)
+{
+	struct sg_store_seal *s = arg;
+
+	if (s->failed)
+		return -1;
+	s->plain_size += len;
+	if (EVP_DigestUpdate(s->ph, buf, len) <= 0 ||
+	    sg_age_enc_write(s->e, buf, len, sg_store_tmp_write, &s->t) != 0) {
+		s->failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+void
+sg_store_seal_abort(struct sg_store_seal *s)
+{
+	if (s == NULL)
+		return;
+	sg_store_tmp_abort(&s->t);
+	seal_free(s);
+}
+
+int
+sg_store_seal_commit(struct sg_store_seal *s, const char *id,
+    struct sg_put_result *res, char err[SG_ERR_MAX])
+{
+	unsigned int l = 32;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if (s->failed || sg_age_enc_finish(s->e, sg_store_tmp_write, &s->t) !=
+	    0) {
+		sg_errf(err, "writing the object failed: %s",
+		    strerror(s->t.failed ? s->t.failed : EIO));
+		sg_store_seal_abort(s);
+		return -1;
+	}
+	EVP_DigestFinal_ex(s->ph, res->plain_sha256, &l);
+	res->plain_size = s->plain_size;
+	res->obj_size = s->t.size;
+	rc = sg_store_tmp_commit(&s->t, id, res->obj_sha256, err);
+	seal_free(s);
+	return rc;
+}
+
 int
 sg_store_put(struct sg_store *st, const char *id,
     const unsigned char (*pks)[32], size_t npks, sg_src_fn src,
     void *src_arg, struct sg_put_result *res, char err[SG_ERR_MAX])
 {
-	struct sg_store_tmp t;
-	struct sg_age_enc *e = NULL;
-	EVP_MD_CTX *ph = NULL;
-	unsigned char *buf = NULL;
-	unsigned int l = 32;
+	struct sg_store_seal *s;
+	unsigned char *buf;
 	ssize_t n;
 
 	memset(res, 0, sizeof(*res));
-	if (sg_store_tmp_begin(st, &t, err) != 0)
+	if ((buf = malloc(PUT_BUF)) == NULL)
+		return sg_errf(err, "out of memory");
+	if (sg_store_seal_begin(st, pks, npks, &s, err) != 0) {
+		free(buf);
 		return -1;
-	if ((buf = malloc(PUT_BUF)) == NULL ||
-	    (e = sg_age_enc_new(pks, npks)) == NULL ||
-	    (ph = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(ph, EVP_sha256(), NULL) <= 0) {
-		sg_errf(err, "cannot start sealing (out of memory or no "
-		    "recipients)");
-		goto bad;
 	}
-	while ((n = src(src_arg, buf, PUT_BUF)) > 0) {
-		res->plain_size += (uint64_t)n;
-		if (EVP_DigestUpdate(ph, buf, (size_t)n) <= 0 ||
-		    sg_age_enc_write(e, buf, (size_t)n, sg_store_tmp_write,
-		    &t) != 0) {
+	while ((n = src(src_arg, buf, PUT_BUF)) > 0)
+		if (sg_store_seal_write(s, buf, (size_t)n) != 0) {
 			sg_errf(err, "writing the object failed: %s",
-			    strerror(t.failed ? t.failed : EIO));
+			    strerror(s->t.failed ? s->t.failed : EIO));
 			goto bad;
 		}
-	}
+	free(buf);
+	buf = NULL;
 	if (n < 0) {
 		sg_errf(err, "the input could not be read");
 		goto bad;
 	}
-	if (sg_age_enc_finish(e, sg_store_tmp_write, &t) != 0) {
-		sg_errf(err, "writing the object failed: %s",
-		    strerror(t.failed ? t.failed : EIO));
-		goto bad;
-	}
-	EVP_DigestFinal_ex(ph, res->plain_sha256, &l);
-	EVP_MD_CTX_free(ph);
-	sg_age_enc_free(e);
-	free(buf);
-	res->obj_size = t.size;
-	return sg_store_tmp_commit(&t, id, res->obj_sha256, err);
+	return sg_store_seal_commit(s, id, res, err);
 bad:
-	EVP_MD_CTX_free(ph);
-	sg_age_enc_free(e);
 	free(buf);
-	sg_store_tmp_abort(&t);
+	sg_store_seal_abort(s);
 	return -1;
 }
 
@@ -380,6 +448,13 @@ open_object(struct sg_store *st, const char *id, int flags,
 	    0)
 		return sg_errf(err, "object %s: %s", id, strerror(errno));
 	return fd;
+}
+
+int
+sg_store_open_object(struct sg_store *st, const char *id,
+    char err[SG_ERR_MAX])
+{
+	return open_object(st, id, O_RDONLY, err);
 }
 
 /* Reads the header region (up to the maximum header plus nonce). */

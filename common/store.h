@@ -79,6 +79,15 @@ struct sg_put_result {
 	unsigned char	obj_sha256[32];
 	uint64_t	plain_size, obj_size;
 };
+/* The same, pushed: begin, write (an sg_sink_fn) any number of times,
+ * then commit as id or abort. Both free the writer. */
+struct sg_store_seal;
+int	sg_store_seal_begin(struct sg_store *, const unsigned char (*pks)[32],
+	    size_t npks, struct sg_store_seal **, char err[SG_ERR_MAX]);
+int	sg_store_seal_write(void *seal, const void *, size_t);
+int	sg_store_seal_commit(struct sg_store_seal *, const char *id,
+	    struct sg_put_result *, char err[SG_ERR_MAX]);
+void	sg_store_seal_abort(struct sg_store_seal *);
 int	sg_store_put(struct sg_store *, const char *id,
 	    const unsigned char (*pks)[32], size_t npks, sg_src_fn src,
 	    void *src_arg, struct sg_put_result *, char err[SG_ERR_MAX]);
@@ -97,6 +106,9 @@ int	sg_store_add_recipients(struct sg_store *, const char *id,
 int	sg_store_delete(struct sg_store *, const char *id, int *shredded,
 	    char err[SG_ERR_MAX]);
 
+/* objects/<id> opened read-only (id must be a transfer id). */
+int	sg_store_open_object(struct sg_store *, const char *id,
+	    char err[SG_ERR_MAX]);
 /* SHA-256 and size of a stored object's bytes. */
 int	sg_store_hash(struct sg_store *, const char *id, unsigned char[32],
 	    uint64_t *size, char err[SG_ERR_MAX]);

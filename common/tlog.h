@@ -48,7 +48,8 @@ enum sg_rec_type {
 	SG_REC_KEY_ADDED,
 	SG_REC_QUARANTINED,
 	SG_REC_LOG_REPAIRED,
-	SG_REC_TYPE_MAX = SG_REC_LOG_REPAIRED
+	SG_REC_CONFIRMED,	/* a recipient confirmed receipt */
+	SG_REC_TYPE_MAX = SG_REC_CONFIRMED
 };
 
 const char	*sg_rec_type_name(int);

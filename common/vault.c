@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,6 +161,7 @@ sg_objindex_each(const struct sg_objindex *ix,
 /* --- the vault -------------------------------------------------------- */
 
 struct sg_vault {
+	pthread_mutex_t		 mu;	/* ix: appends come from many threads */
 	struct sg_store		*st;
 	struct sg_log		*log;
 	struct sg_objindex	*ix;
@@ -204,6 +206,8 @@ vault_append(struct sg_vault *v, int type, const struct sg_payload *pl,
 {
 	struct sg_log_rec rec;
 
+	int rc;
+
 	if (sg_log_append(v->log, type, pl, seq, err) != 0)
 		return -1;
 	memset(&rec, 0, sizeof(rec));
@@ -211,7 +215,10 @@ vault_append(struct sg_vault *v, int type, const struct sg_payload *pl,
 	rec.seq = *seq;
 	rec.payload = pl->buf;
 	rec.plen = pl->len;
-	if (sg_objindex_apply(v->ix, &rec) != 0)
+	pthread_mutex_lock(&v->mu);
+	rc = sg_objindex_apply(v->ix, &rec);
+	pthread_mutex_unlock(&v->mu);
+	if (rc != 0)
 		return sg_errf(err, "out of memory");
 	return 0;
 }
@@ -328,6 +335,7 @@ sg_vault_open(const struct sg_vault_opts *o, struct sg_vault **out,
 		return sg_errf(err, "out of memory");
 	}
 	v->o = o;
+	pthread_mutex_init(&v->mu, NULL);
 	memset(&lo, 0, sizeof(lo));
 	lo.dir = o->log_dir;
 	lo.signer = o->signer;
@@ -378,6 +386,7 @@ sg_vault_close(struct sg_vault *v, char err[SG_ERR_MAX])
 	rc = sg_log_close(v->log, err);
 	sg_store_close(v->st);
 	sg_objindex_free(v->ix);
+	pthread_mutex_destroy(&v->mu);
 	free(v);
 	return rc;
 }
@@ -385,29 +394,80 @@ sg_vault_close(struct sg_vault *v, char err[SG_ERR_MAX])
 
 
 int
-sg_vault_receive(struct sg_vault *v, const unsigned char (*pks)[32],
-    size_t npks, sg_src_fn src, void *arg, const char *flow,
-    char id[SG_ID_MAX], uint64_t *seq, struct sg_put_result *res,
-    char err[SG_ERR_MAX])
+sg_vault_put_begin(struct sg_vault *v, const unsigned char (*pks)[32],
+    size_t npks, struct sg_store_seal **out, char err[SG_ERR_MAX])
+{
+	return sg_store_seal_begin(v->st, pks, npks, out, err);
+}
+
+int
+sg_vault_put_commit(struct sg_vault *v, struct sg_store_seal *s,
+    const struct sg_vault_meta *m, const char *id, uint64_t *seq,
+    struct sg_put_result *res, char err[SG_ERR_MAX])
 {
 	struct sg_payload pl;
 
-	sg_transfer_id(id);
-	if (sg_store_put(v->st, id, pks, npks, src, arg, res, err) != 0)
+	if (sg_store_seal_commit(s, id, res, err) != 0)
 		return -1;
 	sg_payload_init(&pl);
-	sg_payload_str(&pl, "flow", flow);
+	if (m->agreement)
+		sg_payload_str(&pl, "agreement", m->agreement);
+	sg_payload_str(&pl, "flow", m->flow);
 	sg_payload_str(&pl, "object", id);
 	sg_payload_hex(&pl, "object_sha256", res->obj_sha256, 32);
 	sg_payload_u64(&pl, "object_size", res->obj_size);
 	sg_payload_hex(&pl, "plain_sha256", res->plain_sha256, 32);
 	sg_payload_u64(&pl, "plain_size", res->plain_size);
-	sg_payload_u64(&pl, "recipients", npks);
-	if (sg_payload_end(&pl) != 0)
-		return sg_errf(err, "bad RECEIVED record (flow id?)");
+	sg_payload_u64(&pl, "recipients", m->npks);
+	if (m->sender) {
+		sg_payload_u64(&pl, "rows", m->rows);
+		sg_payload_str(&pl, "sender", m->sender);
+	}
+	if (sg_payload_end(&pl) != 0) {
+		/* the object must not outlive a record that cannot be
+		 * written */
+		int shred;
+
+		sg_store_delete(v->st, id, &shred, NULL);
+		return sg_errf(err, "bad RECEIVED record (ids?)");
+	}
 	/* the object is durable; now its record, then the caller may
 	 * acknowledge */
 	return vault_append(v, SG_REC_RECEIVED, &pl, seq, err);
+}
+
+int
+sg_vault_receive(struct sg_vault *v, const unsigned char (*pks)[32],
+    size_t npks, sg_src_fn src, void *arg, const char *flow,
+    char id[SG_ID_MAX], uint64_t *seq, struct sg_put_result *res,
+    char err[SG_ERR_MAX])
+{
+	struct sg_vault_meta m = { NULL, flow, NULL, 0, npks };
+	struct sg_store_seal *s;
+	unsigned char buf[64 * 1024];
+	ssize_t n;
+
+	sg_transfer_id(id);
+	if (sg_vault_put_begin(v, pks, npks, &s, err) != 0)
+		return -1;
+	while ((n = src(arg, buf, sizeof(buf))) > 0)
+		if (sg_store_seal_write(s, buf, (size_t)n) != 0)
+			break;
+	if (n != 0) {
+		sg_store_seal_abort(s);
+		return sg_errf(err, n < 0 ? "the input could not be read" :
+		    "writing the object failed");
+	}
+	return sg_vault_put_commit(v, s, &m, id, seq, res, err);
+}
+
+int
+sg_vault_record(struct sg_vault *v, int type, const struct sg_payload *pl,
+    uint64_t *seq, char err[SG_ERR_MAX])
+{
+	uint64_t dummy;
+
+	return vault_append(v, type, pl, seq ? seq : &dummy, err);
 }
 
 int
@@ -418,7 +478,12 @@ sg_vault_delete(struct sg_vault *v, const char *id, const char *reason,
 	uint64_t seq;
 	int shred;
 
-	if (!sg_objindex_get(v->ix, id, NULL))
+	int have;
+
+	pthread_mutex_lock(&v->mu);
+	have = sg_objindex_get(v->ix, id, NULL);
+	pthread_mutex_unlock(&v->mu);
+	if (!have)
 		return sg_errf(err, "no object %s", id);
 	sg_payload_init(&pl);
 	sg_payload_str(&pl, "object", id);
@@ -430,4 +495,10 @@ sg_vault_delete(struct sg_vault *v, const char *id, const char *reason,
 	if (sg_store_delete(v->st, id, &shred, err) != 0)
 		return -1;	/* recovery finishes it */
 	return 0;
+}
+
+int
+sg_vault_open_object(struct sg_vault *v, const char *id, char err[SG_ERR_MAX])
+{
+	return sg_store_open_object(v->st, id, err);
 }

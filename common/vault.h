@@ -54,6 +54,27 @@ int	sg_vault_receive(struct sg_vault *, const unsigned char (*pks)[32],
 	    size_t npks, sg_src_fn, void *, const char *flow,
 	    char id[SG_ID_MAX], uint64_t *seq, struct sg_put_result *,
 	    char err[SG_ERR_MAX]);
+/* The same, pushed (the daemon feeds it from the checker): begin, then
+ * sg_store_seal_write() any number of times, then commit or
+ * sg_store_seal_abort(). The RECEIVED record also names the agreement,
+ * sender and row count when m gives them (ids only, never a name). */
+struct sg_vault_meta {
+	const char	*agreement, *flow, *sender;
+	uint64_t	 rows;
+	size_t		 npks;
+};
+int	sg_vault_put_begin(struct sg_vault *, const unsigned char (*pks)[32],
+	    size_t npks, struct sg_store_seal **, char err[SG_ERR_MAX]);
+int	sg_vault_put_commit(struct sg_vault *, struct sg_store_seal *,
+	    const struct sg_vault_meta *, const char *id, uint64_t *seq,
+	    struct sg_put_result *, char err[SG_ERR_MAX]);
+/* Any other record (RELEASED, REJECTED, DOWNLOADED, CONFIRMED...),
+ * durable on return 0. Thread-safe. */
+int	sg_vault_record(struct sg_vault *, int type, const struct sg_payload *,
+	    uint64_t *seq, char err[SG_ERR_MAX]);
+/* A stored object, opened read-only; -1 with err. */
+int	sg_vault_open_object(struct sg_vault *, const char *id,
+	    char err[SG_ERR_MAX]);
 /* Records the deletion (with its reason), then shreds and removes. */
 int	sg_vault_delete(struct sg_vault *, const char *id, const char *reason,
 	    char err[SG_ERR_MAX]);

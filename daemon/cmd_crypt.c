@@ -8,12 +8,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <openssl/rand.h>
 
 #include "age.h"
 #include "codec.h"
+#include <openssl/crypto.h>
+
+#include "auth.h"
 #include "cli.h"
 #include "keys.h"
 
@@ -311,4 +315,69 @@ usage:
 out:
 	sg_identities_free(ids, n);
 	return rc;
+}
+
+/* schoolgate passwd: reads a password (one line on stdin; no echo on a
+ * terminal) and prints its argon2id hash for the parties file. */
+int
+cmd_passwd(int argc, char **argv)
+{
+	char pw[1026], hash[SG_PASSWD_HASH_MAX];
+	struct termios t, quiet;
+	int tty = isatty(STDIN_FILENO);
+	size_t n;
+
+	(void)argv;
+	if (argc != 1) {
+		fprintf(stderr, "usage: schoolgate passwd   (the password is "
+		    "read from standard input)\n");
+		return EXIT_TROUBLE;
+	}
+	if (tty) {
+		fprintf(stderr, "password: ");
+		tcgetattr(STDIN_FILENO, &t);
+		quiet = t;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	}
+	if (fgets(pw, sizeof(pw), stdin) == NULL)
+		pw[0] = '\0';
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &t);
+		fputc('\n', stderr);
+	}
+	n = strcspn(pw, "\r\n");
+	if (n == 0 || n > 1024 || (pw[n] == '\0' && strlen(pw) ==
+	    sizeof(pw) - 1)) {
+		OPENSSL_cleanse(pw, sizeof(pw));
+		fprintf(stderr, "schoolgate: passwd: give a password of 1 to "
+		    "1024 bytes on one line\n");
+		return EXIT_TROUBLE;
+	}
+	if (sg_passwd_hash(pw, n, hash) != 0) {
+		OPENSSL_cleanse(pw, sizeof(pw));
+		fprintf(stderr, "schoolgate: passwd: hashing failed\n");
+		return EXIT_TROUBLE;
+	}
+	OPENSSL_cleanse(pw, sizeof(pw));
+	printf("%s\n", hash);
+	return fflush(stdout) == 0 ? 0 : EXIT_TROUBLE;
+}
+
+/* schoolgate token: a new API token (give it to the party once) and the
+ * hash to put in the parties file. */
+int
+cmd_token(int argc, char **argv)
+{
+	char tok[64], hash[SG_TOKEN_HASH_LEN];
+
+	(void)argv;
+	if (argc != 1 || sg_token_new(tok, hash) != 0) {
+		fprintf(stderr, "usage: schoolgate token\n");
+		return EXIT_TROUBLE;
+	}
+	printf("token (give to the party, shown once): %s\n", tok);
+	printf("for parties.conf:  tokens = [ \"%s\" ];\n", hash);
+	OPENSSL_cleanse(tok, sizeof(tok));
+	return fflush(stdout) == 0 ? 0 : EXIT_TROUBLE;
 }

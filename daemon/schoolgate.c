@@ -39,6 +39,10 @@ usage(FILE *f)
 	    "                        [--json] FILE\n"
 	    "       schoolgate config check --config DIR\n"
 	    "       schoolgate flows --config DIR [--party ID] [--json]\n"
+	    "       schoolgate keygen --out DIR\n"
+	    "       schoolgate passwd      (hash a password read from stdin)\n"
+	    "       schoolgate token       (a new API token and its hash)\n"
+	    "       schoolgate seal | open | log | store ...\n"
 	    "\n"
 	    "check    check an extract (CSV, or an encrypted ZIP holding one)\n"
 	    "         against a flow of a data sharing agreement, before you\n"
@@ -633,6 +637,10 @@ main(int argc, char **argv)
 		return cmd_open(argc - 1, argv + 1);
 	if (strcmp(argv[1], "log") == 0)
 		return cmd_log(argc - 1, argv + 1);
+	if (strcmp(argv[1], "passwd") == 0)
+		return cmd_passwd(argc - 1, argv + 1);
+	if (strcmp(argv[1], "token") == 0)
+		return cmd_token(argc - 1, argv + 1);
 	if (strcmp(argv[1], "store") == 0)
 		return cmd_store(argc - 1, argv + 1);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {

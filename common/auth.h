@@ -1,0 +1,55 @@
+/*
+ * auth: credentials and failure scoring, shared by every front door.
+ *
+ * Passwords are stored only as argon2id hashes (libargon2); API tokens
+ * only as "sha256:<hex>" of the token. Verification is constant-time
+ * where it compares secrets. Nothing here logs or keeps a plaintext
+ * secret beyond the call.
+ *
+ * sg_bans scores failed logins per client address: past `failures`
+ * within the window the address is refused for ban_seconds, doubling on
+ * each further ban up to max_seconds. Not thread-safe (the daemon's I/O
+ * thread owns it).
+ */
+#ifndef SG_AUTH_H
+#define SG_AUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SG_PASSWD_HASH_MAX	160
+
+/* An argon2id hash of pw (RFC 9106 second recommended option scaled to
+ * a server: t=2, m=19 MiB, p=1, 16-byte random salt). 0 or -1. */
+int	sg_passwd_hash(const char *pw, size_t len,
+	    char out[SG_PASSWD_HASH_MAX]);
+/* 1 when pw matches hash, 0 when not (or hash malformed). Slow by
+ * design: call it off the I/O thread. */
+int	sg_passwd_verify(const char *hash, const char *pw, size_t len);
+
+/* "sha256:<64 hex>" of a token. */
+#define SG_TOKEN_HASH_LEN	(7 + 64 + 1)
+void	sg_token_hash(const char *token, size_t len,
+	    char out[SG_TOKEN_HASH_LEN]);
+/* A new random token (43 base64url characters) and its hash. */
+int	sg_token_new(char token[64], char hash[SG_TOKEN_HASH_LEN]);
+/* Constant-time comparison of two equal-length strings. */
+int	sg_secret_eq(const char *a, const char *b);
+
+struct sg_bans;
+struct sg_bans *sg_bans_new(unsigned failures, unsigned ban_seconds,
+	    unsigned max_seconds);
+void	sg_bans_free(struct sg_bans *);
+void	sg_bans_configure(struct sg_bans *, unsigned failures,
+	    unsigned ban_seconds, unsigned max_seconds);
+/* Seconds the address is still banned for (0: not banned). */
+unsigned sg_bans_check(struct sg_bans *, const char *addr, int64_t now);
+/* Scores a failure; returns the length of a ban this failure started,
+ * or 0. */
+unsigned sg_bans_fail(struct sg_bans *, const char *addr, int64_t now);
+/* A success clears the address's failure count (not an active ban). */
+void	sg_bans_success(struct sg_bans *, const char *addr);
+/* Addresses banned at `now`. */
+unsigned sg_bans_active(const struct sg_bans *, int64_t now);
+
+#endif

@@ -1,0 +1,184 @@
+/*
+ * gw: the gateway core shared by the front doors (HTTPS now, SFTP next).
+ *
+ * Threads: the libuv I/O thread owns every socket and all of this state
+ * except where marked; a bounded pool of pipeline threads runs uploads
+ * (intake, checking, sealing, the store and the log) and hands results
+ * back through a mailbox drained on the I/O thread (uv_async).
+ *
+ * A front door authenticates a party, asks gw_may_send() and then
+ * gw_upload_begin(), feeds bytes with gw_upload_feed() (which says when
+ * to stop reading: backpressure), ends with gw_upload_end(), and gets
+ * done() on the I/O thread with the verdict. It never needs to know how
+ * the file is checked or stored.
+ */
+#ifndef GW_H
+#define GW_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "age.h"
+#include "auth.h"
+#include "config.h"
+#include "note.h"
+#include "report.h"
+#include "store.h"
+#include "vault.h"
+
+struct gw;
+struct gw_upload;
+
+/* A configuration and everything derived from it; uploads hold a
+ * reference so that a reload never frees a flow in use. */
+struct gw_conf {
+	struct sg_config	*cfg;
+	struct sg_secrets	*secrets;
+	int			 refs;
+};
+
+/* One recipient of a transfer. */
+struct gw_rcpt {
+	char		*party;
+	int64_t		 downloaded;	/* µs of the first download, 0 */
+	unsigned	 downloads;
+	int64_t		 confirmed;	/* µs, 0 */
+};
+
+enum gw_state { GW_ACCEPTED, GW_REJECTED, GW_DELETED };
+
+/* A transfer as folded from the log (the log is the truth). */
+struct gw_xfer {
+	char		 id[SG_ID_MAX];
+	char		*agreement, *flow, *sender;
+	enum gw_state	 state;
+	int		 released;
+	int		 sealed;	/* delivery mode "sealed" */
+	char		 rule[64];	/* REJECTED: first failing rule */
+	uint64_t	 rows, errors, plain_size, obj_size;
+	char		 plain_sha256[65];
+	int64_t		 received;	/* µs */
+	int64_t		 released_at, deleted_at;
+	char		 delete_reason[32];
+	struct gw_rcpt	*rcpt;
+	size_t		 nrcpt;
+	char		*name;		/* the sender's file name (meta/) */
+};
+
+struct gw_upload_result {
+	int		 status;	/* 201, 422, or an error status */
+	char		 id[SG_ID_MAX];
+	struct sg_report report;
+	char		 sha256[65];	/* of the plaintext, when accepted */
+	uint64_t	 bytes_in;
+	char		 problem[160];	/* for error statuses */
+};
+
+struct gw_upload_cb {
+	void	(*resume)(void *arg);	/* may read again */
+	void	(*done)(void *arg, struct gw_upload *);
+};
+
+struct gw_counters {
+	uint64_t	accepted, rejected, failed, downloads, deleted;
+	unsigned	in_flight, connections, unauthenticated;
+};
+
+struct gw {
+	uv_loop_t		*loop;
+	const char		*config_path;
+	struct gw_conf		*conf;		/* current */
+	struct sg_vault		*vault;
+	struct sg_vault_opts	 vopts;
+	struct sg_age_identity	*ids;		/* storage identity */
+	size_t			 nids;
+	struct sg_note_key	 signer;
+	struct sg_bans		*bans;
+	int			 meta_dir;	/* state/meta */
+	struct gw_xfer		**x;		/* by arrival */
+	size_t			 nx, capx;
+	struct gw_counters	 n;
+	int			 draining;
+	int64_t			 started;
+	/* pipeline */
+	struct gw_pool		*pool;
+	uv_async_t		 mbox_async;
+	uv_timer_t		 retention_timer;
+};
+
+int64_t	gw_now_us(void);
+
+/* conf */
+struct gw_conf *gw_conf_load(const char *path, struct sg_diag *);
+void	gw_conf_ref(struct gw_conf *);
+void	gw_conf_unref(struct gw_conf *);
+
+/* transfers (xfer.c) */
+int	gw_xfers_load(struct gw *, char err[SG_ERR_MAX]);
+struct gw_xfer *gw_xfer_find(struct gw *, const char *id);
+struct gw_xfer *gw_xfer_new(struct gw *, const char *id);
+void	gw_xfer_apply(struct gw *, int type, const char *payload, size_t,
+	    int64_t time_us);
+int	gw_xfer_is_recipient(const struct gw_xfer *, const char *party);
+struct gw_rcpt *gw_xfer_rcpt(struct gw_xfer *, const char *party);
+/* Name of the sender's file, read from meta/ on first use. */
+const char *gw_xfer_name(struct gw *, struct gw_xfer *);
+/* The stored report JSON (malloc'd), or NULL. */
+char	*gw_xfer_report(struct gw *, const char *id);
+int	gw_meta_write(struct gw *, const char *id, const char *name,
+	    const struct sg_report *, char err[SG_ERR_MAX]);
+/* Held: accepted and not deleted (a second upload of the same name to
+ * the same flow by the same sender is refused while one is). */
+int	gw_name_held(struct gw *, const char *sender, const char *agreement,
+	    const char *flow, const char *name);
+void	gw_retention_start(struct gw *);
+void	gw_xfers_free(struct gw *);
+/* Deletes transfers received but never released (a crash between the
+ * two records: the sender was never told). */
+int	gw_finish_unreleased(struct gw *, char err[SG_ERR_MAX]);
+
+/* pipeline (pipeline.c) */
+int	gw_pool_start(struct gw *, unsigned workers);
+void	gw_pool_stop(struct gw *);
+unsigned gw_pool_queued(struct gw *);
+struct gw_upload *gw_upload_begin(struct gw *, const char *party,
+	    const char *agreement, const char *flow, const char *name,
+	    const char *zip_password, uint64_t max_bytes,
+	    const struct gw_upload_cb *, void *arg);
+/* Copies the bytes into the upload's buffer; returns 1 when the buffer
+ * is over its mark (stop reading until resume()), 0 otherwise. */
+int	gw_upload_feed(struct gw_upload *, const void *, size_t);
+void	gw_upload_end(struct gw_upload *);
+/* The client went away: the upload is abandoned (nothing stored). */
+void	gw_upload_cancel(struct gw_upload *);
+const struct gw_upload_result *gw_upload_result(const struct gw_upload *);
+void	gw_upload_free(struct gw_upload *);
+
+/* Authorisation shared by every front door. Returns 0, or an HTTP-style
+ * status with a reason (403/404) in why. */
+int	gw_may_send(struct gw *, const char *party, const char *agreement,
+	    const char *flow, unsigned method, const struct sg_flow **,
+	    const char **why);
+/* 1 when party may read the transfer's metadata (recipient or sender),
+ * 2 when it may also fetch the content (a recipient of a released,
+ * live transfer), 0 otherwise. */
+int	gw_may_read(struct gw *, const struct gw_xfer *, const char *party);
+/* The agreement's reason to refuse releases, or NULL when active. */
+const char *gw_agreement_block(struct gw *, const char *agreement);
+
+/* journal (journal.c) */
+enum gw_event {
+	EV_STARTED, EV_STOPPING, EV_RELOADED, EV_RELOAD_FAILED,
+	EV_ACCEPTED, EV_REJECTED, EV_UPLOAD_FAILED, EV_DOWNLOADED,
+	EV_CONFIRMED, EV_DELETED, EV_AUTH_FAILED, EV_BANNED, EV_RECOVERY,
+	EV_STORE_FAILED, EV_LOG_FAILED, EV_NUM
+};
+/* One structured entry. Fields are "NAME=value" strings, NULL-ended;
+ * values are ids, counts and rule names, never content or secrets. */
+void	gw_journal(enum gw_event, int priority, const char *msg,
+	    const char *const fields[]);
+void	gw_journalf(enum gw_event, int priority, const char *const fields[],
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+const char *gw_event_id(enum gw_event);
+
+#endif

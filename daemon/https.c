@@ -1,0 +1,1914 @@
+/*
+ * https: the HTTPS front door. TLS with OpenSSL over memory BIOs on the
+ * libuv loop, HTTP/1.1 with http-parser (keep-alive, chunked and
+ * Content-Length bodies, Expect: 100-continue), the /v1 JSON API.
+ *
+ * Everything here runs on the I/O thread. Slow work goes elsewhere:
+ * argon2id checks and durable log records to libuv's work pool, uploads
+ * to the pipeline (gw_upload_*). A request's input is paused (the
+ * parser and the socket) while such work is outstanding, so memory per
+ * connection stays bounded.
+ */
+#include "gw.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <http_parser.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "codec.h"
+#include "https.h"
+#include "json.h"
+#include "keys.h"
+#include "tlog.h"
+
+#define IN_CAP		(64 * 1024)
+#define URL_MAX		2048
+#define WRITE_MARK	(256 * 1024)
+#define DL_CHUNK	(64 * 1024)
+#define CACHE_SLOTS	256
+#define CACHE_US	(300LL * 1000000)
+
+enum cstate {
+	ST_HEADERS, ST_AUTH, ST_UPLOAD, ST_VERDICT, ST_WORK, ST_STREAM,
+	ST_DONE
+};
+
+struct hs {
+	struct gw		*g;
+	SSL_CTX			*ctx;
+	uv_tcp_t		 listener;
+	int			 listening;
+	struct conn		*conns;
+	unsigned char		 cache_key[32];
+	struct cred_cache {
+		unsigned char	 tag[32];
+		int64_t		 until;
+	}			 cache[CACHE_SLOTS];
+	unsigned		 cache_next;
+	int			 want_certs;
+};
+
+struct conn {
+	uv_tcp_t		 tcp;
+	uv_timer_t		 idle;
+	struct hs		*hs;
+	struct conn		*next, *prev;
+	SSL			*ssl;
+	BIO			*rb, *wb;
+	http_parser		 hp;
+	char			 addr[48];
+	int			 authed_once;
+	char			 party[96];
+	/* the request */
+	char			 url[URL_MAX + 1];
+	size_t			 urllen;
+	char			 hname[32];
+	size_t			 hnamelen;
+	int			 hkeep;		/* index of header kept */
+	char			 hv[5][512];	/* auth, expect, zip, range, ctype */
+	size_t			 hvlen[5];
+	size_t			 header_bytes;
+	int			 header_overflow;
+	enum cstate		 st;
+	int			 paused;
+	int			 reading;
+	int			 close_after;
+	int			 closing;
+	int			 refs;
+	unsigned char		 in[IN_CAP];
+	size_t			 inoff, inlen;
+	size_t			 wpending;
+	/* upload */
+	struct gw_upload	*up;
+	uint64_t		 body_seen, body_max;
+	int			 body_refused;
+	/* download */
+	int			 dl_fd;
+	struct sg_age_file	*af;
+	uint64_t		 dl_off, dl_end;
+	int			 dl_sealed;
+	/* pending answer for async continuations */
+	char			 work_id[SG_ID_MAX];
+	int			 work_method;
+};
+
+enum { H_AUTH, H_EXPECT, H_ZIP, H_RANGE, H_CTYPE };
+
+static void conn_close(struct conn *);
+static void pump(struct conn *);
+static void dispatch(struct conn *);
+static void finish_response(struct conn *);
+
+/* ---- TLS ---- */
+
+static int
+accept_any_cert(int ok, X509_STORE_CTX *x)
+{
+	(void)ok;
+	(void)x;
+	return 1;	/* matched by fingerprint after the handshake */
+}
+
+SSL_CTX *
+gw_tls_ctx(const struct sg_daemon_conf *d, int want_certs, char err[SG_ERR_MAX])
+{
+	SSL_CTX *ctx;
+	char *keytext;
+	BIO *b;
+	EVP_PKEY *pk = NULL;
+
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+		sg_errf(err, "cannot create a TLS context");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	/* TLS 1.2: forward-secret AEAD suites only; 1.3 defaults are
+	 * all AEAD */
+	if (SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1 ||
+	    SSL_CTX_set_ciphersuites(ctx, "TLS_AES_256_GCM_SHA384:"
+	    "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256") != 1) {
+		sg_errf(err, "cannot set the cipher suites");
+		goto bad;
+	}
+	if (d->tls_cert == NULL || d->tls_key == NULL) {
+		sg_errf(err, "daemon.https needs certificate and key");
+		goto bad;
+	}
+	if (SSL_CTX_use_certificate_chain_file(ctx, d->tls_cert) != 1) {
+		sg_errf(err, "%s: not a usable PEM certificate chain",
+		    d->tls_cert);
+		goto bad;
+	}
+	/* the key must be private to the service (chmod 600) */
+	if ((keytext = sg_secret_file_read(d->tls_key, err)) == NULL)
+		goto bad;
+	b = BIO_new_mem_buf(keytext, -1);
+	pk = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+	BIO_free(b);
+	OPENSSL_cleanse(keytext, strlen(keytext));
+	free(keytext);
+	if (pk == NULL || SSL_CTX_use_PrivateKey(ctx, pk) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		EVP_PKEY_free(pk);
+		sg_errf(err, "%s: not the private key of the certificate",
+		    d->tls_key);
+		goto bad;
+	}
+	EVP_PKEY_free(pk);
+	if (want_certs)
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any_cert);
+	return ctx;
+bad:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+static void
+on_written(uv_write_t *w, int status)
+{
+	struct conn *c = w->data;
+	size_t len = *(size_t *)(w + 1);
+
+	free(w);
+	c->wpending -= len;
+	c->refs--;
+	if (c->closing) {
+		conn_close(c);
+		return;
+	}
+	if (status < 0) {
+		conn_close(c);
+		return;
+	}
+	uv_timer_again(&c->idle);
+	if (c->st == ST_STREAM)
+		pump(c);
+	else if (c->st == ST_DONE && c->wpending == 0)
+		finish_response(c);
+}
+
+/* Moves TLS output to the socket. */
+static void
+flush_tls(struct conn *c)
+{
+	int n;
+
+	while ((n = (int)BIO_ctrl_pending(c->wb)) > 0) {
+		uv_write_t *w = malloc(sizeof(*w) + sizeof(size_t) + (size_t)n);
+		char *buf = (char *)(w + 1) + sizeof(size_t);
+		uv_buf_t ub;
+
+		if (w == NULL) {
+			conn_close(c);
+			return;
+		}
+		n = BIO_read(c->wb, buf, n);
+		*(size_t *)(w + 1) = (size_t)n;
+		ub = uv_buf_init(buf, (unsigned)n);
+		w->data = c;
+		if (uv_write(w, (uv_stream_t *)&c->tcp, &ub, 1, on_written) !=
+		    0) {
+			free(w);
+			conn_close(c);
+			return;
+		}
+		c->wpending += (size_t)n;
+		c->refs++;
+	}
+}
+
+static void
+tls_send(struct conn *c, const void *buf, size_t len)
+{
+	if (c->closing || len == 0)
+		return;
+	if (SSL_write(c->ssl, buf, (int)len) <= 0) {
+		c->close_after = 1;
+		return;
+	}
+	flush_tls(c);
+}
+
+/* ---- responses ---- */
+
+static const char *
+reason(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 206: return "Partial Content";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 411: return "Length Required";
+	case 413: return "Content Too Large";
+	case 415: return "Unsupported Media Type";
+	case 416: return "Range Not Satisfiable";
+	case 422: return "Unprocessable Content";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	default: return "Error";
+	}
+}
+
+/* Status line and headers; extra is "Name: value\r\n"... or NULL. */
+static void
+send_head(struct conn *c, int status, const char *ctype, uint64_t len,
+    const char *extra)
+{
+	char h[1024];
+	int n;
+
+	n = snprintf(h, sizeof(h), "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: %s\r\nContent-Length: %" PRIu64 "\r\n"
+	    "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
+	    "Strict-Transport-Security: max-age=31536000\r\n%s%s\r\n",
+	    status, reason(status), ctype, len, extra ? extra : "",
+	    c->close_after ? "Connection: close\r\n" : "");
+	tls_send(c, h, (size_t)n);
+}
+
+static void
+respond(struct conn *c, int status, const char *ctype, const char *body,
+    size_t len, const char *extra)
+{
+	send_head(c, status, ctype, len, extra);
+	if (c->hp.method != HTTP_HEAD)
+		tls_send(c, body, len);
+	c->st = ST_DONE;
+	if (c->wpending == 0)
+		finish_response(c);
+}
+
+static void
+problem(struct conn *c, int status, const char *type, const char *detail,
+    const char *extra)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (f == NULL) {
+		conn_close(c);
+		return;
+	}
+	fputs("{\"type\":", f);
+	fprintf(f, "\"urn:schoolgate:problem:%s\"", type);
+	fputs(",\"title\":", f);
+	sg_json_str(f, reason(status));
+	fprintf(f, ",\"status\":%d,\"detail\":", status);
+	sg_json_str(f, detail);
+	fputs("}\n", f);
+	fclose(f);
+	/* a refused request whose body was never read ends the connection */
+	if (c->st == ST_HEADERS && (c->hp.content_length > 0 &&
+	    c->hp.content_length != ULLONG_MAX))
+		c->close_after = 1;
+	if (c->hp.flags & F_CHUNKED && c->st == ST_HEADERS)
+		c->close_after = 1;
+	respond(c, status, "application/problem+json", buf, len, extra);
+	free(buf);
+}
+
+static void
+not_found(struct conn *c)
+{
+	problem(c, 404, "not-found", "there is nothing here for you", NULL);
+}
+
+/* ---- connection life ---- */
+
+static void
+on_closed(uv_handle_t *h)
+{
+	struct conn *c = h->data;
+
+	if (--c->refs > 0)
+		return;
+	free(c);
+}
+
+static void
+conn_close(struct conn *c)
+{
+	struct gw *g = c->hs->g;
+
+	if (!c->closing) {
+		c->closing = 1;
+		g->n.connections--;
+		if (!c->authed_once)
+			g->n.unauthenticated--;
+		if (c->prev)
+			c->prev->next = c->next;
+		else
+			c->hs->conns = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
+		if (c->up) {
+			gw_upload_cancel(c->up);
+			c->up = NULL;
+		}
+		if (c->af)
+			sg_age_file_close(c->af);
+		c->af = NULL;
+		if (c->dl_fd >= 0)
+			close(c->dl_fd);
+		c->dl_fd = -1;
+		SSL_free(c->ssl);	/* frees the BIOs */
+		c->ssl = NULL;
+		c->refs += 2;
+		uv_close((uv_handle_t *)&c->idle, on_closed);
+		uv_close((uv_handle_t *)&c->tcp, on_closed);
+		return;
+	}
+}
+
+static void
+on_idle(uv_timer_t *t)
+{
+	struct conn *c = t->data;
+
+	/* waiting for our own work is not idleness */
+	if (c->st == ST_VERDICT || c->st == ST_WORK || c->st == ST_AUTH)
+		return;
+	conn_close(c);
+}
+
+static void
+set_reading(struct conn *c, int on);
+
+static void
+reset_request(struct conn *c)
+{
+	c->urllen = 0;
+	c->url[0] = '\0';
+	c->hnamelen = 0;
+	c->hkeep = -1;
+	memset(c->hvlen, 0, sizeof(c->hvlen));
+	memset(c->hv, 0, sizeof(c->hv));
+	c->header_bytes = 0;
+	c->header_overflow = 0;
+	c->body_seen = 0;
+	c->body_max = 0;
+	c->body_refused = 0;
+	c->party[0] = '\0';
+	c->st = ST_HEADERS;
+}
+
+static void
+finish_response(struct conn *c)
+{
+	if (c->closing)
+		return;
+	if (c->close_after || !http_should_keep_alive(&c->hp) ||
+	    c->hs->g->draining) {
+		if (c->wpending == 0) {
+			SSL_shutdown(c->ssl);
+			flush_tls(c);
+			c->close_after = 1;
+			/* close when the last write completes */
+			if (c->wpending == 0)
+				conn_close(c);
+			else
+				c->closing = 0;
+		}
+		c->st = ST_DONE;
+		if (c->wpending > 0) {
+			c->close_after = 1;
+			/* on_written closes */
+		}
+		return;
+	}
+	reset_request(c);
+	c->paused = 0;
+	http_parser_pause(&c->hp, 0);
+	pump(c);
+}
+
+/* ---- reading ---- */
+
+static void
+on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+	static char buf[64 * 1024];	/* the I/O thread's one buffer */
+
+	(void)h;
+	(void)hint;
+	*b = uv_buf_init(buf, sizeof(buf));
+}
+
+static void
+on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+	struct conn *c = s->data;
+
+	if (n < 0) {
+		conn_close(c);
+		return;
+	}
+	if (n == 0)
+		return;
+	uv_timer_again(&c->idle);
+	if (BIO_write(c->rb, b->base, (int)n) != (int)n) {
+		conn_close(c);
+		return;
+	}
+	pump(c);
+}
+
+static void
+set_reading(struct conn *c, int on)
+{
+	if (c->closing || on == c->reading)
+		return;
+	if (on)
+		uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+	else
+		uv_read_stop((uv_stream_t *)&c->tcp);
+	c->reading = on;
+}
+
+static http_parser_settings settings;
+
+/* Decrypts what has arrived and parses it, as far as the request lets
+ * us; reads the socket only while there is room and nothing to wait
+ * for. */
+static void
+pump(struct conn *c)
+{
+	int n, e;
+
+	if (c->closing)
+		return;
+	if (c->st == ST_STREAM) {
+		/* a download: produce while the socket keeps up */
+		unsigned char buf[DL_CHUNK];
+
+		while (c->wpending < WRITE_MARK && c->dl_off < c->dl_end &&
+		    !c->closing) {
+			size_t want = c->dl_end - c->dl_off > DL_CHUNK ?
+			    DL_CHUNK : (size_t)(c->dl_end - c->dl_off);
+			ssize_t got = c->af ? sg_age_file_pread(c->af, buf,
+			    want, c->dl_off) : pread(c->dl_fd, buf, want,
+			    (off_t)c->dl_off);
+
+			if (got <= 0) {
+				/* mid-body: all we can do is cut it short */
+				conn_close(c);
+				return;
+			}
+			tls_send(c, buf, (size_t)got);
+			c->dl_off += (uint64_t)got;
+		}
+		if (c->dl_off >= c->dl_end && !c->closing) {
+			if (c->af)
+				sg_age_file_close(c->af);
+			c->af = NULL;
+			close(c->dl_fd);
+			c->dl_fd = -1;
+			c->st = ST_DONE;
+			if (c->wpending == 0)
+				finish_response(c);
+		}
+		return;
+	}
+	for (;;) {
+		if (c->inoff < c->inlen && !c->paused) {
+			size_t k = http_parser_execute(&c->hp, &settings,
+			    (const char *)c->in + c->inoff,
+			    c->inlen - c->inoff);
+
+			if (c->closing)
+				return;
+			c->inoff += k;
+			e = HTTP_PARSER_ERRNO(&c->hp);
+			if (e == HPE_PAUSED)
+				c->paused = 1;
+			else if (e != HPE_OK) {
+				if (c->st == ST_HEADERS && !c->header_overflow) {
+					c->close_after = 1;
+					problem(c, 400, "bad-request",
+					    http_errno_description(e), NULL);
+				} else if (c->st == ST_HEADERS)
+					;	/* 431 already sent */
+				else
+					conn_close(c);
+				return;
+			}
+		}
+		if (c->inoff == c->inlen)
+			c->inoff = c->inlen = 0;
+		if (c->paused || c->st == ST_DONE || c->closing)
+			break;
+		if (c->inlen == IN_CAP)
+			break;
+		n = SSL_read(c->ssl, c->in + c->inlen, (int)(IN_CAP - c->inlen));
+		if (n > 0) {
+			c->inlen += (size_t)n;
+			continue;
+		}
+		e = SSL_get_error(c->ssl, n);
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+			break;
+		flush_tls(c);		/* an alert, if any */
+		conn_close(c);
+		return;
+	}
+	flush_tls(c);
+	if (!c->closing)
+		set_reading(c, !c->paused && c->inlen < IN_CAP &&
+		    c->st != ST_DONE);
+}
+
+/* ---- parser callbacks ---- */
+
+static int
+on_message_begin(http_parser *p)
+{
+	struct conn *c = p->data;
+
+	reset_request(c);
+	return 0;
+}
+
+static int
+on_url(http_parser *p, const char *at, size_t len)
+{
+	struct conn *c = p->data;
+
+	c->header_bytes += len;
+	if (c->urllen + len > URL_MAX) {
+		c->header_overflow = 1;
+		return 0;
+	}
+	memcpy(c->url + c->urllen, at, len);
+	c->urllen += len;
+	c->url[c->urllen] = '\0';
+	return 0;
+}
+
+static int
+on_header_field(http_parser *p, const char *at, size_t len)
+{
+	struct conn *c = p->data;
+
+	c->header_bytes += len;
+	if (c->hkeep != -2) {	/* a value came before: a new name */
+		c->hnamelen = 0;
+		c->hkeep = -2;
+	}
+	if (c->hnamelen + len >= sizeof(c->hname))
+		len = sizeof(c->hname) - 1 - c->hnamelen;
+	memcpy(c->hname + c->hnamelen, at, len);
+	c->hnamelen += len;
+	c->hname[c->hnamelen] = '\0';
+	return 0;
+}
+
+static int
+on_header_value(http_parser *p, const char *at, size_t len)
+{
+	static const char *const keep[] = { "authorization", "expect",
+	    "zip-password", "range", "content-type" };
+	struct conn *c = p->data;
+	int k, i;
+
+	if (c->hkeep == -2) {	/* the name is complete */
+		c->hkeep = -1;
+		for (i = 0; i < 5; i++)
+			if (strcasecmp(c->hname, keep[i]) == 0)
+				c->hkeep = i;
+		/* a repeated header is not merged: it is refused */
+		if (c->hkeep >= 0 && c->hvlen[c->hkeep] > 0)
+			c->header_overflow = 1;
+	}
+	k = c->hkeep;
+	c->header_bytes += len;
+	if (c->header_bytes > c->hs->g->conf->cfg->daemon.header_bytes)
+		c->header_overflow = 1;
+	if (k >= 0) {
+		if (c->hvlen[k] + len >= sizeof(c->hv[k]))
+			c->header_overflow = 1;
+		else {
+			memcpy(c->hv[k] + c->hvlen[k], at, len);
+			c->hvlen[k] += len;
+			c->hv[k][c->hvlen[k]] = '\0';
+		}
+	}
+	return 0;
+}
+
+static int
+on_headers_complete(http_parser *p)
+{
+	struct conn *c = p->data;
+
+	if (c->header_overflow) {
+		c->close_after = 1;
+		problem(c, 431, "headers-too-large", "the request's headers "
+		    "are too large", NULL);
+		http_parser_pause(p, 1);
+		return 0;
+	}
+	dispatch(c);
+	if (c->st != ST_UPLOAD)
+		http_parser_pause(p, 1);
+	return 0;
+}
+
+static int
+on_body(http_parser *p, const char *at, size_t len)
+{
+	struct conn *c = p->data;
+
+	if (c->st != ST_UPLOAD)
+		return 0;	/* a body on a GET: ignored */
+	c->body_seen += len;
+	if (c->body_seen > c->body_max) {
+		gw_upload_cancel(c->up);
+		c->up = NULL;
+		c->close_after = 1;
+		c->st = ST_HEADERS;	/* so problem() answers */
+		problem(c, 413, "too-large", "the file is larger than this "
+		    "flow accepts", NULL);
+		http_parser_pause(p, 1);
+		return 0;
+	}
+	if (gw_upload_feed(c->up, at, len))
+		http_parser_pause(p, 1);	/* backpressure */
+	return 0;
+}
+
+static int
+on_message_complete(http_parser *p)
+{
+	struct conn *c = p->data;
+
+	if (c->st == ST_UPLOAD) {
+		gw_upload_end(c->up);
+		c->st = ST_VERDICT;
+	}
+	http_parser_pause(p, 1);
+	return 0;
+}
+
+static http_parser_settings settings = {
+	.on_message_begin = on_message_begin,
+	.on_url = on_url,
+	.on_header_field = on_header_field,
+	.on_header_value = on_header_value,
+	.on_headers_complete = on_headers_complete,
+	.on_body = on_body,
+	.on_message_complete = on_message_complete,
+};
+
+/* ---- upload callbacks (from the pipeline, on the I/O thread) ---- */
+
+static void
+up_resume(void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->st == ST_UPLOAD && c->paused) {
+		c->paused = 0;
+		http_parser_pause(&c->hp, 0);
+		pump(c);
+	}
+}
+
+static void
+up_done(void *arg, struct gw_upload *u)
+{
+	struct conn *c = arg;
+	const struct gw_upload_result *r = gw_upload_result(u);
+	char extra[256], *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	c->up = NULL;
+	if (c->st == ST_UPLOAD) {
+		/* a verdict before the end of the body cannot happen: the
+		 * pipeline reads to the end; but be safe */
+		c->close_after = 1;
+	}
+	snprintf(extra, sizeof(extra), "Location: /v1/transfers/%s\r\n"
+	    "Schoolgate-Transfer: %s\r\n", r->id, r->id);
+	if (r->status == 201) {
+		f = open_memstream(&buf, &len);
+		fprintf(f, "{\"id\":\"%s\",\"verdict\":\"accepted\","
+		    "\"rows\":%" PRIu64 ",\"sha256\":\"%s\"}\n", r->id,
+		    r->report.rows, r->sha256);
+		fclose(f);
+		c->st = ST_DONE;
+		respond(c, 201, "application/json", buf, len, extra);
+	} else if (r->status == 422) {
+		f = open_memstream(&buf, &len);
+		sg_report_json(&r->report, f);
+		fclose(f);
+		c->st = ST_DONE;
+		respond(c, 422, "application/json", buf, len, extra);
+	} else {
+		c->st = ST_DONE;
+		problem(c, r->status >= 500 ? 503 : 400, "unavailable",
+		    r->problem, "Retry-After: 60\r\n");
+	}
+	free(buf);
+	gw_upload_free(u);
+}
+
+static const struct gw_upload_cb up_cb = { up_resume, up_done };
+
+/* ---- authentication ---- */
+
+static void
+cache_tag(struct hs *h, const char *party, const char *pw, size_t pwlen,
+    unsigned char tag[32])
+{
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	unsigned int l = 32;
+
+	EVP_DigestInit_ex(m, EVP_sha256(), NULL);
+	EVP_DigestUpdate(m, h->cache_key, 32);
+	EVP_DigestUpdate(m, party, strlen(party) + 1);
+	EVP_DigestUpdate(m, pw, pwlen);
+	EVP_DigestFinal_ex(m, tag, &l);
+	EVP_MD_CTX_free(m);
+}
+
+static int
+cache_hit(struct hs *h, const unsigned char tag[32])
+{
+	int64_t now = gw_now_us();
+	size_t i;
+
+	for (i = 0; i < CACHE_SLOTS; i++)
+		if (h->cache[i].until > now &&
+		    CRYPTO_memcmp(h->cache[i].tag, tag, 32) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+auth_failed(struct conn *c, const char *party)
+{
+	struct gw *g = c->hs->g;
+	int64_t now = gw_now_us() / 1000000;
+	unsigned ban = sg_bans_fail(g->bans, c->addr, now);
+	const char *f[4];
+	char a[80], b[128];
+
+	snprintf(a, sizeof(a), "SCHOOLGATE_CLIENT=%s", c->addr);
+	snprintf(b, sizeof(b), "SCHOOLGATE_PARTY=%s", party);
+	f[0] = a, f[1] = b, f[2] = "SCHOOLGATE_FRONT=https", f[3] = NULL;
+	gw_journalf(EV_AUTH_FAILED, LOG_NOTICE, f, "failed login from %s "
+	    "over HTTPS", c->addr);
+	if (ban > 0) {
+		char d[64];
+		const char *f2[] = { a, d, "SCHOOLGATE_FRONT=https", NULL };
+
+		snprintf(d, sizeof(d), "SCHOOLGATE_BAN_SECONDS=%u", ban);
+		gw_journalf(EV_BANNED, LOG_WARNING, f2, "client %s banned for "
+		    "%u s after repeated failed logins", c->addr, ban);
+	}
+	c->close_after = 1;
+	problem(c, 401, "unauthenticated", "the credentials were not "
+	    "accepted", "WWW-Authenticate: Basic realm=\"schoolgate\", "
+	    "charset=\"UTF-8\"\r\n");
+}
+
+static void
+authed(struct conn *c, const char *party)
+{
+	struct gw *g = c->hs->g;
+
+	snprintf(c->party, sizeof(c->party), "%s", party);
+	if (!c->authed_once) {
+		c->authed_once = 1;
+		g->n.unauthenticated--;
+	}
+	sg_bans_success(g->bans, c->addr);
+}
+
+struct auth_work {
+	uv_work_t	 w;
+	struct conn	*c;
+	char		*hash;
+	char		 party[96];
+	char		 pw[512];
+	size_t		 pwlen;
+	int		 ok;
+};
+
+static void
+auth_run(uv_work_t *w)
+{
+	struct auth_work *a = w->data;
+
+	a->ok = sg_passwd_verify(a->hash, a->pw, a->pwlen);
+}
+
+static void
+auth_after(uv_work_t *w, int status)
+{
+	struct auth_work *a = w->data;
+	struct conn *c = a->c;
+	struct hs *h = c->hs;
+
+	(void)status;
+	c->refs--;
+	if (!c->closing) {
+		if (a->ok) {
+			struct cred_cache *e = &h->cache[h->cache_next++ %
+			    CACHE_SLOTS];
+
+			cache_tag(h, a->party, a->pw, a->pwlen, e->tag);
+			e->until = gw_now_us() + CACHE_US;
+			authed(c, a->party);
+			c->st = ST_HEADERS;
+			dispatch(c);
+			if (c->st == ST_UPLOAD) {
+				c->paused = 0;
+				http_parser_pause(&c->hp, 0);
+			}
+			pump(c);
+		} else
+			auth_failed(c, a->party);
+	} else if (c->refs == 0)
+		free(c);
+	OPENSSL_cleanse(a->pw, sizeof(a->pw));
+	free(a->hash);
+	free(a);
+}
+
+static int
+cert_party(struct conn *c, const struct sg_config *cfg, const char **party)
+{
+	X509 *x = SSL_get1_peer_certificate(c->ssl);
+	unsigned char md[32];
+	unsigned int l = 32;
+	char hex[65];
+	size_t i, j;
+
+	if (x == NULL)
+		return 0;
+	X509_digest(x, EVP_sha256(), md, &l);
+	X509_free(x);
+	sg_hex(md, 32, hex);
+	for (i = 0; i < cfg->nparties; i++)
+		for (j = 0; j < cfg->parties[i].ncerts; j++)
+			if (sg_secret_eq(cfg->parties[i].cert_sha256[j], hex)) {
+				*party = cfg->parties[i].id;
+				return 1;
+			}
+	return -1;
+}
+
+/* 1: authenticated now; 0: answered or deferred (the caller returns). */
+static int
+authenticate(struct conn *c)
+{
+	struct gw *g = c->hs->g;
+	const struct sg_config *cfg = g->conf->cfg;
+	const char *hv = c->hv[H_AUTH], *party = NULL;
+	unsigned char dec[512], tag[32];
+	unsigned ban;
+	long n;
+	size_t i, j;
+	char *colon;
+
+	if ((ban = sg_bans_check(g->bans, c->addr, gw_now_us() / 1000000)) >
+	    0) {
+		char ra[64];
+
+		snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", ban);
+		c->close_after = 1;
+		problem(c, 429, "banned", "too many failed logins from this "
+		    "address; try again later", ra);
+		return 0;
+	}
+	if (c->hvlen[H_AUTH] == 0) {
+		if (cert_party(c, cfg, &party) == 1) {
+			authed(c, party);
+			return 1;
+		}
+		problem(c, 401, "unauthenticated", "sign in with your "
+		    "party's credentials", "WWW-Authenticate: Basic realm=\""
+		    "schoolgate\", charset=\"UTF-8\"\r\n");
+		return 0;
+	}
+	if (strncasecmp(hv, "Bearer ", 7) == 0) {
+		char th[SG_TOKEN_HASH_LEN];
+
+		sg_token_hash(hv + 7, strlen(hv + 7), th);
+		for (i = 0; i < cfg->nparties; i++)
+			for (j = 0; j < cfg->parties[i].ntokens; j++)
+				if (sg_secret_eq(cfg->parties[i].tokens[j], th)) {
+					authed(c, cfg->parties[i].id);
+					return 1;
+				}
+		auth_failed(c, "unknown");
+		return 0;
+	}
+	if (strncasecmp(hv, "Basic ", 6) != 0 ||
+	    (n = sg_b64_decode(hv + 6, strlen(hv + 6), dec,
+	    sizeof(dec) - 1, 1)) < 0) {
+		c->close_after = 1;
+		problem(c, 400, "bad-credentials", "use HTTP Basic or a Bearer "
+		    "token", NULL);
+		return 0;
+	}
+	dec[n] = '\0';
+	/* party ids are "kind:name", so the user-id itself holds a colon:
+	 * the password starts after the colon that ends a known party id */
+	colon = memchr(dec, ':', (size_t)n);
+	if (colon != NULL) {
+		char *second = strchr(colon + 1, ':');
+
+		if (second != NULL) {
+			*second = '\0';
+			if (sg_config_party(cfg, (char *)dec) != NULL)
+				colon = second;
+			*second = ':';
+		}
+	}
+	if (colon == NULL) {
+		OPENSSL_cleanse(dec, sizeof(dec));
+		auth_failed(c, "unknown");
+		return 0;
+	}
+	*colon = '\0';
+	{
+		const struct sg_party *p = sg_config_party(cfg, (char *)dec);
+		const char *pw = colon + 1;
+		size_t pwlen = (size_t)n - (size_t)(pw - (char *)dec);
+		struct auth_work *a;
+
+		if (p == NULL || p->password == NULL) {
+			char pid[96];
+
+			snprintf(pid, sizeof(pid), "%s", p ? p->id : "unknown");
+			OPENSSL_cleanse(dec, sizeof(dec));
+			auth_failed(c, pid);
+			return 0;
+		}
+		cache_tag(c->hs, p->id, pw, pwlen, tag);
+		if (cache_hit(c->hs, tag)) {
+			OPENSSL_cleanse(dec, sizeof(dec));
+			authed(c, p->id);
+			return 1;
+		}
+		if ((a = calloc(1, sizeof(*a))) == NULL ||
+		    pwlen >= sizeof(a->pw) ||
+		    (a->hash = strdup(p->password)) == NULL) {
+			free(a);
+			OPENSSL_cleanse(dec, sizeof(dec));
+			auth_failed(c, p->id);
+			return 0;
+		}
+		a->c = c;
+		a->w.data = a;
+		snprintf(a->party, sizeof(a->party), "%s", p->id);
+		memcpy(a->pw, pw, pwlen);
+		a->pwlen = pwlen;
+		OPENSSL_cleanse(dec, sizeof(dec));
+		if (uv_queue_work(g->loop, &a->w, auth_run, auth_after) != 0) {
+			free(a->hash);
+			free(a);
+			problem(c, 503, "unavailable", "try again", NULL);
+			return 0;
+		}
+		c->refs++;
+		c->st = ST_AUTH;
+		return 0;
+	}
+}
+
+/* ---- the API ---- */
+
+static int
+seg_ok(const char *s, size_t n, int name)
+{
+	size_t i;
+
+	if (n == 0 || n > 128 || s[0] == '.')
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' ||
+		    ch == '.')
+			continue;
+		if (name && (ch == ' ' || ch == '(' || ch == ')' ||
+		    ch == '+' || ch == ','))
+			continue;
+		if (!name && ch == ':')
+			continue;
+		return 0;
+	}
+	return 1;
+}
+
+/* Splits the path (percent-decoding %20 etc. within segments) into at
+ * most 8 segments. Returns the count, or -1 when the path is not one we
+ * accept (no dot segments, no empty segments, no query). */
+static int
+split_path(char *url, char *seg[8])
+{
+	char *p = url, *out;
+	int n = 0;
+
+	if (*p != '/' || strchr(url, '?') || strchr(url, '#'))
+		return -1;
+	for (out = url; *p; p++) {
+		if (*p == '%') {
+			int hi, lo;
+
+			if (!p[1] || !p[2])
+				return -1;
+			hi = p[1] <= '9' ? p[1] - '0' : (p[1] | 32) - 'a' + 10;
+			lo = p[2] <= '9' ? p[2] - '0' : (p[2] | 32) - 'a' + 10;
+			if (hi < 0 || hi > 15 || lo < 0 || lo > 15 ||
+			    hi * 16 + lo == '/' || hi * 16 + lo == 0)
+				return -1;
+			*out++ = (char)(hi * 16 + lo);
+			p += 2;
+		} else
+			*out++ = *p;
+	}
+	*out = '\0';
+	for (p = url + 1; *p; ) {
+		char *e = strchr(p, '/');
+
+		if (n == 8)
+			return -1;
+		seg[n++] = p;
+		if (e == NULL)
+			break;
+		*e = '\0';
+		p = e + 1;
+		if (*p == '\0')
+			return -1;
+	}
+	return n;
+}
+
+static void
+json_flow(FILE *f, const struct sg_agreement *a, const struct sg_flow *fl,
+    const char *status)
+{
+	size_t i;
+
+	fputs("{\"agreement\":", f);
+	sg_json_str(f, a->id);
+	fputs(",\"title\":", f);
+	sg_json_str(f, a->title);
+	fputs(",\"flow\":", f);
+	sg_json_str(f, fl->id);
+	fputs(",\"description\":", f);
+	sg_json_str(f, fl->description);
+	fputs(",\"status\":", f);
+	sg_json_str(f, status);
+	fprintf(f, ",\"format\":\"%s\",\"delivery\":\"%s\","
+	    "\"retention_days\":%d,\"encryption\":[", fl->format ==
+	    SG_FORMAT_CSV ? "csv" : "opaque", fl->delivery ==
+	    SG_DELIVERY_SEALED ? "sealed" : "gateway", fl->retention_days);
+	i = 0;
+	if (fl->encryptions & SG_ENC_ZIP_AES)
+		fprintf(f, "%s\"zip-aes\"", i++ ? "," : "");
+	if (fl->encryptions & SG_ENC_ZIP_LEGACY)
+		fprintf(f, "%s\"zip-legacy\"", i++ ? "," : "");
+	if (fl->encryptions & SG_ENC_AGE)
+		fprintf(f, "%s\"age\"", i++ ? "," : "");
+	fputs("],\"columns\":[", f);
+	for (i = 0; i < fl->manifest.ncolumns; i++) {
+		const struct sg_column *col = &fl->manifest.columns[i];
+
+		fputs(i ? ",{\"name\":" : "{\"name\":", f);
+		sg_json_str(f, col->name);
+		fprintf(f, ",\"type\":\"%s\",\"required\":%s}",
+		    sg_validator_name(col->type), col->required ? "true" :
+		    "false");
+	}
+	fputs("],\"recipients\":[", f);
+	for (i = 0; i < fl->nrecipients; i++) {
+		fputs(i ? "," : "", f);
+		sg_json_str(f, fl->recipients[i]);
+	}
+	fputs("]}", f);
+}
+
+static void
+api_flows(struct conn *c)
+{
+	const struct sg_config *cfg = c->hs->g->conf->cfg;
+	char *buf = NULL;
+	size_t len = 0, i, j;
+	int first = 1;
+	FILE *f = open_memstream(&buf, &len);
+
+	fputs("{\"party\":", f);
+	sg_json_str(f, c->party);
+	fputs(",\"send\":[", f);
+	for (i = 0; i < cfg->nagreements; i++) {
+		const struct sg_agreement *a = &cfg->agreements[i];
+		const char *st = sg_agreement_status_name(
+		    sg_agreement_status_on(a, sg_today()));
+
+		for (j = 0; j < a->nflows; j++)
+			if (sg_flow_has_sender(&a->flows[j], c->party) &&
+			    (a->flows[j].methods & SG_METHOD_HTTPS)) {
+				fputs(first ? "" : ",", f);
+				first = 0;
+				json_flow(f, a, &a->flows[j], st);
+			}
+	}
+	fputs("],\"receive\":[", f);
+	first = 1;
+	for (i = 0; i < cfg->nagreements; i++) {
+		const struct sg_agreement *a = &cfg->agreements[i];
+		const char *st = sg_agreement_status_name(
+		    sg_agreement_status_on(a, sg_today()));
+
+		for (j = 0; j < a->nflows; j++)
+			if (sg_flow_has_recipient(&a->flows[j], c->party)) {
+				fputs(first ? "" : ",", f);
+				first = 0;
+				json_flow(f, a, &a->flows[j], st);
+			}
+	}
+	fputs("]}\n", f);
+	fclose(f);
+	respond(c, 200, "application/json", buf, len, NULL);
+	free(buf);
+}
+
+static void
+json_time(FILE *f, const char *key, int64_t us)
+{
+	char b[32];
+	time_t t = (time_t)(us / 1000000);
+	struct tm tm;
+
+	fprintf(f, ",\"%s\":", key);
+	if (us == 0) {
+		fputs("null", f);
+		return;
+	}
+	gmtime_r(&t, &tm);
+	strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fprintf(f, "\"%s\"", b);
+}
+
+static void
+json_xfer(struct conn *c, FILE *f, struct gw_xfer *x, int full)
+{
+	struct gw *g = c->hs->g;
+	size_t i;
+
+	fprintf(f, "{\"id\":\"%s\",\"agreement\":", x->id);
+	sg_json_str(f, x->agreement ? x->agreement : "");
+	fputs(",\"flow\":", f);
+	sg_json_str(f, x->flow ? x->flow : "");
+	fputs(",\"sender\":", f);
+	sg_json_str(f, x->sender ? x->sender : "");
+	fprintf(f, ",\"name\":\"%s\"", gw_xfer_name(g, x));
+	fprintf(f, ",\"verdict\":\"%s\",\"state\":\"%s\",\"rows\":%" PRIu64,
+	    x->state == GW_REJECTED ? "rejected" : "accepted",
+	    x->state == GW_DELETED ? "deleted" : x->state == GW_REJECTED ?
+	    "rejected" : "released", x->rows);
+	if (x->state != GW_REJECTED)
+		fprintf(f, ",\"size\":%" PRIu64 ",\"sha256\":\"%s\","
+		    "\"delivery\":\"%s\"", x->plain_size, x->plain_sha256,
+		    x->sealed ? "sealed" : "gateway");
+	else
+		fprintf(f, ",\"rule\":\"%s\",\"errors\":%" PRIu64, x->rule,
+		    x->errors);
+	json_time(f, "received", x->received);
+	if (x->state == GW_DELETED) {
+		json_time(f, "deleted", x->deleted_at);
+		fprintf(f, ",\"deleted_reason\":\"%s\"", x->delete_reason);
+	}
+	fputs(",\"recipients\":[", f);
+	for (i = 0; i < x->nrcpt; i++) {
+		/* a recipient sees only its own row; the sender sees all */
+		if (!(x->sender && strcmp(x->sender, c->party) == 0) &&
+		    strcmp(x->rcpt[i].party, c->party) != 0)
+			continue;
+		fprintf(f, "%s{\"party\":", (i && (x->sender &&
+		    strcmp(x->sender, c->party) == 0)) ? "," : "");
+		sg_json_str(f, x->rcpt[i].party);
+		json_time(f, "downloaded", x->rcpt[i].downloaded);
+		json_time(f, "confirmed", x->rcpt[i].confirmed);
+		fputs("}", f);
+	}
+	fputs("]", f);
+	if (full && x->sender && strcmp(x->sender, c->party) == 0) {
+		char *rep = gw_xfer_report(g, x->id);
+
+		if (rep != NULL) {
+			fprintf(f, ",\"report\":%s", rep);
+			free(rep);
+		}
+	}
+	fputs("}", f);
+}
+
+static void
+api_inbox(struct conn *c, int sent)
+{
+	struct gw *g = c->hs->g;
+	char *buf = NULL;
+	size_t len = 0, i;
+	int first = 1;
+	FILE *f = open_memstream(&buf, &len);
+
+	fputs("{\"transfers\":[", f);
+	for (i = g->nx; i-- > 0;) {
+		struct gw_xfer *x = g->x[i];
+
+		if (sent ? !(x->sender && strcmp(x->sender, c->party) == 0) :
+		    (gw_may_read(g, x, c->party) != 2 ||
+		    gw_agreement_block(g, x->agreement) != NULL))
+			continue;
+		fputs(first ? "" : ",", f);
+		first = 0;
+		json_xfer(c, f, x, 0);
+	}
+	fputs("]}\n", f);
+	fclose(f);
+	respond(c, 200, "application/json", buf, len, NULL);
+	free(buf);
+}
+
+static void
+api_transfer(struct conn *c, struct gw_xfer *x)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	json_xfer(c, f, x, 1);
+	fputs("\n", f);
+	fclose(f);
+	respond(c, 200, "application/json", buf, len, NULL);
+	free(buf);
+}
+
+/* A durable record (DOWNLOADED, CONFIRMED) written off the I/O thread;
+ * the answer waits for it. */
+struct rec_work {
+	uv_work_t	 w;
+	struct conn	*c;
+	struct gw	*g;
+	int		 type;
+	struct sg_payload pl;
+	int		 rc;
+	char		 err[SG_ERR_MAX];
+	uint64_t	 off, end;
+};
+
+static void
+rec_run(uv_work_t *w)
+{
+	struct rec_work *r = w->data;
+
+	r->rc = sg_vault_record(r->g->vault, r->type, &r->pl, NULL, r->err);
+}
+
+static void start_stream(struct conn *c, struct rec_work *r);
+
+static void
+rec_after(uv_work_t *w, int status)
+{
+	struct rec_work *r = w->data;
+	struct conn *c = r->c;
+	struct gw *g = r->g;
+	const char *fl[4];
+	char a[96], b[128];
+
+	(void)status;
+	if (r->rc == 0)
+		gw_xfer_apply(g, r->type, r->pl.buf, r->pl.len, gw_now_us());
+	snprintf(a, sizeof(a), "SCHOOLGATE_TRANSFER=%s", c->work_id);
+	snprintf(b, sizeof(b), "SCHOOLGATE_PARTY=%s", c->party);
+	fl[0] = a, fl[1] = b, fl[2] = NULL;
+	if (r->rc != 0)
+		gw_journalf(EV_LOG_FAILED, LOG_CRIT, fl, "the transfer log "
+		    "could not be written: %s", r->err);
+	else if (r->type == SG_REC_DOWNLOADED) {
+		g->n.downloads++;
+		gw_journalf(EV_DOWNLOADED, LOG_INFO, fl, "transfer %s "
+		    "downloaded by %s", c->work_id, c->party);
+	} else
+		gw_journalf(EV_CONFIRMED, LOG_INFO, fl, "transfer %s: %s "
+		    "confirmed receipt", c->work_id, c->party);
+	c->refs--;
+	if (c->closing) {
+		if (c->refs == 0)
+			free(c);
+		free(r);
+		return;
+	}
+	if (r->rc != 0) {
+		c->close_after = 1;
+		c->st = ST_HEADERS;
+		problem(c, 503, "unavailable", "the transfer log could not be "
+		    "written; try again later", "Retry-After: 60\r\n");
+	} else if (r->type == SG_REC_CONFIRMED) {
+		c->st = ST_DONE;
+		respond(c, 204, "application/json", "", 0, NULL);
+	} else
+		start_stream(c, r);
+	free(r);
+}
+
+static void
+start_stream(struct conn *c, struct rec_work *r)
+{
+	char extra[160];
+	uint64_t total = c->af ? sg_age_file_size(c->af) : r->end;
+
+	extra[0] = '\0';
+	if (c->hvlen[H_RANGE] > 0 && (r->off != 0 || r->end != total))
+		snprintf(extra, sizeof(extra), "Content-Range: bytes %" PRIu64
+		    "-%" PRIu64 "/%" PRIu64 "\r\nAccept-Ranges: bytes\r\n",
+		    r->off, r->end - 1, total);
+	else
+		snprintf(extra, sizeof(extra), "Accept-Ranges: bytes\r\n");
+	send_head(c, extra[0] == 'C' ? 206 : 200, c->dl_sealed ?
+	    "application/octet-stream" : "text/csv", r->end - r->off, extra);
+	c->dl_off = r->off;
+	c->dl_end = r->end;
+	if (c->hp.method == HTTP_HEAD)
+		c->dl_end = c->dl_off;
+	c->st = ST_STREAM;
+	pump(c);
+}
+
+/* Range: "bytes=a-b", "bytes=a-", "bytes=-n" (one range). 0 ok, -1 bad,
+ * 1 unsatisfiable. */
+static int
+parse_range(const char *s, uint64_t size, uint64_t *off, uint64_t *end)
+{
+	unsigned long long a, b;
+	char *e;
+
+	*off = 0;
+	*end = size;
+	if (*s == '\0')
+		return 0;
+	if (strncmp(s, "bytes=", 6) != 0 || strchr(s, ','))
+		return -1;
+	s += 6;
+	if (*s == '-') {
+		b = strtoull(s + 1, &e, 10);
+		if (*e || b == 0)
+			return -1;
+		*off = b >= size ? 0 : size - b;
+		return size == 0 ? 1 : 0;
+	}
+	a = strtoull(s, &e, 10);
+	if (*e != '-')
+		return -1;
+	if (e[1] == '\0')
+		b = size ? size - 1 : 0;
+	else {
+		b = strtoull(e + 1, &e, 10);
+		if (*e || b < a)
+			return -1;
+	}
+	if (a >= size)
+		return 1;
+	if (b >= size)
+		b = size - 1;
+	*off = a;
+	*end = b + 1;
+	return 0;
+}
+
+static void
+api_content(struct conn *c, struct gw_xfer *x)
+{
+	struct gw *g = c->hs->g;
+	struct rec_work *r;
+	char err[SG_ERR_MAX];
+	const char *why;
+	uint64_t size;
+	int rr;
+
+	if ((why = gw_agreement_block(g, x->agreement)) != NULL) {
+		problem(c, 403, "agreement-inactive", why, NULL);
+		return;
+	}
+	if ((c->dl_fd = sg_vault_open_object(g->vault, x->id, err)) < 0) {
+		problem(c, 503, "unavailable", "the object cannot be read",
+		    NULL);
+		return;
+	}
+	c->dl_sealed = x->sealed;
+	if (!x->sealed) {
+		if (sg_age_file_open(c->dl_fd, g->ids, g->nids, &c->af,
+		    &why) != 0) {
+			close(c->dl_fd);
+			c->dl_fd = -1;
+			problem(c, 503, "unavailable", "the object cannot be "
+			    "opened", NULL);
+			return;
+		}
+		size = sg_age_file_size(c->af);
+	} else {
+		off_t e = lseek(c->dl_fd, 0, SEEK_END);
+
+		size = e < 0 ? 0 : (uint64_t)e;
+	}
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		conn_close(c);
+		return;
+	}
+	rr = parse_range(c->hv[H_RANGE], size, &r->off, &r->end);
+	if (rr != 0) {
+		char extra[64];
+
+		free(r);
+		if (c->af)
+			sg_age_file_close(c->af);
+		c->af = NULL;
+		close(c->dl_fd);
+		c->dl_fd = -1;
+		snprintf(extra, sizeof(extra), "Content-Range: bytes */%" PRIu64
+		    "\r\n", size);
+		problem(c, rr > 0 ? 416 : 400, "bad-range", "the range is "
+		    "not one this file has", extra);
+		return;
+	}
+	r->c = c;
+	r->g = g;
+	r->w.data = r;
+	r->type = SG_REC_DOWNLOADED;
+	sg_payload_init(&r->pl);
+	sg_payload_u64(&r->pl, "bytes", r->end - r->off);
+	sg_payload_u64(&r->pl, "from", r->off);
+	sg_payload_str(&r->pl, "object", x->id);
+	sg_payload_str(&r->pl, "party", c->party);
+	sg_payload_end(&r->pl);
+	snprintf(c->work_id, sizeof(c->work_id), "%s", x->id);
+	c->st = ST_WORK;
+	c->refs++;
+	if (uv_queue_work(g->loop, &r->w, rec_run, rec_after) != 0) {
+		c->refs--;
+		free(r);
+		conn_close(c);
+	}
+}
+
+static void
+api_confirm(struct conn *c, struct gw_xfer *x)
+{
+	struct gw *g = c->hs->g;
+	struct rec_work *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		conn_close(c);
+		return;
+	}
+	r->c = c;
+	r->g = g;
+	r->w.data = r;
+	r->type = SG_REC_CONFIRMED;
+	sg_payload_init(&r->pl);
+	sg_payload_str(&r->pl, "object", x->id);
+	sg_payload_str(&r->pl, "party", c->party);
+	sg_payload_end(&r->pl);
+	snprintf(c->work_id, sizeof(c->work_id), "%s", x->id);
+	c->st = ST_WORK;
+	c->refs++;
+	if (uv_queue_work(g->loop, &r->w, rec_run, rec_after) != 0) {
+		c->refs--;
+		free(r);
+		conn_close(c);
+	}
+}
+
+static void
+api_upload(struct conn *c, char *agreement, char *flow, char *name)
+{
+	struct gw *g = c->hs->g;
+	const struct sg_flow *f;
+	const char *why;
+	uint64_t cl = c->hp.content_length;
+	int st;
+
+	if (g->draining) {
+		problem(c, 503, "draining", "the gateway is shutting down; try "
+		    "again shortly", "Retry-After: 30\r\n");
+		return;
+	}
+	if ((st = gw_may_send(g, c->party, agreement, flow, SG_METHOD_HTTPS,
+	    &f, &why)) != 0) {
+		problem(c, st, st == 404 ? "not-found" : "forbidden", why,
+		    NULL);
+		return;
+	}
+	if (!seg_ok(name, strlen(name), 1)) {
+		problem(c, 400, "bad-name", "file names may use letters, "
+		    "digits, spaces and . _ - ( ) + , (up to 128)", NULL);
+		return;
+	}
+	if (!(c->hp.flags & F_CHUNKED) && cl == ULLONG_MAX) {
+		problem(c, 411, "length-required", "send Content-Length or a "
+		    "chunked body", NULL);
+		return;
+	}
+	/* the encrypted file may be a little larger than what it holds */
+	c->body_max = f->limits.max_bytes + f->limits.max_bytes / 64 +
+	    (1 << 20);
+	if (cl != ULLONG_MAX && cl > c->body_max) {
+		problem(c, 413, "too-large", "the file is larger than this "
+		    "flow accepts", NULL);
+		return;
+	}
+	if (c->hvlen[H_CTYPE] > 0 &&
+	    strncasecmp(c->hv[H_CTYPE], "application/octet-stream", 24) != 0 &&
+	    strncasecmp(c->hv[H_CTYPE], "application/zip", 15) != 0 &&
+	    strncasecmp(c->hv[H_CTYPE], "application/x-zip-compressed", 28) != 0 &&
+	    strncasecmp(c->hv[H_CTYPE], "application/age", 15) != 0 &&
+	    strncasecmp(c->hv[H_CTYPE], "application/x-www-form-urlencoded", 33) != 0) {
+		problem(c, 415, "unsupported-media-type", "send the file as "
+		    "application/octet-stream, application/zip or "
+		    "application/age", NULL);
+		return;
+	}
+	if (gw_name_held(g, c->party, agreement, flow, name)) {
+		problem(c, 409, "duplicate", "a file of this name sent to this "
+		    "flow is still held; send it under another name", NULL);
+		return;
+	}
+	c->up = gw_upload_begin(g, c->party, agreement, flow, name,
+	    c->hvlen[H_ZIP] ? c->hv[H_ZIP] : NULL, c->body_max, &up_cb, c);
+	OPENSSL_cleanse(c->hv[H_ZIP], sizeof(c->hv[H_ZIP]));
+	if (c->up == NULL) {
+		problem(c, 503, "unavailable", "out of resources; try again",
+		    "Retry-After: 10\r\n");
+		return;
+	}
+	c->st = ST_UPLOAD;
+	if (c->hvlen[H_EXPECT] > 0) {
+		if (strcasecmp(c->hv[H_EXPECT], "100-continue") != 0) {
+			gw_upload_cancel(c->up);
+			c->up = NULL;
+			c->st = ST_HEADERS;
+			c->close_after = 1;
+			problem(c, 417, "expectation-failed", "only "
+			    "100-continue is understood", NULL);
+			return;
+		}
+		tls_send(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	}
+}
+
+static void
+dispatch(struct conn *c)
+{
+	struct gw *g = c->hs->g;
+	char url[URL_MAX + 1], *seg[8];
+	int n, m = c->hp.method, may;
+	struct gw_xfer *x;
+
+	c->st = ST_HEADERS;
+	snprintf(url, sizeof(url), "%s", c->url);
+	if ((n = split_path(url, seg)) < 1 || strcmp(seg[0], "v1") != 0) {
+		not_found(c);
+		return;
+	}
+	if (c->party[0] == '\0' && !authenticate(c))
+		return;
+	if (n == 6 && m == HTTP_PUT && strcmp(seg[1], "flows") == 0 &&
+	    strcmp(seg[4], "files") == 0 && seg_ok(seg[2], strlen(seg[2]), 0) &&
+	    seg_ok(seg[3], strlen(seg[3]), 0)) {
+		api_upload(c, seg[2], seg[3], seg[5]);
+		return;
+	}
+	if (n == 2 && strcmp(seg[1], "flows") == 0) {
+		if (m != HTTP_GET && m != HTTP_HEAD)
+			goto method;
+		api_flows(c);
+		return;
+	}
+	if (n == 2 && (strcmp(seg[1], "inbox") == 0 ||
+	    strcmp(seg[1], "transfers") == 0)) {
+		if (m != HTTP_GET && m != HTTP_HEAD)
+			goto method;
+		api_inbox(c, seg[1][0] == 't');
+		return;
+	}
+	if ((n == 3 || n == 4) && strcmp(seg[1], "transfers") == 0) {
+		x = sg_transfer_id_ok(seg[2]) ? gw_xfer_find(g, seg[2]) : NULL;
+		may = gw_may_read(g, x, c->party);
+		if (may == 0) {
+			not_found(c);	/* whether it exists is not told */
+			return;
+		}
+		if (n == 4 && strcmp(seg[3], "content") != 0) {
+			not_found(c);
+			return;
+		}
+		if (n == 3 && (m == HTTP_GET || m == HTTP_HEAD)) {
+			api_transfer(c, x);
+			return;
+		}
+		if (n == 3 && m == HTTP_DELETE) {
+			if (may != 2) {
+				problem(c, 403, "forbidden", "only a recipient "
+				    "confirms receipt", NULL);
+				return;
+			}
+			api_confirm(c, x);
+			return;
+		}
+		if (n == 4 && (m == HTTP_GET || m == HTTP_HEAD)) {
+			if (may != 2) {
+				problem(c, 403, "forbidden", "only the "
+				    "recipients may fetch the file", NULL);
+				return;
+			}
+			api_content(c, x);
+			return;
+		}
+		goto method;
+	}
+	not_found(c);
+	return;
+method:
+	problem(c, 405, "method-not-allowed", "that method is not used here",
+	    NULL);
+}
+
+/* ---- accepting ---- */
+
+static void
+on_conn(uv_stream_t *l, int status)
+{
+	struct hs *h = l->data;
+	struct gw *g = h->g;
+	const struct sg_daemon_conf *d = &g->conf->cfg->daemon;
+	struct sockaddr_storage ss;
+	int sl = sizeof(ss);
+	struct conn *c;
+
+	if (status < 0 || (c = calloc(1, sizeof(*c))) == NULL)
+		return;
+	c->hs = h;
+	c->dl_fd = -1;
+	uv_tcp_init(g->loop, &c->tcp);
+	c->tcp.data = c;
+	if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0) {
+		c->refs = 1;
+		uv_close((uv_handle_t *)&c->tcp, on_closed);
+		return;
+	}
+	uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl);
+	if (ss.ss_family == AF_INET)
+		uv_ip4_name((struct sockaddr_in *)&ss, c->addr, sizeof(c->addr));
+	else
+		uv_ip6_name((struct sockaddr_in6 *)&ss, c->addr,
+		    sizeof(c->addr));
+	if (g->draining || g->n.connections >= d->max_connections ||
+	    g->n.unauthenticated >= d->max_unauth ||
+	    sg_bans_check(g->bans, c->addr, gw_now_us() / 1000000) > 60) {
+		/* over a limit (or long banned): no TLS work at all */
+		c->refs = 1;
+		uv_close((uv_handle_t *)&c->tcp, on_closed);
+		return;
+	}
+	uv_tcp_nodelay(&c->tcp, 1);
+	c->ssl = SSL_new(h->ctx);
+	c->rb = BIO_new(BIO_s_mem());
+	c->wb = BIO_new(BIO_s_mem());
+	if (c->ssl == NULL || c->rb == NULL || c->wb == NULL) {
+		SSL_free(c->ssl);
+		c->refs = 1;
+		uv_close((uv_handle_t *)&c->tcp, on_closed);
+		return;
+	}
+	BIO_set_mem_eof_return(c->rb, -1);
+	SSL_set_bio(c->ssl, c->rb, c->wb);
+	SSL_set_accept_state(c->ssl);
+	http_parser_init(&c->hp, HTTP_REQUEST);
+	c->hp.data = c;
+	reset_request(c);
+	uv_timer_init(g->loop, &c->idle);
+	c->idle.data = c;
+	uv_timer_start(&c->idle, on_idle, (uint64_t)d->idle_seconds * 1000,
+	    (uint64_t)d->idle_seconds * 1000);
+	g->n.connections++;
+	g->n.unauthenticated++;
+	c->next = h->conns;
+	if (h->conns)
+		h->conns->prev = c;
+	h->conns = c;
+	set_reading(c, 1);
+}
+
+struct hs *
+gw_https_new(struct gw *g, int fd, char err[SG_ERR_MAX])
+{
+	const struct sg_config *cfg = g->conf->cfg;
+	struct hs *h;
+	size_t i;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
+		sg_errf(err, "out of memory");
+		return NULL;
+	}
+	h->g = g;
+	for (i = 0; i < cfg->nparties; i++)
+		if (cfg->parties[i].ncerts > 0)
+			h->want_certs = 1;
+	RAND_bytes(h->cache_key, sizeof(h->cache_key));
+	if ((h->ctx = gw_tls_ctx(&cfg->daemon, h->want_certs, err)) == NULL)
+		goto bad;
+	uv_tcp_init(g->loop, &h->listener);
+	h->listener.data = h;
+	if (fd >= 0) {
+		if (uv_tcp_open(&h->listener, fd) != 0) {
+			sg_errf(err, "the socket systemd passed is unusable");
+			goto bad;
+		}
+	} else {
+		struct sockaddr_storage ss;
+		char host[64];
+		const char *lp = cfg->daemon.https_listen, *colon;
+		int port;
+
+		if ((colon = strrchr(lp, ':')) == NULL ||
+		    (size_t)(colon - lp) >= sizeof(host) ||
+		    (port = atoi(colon + 1)) <= 0 || port > 65535) {
+			sg_errf(err, "daemon.https.listen: want address:port");
+			goto bad;
+		}
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - lp), lp);
+		if (host[0] == '[') {
+			memmove(host, host + 1, strlen(host));
+			host[strcspn(host, "]")] = '\0';
+		}
+		if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0 &&
+		    uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0) {
+			sg_errf(err, "daemon.https.listen: bad address");
+			goto bad;
+		}
+		if (uv_tcp_bind(&h->listener, (struct sockaddr *)&ss, 0) != 0) {
+			sg_errf(err, "cannot bind %s", lp);
+			goto bad;
+		}
+	}
+	if (uv_listen((uv_stream_t *)&h->listener, 511, on_conn) != 0) {
+		sg_errf(err, "cannot listen on %s", cfg->daemon.https_listen);
+		goto bad;
+	}
+	h->listening = 1;
+	return h;
+bad:
+	SSL_CTX_free(h->ctx);
+	free(h);
+	return NULL;
+}
+
+int
+gw_https_port(struct hs *h)
+{
+	struct sockaddr_storage ss;
+	int l = sizeof(ss);
+
+	if (uv_tcp_getsockname(&h->listener, (struct sockaddr *)&ss, &l) != 0)
+		return -1;
+	return ntohs(ss.ss_family == AF_INET ?
+	    ((struct sockaddr_in *)&ss)->sin_port :
+	    ((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+/* Stops accepting; idle keep-alive connections are closed, the rest end
+ * after their current response. */
+void
+gw_https_drain(struct hs *h)
+{
+	struct conn *c, *next;
+
+	if (h->listening) {
+		uv_close((uv_handle_t *)&h->listener, NULL);
+		h->listening = 0;
+	}
+	for (c = h->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->st == ST_HEADERS && c->inlen == 0 && c->urllen == 0)
+			conn_close(c);
+	}
+}
+
+unsigned
+gw_https_active(struct hs *h)
+{
+	unsigned n = 0;
+	struct conn *c;
+
+	for (c = h->conns; c != NULL; c = c->next)
+		n++;
+	return n;
+}
+
+void
+gw_https_close_all(struct hs *h)
+{
+	while (h->conns != NULL)
+		conn_close(h->conns);
+}
+
+void
+gw_https_free(struct hs *h)
+{
+	if (h == NULL)
+		return;
+	SSL_CTX_free(h->ctx);
+	free(h);
+}
+
+/* New TLS settings on reload (certificate renewed): new connections use
+ * them. */
+int
+gw_https_reload(struct hs *h, char err[SG_ERR_MAX])
+{
+	SSL_CTX *n = gw_tls_ctx(&h->g->conf->cfg->daemon, h->want_certs, err);
+
+	if (n == NULL)
+		return -1;
+	SSL_CTX_free(h->ctx);	/* live connections keep a reference */
+	h->ctx = n;
+	return 0;
+}

@@ -1,0 +1,403 @@
+/*
+ * schoolgated: the gateway daemon.
+ *
+ *   schoolgated -c FILE     run in the foreground (systemd Type=notify)
+ *   schoolgated -c FILE -t  check the configuration and exit 0 or 1
+ *
+ * One libuv loop thread owns the sockets; pipeline threads run uploads.
+ * SIGTERM drains (no new connections, in-flight uploads finish within
+ * daemon.limits.drain_seconds), writes a final log checkpoint and exits
+ * 0. SIGHUP reloads the configuration; a configuration that does not
+ * load is refused and the running one kept.
+ */
+#include "gw.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "https.h"
+#include "keys.h"
+
+struct daemon {
+	struct gw	 g;
+	struct hs	*https;
+	uv_signal_t	 sigterm, sigint, sighup;
+	uv_timer_t	 status, watchdog, drain;
+	int64_t		 drain_deadline;
+	int		 exit_code;
+};
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: schoolgated -c FILE [-t]\n");
+	exit(2);
+}
+
+static void
+vnote(void *arg, const char *msg)
+{
+	const char *f[] = { "SCHOOLGATE_REASON=recovery", NULL };
+
+	(void)arg;
+	gw_journal(EV_RECOVERY, LOG_WARNING, msg, f);
+}
+
+static void
+print_diag(const struct sg_diag *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->count; i++)
+		fprintf(stderr, "schoolgated: %s\n", d->msgs[i]);
+}
+
+/* Everything -t checks: the configuration, the daemon settings, the
+ * TLS certificate and key, the gateway's keys. */
+static int
+check_daemon_conf(const struct sg_config *cfg, char err[SG_ERR_MAX])
+{
+	const struct sg_daemon_conf *d = &cfg->daemon;
+	SSL_CTX *ctx;
+	char path[4096];
+	struct sg_age_identity *ids = NULL;
+	struct sg_note_key k;
+	long n;
+
+	if (d->state_dir == NULL)
+		return sg_errf(err, "%s: daemon.state_dir is not set",
+		    cfg->path);
+	if ((ctx = gw_tls_ctx(d, 0, err)) == NULL)
+		return -1;
+	SSL_CTX_free(ctx);
+	snprintf(path, sizeof(path), "%s/storage.key", d->keys_dir);
+	if ((n = sg_identities_load(path, &ids, err)) < 0)
+		return -1;
+	sg_identities_free(ids, (size_t)n);
+	if (n == 0)
+		return sg_errf(err, "%s: no identity", path);
+	snprintf(path, sizeof(path), "%s/log-signing.key", d->keys_dir);
+	if (sg_signer_load(path, &k, err) != 0)
+		return -1;
+	OPENSSL_cleanse(&k, sizeof(k));
+	return 0;
+}
+
+static void
+update_status(struct daemon *dm)
+{
+	struct gw *g = &dm->g;
+
+	sd_notifyf(0, "STATUS=%s%u connection(s), %u upload(s) in flight; "
+	    "%llu accepted, %llu rejected, %llu failed, %llu download(s), "
+	    "%u banned address(es)", g->draining ? "draining: " : "",
+	    g->n.connections, g->n.in_flight,
+	    (unsigned long long)g->n.accepted,
+	    (unsigned long long)g->n.rejected,
+	    (unsigned long long)g->n.failed,
+	    (unsigned long long)g->n.downloads,
+	    sg_bans_active(g->bans, gw_now_us() / 1000000));
+}
+
+static void
+on_status(uv_timer_t *t)
+{
+	update_status(t->data);
+}
+
+static void
+on_watchdog(uv_timer_t *t)
+{
+	(void)t;
+	sd_notify(0, "WATCHDOG=1");
+}
+
+static void
+finish(struct daemon *dm)
+{
+	struct gw *g = &dm->g;
+	char err[SG_ERR_MAX];
+
+	gw_https_close_all(dm->https);
+	gw_pool_stop(g);
+	if (sg_vault_close(g->vault, err) != 0) {
+		const char *f[] = { "SCHOOLGATE_REASON=final-checkpoint", NULL };
+
+		gw_journalf(EV_LOG_FAILED, LOG_CRIT, f, "the final checkpoint "
+		    "could not be written: %s", err);
+		dm->exit_code = 1;
+	}
+	g->vault = NULL;
+	uv_close((uv_handle_t *)&g->mbox_async, NULL);
+	uv_close((uv_handle_t *)&g->retention_timer, NULL);
+	uv_close((uv_handle_t *)&dm->status, NULL);
+	uv_close((uv_handle_t *)&dm->watchdog, NULL);
+	uv_close((uv_handle_t *)&dm->drain, NULL);
+	uv_close((uv_handle_t *)&dm->sigterm, NULL);
+	uv_close((uv_handle_t *)&dm->sigint, NULL);
+	uv_close((uv_handle_t *)&dm->sighup, NULL);
+}
+
+static void
+on_drain(uv_timer_t *t)
+{
+	struct daemon *dm = t->data;
+	struct gw *g = &dm->g;
+
+	update_status(dm);
+	if ((g->n.in_flight == 0 && gw_https_active(dm->https) == 0) ||
+	    gw_now_us() >= dm->drain_deadline) {
+		uv_timer_stop(t);
+		finish(dm);
+	}
+}
+
+static void
+on_term(uv_signal_t *s, int sig)
+{
+	struct daemon *dm = s->data;
+	struct gw *g = &dm->g;
+	const char *f[] = { NULL, NULL };
+	char a[64];
+
+	if (g->draining)
+		return;
+	g->draining = 1;
+	sd_notify(0, "STOPPING=1");
+	snprintf(a, sizeof(a), "SCHOOLGATE_IN_FLIGHT=%u", g->n.in_flight);
+	f[0] = a;
+	gw_journalf(EV_STOPPING, LOG_NOTICE, f, "stopping on %s: no new "
+	    "connections; %u upload(s) in flight may finish",
+	    strsignal(sig), g->n.in_flight);
+	gw_https_drain(dm->https);
+	dm->drain_deadline = gw_now_us() +
+	    (int64_t)g->conf->cfg->daemon.drain_seconds * 1000000;
+	uv_timer_start(&dm->drain, on_drain, 0, 50);
+}
+
+static void
+on_hup(uv_signal_t *s, int sig)
+{
+	struct daemon *dm = s->data;
+	struct gw *g = &dm->g;
+	struct sg_diag diag;
+	struct gw_conf *nc;
+	char err[SG_ERR_MAX];
+	const struct sg_daemon_conf *d;
+
+	(void)sig;
+	sd_notify(0, "RELOADING=1");
+	sg_diag_init(&diag);
+	nc = gw_conf_load(g->config_path, &diag);
+	if (nc != NULL && check_daemon_conf(nc->cfg, err) != 0) {
+		sg_diag_add(&diag, "%s", err);
+		gw_conf_unref(nc);
+		nc = NULL;
+	}
+	if (nc == NULL) {
+		const char *f[] = { "SCHOOLGATE_REASON=config", NULL };
+
+		gw_journalf(EV_RELOAD_FAILED, LOG_ERR, f, "the new "
+		    "configuration was refused (%zu problem(s); first: %s); "
+		    "the running one is kept", diag.count, diag.count ? diag.msgs[0] :
+		    "unknown");
+		sg_diag_free(&diag);
+		sd_notify(0, "READY=1");
+		return;
+	}
+	sg_diag_free(&diag);
+	gw_conf_unref(g->conf);
+	g->conf = nc;
+	d = &nc->cfg->daemon;
+	sg_bans_configure(g->bans, d->ban_failures, d->ban_seconds,
+	    d->ban_max_seconds);
+	if (gw_https_reload(dm->https, err) != 0) {
+		const char *f[] = { "SCHOOLGATE_REASON=tls", NULL };
+
+		gw_journalf(EV_RELOAD_FAILED, LOG_ERR, f, "the TLS settings "
+		    "were not reloaded: %s", err);
+	}
+	{
+		char a[64], b[64];
+		const char *f[] = { a, b, NULL };
+
+		snprintf(a, sizeof(a), "SCHOOLGATE_PARTIES=%zu",
+		    nc->cfg->nparties);
+		snprintf(b, sizeof(b), "SCHOOLGATE_AGREEMENTS=%zu",
+		    nc->cfg->nagreements);
+		gw_journalf(EV_RELOADED, LOG_NOTICE, f, "configuration "
+		    "reloaded: %zu parties, %zu agreements",
+		    nc->cfg->nparties, nc->cfg->nagreements);
+	}
+	sd_notify(0, "READY=1");
+}
+
+static int
+listen_fd(void)
+{
+	char **names = NULL;
+	int n, i, fd = -1;
+
+	n = sd_listen_fds_with_names(1, &names);
+	for (i = 0; i < n; i++) {
+		/* the HTTPS socket: named "https", or the only one */
+		if (fd < 0 && (n == 1 || (names && strcmp(names[i], "https") ==
+		    0)))
+			fd = SD_LISTEN_FDS_START + i;
+		if (names)
+			free(names[i]);
+	}
+	free(names);
+	return fd;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct daemon dm;
+	struct gw *g = &dm.g;
+	struct sg_diag diag;
+	const char *cpath = NULL;
+	char err[SG_ERR_MAX], path[4096];
+	int opt, test = 0;
+	long n;
+	uint64_t wd;
+
+	while ((opt = getopt(argc, argv, "c:t")) != -1) {
+		switch (opt) {
+		case 'c':
+			cpath = optarg;
+			break;
+		case 't':
+			test = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (cpath == NULL || optind != argc)
+		usage();
+	umask(077);
+	signal(SIGPIPE, SIG_IGN);
+	sg_diag_init(&diag);
+	if ((g->conf = gw_conf_load(cpath, &diag)) == NULL) {
+		print_diag(&diag);
+		fprintf(stderr, "schoolgated: %s: configuration refused\n",
+		    cpath);
+		return 1;
+	}
+	sg_diag_free(&diag);
+	if (check_daemon_conf(g->conf->cfg, err) != 0) {
+		fprintf(stderr, "schoolgated: %s\n", err);
+		return 1;
+	}
+	if (test) {
+		printf("schoolgated: %s: configuration OK (%zu parties, %zu "
+		    "agreements)\n", g->conf->cfg->path,
+		    g->conf->cfg->nparties, g->conf->cfg->nagreements);
+		gw_conf_unref(g->conf);
+		return 0;
+	}
+	g->config_path = cpath;
+	{
+		const struct sg_daemon_conf *d = &g->conf->cfg->daemon;
+		static char sdir[4096], ldir[4096];
+		int state;
+
+		snprintf(path, sizeof(path), "%s/storage.key", d->keys_dir);
+		if ((n = sg_identities_load(path, &g->ids, err)) <= 0)
+			goto fatal;
+		g->nids = (size_t)n;
+		snprintf(path, sizeof(path), "%s/log-signing.key", d->keys_dir);
+		if (sg_signer_load(path, &g->signer, err) != 0)
+			goto fatal;
+		if ((state = sg_open_dir(AT_FDCWD, d->state_dir, 1, 0700,
+		    err)) < 0)
+			goto fatal;
+		if ((g->meta_dir = sg_open_dir(state, "meta", 1, 0700, err)) <
+		    0)
+			goto fatal;
+		close(state);
+		snprintf(sdir, sizeof(sdir), "%s/store", d->state_dir);
+		snprintf(ldir, sizeof(ldir), "%s/log", d->state_dir);
+		g->vopts.store_dir = sdir;
+		g->vopts.log_dir = ldir;
+		g->vopts.signer = &g->signer;
+		g->vopts.ids = g->ids;
+		g->vopts.nids = g->nids;
+		g->vopts.create = 1;
+		g->vopts.checkpoint_every = d->checkpoint_records;
+		g->vopts.note = vnote;
+		if (sg_vault_open(&g->vopts, &g->vault, err) != 0)
+			goto fatal;
+		if (gw_xfers_load(g, err) != 0 ||
+		    gw_finish_unreleased(g, err) != 0)
+			goto fatal;
+		if ((g->bans = sg_bans_new(d->ban_failures, d->ban_seconds,
+		    d->ban_max_seconds)) == NULL)
+			goto fatal;
+	}
+	g->loop = uv_default_loop();
+	g->started = gw_now_us();
+	if (gw_pool_start(g, g->conf->cfg->daemon.workers) != 0) {
+		sg_errf(err, "cannot start the pipeline threads");
+		goto fatal;
+	}
+	if ((dm.https = gw_https_new(g, listen_fd(), err)) == NULL)
+		goto fatal;
+	gw_retention_start(g);
+	uv_signal_init(g->loop, &dm.sigterm);
+	uv_signal_init(g->loop, &dm.sigint);
+	uv_signal_init(g->loop, &dm.sighup);
+	dm.sigterm.data = dm.sigint.data = dm.sighup.data = &dm;
+	uv_signal_start(&dm.sigterm, on_term, SIGTERM);
+	uv_signal_start(&dm.sigint, on_term, SIGINT);
+	uv_signal_start(&dm.sighup, on_hup, SIGHUP);
+	uv_timer_init(g->loop, &dm.status);
+	uv_timer_init(g->loop, &dm.watchdog);
+	uv_timer_init(g->loop, &dm.drain);
+	dm.status.data = dm.watchdog.data = dm.drain.data = &dm;
+	uv_timer_start(&dm.status, on_status, 2000, 2000);
+	if (sd_watchdog_enabled(0, &wd) > 0 && wd >= 2000)
+		uv_timer_start(&dm.watchdog, on_watchdog, 0, wd / 2000);
+	{
+		char a[64], b[64];
+		const char *f[] = { a, b, NULL };
+
+		snprintf(a, sizeof(a), "SCHOOLGATE_HTTPS_PORT=%d",
+		    gw_https_port(dm.https));
+		snprintf(b, sizeof(b), "SCHOOLGATE_TRANSFERS=%zu", g->nx);
+		gw_journalf(EV_STARTED, LOG_NOTICE, f, "schoolgated started: "
+		    "HTTPS on port %d, %zu transfer(s) in the log",
+		    gw_https_port(dm.https), g->nx);
+	}
+	sd_notify(0, "READY=1");
+	update_status(&dm);
+	uv_run(g->loop, UV_RUN_DEFAULT);
+	uv_loop_close(g->loop);
+	gw_https_free(dm.https);
+	gw_xfers_free(g);
+	sg_bans_free(g->bans);
+	sg_identities_free(g->ids, g->nids);
+	OPENSSL_cleanse(&g->signer, sizeof(g->signer));
+	close(g->meta_dir);
+	gw_conf_unref(g->conf);
+	return dm.exit_code;
+fatal:
+	{
+		const char *f[] = { "SCHOOLGATE_REASON=startup", NULL };
+
+		gw_journalf(EV_STORE_FAILED, LOG_CRIT, f, "cannot start: %s",
+		    err);
+	}
+	return 1;
+}

@@ -1,0 +1,587 @@
+/*
+ * xfer: the transfers the gateway holds, folded from the transfer log
+ * (the source of truth), the sender's file names and reports (meta/),
+ * authorisation, and the retention timer.
+ */
+#include "gw.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "keys.h"
+#include "tlog.h"
+
+int64_t
+gw_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+struct gw_conf *
+gw_conf_load(const char *path, struct sg_diag *diag)
+{
+	struct gw_conf *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	if ((c->cfg = sg_config_load(path, diag)) == NULL) {
+		free(c);
+		return NULL;
+	}
+	if ((c->secrets = sg_secrets_load(c->cfg->daemon.secrets, diag)) ==
+	    NULL) {
+		sg_config_free(c->cfg);
+		free(c);
+		return NULL;
+	}
+	c->refs = 1;
+	return c;
+}
+
+void
+gw_conf_ref(struct gw_conf *c)
+{
+	c->refs++;
+}
+
+void
+gw_conf_unref(struct gw_conf *c)
+{
+	if (c == NULL || --c->refs > 0)
+		return;
+	sg_secrets_free(c->secrets);
+	sg_config_free(c->cfg);
+	free(c);
+}
+
+struct gw_xfer *
+gw_xfer_find(struct gw *g, const char *id)
+{
+	size_t i;
+
+	for (i = g->nx; i-- > 0;)
+		if (strcmp(g->x[i]->id, id) == 0)
+			return g->x[i];
+	return NULL;
+}
+
+struct gw_xfer *
+gw_xfer_new(struct gw *g, const char *id)
+{
+	struct gw_xfer *x, **nv;
+
+	if (g->nx == g->capx) {
+		size_t cap = g->capx ? g->capx * 2 : 64;
+
+		if ((nv = realloc(g->x, cap * sizeof(*nv))) == NULL)
+			return NULL;
+		g->x = nv;
+		g->capx = cap;
+	}
+	if ((x = calloc(1, sizeof(*x))) == NULL)
+		return NULL;
+	snprintf(x->id, sizeof(x->id), "%s", id);
+	g->x[g->nx++] = x;
+	return x;
+}
+
+static void
+xfer_free(struct gw_xfer *x)
+{
+	size_t i;
+
+	for (i = 0; i < x->nrcpt; i++)
+		free(x->rcpt[i].party);
+	free(x->rcpt);
+	free(x->agreement);
+	free(x->flow);
+	free(x->sender);
+	free(x->name);
+	free(x);
+}
+
+void
+gw_xfers_free(struct gw *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->nx; i++)
+		xfer_free(g->x[i]);
+	free(g->x);
+	g->x = NULL;
+	g->nx = g->capx = 0;
+}
+
+struct gw_rcpt *
+gw_xfer_rcpt(struct gw_xfer *x, const char *party)
+{
+	size_t i;
+
+	for (i = 0; i < x->nrcpt; i++)
+		if (strcmp(x->rcpt[i].party, party) == 0)
+			return &x->rcpt[i];
+	return NULL;
+}
+
+int
+gw_xfer_is_recipient(const struct gw_xfer *x, const char *party)
+{
+	return gw_xfer_rcpt((struct gw_xfer *)x, party) != NULL;
+}
+
+static char *
+pget(const char *pl, size_t n, const char *key)
+{
+	char v[256];
+
+	if (sg_payload_get(pl, n, key, v, sizeof(v)) != 0)
+		return NULL;
+	return strdup(v);
+}
+
+static uint64_t
+pget_u64(const char *pl, size_t n, const char *key)
+{
+	char v[32];
+
+	if (sg_payload_get(pl, n, key, v, sizeof(v)) != 0)
+		return 0;
+	return strtoull(v, NULL, 10);
+}
+
+void
+gw_xfer_apply(struct gw *g, int type, const char *pl, size_t n,
+    int64_t t)
+{
+	char id[SG_ID_MAX], *s;
+	struct gw_xfer *x;
+	struct gw_rcpt *r, *nv;
+
+	if (sg_payload_get(pl, n, "object", id, sizeof(id)) != 0)
+		return;
+	x = gw_xfer_find(g, id);
+	switch (type) {
+	case SG_REC_RECEIVED:
+	case SG_REC_REJECTED:
+		if (x == NULL && (x = gw_xfer_new(g, id)) == NULL)
+			return;
+		x->agreement = pget(pl, n, "agreement");
+		x->flow = pget(pl, n, "flow");
+		x->sender = pget(pl, n, "sender");
+		x->rows = pget_u64(pl, n, "rows");
+		x->received = t;
+		if (type == SG_REC_RECEIVED) {
+			x->state = GW_ACCEPTED;
+			x->plain_size = pget_u64(pl, n, "plain_size");
+			x->obj_size = pget_u64(pl, n, "object_size");
+			sg_payload_get(pl, n, "plain_sha256", x->plain_sha256,
+			    sizeof(x->plain_sha256));
+		} else {
+			x->state = GW_REJECTED;
+			x->errors = pget_u64(pl, n, "errors");
+			sg_payload_get(pl, n, "rule", x->rule,
+			    sizeof(x->rule));
+		}
+		break;
+	case SG_REC_RELEASED:
+		if (x == NULL || (s = pget(pl, n, "to")) == NULL)
+			return;
+		if ((nv = realloc(x->rcpt, (x->nrcpt + 1) * sizeof(*nv))) ==
+		    NULL) {
+			free(s);
+			return;
+		}
+		x->rcpt = nv;
+		memset(&x->rcpt[x->nrcpt], 0, sizeof(*nv));
+		x->rcpt[x->nrcpt++].party = s;
+		x->released = 1;
+		x->released_at = t;
+		if ((s = pget(pl, n, "delivery")) != NULL) {
+			x->sealed = strcmp(s, "sealed") == 0;
+			free(s);
+		}
+		break;
+	case SG_REC_DOWNLOADED:
+	case SG_REC_CONFIRMED:
+		if (x == NULL || (s = pget(pl, n, "party")) == NULL)
+			return;
+		if ((r = gw_xfer_rcpt(x, s)) != NULL) {
+			if (type == SG_REC_CONFIRMED)
+				r->confirmed = t;
+			else {
+				if (r->downloaded == 0)
+					r->downloaded = t;
+				r->downloads++;
+			}
+		}
+		free(s);
+		break;
+	case SG_REC_DELETED:
+	case SG_REC_QUARANTINED:
+		if (x == NULL)
+			return;
+		x->state = GW_DELETED;
+		x->deleted_at = t;
+		if (type == SG_REC_QUARANTINED)
+			snprintf(x->delete_reason, sizeof(x->delete_reason),
+			    "quarantined");
+		else
+			sg_payload_get(pl, n, "reason", x->delete_reason,
+			    sizeof(x->delete_reason));
+		break;
+	}
+}
+
+int
+gw_xfers_load(struct gw *g, char err[SG_ERR_MAX])
+{
+	struct sg_log_reader *r;
+	struct sg_log_rec rec;
+	int rc;
+
+	if (sg_log_reader_open(g->vopts.log_dir, &r, err) != 0)
+		return -1;
+	while ((rc = sg_log_reader_next(r, &rec, err)) == 1)
+		gw_xfer_apply(g, rec.type, rec.payload, rec.plen,
+		    (int64_t)rec.time_us);
+	sg_log_reader_close(r);
+	return rc;
+}
+
+int
+gw_finish_unreleased(struct gw *g, char err[SG_ERR_MAX])
+{
+	const char *f[3];
+	char a[96];
+	size_t i;
+
+	for (i = 0; i < g->nx; i++) {
+		struct gw_xfer *x = g->x[i];
+
+		if (x->state != GW_ACCEPTED || x->released)
+			continue;
+		if (sg_vault_delete(g->vault, x->id, "unacknowledged", err) !=
+		    0)
+			return -1;
+		x->state = GW_DELETED;
+		snprintf(x->delete_reason, sizeof(x->delete_reason),
+		    "unacknowledged");
+		snprintf(a, sizeof(a), "SCHOOLGATE_TRANSFER=%s", x->id);
+		f[0] = a;
+		f[1] = "SCHOOLGATE_REASON=unacknowledged";
+		f[2] = NULL;
+		gw_journalf(EV_RECOVERY, LOG_WARNING, f, "transfer %s was "
+		    "stored but never released (the gateway stopped before "
+		    "answering the sender): deleted", x->id);
+	}
+	return 0;
+}
+
+/* meta/<id>: {"name":...,"report":{...}} (0600). The name is the
+ * sender's and may be personal data: it stays here, never in the log
+ * or the journal. */
+int
+gw_meta_write(struct gw *g, const char *id, const char *name,
+    const struct sg_report *r, char err[SG_ERR_MAX])
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int rc;
+
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		return sg_errf(err, "out of memory");
+	fputs("{\"name\":", f);
+	sg_json_str(f, name);
+	fputs(",\"report\":", f);
+	sg_report_json(r, f);
+	fputs("}\n", f);
+	if (fclose(f) != 0) {
+		free(buf);
+		return sg_errf(err, "out of memory");
+	}
+	rc = sg_durable_file(g->meta_dir, id, buf, len, 0600, err);
+	free(buf);
+	return rc;
+}
+
+static char *
+meta_read(struct gw *g, const char *id)
+{
+	char *buf;
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if (!sg_transfer_id_ok(id) ||
+	    (fd = openat(g->meta_dir, id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) <
+	    0)
+		return NULL;
+	if (fstat(fd, &st) != 0 || st.st_size > 16 << 20 ||
+	    (buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	n = pread(fd, buf, (size_t)st.st_size, 0);
+	close(fd);
+	if (n != st.st_size) {
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+const char *
+gw_xfer_name(struct gw *g, struct gw_xfer *x)
+{
+	char *m, *p, *e;
+
+	if (x->name != NULL)
+		return x->name;
+	/* {"name":"...", as written by sg_json_str: find the end quote
+	 * that is not escaped */
+	if ((m = meta_read(g, x->id)) == NULL)
+		return "unknown";
+	p = m + 8;
+	for (e = p + 1; *e && *e != '"'; e++)
+		if (*e == '\\' && e[1])
+			e++;
+	if (strncmp(m, "{\"name\":\"", 9) == 0 && *e == '"') {
+		*e = '\0';
+		x->name = strdup(p + 1);	/* still JSON-escaped */
+	}
+	free(m);
+	return x->name ? x->name : "unknown";
+}
+
+char *
+gw_xfer_report(struct gw *g, const char *id)
+{
+	char *m = meta_read(g, id), *p;
+	size_t l;
+
+	if (m == NULL || (p = strstr(m, ",\"report\":")) == NULL) {
+		free(m);
+		return NULL;
+	}
+	p += 10;
+	l = strlen(p);
+	while (l > 0 && p[l - 1] == '\n')
+		l--;
+	if (l == 0 || p[l - 1] != '}') {	/* the outer object's end */
+		free(m);
+		return NULL;
+	}
+	memmove(m, p, l - 1);
+	m[l - 1] = '\0';
+	return m;
+}
+
+int
+gw_name_held(struct gw *g, const char *sender, const char *agreement,
+    const char *flow, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < g->nx; i++) {
+		struct gw_xfer *x = g->x[i];
+
+		if (x->state != GW_ACCEPTED || !x->sender || !x->agreement ||
+		    !x->flow || strcmp(x->sender, sender) != 0 ||
+		    strcmp(x->agreement, agreement) != 0 ||
+		    strcmp(x->flow, flow) != 0)
+			continue;
+		if (strcmp(gw_xfer_name(g, x), name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+const char *
+gw_agreement_block(struct gw *g, const char *agreement)
+{
+	const struct sg_agreement *a = sg_config_agreement(g->conf->cfg,
+	    agreement);
+
+	if (a == NULL)
+		return "the agreement is no longer configured";
+	switch (sg_agreement_status_on(a, sg_today())) {
+	case SG_AGR_ACTIVE:
+		return NULL;
+	case SG_AGR_SUSPENDED:
+		return "the agreement is suspended";
+	default:
+		return "the agreement has expired";
+	}
+}
+
+int
+gw_may_send(struct gw *g, const char *party, const char *agreement,
+    const char *flow, unsigned method, const struct sg_flow **out,
+    const char **why)
+{
+	const struct sg_agreement *a = sg_config_agreement(g->conf->cfg,
+	    agreement);
+	const struct sg_flow *f = a ? sg_agreement_flow(a, flow) : NULL;
+
+	*out = NULL;
+	if (f == NULL) {
+		*why = "no such agreement and flow";
+		return 404;
+	}
+	if (!sg_flow_has_sender(f, party)) {
+		*why = "this party is not a sender on this flow";
+		return 403;
+	}
+	if ((*why = gw_agreement_block(g, agreement)) != NULL)
+		return 403;
+	if (!(f->methods & method)) {
+		*why = "this flow does not accept uploads by this method";
+		return 403;
+	}
+	*out = f;
+	return 0;
+}
+
+int
+gw_may_read(struct gw *g, const struct gw_xfer *x, const char *party)
+{
+	(void)g;
+	if (x == NULL || x->state == GW_DELETED)
+		return 0;
+	if (x->state == GW_ACCEPTED && x->released &&
+	    gw_xfer_is_recipient(x, party))
+		return 2;
+	if (x->sender != NULL && strcmp(x->sender, party) == 0)
+		return 1;
+	return 0;
+}
+
+/* Retention: each flow's rule, applied on a timer. The deletion (log
+ * first, then the shred) runs off the I/O thread. */
+struct del_work {
+	uv_work_t	 w;
+	struct gw	*g;
+	char		 id[SG_ID_MAX];
+	char		 reason[32];
+	int		 rc;
+	char		 err[SG_ERR_MAX];
+};
+
+static void
+del_run(uv_work_t *w)
+{
+	struct del_work *d = w->data;
+
+	d->rc = sg_vault_delete(d->g->vault, d->id, d->reason, d->err);
+}
+
+static void
+del_done(uv_work_t *w, int status)
+{
+	struct del_work *d = w->data;
+	struct gw_xfer *x = gw_xfer_find(d->g, d->id);
+	const char *f[4];
+	char a[96], b[96];
+
+	(void)status;
+	snprintf(a, sizeof(a), "SCHOOLGATE_TRANSFER=%s", d->id);
+	snprintf(b, sizeof(b), "SCHOOLGATE_REASON=%s", d->reason);
+	f[0] = a, f[1] = b, f[2] = NULL;
+	if (d->rc == 0 && x != NULL) {
+		x->state = GW_DELETED;
+		x->deleted_at = gw_now_us();
+		snprintf(x->delete_reason, sizeof(x->delete_reason), "%s",
+		    d->reason);
+		d->g->n.deleted++;
+		gw_journalf(EV_DELETED, LOG_INFO, f, "transfer %s deleted "
+		    "(%s); its key material was overwritten", d->id,
+		    d->reason);
+	} else {
+		if (x != NULL)
+			x->deleted_at = 0;	/* try again next time */
+		gw_journalf(EV_STORE_FAILED, LOG_ERR, f, "transfer %s could "
+		    "not be deleted: %s", d->id, d->err);
+	}
+	free(d);
+}
+
+static int64_t
+due_us(struct gw *g, struct gw_xfer *x, const struct sg_flow *f)
+{
+	int64_t day = (int64_t)g->conf->cfg->daemon.day_seconds * 1000000;
+	int64_t base = x->released_at, due;
+	size_t i;
+
+	if (f->retention_after_confirmed) {
+		for (i = 0; i < x->nrcpt; i++) {
+			if (x->rcpt[i].confirmed == 0)
+				return -1;
+			if (x->rcpt[i].confirmed > base)
+				base = x->rcpt[i].confirmed;
+		}
+	}
+	due = base + (int64_t)f->retention_days * day;
+	if (f->delete_by >= 0 && f->delete_by * 86400LL * 1000000 < due)
+		due = f->delete_by * 86400LL * 1000000;
+	return due;
+}
+
+static void
+on_retention(uv_timer_t *t)
+{
+	struct gw *g = t->data;
+	int64_t now = gw_now_us();
+	size_t i;
+
+	for (i = 0; i < g->nx; i++) {
+		struct gw_xfer *x = g->x[i];
+		const struct sg_agreement *a;
+		const struct sg_flow *f;
+		struct del_work *d;
+		int64_t due;
+
+		if (x->state != GW_ACCEPTED || !x->released ||
+		    x->deleted_at != 0 || x->agreement == NULL ||
+		    (a = sg_config_agreement(g->conf->cfg, x->agreement)) ==
+		    NULL || (f = sg_agreement_flow(a, x->flow)) == NULL)
+			continue;	/* a flow no longer configured: kept */
+		if ((due = due_us(g, x, f)) < 0 || due > now)
+			continue;
+		if ((d = calloc(1, sizeof(*d))) == NULL)
+			return;
+		d->g = g;
+		d->w.data = d;
+		snprintf(d->id, sizeof(d->id), "%s", x->id);
+		snprintf(d->reason, sizeof(d->reason), "retention-%s",
+		    f->retention_after_confirmed ? "confirmed" : "release");
+		x->deleted_at = now;	/* in progress */
+		if (uv_queue_work(g->loop, &d->w, del_run, del_done) != 0) {
+			x->deleted_at = 0;
+			free(d);
+		}
+	}
+}
+
+void
+gw_retention_start(struct gw *g)
+{
+	uint64_t ms = (uint64_t)g->conf->cfg->daemon.retention_check_seconds *
+	    1000;
+
+	g->retention_timer.data = g;
+	uv_timer_init(g->loop, &g->retention_timer);
+	uv_timer_start(&g->retention_timer, on_retention, ms, ms);
+}
