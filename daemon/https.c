@@ -92,6 +92,7 @@ struct conn {
 	int			 close_after;
 	int			 closing;
 	int			 refs;
+	int			 in_parser;
 	unsigned char		 in[IN_CAP];
 	size_t			 inoff, inlen;
 	size_t			 wpending;
@@ -425,8 +426,8 @@ reset_request(struct conn *c)
 static void
 finish_response(struct conn *c)
 {
-	if (c->closing)
-		return;
+	if (c->closing || c->in_parser)
+		return;		/* on_written or pump finishes it */
 	if (c->close_after || !http_should_keep_alive(&c->hp) ||
 	    c->hs->g->draining) {
 		if (c->wpending == 0) {
@@ -541,9 +542,13 @@ pump(struct conn *c)
 	}
 	for (;;) {
 		if (c->inoff < c->inlen && !c->paused) {
-			size_t k = http_parser_execute(&c->hp, &settings,
+			size_t k;
+
+			c->in_parser = 1;
+			k = http_parser_execute(&c->hp, &settings,
 			    (const char *)c->in + c->inoff,
 			    c->inlen - c->inoff);
+			c->in_parser = 0;
 
 			if (c->closing)
 				return;
@@ -582,9 +587,13 @@ pump(struct conn *c)
 		return;
 	}
 	flush_tls(c);
-	if (!c->closing)
-		set_reading(c, !c->paused && c->inlen < IN_CAP &&
-		    c->st != ST_DONE);
+	if (c->closing)
+		return;
+	if (c->st == ST_DONE && c->wpending == 0) {
+		finish_response(c);
+		return;
+	}
+	set_reading(c, !c->paused && c->inlen < IN_CAP && c->st != ST_DONE);
 }
 
 /* ---- parser callbacks ---- */
@@ -677,6 +686,10 @@ on_headers_complete(http_parser *p)
 		http_parser_pause(p, 1);
 		return 0;
 	}
+	/* an upload is decided now, before its body flows (100-continue,
+	 * 401/403/413); everything else once its (empty) body is in */
+	if (p->method != HTTP_PUT)
+		return 0;
 	dispatch(c);
 	if (c->st != ST_UPLOAD)
 		http_parser_pause(p, 1);
@@ -688,8 +701,17 @@ on_body(http_parser *p, const char *at, size_t len)
 {
 	struct conn *c = p->data;
 
-	if (c->st != ST_UPLOAD)
-		return 0;	/* a body on a GET: ignored */
+	if (c->st != ST_UPLOAD) {
+		/* a body on a GET or DELETE: read and dropped, but bounded */
+		c->body_seen += len;
+		if (c->body_seen > 65536) {
+			c->close_after = 1;
+			problem(c, 413, "too-large", "this request takes no "
+			    "body", NULL);
+			http_parser_pause(p, 1);
+		}
+		return 0;
+	}
 	c->body_seen += len;
 	if (c->body_seen > c->body_max) {
 		gw_upload_cancel(c->up);
@@ -714,7 +736,8 @@ on_message_complete(http_parser *p)
 	if (c->st == ST_UPLOAD) {
 		gw_upload_end(c->up);
 		c->st = ST_VERDICT;
-	}
+	} else if (c->st == ST_HEADERS && p->method != HTTP_PUT)
+		dispatch(c);
 	http_parser_pause(p, 1);
 	return 0;
 }

@@ -1,0 +1,278 @@
+"""Shared harness for the daemon's integration tests: a scratch state
+directory with real keys, a self-signed certificate, parties with argon2id
+password hashes, and a running `schoolgated` on a free loopback port,
+synchronised through a real sd_notify socket (READY=1), never by sleeping.
+Requests go through the real `curl`."""
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("BUILD", "build")
+SG = os.path.join(ROOT, BUILD, "schoolgate")
+SGD = os.path.join(ROOT, BUILD, "schoolgated")
+GEN = os.path.join(ROOT, BUILD, "tools", "gencensus")
+ZIPPW = "Correct-Horse-Battery-42"
+
+PARTIES = ["school:3414001", "school:3412003", "org:sil", "org:iff-research",
+           "org:star-ab"]
+
+
+def pw(party):
+    return "pw-" + party.replace(":", "-") + "-7Qx"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Notify:
+    """A NOTIFY_SOCKET that records every datagram and lets a test wait
+    for one."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.msgs = []
+        self.cv = threading.Condition()
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        while True:
+            try:
+                data = self.sock.recv(4096)
+            except OSError:
+                return
+            with self.cv:
+                self.msgs.extend(data.decode().split("\n"))
+                self.cv.notify_all()
+
+    def wait(self, line, after=0, timeout=60):
+        """Index of the first message equal to `line` (or starting with it
+        when it ends with '=') at or after index `after`."""
+        end = time.monotonic() + timeout
+        with self.cv:
+            while True:
+                for i in range(after, len(self.msgs)):
+                    m = self.msgs[i]
+                    if m == line or (line.endswith("=") and m.startswith(line)):
+                        return i
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise AssertionError("no %r from the daemon within %ds "
+                                         "(got %r)" % (line, timeout,
+                                                       self.msgs[-10:]))
+                self.cv.wait(left)
+
+    def close(self):
+        self.sock.close()
+
+
+class Gateway:
+    def __init__(self, extra_daemon="", agreements=(), keep_state=None,
+                 parties_extra=None, keys_from=None):
+        self.dir = keep_state or tempfile.mkdtemp(prefix="sg-daemon.")
+        self.port = free_port()
+        self.url = "https://127.0.0.1:%d" % self.port
+        self.proc = None
+        self.notify = None
+        d = self.dir
+        if keep_state is None:
+            if keys_from:
+                shutil.copytree(keys_from, os.path.join(d, "keys"))
+            else:
+                subprocess.run([SG, "keygen", "--out", os.path.join(d, "keys")],
+                               check=True, capture_output=True)
+            subprocess.run([SG, "keygen", "--out", os.path.join(d, "sil")],
+                           check=True, capture_output=True)
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                            "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                            "-keyout", os.path.join(d, "tls.key"), "-out",
+                            os.path.join(d, "tls.crt"), "-days", "30",
+                            "-subj", "/CN=localhost", "-addext",
+                            "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                           check=True, capture_output=True)
+            os.chmod(os.path.join(d, "tls.key"), 0o600)
+            agd = os.path.join(d, "agreements")
+            os.makedirs(agd)
+            for f in os.listdir(os.path.join(ROOT, "config", "agreements")):
+                shutil.copy(os.path.join(ROOT, "config", "agreements", f), agd)
+            for f in agreements:
+                shutil.copy(f, agd)
+            self.hashes = {}
+            for p in PARTIES:
+                self.hashes[p] = subprocess.run(
+                    [SG, "passwd"], input=(pw(p) + "\n").encode(),
+                    check=True, capture_output=True).stdout.decode().strip()
+            self.sil_pub = open(os.path.join(d, "sil", "storage.pub")).read().strip()
+            self.write_parties(parties_extra or [])
+            with open(os.path.join(d, "secrets.conf"), "w") as f:
+                f.write('zip_passwords = ( { party = "school:3414001"; '
+                        'agreement = "daemon-test"; flow = "small"; '
+                        'password = "%s"; } );\n' % ZIPPW)
+            os.chmod(os.path.join(d, "secrets.conf"), 0o600)
+        self.extra_daemon = extra_daemon
+        self.write_conf()
+
+    def write_parties(self, extra):
+        names = {"school:3414001": "Riverside", "school:3412003": "Anfield",
+                 "org:sil": "SIL", "org:iff-research": "IFF",
+                 "org:star-ab": "Star AB"}
+        with open(os.path.join(self.dir, "parties.conf"), "w") as f:
+            f.write("parties = (\n")
+            rows = []
+            for p in PARTIES:
+                r = '  { id = "%s"; name = "%s"; password = "%s";' % (
+                    p, names[p], self.hashes[p])
+                if p == "org:sil":
+                    r += ' age_recipient = "%s";' % self.sil_pub
+                rows.append(r + " }")
+            rows.extend(extra)
+            f.write(",\n".join(rows) + "\n);\n")
+
+    def write_conf(self):
+        with open(os.path.join(self.dir, "gw.conf"), "w") as f:
+            f.write('''parties = "parties.conf";
+agreements = "agreements";
+la_codes = "%s/config/la-codes.conf";
+daemon = {
+  state_dir = "state";
+  keys_dir = "keys";
+  secrets = "secrets.conf";
+  workers = 3;
+  https = { listen = "127.0.0.1:%d"; certificate = "tls.crt"; key = "tls.key"; };
+  %s
+};
+''' % (ROOT, self.port, self.extra_daemon))
+
+    def start(self, env_extra=None):
+        sock = os.path.join(self.dir, "notify.sock")
+        if os.path.exists(sock):
+            os.unlink(sock)
+        self.notify = Notify(sock)
+        env = dict(os.environ)
+        env["NOTIFY_SOCKET"] = sock
+        env["SCHOOLGATE_NO_JOURNAL"] = "1"
+        env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0:exitcode=86"
+        env["UBSAN_OPTIONS"] = "halt_on_error=1:exitcode=86:print_stacktrace=1"
+        env.update(env_extra or {})
+        self.log = open(os.path.join(self.dir, "daemon.log"), "ab")
+        self.proc = subprocess.Popen([SGD, "-c", os.path.join(self.dir, "gw.conf")],
+                                     stdout=self.log, stderr=self.log, env=env)
+        self.notify.wait("READY=1")
+        return self
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        if self.proc is None:
+            return None
+        self.proc.send_signal(sig)
+        rc = self.proc.wait(timeout=timeout)
+        self.proc = None
+        self.notify.close()
+        self.log.close()
+        return rc
+
+    def daemon_log(self):
+        with open(os.path.join(self.dir, "daemon.log"), errors="replace") as f:
+            return f.read()
+
+    def cleanup(self):
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # --- the client side: real curl ---
+    def curl(self, party, method, path, data_file=None, headers=(),
+             out=None, extra=(), password=None, chunked=False):
+        cmd = ["curl", "-sS", "--cacert", os.path.join(self.dir, "tls.crt"),
+               "-X", method, "-o", out or "-", "-w", "\n%{http_code}",
+               "--max-time", "300"]
+        if party is not None:
+            cmd += ["-u", "%s:%s" % (party, password or pw(party))]
+        for h in headers:
+            cmd += ["-H", h]
+        if data_file is not None:
+            cmd += ["--data-binary", "@" + data_file]
+            if chunked:
+                cmd += ["-H", "Transfer-Encoding: chunked"]
+        cmd += list(extra) + [self.url + path]
+        p = subprocess.run(cmd, capture_output=True, timeout=320)
+        if p.returncode != 0:
+            raise AssertionError("curl failed (%d): %s" % (
+                p.returncode, p.stderr.decode(errors="replace")))
+        body, _, code = p.stdout.rpartition(b"\n")
+        return int(code), body
+
+    def upload(self, party, agreement, flow, name, path, zip_pw=ZIPPW, **kw):
+        h = list(kw.pop("headers", ()))
+        if zip_pw:
+            h.append("Zip-Password: " + zip_pw)
+        return self.curl(party, "PUT", "/v1/flows/%s/%s/files/%s" % (
+            agreement, flow, name), data_file=path, headers=h, **kw)
+
+    def log_verify(self):
+        return subprocess.run([SG, "log", "verify", "--log",
+                               os.path.join(self.dir, "state", "log"),
+                               "--key", os.path.join(self.dir, "keys",
+                                                     "log-signing.pub"),
+                               "--store", os.path.join(self.dir, "state",
+                                                       "store")],
+                              capture_output=True, text=True)
+
+
+def census(rows=300, seed=7):
+    return subprocess.run([GEN, str(rows), str(seed)], check=True,
+                          capture_output=True).stdout
+
+
+def make_zip(workdir, name, entry, data, password=ZIPPW):
+    stage = tempfile.mkdtemp(dir=workdir)
+    with open(os.path.join(stage, entry), "wb") as f:
+        f.write(data)
+    out = os.path.join(workdir, name)
+    if os.path.exists(out):
+        os.unlink(out)
+    subprocess.run(["bsdtar", "--format", "zip", "--options",
+                    "zip:encryption=aes256", "--passphrase", password, "-cf",
+                    out, "-C", stage, entry], check=True)
+    shutil.rmtree(stage)
+    return out
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+class Runner:
+    def __init__(self, name):
+        self.name = name
+        self.passed = self.failed = 0
+
+    def run(self, title, fn, *a):
+        try:
+            fn(*a)
+            self.passed += 1
+            print("ok - %s" % title, flush=True)
+        except Exception as e:
+            self.failed += 1
+            print("not ok - %s: %s: %s" % (title, type(e).__name__, e),
+                  flush=True)
+
+    def finish(self):
+        print("%s (%s): %d passed, %d failed" % (self.name, BUILD,
+                                                self.passed, self.failed))
+        return 1 if self.failed else 0
