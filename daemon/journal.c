@@ -50,6 +50,7 @@ gw_journal(enum gw_event ev, int prio, const char *msg,
 	char mid[64], pr[16], *m = NULL;
 	size_t n = 0, i;
 	int tty = isatty(2), sent = -1;
+	const char *nj;
 
 	snprintf(mid, sizeof(mid), "MESSAGE_ID=%s", ids[ev]);
 	snprintf(pr, sizeof(pr), "PRIORITY=%d", prio);
@@ -67,7 +68,8 @@ gw_journal(enum gw_event ev, int prio, const char *msg,
 		iov[n].iov_base = (void *)fields[i];
 		iov[n++].iov_len = strlen(fields[i]);
 	}
-	if (getenv("SCHOOLGATE_NO_JOURNAL") == NULL)
+	nj = getenv("SCHOOLGATE_NO_JOURNAL");
+	if (nj == NULL || *nj == '\0')
 		sent = sd_journal_sendv(iov, (int)n);
 	if (sent < 0 || tty) {
 		/* no journal (or a person watching): one line on stderr */
