@@ -4,7 +4,8 @@
 #   make test       install what is missing, build, run every test, then
 #                   the same suite under AddressSanitizer + UBSan
 #   make run        install, build and run the demo (see README.md)
-#   make bench      the benchmarks (scripts/bench-check, scripts/bench-seal)
+#   make bench      the benchmarks (scripts/bench-check, bench-seal,
+#                   bench-https)
 #   make fuzz       build the libFuzzer targets (clang)
 #
 # SAN=1 builds into build-san/ with -fsanitize=address,undefined.
@@ -92,6 +93,9 @@ check: all $(UNIT_BIN)
 	@tests/corpus/run $(BUILD)
 	@tests/age/kit $(BUILD)
 	@tests/store/run $(BUILD)
+	@BUILD=$(BUILD) tests/daemon/run
+	@BUILD=$(BUILD) tests/daemon/crash
+	@BUILD=$(BUILD) tests/daemon/journal
 ifeq ($(SAN),0)
 	@tests/check-hardening $(BUILD)
 endif
@@ -124,6 +128,7 @@ fuzz-smoke: fuzz
 bench: deps all
 	@scripts/bench-check
 	@scripts/bench-seal
+	@scripts/bench-https
 
 run: deps all
 	@scripts/demo

@@ -232,6 +232,7 @@ cmd_check(int argc, char **argv)
 		sg_report_add(&r, 0, 0, NULL, "agreement.status",
 		    "the agreement is %s: it accepts no files",
 		    sg_agreement_status_name(status));
+	memset(&io, 0, sizeof(io));
 	io.flow = f;
 	io.passphrase = password;
 	io.require_encryption = 0;
