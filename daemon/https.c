@@ -397,8 +397,9 @@ on_idle(uv_timer_t *t)
 	struct conn *c = t->data;
 
 	/* waiting for our own work is not idleness */
-	if (c->st == ST_VERDICT || c->st == ST_WORK || c->st == ST_AUTH)
-		return;
+	if (c->st == ST_VERDICT || c->st == ST_WORK || c->st == ST_AUTH ||
+	    (c->st == ST_UPLOAD && c->paused))
+		return;	/* backpressure is our own slowness */
 	conn_close(c);
 }
 

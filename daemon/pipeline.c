@@ -466,9 +466,18 @@ run_upload(struct gw_upload *u)
 	pthread_mutex_unlock(&u->mu);
 	if (rc == -2) {
 		/* the client went away: nothing to tell, nothing kept */
+		const char *f[] = { NULL, "SCHOOLGATE_REASON=client-gone", NULL };
+		char a[96];
+
 		sg_store_seal_abort(seal);
-		fail(u, 499, "%s", "the client closed the connection before "
-		    "the end of the file");
+		u->res.status = 499;
+		snprintf(u->res.problem, sizeof(u->res.problem), "the client "
+		    "closed the connection before the end of the file");
+		snprintf(a, sizeof(a), "SCHOOLGATE_TRANSFER=%s", u->res.id);
+		f[0] = a;
+		gw_journalf(EV_UPLOAD_FAILED, LOG_NOTICE, f, "upload %s "
+		    "abandoned: the client went away part way; nothing was "
+		    "kept", u->res.id);
 		goto out;
 	}
 	if (rc != 0 || u->res.report.rejected) {
