@@ -229,6 +229,8 @@ sg_store_tmp_begin(struct sg_store *st, struct sg_store_tmp *t,
 	return 0;
 }
 
+#define WRITEBACK	(8 * 1024 * 1024)
+
 int
 sg_store_tmp_write(void *arg, const void *p, size_t n)
 {
@@ -240,6 +242,15 @@ sg_store_tmp_write(void *arg, const void *p, size_t n)
 	    EVP_DigestUpdate(t->sha, p, n) <= 0) {
 		t->failed = errno ? errno : EIO;
 		return -1;
+	}
+	/* start writing back each 8 MiB as it completes, so that the
+	 * fsync at commit has little left to do (durability still comes
+	 * only from that fsync) */
+	if ((t->size + n) / WRITEBACK > t->size / WRITEBACK) {
+		off_t end = (off_t)((t->size + n) / WRITEBACK * WRITEBACK);
+
+		(void)sync_file_range(t->fd, end - WRITEBACK, WRITEBACK,
+		    SYNC_FILE_RANGE_WRITE);
 	}
 	t->size += n;
 	return 0;
