@@ -1928,10 +1928,17 @@ gw_https_free(struct hs *h)
 int
 gw_https_reload(struct hs *h, char err[SG_ERR_MAX])
 {
-	SSL_CTX *n = gw_tls_ctx(&h->g->conf->cfg->daemon, h->want_certs, err);
+	const struct sg_config *cfg = h->g->conf->cfg;
+	int want = 0;
+	SSL_CTX *n;
+	size_t i;
 
-	if (n == NULL)
+	for (i = 0; i < cfg->nparties; i++)
+		if (cfg->parties[i].ncerts > 0)
+			want = 1;
+	if ((n = gw_tls_ctx(&cfg->daemon, want, err)) == NULL)
 		return -1;
+	h->want_certs = want;
 	SSL_CTX_free(h->ctx);	/* live connections keep a reference */
 	h->ctx = n;
 	return 0;
