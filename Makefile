@@ -136,4 +136,4 @@ run: deps all
 clean:
 	rm -rf build build-san build-fuzz
 
--include $(COMMON_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(COMMON_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d)

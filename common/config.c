@@ -572,7 +572,7 @@ load_daemon(struct loader *L, const config_setting_t *g,
 	    "key", NULL };
 	static const char *const limits_known[] = { "connections",
 	    "unauthenticated", "header_bytes", "idle_seconds",
-	    "drain_seconds", "upload_buffer", NULL };
+	    "drain_seconds", "upload_buffer", "queued_uploads", NULL };
 	static const char *const bans_known[] = { "failures", "ban_seconds",
 	    "max_ban_seconds", NULL };
 	static const char *const ret_known[] = { "check_seconds",
@@ -604,6 +604,8 @@ load_daemon(struct loader *L, const config_setting_t *g,
 		get_uint(L, m, "drain_seconds", 0, 86400, &d->drain_seconds);
 		get_uint(L, m, "upload_buffer", 65536, 64 << 20,
 		    &d->upload_buffer);
+		get_uint(L, m, "queued_uploads", 1, 100000,
+		    &d->queued_uploads);
 	}
 	if ((m = config_setting_get_member(g, "bans")) != NULL) {
 		check_known(L, m, bans_known);
@@ -636,6 +638,7 @@ daemon_defaults(struct sg_daemon_conf *d)
 	d->idle_seconds = 60;
 	d->drain_seconds = 30;
 	d->upload_buffer = 512 * 1024;
+	d->queued_uploads = 256;
 	d->ban_failures = 5;
 	d->ban_seconds = 60;
 	d->ban_max_seconds = 86400;

@@ -151,6 +151,7 @@ struct sg_daemon_conf {
 	unsigned	 max_connections, max_unauth;
 	unsigned	 header_bytes, idle_seconds, drain_seconds;
 	unsigned	 upload_buffer;
+	unsigned	 queued_uploads;	/* waiting for a thread */
 	unsigned	 ban_failures, ban_seconds, ban_max_seconds;
 	unsigned	 retention_check_seconds, day_seconds;
 	unsigned	 checkpoint_records, checkpoint_seconds;

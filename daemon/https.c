@@ -1630,6 +1630,11 @@ api_upload(struct conn *c, char *agreement, char *flow, char *name)
 		    "application/age", NULL);
 		return;
 	}
+	if (gw_pool_queued(g) >= g->conf->cfg->daemon.queued_uploads) {
+		problem(c, 503, "overloaded", "the gateway is busy; try again "
+		    "in a minute", "Retry-After: 60\r\n");
+		return;
+	}
 	if (gw_name_held(g, c->party, agreement, flow, name)) {
 		problem(c, 409, "duplicate", "a file of this name sent to this "
 		    "flow is still held; send it under another name", NULL);
