@@ -75,6 +75,7 @@ struct conn {
 	http_parser		 hp;
 	char			 addr[48];
 	int			 authed_once;
+	int64_t			 accepted_at;	/* µs */
 	char			 party[96];
 	/* the request */
 	char			 url[URL_MAX + 1];
@@ -478,6 +479,13 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	if (n == 0)
 		return;
 	uv_timer_again(&c->idle);
+	/* pre-auth work is bounded in time as well as in count: a client
+	 * trickling bytes does not hold an unauthenticated slot forever */
+	if (!c->authed_once && gw_now_us() - c->accepted_at >
+	    (int64_t)c->hs->g->conf->cfg->daemon.idle_seconds * 1000000) {
+		conn_close(c);
+		return;
+	}
 	if (BIO_write(c->rb, b->base, (int)n) != (int)n) {
 		conn_close(c);
 		return;
@@ -1756,6 +1764,7 @@ on_conn(uv_stream_t *l, int status)
 		return;
 	c->hs = h;
 	c->dl_fd = -1;
+	c->accepted_at = gw_now_us();
 	uv_tcp_init(g->loop, &c->tcp);
 	c->tcp.data = c;
 	if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0) {
