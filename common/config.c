@@ -8,7 +8,6 @@
  */
 #include "config.h"
 #include "keys.h"
-#include <openssl/crypto.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -1533,15 +1532,6 @@ struct sg_secrets {
 	size_t	 n;
 };
 
-static void
-wipe(char *s)
-{
-	if (s != NULL) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
-}
-
 void
 sg_secrets_free(struct sg_secrets *s)
 {
@@ -1553,7 +1543,7 @@ sg_secrets_free(struct sg_secrets *s)
 		free(s->v[i].party);
 		free(s->v[i].agreement);
 		free(s->v[i].flow);
-		wipe(s->v[i].password);
+		sg_wipe_free(s->v[i].password);
 	}
 	free(s->v);
 	free(s);
@@ -1616,7 +1606,7 @@ sg_secrets_load(const char *path, struct sg_diag *diag)
 	}
 out:
 	config_destroy(&c);
-	wipe(text);
+	sg_wipe_free(text);
 	if (L.errors > 0) {
 		sg_secrets_free(s);
 		return NULL;

@@ -65,8 +65,8 @@ sg_secret_file_read(const char *path, char err[SG_ERR_MAX])
 	return read_file(path, 1, err);
 }
 
-static void
-wipe_free(char *s)
+void
+sg_wipe_free(char *s)
 {
 	if (s != NULL) {
 		OPENSSL_cleanse(s, strlen(s));
@@ -129,11 +129,11 @@ sg_identities_load(const char *path, struct sg_age_identity **out,
 		sg_errf(err, "%s: no identity in the file", path);
 		goto bad;
 	}
-	wipe_free(buf);
+	sg_wipe_free(buf);
 	*out = v;
 	return (long)n;
 bad:
-	wipe_free(buf);
+	sg_wipe_free(buf);
 	sg_identities_free(v, n);
 	return -1;
 }
@@ -192,7 +192,7 @@ load_note_key(const char *path, int secret, struct sg_note_key *k,
 	l = next_line(&cur);
 	rc = l == NULL ? -1 : secret ? sg_note_signer_parse(l, k) :
 	    sg_note_verifier_parse(l, k);
-	wipe_free(buf);
+	sg_wipe_free(buf);
 	if (rc != 0)
 		return sg_errf(err, "%s: not a %s key", path, secret ?
 		    "log signing (PRIVATE+KEY+...)" : "log verifier");

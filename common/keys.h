@@ -24,6 +24,8 @@
 /* Reads a secret file (checks above) into a malloc'd NUL-terminated
  * buffer; the caller wipes and frees it. */
 char	*sg_secret_file_read(const char *path, char err[SG_ERR_MAX]);
+/* Overwrites a secret string, then frees it (NULL is fine). */
+void	 sg_wipe_free(char *);
 
 /* age identities: one per line, '#' comments and blank lines ignored.
  * *ids is malloc'd (wipe with sg_identities_free). Returns the count

@@ -166,8 +166,7 @@ gw_tls_ctx(const struct sg_daemon_conf *d, int want_certs, char err[SG_ERR_MAX])
 	b = BIO_new_mem_buf(keytext, -1);
 	pk = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
 	BIO_free(b);
-	OPENSSL_cleanse(keytext, strlen(keytext));
-	free(keytext);
+	sg_wipe_free(keytext);
 	if (pk == NULL || SSL_CTX_use_PrivateKey(ctx, pk) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
 		EVP_PKEY_free(pk);
