@@ -77,6 +77,20 @@ class Notify:
                                                        self.msgs[-10:]))
                 self.cv.wait(left)
 
+    def wait_for(self, pred, after=0, timeout=60):
+        """Index of the first message for which pred(message) holds."""
+        end = time.monotonic() + timeout
+        with self.cv:
+            while True:
+                for i in range(after, len(self.msgs)):
+                    if pred(self.msgs[i]):
+                        return i
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise AssertionError("no matching message within %ds "
+                                         "(got %r)" % (timeout, self.msgs[-5:]))
+                self.cv.wait(left)
+
     def close(self):
         self.sock.close()
 
