@@ -91,6 +91,7 @@ struct conn {
 	int			 paused;
 	int			 reading;
 	int			 close_after;
+	int			 shut;		/* close_notify sent */
 	int			 closing;
 	int			 refs;
 	int			 in_parser;
@@ -431,21 +432,19 @@ finish_response(struct conn *c)
 		return;		/* on_written or pump finishes it */
 	if (c->close_after || !http_should_keep_alive(&c->hp) ||
 	    c->hs->g->draining) {
-		if (c->wpending == 0) {
+		/* the answer first, then close_notify, then the socket */
+		c->st = ST_DONE;
+		c->close_after = 1;
+		if (c->wpending > 0)
+			return;		/* on_written calls back */
+		if (!c->shut) {
+			c->shut = 1;
 			SSL_shutdown(c->ssl);
 			flush_tls(c);
-			c->close_after = 1;
-			/* close when the last write completes */
-			if (c->wpending == 0)
-				conn_close(c);
-			else
-				c->closing = 0;
+			if (c->wpending > 0)
+				return;
 		}
-		c->st = ST_DONE;
-		if (c->wpending > 0) {
-			c->close_after = 1;
-			/* on_written closes */
-		}
+		conn_close(c);
 		return;
 	}
 	reset_request(c);
