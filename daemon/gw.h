@@ -146,7 +146,9 @@ struct gw_upload *gw_upload_begin(struct gw *, const char *party,
 	    const char *zip_password, uint64_t max_bytes,
 	    const struct gw_upload_cb *, void *arg);
 /* Copies the bytes into the upload's buffer; returns 1 when the buffer
- * is over its mark (stop reading until resume()), 0 otherwise. */
+ * is over its mark (stop reading until resume()), 0 otherwise, -1 when
+ * the upload is now larger than max_bytes (the front door answers "too
+ * large" and cancels it). */
 int	gw_upload_feed(struct gw_upload *, const void *, size_t);
 void	gw_upload_end(struct gw_upload *);
 /* The client went away: the upload is abandoned (nothing stored). */

@@ -707,6 +707,7 @@ static int
 on_body(http_parser *p, const char *at, size_t len)
 {
 	struct conn *c = p->data;
+	int over;
 
 	if (c->st != ST_UPLOAD) {
 		/* a body on a GET or DELETE: read and dropped, but bounded */
@@ -720,7 +721,7 @@ on_body(http_parser *p, const char *at, size_t len)
 		return 0;
 	}
 	c->body_seen += len;
-	if (c->body_seen > c->body_max) {
+	if ((over = gw_upload_feed(c->up, at, len)) < 0) {
 		gw_upload_cancel(c->up);
 		c->up = NULL;
 		c->close_after = 1;
@@ -730,7 +731,7 @@ on_body(http_parser *p, const char *at, size_t len)
 		http_parser_pause(p, 1);
 		return 0;
 	}
-	if (gw_upload_feed(c->up, at, len))
+	if (over)
 		http_parser_pause(p, 1);	/* backpressure */
 	return 0;
 }

@@ -229,6 +229,14 @@ gw_upload_feed(struct gw_upload *u, const void *buf, size_t len)
 
 	pthread_mutex_lock(&u->mu);
 	u->total += len;
+	if (u->total > u->max_bytes) {
+		/* larger than the flow allows: abandoned, the front door
+		 * answers */
+		u->cancelled = 1;
+		pthread_cond_signal(&u->cv);
+		pthread_mutex_unlock(&u->mu);
+		return -1;
+	}
 	while (len > 0) {
 		struct blk *b = u->tail;
 		size_t k;
