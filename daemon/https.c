@@ -1444,6 +1444,24 @@ start_stream(struct conn *c, struct rec_work *r)
 	pump(c);
 }
 
+/* Writes r's record off the I/O thread; the request waits (ST_WORK)
+ * and rec_after() answers it. */
+static void
+queue_record(struct conn *c, struct rec_work *r, const char *id)
+{
+	r->c = c;
+	r->g = c->hs->g;
+	r->w.data = r;
+	snprintf(c->work_id, sizeof(c->work_id), "%s", id);
+	c->st = ST_WORK;
+	c->refs++;
+	if (uv_queue_work(r->g->loop, &r->w, rec_run, rec_after) != 0) {
+		c->refs--;
+		free(r);
+		conn_close(c);
+	}
+}
+
 /* Range: "bytes=a-b", "bytes=a-", "bytes=-n" (one range). 0 ok, -1 bad,
  * 1 unsatisfiable. */
 static int
@@ -1540,9 +1558,6 @@ api_content(struct conn *c, struct gw_xfer *x)
 		    "not one this file has", extra);
 		return;
 	}
-	r->c = c;
-	r->g = g;
-	r->w.data = r;
 	r->type = SG_REC_DOWNLOADED;
 	sg_payload_init(&r->pl);
 	sg_payload_u64(&r->pl, "bytes", r->end - r->off);
@@ -1550,42 +1565,24 @@ api_content(struct conn *c, struct gw_xfer *x)
 	sg_payload_str(&r->pl, "object", x->id);
 	sg_payload_str(&r->pl, "party", c->party);
 	sg_payload_end(&r->pl);
-	snprintf(c->work_id, sizeof(c->work_id), "%s", x->id);
-	c->st = ST_WORK;
-	c->refs++;
-	if (uv_queue_work(g->loop, &r->w, rec_run, rec_after) != 0) {
-		c->refs--;
-		free(r);
-		conn_close(c);
-	}
+	queue_record(c, r, x->id);
 }
 
 static void
 api_confirm(struct conn *c, struct gw_xfer *x)
 {
-	struct gw *g = c->hs->g;
 	struct rec_work *r;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
 		conn_close(c);
 		return;
 	}
-	r->c = c;
-	r->g = g;
-	r->w.data = r;
 	r->type = SG_REC_CONFIRMED;
 	sg_payload_init(&r->pl);
 	sg_payload_str(&r->pl, "object", x->id);
 	sg_payload_str(&r->pl, "party", c->party);
 	sg_payload_end(&r->pl);
-	snprintf(c->work_id, sizeof(c->work_id), "%s", x->id);
-	c->st = ST_WORK;
-	c->refs++;
-	if (uv_queue_work(g->loop, &r->w, rec_run, rec_after) != 0) {
-		c->refs--;
-		free(r);
-		conn_close(c);
-	}
+	queue_record(c, r, x->id);
 }
 
 static void
