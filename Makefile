@@ -12,7 +12,7 @@
 
 CC      ?= gcc
 SAN     ?= 0
-PKGS    := libconfig libarchive libcrypto cmocka libuv libsystemd
+PKGS    := libconfig libarchive libcrypto cmocka libuv libsystemd libssh
 
 ifeq ($(SAN),1)
 BUILD   ?= build-san
@@ -33,7 +33,7 @@ LDFLAGS += -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack -Wl,--as-needed \
            $(if $(filter 1,$(SAN)),-fsanitize=address$(,)undefined)
 ,       := ,
 LIBS    := $(shell pkg-config --libs libconfig libarchive libcrypto libargon2 \
-           2>/dev/null) -lcsv -lpthread
+           libssh 2>/dev/null) -lcsv -lpthread
 TESTLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 COMMON_SRC := $(wildcard common/*.c)
@@ -45,7 +45,8 @@ CLI_OBJ    := $(sort $(CLI_SRC:%.c=$(BUILD)/%.o))
 CLI        := $(BUILD)/schoolgate
 
 DAEMON_SRC := daemon/schoolgated.c daemon/https.c daemon/pipeline.c \
-              daemon/xfer.c daemon/journal.c
+              daemon/xfer.c daemon/journal.c daemon/login.c daemon/ssh.c \
+              daemon/sftp.c
 DAEMON_OBJ := $(sort $(DAEMON_SRC:%.c=$(BUILD)/%.o))
 DAEMON     := $(BUILD)/schoolgated
 DAEMONLIBS := $(shell pkg-config --libs libuv libsystemd 2>/dev/null) \

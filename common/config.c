@@ -7,11 +7,13 @@
  * and all problems are gathered before the load fails as a whole.
  */
 #include "config.h"
+#include "codec.h"
 #include "keys.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <libconfig.h>
+#include <libssh/libssh.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -521,6 +523,7 @@ party_free(struct sg_party *p)
 	free(p->age_recipient);
 	free(p->password);
 	strv_free(p->tokens, p->ntokens);
+	strv_free(p->ssh_keys, p->nssh_keys);
 	strv_free(p->cert_sha256, p->ncerts);
 }
 
@@ -565,8 +568,11 @@ load_daemon(struct loader *L, const config_setting_t *g,
     struct sg_config *cfg)
 {
 	static const char *const known[] = { "state_dir", "keys_dir",
-	    "secrets", "https", "workers", "limits", "bans", "retention",
-	    "checkpoint", NULL };
+	    "secrets", "https", "sftp", "workers", "limits", "bans",
+	    "retention", "checkpoint", NULL };
+	static const char *const sftp_known[] = { "listen",
+	    "login_grace_seconds", "max_auth_tries", "max_handles",
+	    "idle_seconds", NULL };
 	static const char *const https_known[] = { "listen", "certificate",
 	    "key", NULL };
 	static const char *const limits_known[] = { "connections",
@@ -592,6 +598,16 @@ load_daemon(struct loader *L, const config_setting_t *g,
 		get_str(L, m, "listen", 0, &d->https_listen);
 		get_path(L, m, "certificate", cfg->path, &d->tls_cert);
 		get_path(L, m, "key", cfg->path, &d->tls_key);
+	}
+	if ((m = config_setting_get_member(g, "sftp")) != NULL) {
+		check_known(L, m, sftp_known);
+		get_str(L, m, "listen", 0, &d->sftp_listen);
+		get_uint(L, m, "login_grace_seconds", 1, 600,
+		    &d->sftp_grace_seconds);
+		get_uint(L, m, "max_auth_tries", 1, 100, &d->sftp_auth_tries);
+		get_uint(L, m, "max_handles", 1, 1024, &d->sftp_handles);
+		get_uint(L, m, "idle_seconds", 1, 7 * 86400,
+		    &d->sftp_idle_seconds);
 	}
 	if ((m = config_setting_get_member(g, "limits")) != NULL) {
 		check_known(L, m, limits_known);
@@ -630,6 +646,10 @@ static void
 daemon_defaults(struct sg_daemon_conf *d)
 {
 	d->https_listen = strdup("127.0.0.1:8443");
+	d->sftp_grace_seconds = 30;
+	d->sftp_auth_tries = 6;
+	d->sftp_handles = 16;
+	d->sftp_idle_seconds = 1800;
 	d->workers = 4;
 	d->max_connections = 512;
 	d->max_unauth = 64;
@@ -656,6 +676,75 @@ daemon_free(struct sg_daemon_conf *d)
 	free(d->https_listen);
 	free(d->tls_cert);
 	free(d->tls_key);
+	free(d->sftp_listen);
+}
+
+/* The modulus size of an "ssh-rsa" key blob (base64), or 0. */
+static unsigned
+rsa_bits(const char *b64)
+{
+	size_t cap = strlen(b64) / 4 * 3 + 3, at = 0, i, len = 0;
+	unsigned char *blob = malloc(cap);
+	long n = blob ? sg_b64_decode(b64, strlen(b64), blob, cap, 1) : -1;
+	unsigned bits = 0;
+
+	for (i = 0; i < 3; i++) {
+		if (n < 0 || at + 4 > (size_t)n)
+			goto out;
+		len = (size_t)blob[at] << 24 | (size_t)blob[at + 1] << 16 |
+		    (size_t)blob[at + 2] << 8 | blob[at + 3];
+		at += 4;
+		if (len > (size_t)n - at)
+			goto out;
+		if (i < 2)
+			at += len;
+	}
+	while (len > 0 && blob[at] == 0)
+		at++, len--;
+	if (len > 0) {
+		bits = (unsigned)len * 8;
+		for (i = 0x80; i > 0 && !(blob[at] & i); i >>= 1)
+			bits--;
+	}
+out:
+	free(blob);
+	return bits;
+}
+
+/* An authorised key line ("type base64 [comment]"): NULL and *norm =
+ * "type base64" when it is a key we accept, else why not. */
+static const char *
+ssh_key_check(const char *line, char **norm)
+{
+	char type[64], b64[16384];
+	ssh_key k = NULL;
+	enum ssh_keytypes_e t;
+	const char *why = NULL;
+
+	if (sscanf(line, "%63s %16383s", type, b64) != 2)
+		return "each must be an OpenSSH public key line "
+		    "(\"ssh-ed25519 AAAA... comment\")";
+	t = ssh_key_type_from_name(type);
+	if (ssh_pki_import_pubkey_base64(b64, t, &k) != SSH_OK)
+		return "a key does not parse (type and base64 must match)";
+	switch (ssh_key_type(k)) {
+	case SSH_KEYTYPE_ED25519:
+	case SSH_KEYTYPE_ECDSA_P256:
+	case SSH_KEYTYPE_ECDSA_P384:
+	case SSH_KEYTYPE_ECDSA_P521:
+		break;
+	case SSH_KEYTYPE_RSA:
+		if (rsa_bits(b64) < 3072)
+			why = "RSA keys must have 3072 bits or more";
+		break;
+	default:
+		why = "only ed25519, ecdsa and rsa (3072 bits or more) keys "
+		    "are accepted";
+	}
+	ssh_key_free(k);
+	if (why == NULL && asprintf(norm, "%s %s", type, b64) < 0)
+		why = "out of memory";
+	return why;
 }
 
 static void
@@ -663,7 +752,8 @@ load_parties(struct loader *L, const char *path, struct sg_config *cfg)
 {
 	static const char *const root_known[] = { "parties", NULL };
 	static const char *const known[] = { "id", "name", "age_recipient",
-	    "password", "tokens", "client_cert_sha256", NULL };
+	    "password", "tokens", "client_cert_sha256", "ssh_keys",
+	    "sftp_password", NULL };
 	config_t *c;
 	config_setting_t *root, *list;
 	int i, n;
@@ -704,6 +794,22 @@ load_parties(struct loader *L, const char *path, struct sg_config *cfg)
 		get_strv(L, g, "tokens", 0, &p->tokens, &p->ntokens);
 		get_strv(L, g, "client_cert_sha256", 0, &p->cert_sha256,
 		    &p->ncerts);
+		get_strv(L, g, "ssh_keys", 0, &p->ssh_keys, &p->nssh_keys);
+		get_bool(L, g, "sftp_password", &p->sftp_password);
+		for (j = 0; j < p->nssh_keys; j++) {
+			char *norm = NULL;
+			const char *why = ssh_key_check(p->ssh_keys[j], &norm);
+
+			if (why != NULL)
+				problem(L, g, "ssh_keys", "%s", why);
+			else {
+				free(p->ssh_keys[j]);
+				p->ssh_keys[j] = norm;
+			}
+		}
+		if (p->sftp_password && p->password == NULL)
+			problem(L, g, "sftp_password", "needs a password "
+			    "(schoolgate passwd prints the hash)");
 		if (p->password != NULL &&
 		    strncmp(p->password, "$argon2id$", 10) != 0)
 			problem(L, g, "password", "must be an argon2id hash "

@@ -137,6 +137,12 @@ struct sg_party {
 	size_t	 ntokens;
 	char	**cert_sha256;
 	size_t	 ncerts;
+	/* SFTP: authorised public keys, kept as "type base64" (ed25519,
+	 * ecdsa, rsa of 3072 bits or more), and whether the password
+	 * above may also be used over SFTP */
+	char	**ssh_keys;
+	size_t	 nssh_keys;
+	int	 sftp_password;
 };
 
 /* The daemon's own settings (schoolgate.conf, group "daemon"); paths
@@ -147,6 +153,12 @@ struct sg_daemon_conf {
 	char		*secrets;	/* ZIP passwords (0600), optional */
 	char		*https_listen;	/* "address:port" */
 	char		*tls_cert, *tls_key;
+	char		*sftp_listen;	/* "address:port", or NULL: no SFTP
+					   front unless systemd passes one */
+	unsigned	 sftp_grace_seconds;	/* to sign in */
+	unsigned	 sftp_auth_tries;	/* per connection */
+	unsigned	 sftp_handles;		/* open per session */
+	unsigned	 sftp_idle_seconds;
 	unsigned	 workers;
 	unsigned	 max_connections, max_unauth;
 	unsigned	 header_bytes, idle_seconds, drain_seconds;

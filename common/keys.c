@@ -1,6 +1,8 @@
 /* keys: loading and creating the gateway's key files. */
 #include "keys.h"
 
+#include <libssh/libssh.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -212,6 +214,59 @@ sg_verifier_load(const char *path, struct sg_note_key *k,
 	return load_note_key(path, 0, k, err);
 }
 
+/* One SSH host key and its .pub, unless the key exists already. */
+static int
+host_key(int dfd, const char *name, enum ssh_keytypes_e type, int bits,
+    char err[SG_ERR_MAX])
+{
+	ssh_key k = NULL;
+	char *b64 = NULL, *pub = NULL, pubname[64], *line = NULL;
+	struct stat st;
+	int n, rc = -1;
+
+	if (fstatat(dfd, name, &st, 0) == 0)
+		return 0;
+	if (ssh_pki_generate(type, bits, &k) != SSH_OK ||
+	    ssh_pki_export_privkey_base64(k, NULL, NULL, NULL, &b64) !=
+	    SSH_OK || ssh_pki_export_pubkey_base64(k, &pub) != SSH_OK) {
+		sg_errf(err, "%s: key generation failed", name);
+		goto out;
+	}
+	if (sg_durable_file(dfd, name, b64, strlen(b64), 0600, err) != 0)
+		goto out;
+	n = asprintf(&line, "%s %s schoolgate-host\n", ssh_key_type_to_char(
+	    ssh_key_type(k)), pub);
+	snprintf(pubname, sizeof(pubname), "%s.pub", name);
+	if (n < 0 || sg_durable_file(dfd, pubname, line, (size_t)n, 0644,
+	    err) != 0)
+		goto out;
+	rc = 0;
+out:
+	if (b64 != NULL) {
+		OPENSSL_cleanse(b64, strlen(b64));
+		ssh_string_free_char(b64);
+	}
+	ssh_string_free_char(pub);
+	free(line);
+	ssh_key_free(k);
+	return rc;
+}
+
+int
+sg_keygen_host(const char *dir, char err[SG_ERR_MAX])
+{
+	int dfd, rc = -1;
+
+	if ((dfd = sg_open_dir(AT_FDCWD, dir, 1, 0700, err)) < 0)
+		return -1;
+	if (host_key(dfd, SG_HOSTKEY_ED25519, SSH_KEYTYPE_ED25519, 0,
+	    err) == 0 && host_key(dfd, SG_HOSTKEY_RSA, SSH_KEYTYPE_RSA, 3072,
+	    err) == 0)
+		rc = 0;
+	close(dfd);
+	return rc;
+}
+
 int
 sg_keygen(const char *dir, const char *log_name,
     char recipient[SG_AGE_RECIPIENT_LEN], char verifier[SG_NOTE_KEY_MAX],
@@ -257,6 +312,8 @@ sg_keygen(const char *dir, const char *log_name,
 	n = snprintf(buf, sizeof(buf), "%s\n", verifier);
 	if (sg_durable_file(dfd, "log-signing.pub", buf, (size_t)n, 0644,
 	    err) != 0)
+		goto out;
+	if (sg_keygen_host(dir, err) != 0)
 		goto out;
 	rc = 0;
 out:

@@ -46,6 +46,12 @@ int	sg_verifier_load(const char *path, struct sg_note_key *,
 
 /* Creates DIR (0700) with the four files above; fails rather than
  * overwrite. The public halves are returned for printing. */
+/* The SFTP front's host keys in the keys directory (OpenSSH format,
+ * 0600, with .pub beside them); sg_keygen writes them too. Keys that
+ * exist are kept. */
+#define SG_HOSTKEY_ED25519	"ssh_host_ed25519_key"
+#define SG_HOSTKEY_RSA		"ssh_host_rsa_key"
+int	sg_keygen_host(const char *dir, char err[SG_ERR_MAX]);
 int	sg_keygen(const char *dir, const char *log_name,
 	    char recipient[SG_AGE_RECIPIENT_LEN],
 	    char verifier[SG_NOTE_KEY_MAX], char err[SG_ERR_MAX]);

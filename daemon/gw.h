@@ -84,6 +84,13 @@ struct gw_counters {
 	unsigned	in_flight, connections, unauthenticated;
 };
 
+#define GW_LOGIN_CACHE	256
+
+struct gw_login_slot {
+	unsigned char	 tag[32];
+	int64_t		 until;
+};
+
 struct gw {
 	uv_loop_t		*loop;
 	const char		*config_path;
@@ -104,6 +111,13 @@ struct gw {
 	struct gw_pool		*pool;
 	uv_async_t		 mbox_async;
 	uv_timer_t		 retention_timer;
+	/* successful password checks, keyed per process (login.c) */
+	struct {
+		unsigned char		key[32];
+		int			keyed;
+		struct gw_login_slot	cache[GW_LOGIN_CACHE];
+		unsigned		next;
+	}			 login;
 };
 
 int64_t	gw_now_us(void);
@@ -127,6 +141,25 @@ const char *gw_xfer_name(struct gw *, struct gw_xfer *);
 char	*gw_xfer_report(struct gw *, const char *id);
 int	gw_meta_write(struct gw *, const char *id, const char *name,
 	    const struct sg_report *, char err[SG_ERR_MAX]);
+/* A rejected upload's report as text (malloc'd), or NULL. */
+char	*gw_xfer_report_text(struct gw *, const char *id, size_t *len);
+/* The sender renamed the file it just sent (SFTP: WinSCP's .filepart);
+ * only the meta record changes. */
+int	gw_xfer_rename(struct gw *, struct gw_xfer *, const char *name,
+	    char err[SG_ERR_MAX]);
+/* Writes a DOWNLOADED (from, bytes) or CONFIRMED record off the I/O
+ * thread, applies it to the index and journals it; cb(arg, ok) follows
+ * on the I/O thread once it is durable (or failed). -1: not queued. */
+typedef void (*gw_record_cb)(void *arg, int ok);
+int	gw_record(struct gw *, int type, const char *id, const char *party,
+	    uint64_t from, uint64_t bytes, gw_record_cb, void *arg);
+/* What every front checks before an upload starts: draining, the
+ * sender's right to the flow, the name, the queue and duplicates.
+ * 0 with the byte limit for the upload, or an HTTP-style status with a
+ * problem slug and a reason. */
+int	gw_upload_admit(struct gw *, const char *party, const char *agreement,
+	    const char *flow, const char *name, unsigned method,
+	    uint64_t *max_bytes, const char **slug, const char **why);
 /* Held: accepted and not deleted (a second upload of the same name to
  * the same flow by the same sender is refused while one is). */
 int	gw_name_held(struct gw *, const char *sender, const char *agreement,
@@ -167,6 +200,25 @@ int	gw_may_send(struct gw *, const char *party, const char *agreement,
 int	gw_may_read(struct gw *, const struct gw_xfer *, const char *party);
 /* The agreement's reason to refuse releases, or NULL when active. */
 const char *gw_agreement_block(struct gw *, const char *agreement);
+
+/* Sign-in shared by every front door (login.c). A password check
+ * returns 1 (matches a recent success), 0 (refused now) or 2 (argon2id
+ * runs on the work pool; cb(arg, ok) follows on the I/O thread). */
+typedef void (*gw_login_cb)(void *arg, int ok);
+int	gw_login_password(struct gw *, const struct sg_party *,
+	    const char *pw, size_t pwlen, gw_login_cb, void *arg);
+/* Journals a failed login and counts it against the address; returns
+ * the ban (seconds) it now earns, or 0. */
+unsigned gw_login_failed(struct gw *, const char *addr, const char *party,
+	    const char *front);
+unsigned gw_login_banned(struct gw *, const char *addr);
+void	gw_login_ok(struct gw *, const char *addr);
+/* A non-blocking listening socket on "address:port" (setting names the
+ * configuration setting in errors); -1 with err. */
+int	gw_listen_socket(const char *listen_on, const char *setting,
+	    char err[SG_ERR_MAX]);
+int	gw_socket_port(int fd);
+void	gw_peer_name(int fd, char *buf, size_t len);
 
 /* journal (journal.c) */
 enum gw_event {

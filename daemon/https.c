@@ -34,6 +34,7 @@
 
 #include "codec.h"
 #include "https.h"
+#include "vpath.h"
 #include "json.h"
 #include "keys.h"
 #include "tlog.h"
@@ -42,8 +43,6 @@
 #define URL_MAX		2048
 #define WRITE_MARK	(256 * 1024)
 #define DL_CHUNK	(64 * 1024)
-#define CACHE_SLOTS	256
-#define CACHE_US	(300LL * 1000000)
 
 enum cstate {
 	ST_HEADERS, ST_AUTH, ST_UPLOAD, ST_VERDICT, ST_WORK, ST_STREAM,
@@ -56,12 +55,6 @@ struct hs {
 	uv_tcp_t		 listener;
 	int			 listening;
 	struct conn		*conns;
-	unsigned char		 cache_key[32];
-	struct cred_cache {
-		unsigned char	 tag[32];
-		int64_t		 until;
-	}			 cache[CACHE_SLOTS];
-	unsigned		 cache_next;
 	int			 want_certs;
 };
 
@@ -819,55 +812,9 @@ static const struct gw_upload_cb up_cb = { up_resume, up_done };
 /* ---- authentication ---- */
 
 static void
-cache_tag(struct hs *h, const char *party, const char *pw, size_t pwlen,
-    unsigned char tag[32])
-{
-	EVP_MD_CTX *m = EVP_MD_CTX_new();
-	unsigned int l = 32;
-
-	EVP_DigestInit_ex(m, EVP_sha256(), NULL);
-	EVP_DigestUpdate(m, h->cache_key, 32);
-	EVP_DigestUpdate(m, party, strlen(party) + 1);
-	EVP_DigestUpdate(m, pw, pwlen);
-	EVP_DigestFinal_ex(m, tag, &l);
-	EVP_MD_CTX_free(m);
-}
-
-static int
-cache_hit(struct hs *h, const unsigned char tag[32])
-{
-	int64_t now = gw_now_us();
-	size_t i;
-
-	for (i = 0; i < CACHE_SLOTS; i++)
-		if (h->cache[i].until > now &&
-		    CRYPTO_memcmp(h->cache[i].tag, tag, 32) == 0)
-			return 1;
-	return 0;
-}
-
-static void
 auth_failed(struct conn *c, const char *party)
 {
-	struct gw *g = c->hs->g;
-	int64_t now = gw_now_us() / 1000000;
-	unsigned ban = sg_bans_fail(g->bans, c->addr, now);
-	const char *f[4];
-	char a[80], b[128];
-
-	snprintf(a, sizeof(a), "SCHOOLGATE_CLIENT=%s", c->addr);
-	snprintf(b, sizeof(b), "SCHOOLGATE_PARTY=%s", party);
-	f[0] = a, f[1] = b, f[2] = "SCHOOLGATE_FRONT=https", f[3] = NULL;
-	gw_journalf(EV_AUTH_FAILED, LOG_NOTICE, f, "failed login from %s "
-	    "over HTTPS", c->addr);
-	if (ban > 0) {
-		char d[64];
-		const char *f2[] = { a, d, "SCHOOLGATE_FRONT=https", NULL };
-
-		snprintf(d, sizeof(d), "SCHOOLGATE_BAN_SECONDS=%u", ban);
-		gw_journalf(EV_BANNED, LOG_WARNING, f2, "client %s banned for "
-		    "%u s after repeated failed logins", c->addr, ban);
-	}
+	gw_login_failed(c->hs->g, c->addr, party, "https");
 	c->close_after = 1;
 	problem(c, 401, "unauthenticated", "the credentials were not "
 	    "accepted", "WWW-Authenticate: Basic realm=\"schoolgate\", "
@@ -884,43 +831,23 @@ authed(struct conn *c, const char *party)
 		c->authed_once = 1;
 		g->n.unauthenticated--;
 	}
-	sg_bans_success(g->bans, c->addr);
+	gw_login_ok(g, c->addr);
 }
 
-struct auth_work {
-	uv_work_t	 w;
+struct auth_wait {
 	struct conn	*c;
-	char		*hash;
 	char		 party[96];
-	char		 pw[512];
-	size_t		 pwlen;
-	int		 ok;
 };
 
 static void
-auth_run(uv_work_t *w)
+auth_after(void *arg, int ok)
 {
-	struct auth_work *a = w->data;
-
-	a->ok = sg_passwd_verify(a->hash, a->pw, a->pwlen);
-}
-
-static void
-auth_after(uv_work_t *w, int status)
-{
-	struct auth_work *a = w->data;
+	struct auth_wait *a = arg;
 	struct conn *c = a->c;
-	struct hs *h = c->hs;
 
-	(void)status;
 	c->refs--;
 	if (!c->closing) {
-		if (a->ok) {
-			struct cred_cache *e = &h->cache[h->cache_next++ %
-			    CACHE_SLOTS];
-
-			cache_tag(h, a->party, a->pw, a->pwlen, e->tag);
-			e->until = gw_now_us() + CACHE_US;
+		if (ok) {
 			authed(c, a->party);
 			c->st = ST_HEADERS;
 			dispatch(c);
@@ -933,8 +860,6 @@ auth_after(uv_work_t *w, int status)
 			auth_failed(c, a->party);
 	} else if (c->refs == 0)
 		free(c);
-	OPENSSL_cleanse(a->pw, sizeof(a->pw));
-	free(a->hash);
 	free(a);
 }
 
@@ -968,14 +893,13 @@ authenticate(struct conn *c)
 	struct gw *g = c->hs->g;
 	const struct sg_config *cfg = g->conf->cfg;
 	const char *hv = c->hv[H_AUTH], *party = NULL;
-	unsigned char dec[512], tag[32];
+	unsigned char dec[512];
 	unsigned ban;
 	long n;
 	size_t i, j;
 	char *colon;
 
-	if ((ban = sg_bans_check(g->bans, c->addr, gw_now_us() / 1000000)) >
-	    0) {
+	if ((ban = gw_login_banned(g, c->addr)) > 0) {
 		char ra[64];
 
 		snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", ban);
@@ -1039,7 +963,8 @@ authenticate(struct conn *c)
 		const struct sg_party *p = sg_config_party(cfg, (char *)dec);
 		const char *pw = colon + 1;
 		size_t pwlen = (size_t)n - (size_t)(pw - (char *)dec);
-		struct auth_work *a;
+		struct auth_wait *a;
+		int rc;
 
 		if (p == NULL || p->password == NULL) {
 			char pid[96];
@@ -1049,106 +974,39 @@ authenticate(struct conn *c)
 			auth_failed(c, pid);
 			return 0;
 		}
-		cache_tag(c->hs, p->id, pw, pwlen, tag);
-		if (cache_hit(c->hs, tag)) {
+		if ((a = calloc(1, sizeof(*a))) == NULL) {
 			OPENSSL_cleanse(dec, sizeof(dec));
-			authed(c, p->id);
-			return 1;
-		}
-		if ((a = calloc(1, sizeof(*a))) == NULL ||
-		    pwlen >= sizeof(a->pw) ||
-		    (a->hash = strdup(p->password)) == NULL) {
-			free(a);
-			OPENSSL_cleanse(dec, sizeof(dec));
-			auth_failed(c, p->id);
-			return 0;
-		}
-		a->c = c;
-		a->w.data = a;
-		snprintf(a->party, sizeof(a->party), "%s", p->id);
-		memcpy(a->pw, pw, pwlen);
-		a->pwlen = pwlen;
-		OPENSSL_cleanse(dec, sizeof(dec));
-		if (uv_queue_work(g->loop, &a->w, auth_run, auth_after) != 0) {
-			free(a->hash);
-			free(a);
 			problem(c, 503, "unavailable", "try again", NULL);
 			return 0;
 		}
-		c->refs++;
-		c->st = ST_AUTH;
+		a->c = c;
+		snprintf(a->party, sizeof(a->party), "%s", p->id);
+		rc = gw_login_password(g, p, pw, pwlen, auth_after, a);
+		OPENSSL_cleanse(dec, sizeof(dec));
+		if (rc == 2) {
+			c->refs++;
+			c->st = ST_AUTH;
+			return 0;
+		}
+		free(a);
+		if (rc == 1) {
+			authed(c, p->id);
+			return 1;
+		}
+		auth_failed(c, p->id);
 		return 0;
 	}
 }
 
 /* ---- the API ---- */
 
+/* A URL path: percent-decoded, then split by the one resolver. */
 static int
-seg_ok(const char *s, size_t n, int name)
+split_path(char *url, char *seg[SG_VPATH_MAXSEG])
 {
-	size_t i;
-
-	if (n == 0 || n > 128 || s[0] == '.')
-		return 0;
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' ||
-		    ch == '.')
-			continue;
-		if (name && (ch == ' ' || ch == '(' || ch == ')' ||
-		    ch == '+' || ch == ','))
-			continue;
-		if (!name && ch == ':')
-			continue;
-		return 0;
-	}
-	return 1;
-}
-
-/* Splits the path (percent-decoding %20 etc. within segments) into at
- * most 8 segments. Returns the count, or -1 when the path is not one we
- * accept (no dot segments, no empty segments, no query). */
-static int
-split_path(char *url, char *seg[8])
-{
-	char *p = url, *out;
-	int n = 0;
-
-	if (*p != '/' || strchr(url, '?') || strchr(url, '#'))
+	if (sg_vpath_unescape(url) != 0)
 		return -1;
-	for (out = url; *p; p++) {
-		if (*p == '%') {
-			int hi, lo;
-
-			if (!p[1] || !p[2])
-				return -1;
-			hi = p[1] <= '9' ? p[1] - '0' : (p[1] | 32) - 'a' + 10;
-			lo = p[2] <= '9' ? p[2] - '0' : (p[2] | 32) - 'a' + 10;
-			if (hi < 0 || hi > 15 || lo < 0 || lo > 15 ||
-			    hi * 16 + lo == '/' || hi * 16 + lo == 0)
-				return -1;
-			*out++ = (char)(hi * 16 + lo);
-			p += 2;
-		} else
-			*out++ = *p;
-	}
-	*out = '\0';
-	for (p = url + 1; *p; ) {
-		char *e = strchr(p, '/');
-
-		if (n == 8)
-			return -1;
-		seg[n++] = p;
-		if (e == NULL)
-			break;
-		*e = '\0';
-		p = e + 1;
-		if (*p == '\0')
-			return -1;
-	}
-	return n;
+	return sg_vpath_split(url, seg, 0);
 }
 
 static void
@@ -1353,54 +1211,21 @@ api_transfer(struct conn *c, struct gw_xfer *x)
 	free(buf);
 }
 
-/* A durable record (DOWNLOADED, CONFIRMED) written off the I/O thread;
- * the answer waits for it. */
-struct rec_work {
-	uv_work_t	 w;
+/* A durable record (DOWNLOADED, CONFIRMED) the answer waits for. */
+struct rec_wait {
 	struct conn	*c;
-	struct gw	*g;
 	int		 type;
-	struct sg_payload pl;
-	int		 rc;
-	char		 err[SG_ERR_MAX];
 	uint64_t	 off, end;
 };
 
-static void
-rec_run(uv_work_t *w)
-{
-	struct rec_work *r = w->data;
-
-	r->rc = sg_vault_record(r->g->vault, r->type, &r->pl, NULL, r->err);
-}
-
-static void start_stream(struct conn *c, struct rec_work *r);
+static void start_stream(struct conn *c, struct rec_wait *r);
 
 static void
-rec_after(uv_work_t *w, int status)
+rec_after(void *arg, int ok)
 {
-	struct rec_work *r = w->data;
+	struct rec_wait *r = arg;
 	struct conn *c = r->c;
-	struct gw *g = r->g;
-	const char *fl[4];
-	char a[96], b[128];
 
-	(void)status;
-	if (r->rc == 0)
-		gw_xfer_apply(g, r->type, r->pl.buf, r->pl.len, gw_now_us());
-	snprintf(a, sizeof(a), "SCHOOLGATE_TRANSFER=%s", c->work_id);
-	snprintf(b, sizeof(b), "SCHOOLGATE_PARTY=%s", c->party);
-	fl[0] = a, fl[1] = b, fl[2] = NULL;
-	if (r->rc != 0)
-		gw_journalf(EV_LOG_FAILED, LOG_CRIT, fl, "the transfer log "
-		    "could not be written: %s", r->err);
-	else if (r->type == SG_REC_DOWNLOADED) {
-		g->n.downloads++;
-		gw_journalf(EV_DOWNLOADED, LOG_INFO, fl, "transfer %s "
-		    "downloaded by %s", c->work_id, c->party);
-	} else
-		gw_journalf(EV_CONFIRMED, LOG_INFO, fl, "transfer %s: %s "
-		    "confirmed receipt", c->work_id, c->party);
 	c->refs--;
 	if (c->closing) {
 		if (c->refs == 0)
@@ -1408,7 +1233,7 @@ rec_after(uv_work_t *w, int status)
 		free(r);
 		return;
 	}
-	if (r->rc != 0) {
+	if (!ok) {
 		c->close_after = 1;
 		c->st = ST_HEADERS;
 		problem(c, 503, "unavailable", "the transfer log could not be "
@@ -1422,7 +1247,7 @@ rec_after(uv_work_t *w, int status)
 }
 
 static void
-start_stream(struct conn *c, struct rec_work *r)
+start_stream(struct conn *c, struct rec_wait *r)
 {
 	char extra[160];
 	uint64_t total = c->af ? sg_age_file_size(c->af) : r->end;
@@ -1447,15 +1272,13 @@ start_stream(struct conn *c, struct rec_work *r)
 /* Writes r's record off the I/O thread; the request waits (ST_WORK)
  * and rec_after() answers it. */
 static void
-queue_record(struct conn *c, struct rec_work *r, const char *id)
+queue_record(struct conn *c, struct rec_wait *r, const char *id)
 {
 	r->c = c;
-	r->g = c->hs->g;
-	r->w.data = r;
-	snprintf(c->work_id, sizeof(c->work_id), "%s", id);
 	c->st = ST_WORK;
 	c->refs++;
-	if (uv_queue_work(r->g->loop, &r->w, rec_run, rec_after) != 0) {
+	if (gw_record(c->hs->g, r->type, id, c->party, r->off, r->end - r->off,
+	    rec_after, r) != 0) {
 		c->refs--;
 		free(r);
 		conn_close(c);
@@ -1507,7 +1330,7 @@ static void
 api_content(struct conn *c, struct gw_xfer *x)
 {
 	struct gw *g = c->hs->g;
-	struct rec_work *r;
+	struct rec_wait *r;
 	char err[SG_ERR_MAX];
 	const char *why;
 	uint64_t size;
@@ -1559,29 +1382,19 @@ api_content(struct conn *c, struct gw_xfer *x)
 		return;
 	}
 	r->type = SG_REC_DOWNLOADED;
-	sg_payload_init(&r->pl);
-	sg_payload_u64(&r->pl, "bytes", r->end - r->off);
-	sg_payload_u64(&r->pl, "from", r->off);
-	sg_payload_str(&r->pl, "object", x->id);
-	sg_payload_str(&r->pl, "party", c->party);
-	sg_payload_end(&r->pl);
 	queue_record(c, r, x->id);
 }
 
 static void
 api_confirm(struct conn *c, struct gw_xfer *x)
 {
-	struct rec_work *r;
+	struct rec_wait *r;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
 		conn_close(c);
 		return;
 	}
 	r->type = SG_REC_CONFIRMED;
-	sg_payload_init(&r->pl);
-	sg_payload_str(&r->pl, "object", x->id);
-	sg_payload_str(&r->pl, "party", c->party);
-	sg_payload_end(&r->pl);
 	queue_record(c, r, x->id);
 }
 
@@ -1589,25 +1402,14 @@ static void
 api_upload(struct conn *c, char *agreement, char *flow, char *name)
 {
 	struct gw *g = c->hs->g;
-	const struct sg_flow *f;
-	const char *why;
+	const char *why, *slug;
 	uint64_t cl = c->hp.content_length;
 	int st;
 
-	if (g->draining) {
-		problem(c, 503, "draining", "the gateway is shutting down; try "
-		    "again shortly", "Retry-After: 30\r\n");
-		return;
-	}
-	if ((st = gw_may_send(g, c->party, agreement, flow, SG_METHOD_HTTPS,
-	    &f, &why)) != 0) {
-		problem(c, st, st == 404 ? "not-found" : "forbidden", why,
+	if ((st = gw_upload_admit(g, c->party, agreement, flow, name,
+	    SG_METHOD_HTTPS, &c->body_max, &slug, &why)) != 0) {
+		problem(c, st, slug, why, st == 503 ? "Retry-After: 60\r\n" :
 		    NULL);
-		return;
-	}
-	if (!seg_ok(name, strlen(name), 1)) {
-		problem(c, 400, "bad-name", "file names may use letters, "
-		    "digits, spaces and . _ - ( ) + , (up to 128)", NULL);
 		return;
 	}
 	if (!(c->hp.flags & F_CHUNKED) && cl == ULLONG_MAX) {
@@ -1615,9 +1417,6 @@ api_upload(struct conn *c, char *agreement, char *flow, char *name)
 		    "chunked body", NULL);
 		return;
 	}
-	/* the encrypted file may be a little larger than what it holds */
-	c->body_max = f->limits.max_bytes + f->limits.max_bytes / 64 +
-	    (1 << 20);
 	if (cl != ULLONG_MAX && cl > c->body_max) {
 		problem(c, 413, "too-large", "the file is larger than this "
 		    "flow accepts", NULL);
@@ -1632,16 +1431,6 @@ api_upload(struct conn *c, char *agreement, char *flow, char *name)
 		problem(c, 415, "unsupported-media-type", "send the file as "
 		    "application/octet-stream, application/zip or "
 		    "application/age", NULL);
-		return;
-	}
-	if (gw_pool_queued(g) >= g->conf->cfg->daemon.queued_uploads) {
-		problem(c, 503, "overloaded", "the gateway is busy; try again "
-		    "in a minute", "Retry-After: 60\r\n");
-		return;
-	}
-	if (gw_name_held(g, c->party, agreement, flow, name)) {
-		problem(c, 409, "duplicate", "a file of this name sent to this "
-		    "flow is still held; send it under another name", NULL);
 		return;
 	}
 	c->up = gw_upload_begin(g, c->party, agreement, flow, name,
@@ -1671,7 +1460,7 @@ static void
 dispatch(struct conn *c)
 {
 	struct gw *g = c->hs->g;
-	char url[URL_MAX + 1], *seg[8];
+	char url[URL_MAX + 1], *seg[SG_VPATH_MAXSEG];
 	int n, m = c->hp.method, may;
 	struct gw_xfer *x;
 
@@ -1684,8 +1473,8 @@ dispatch(struct conn *c)
 	if (c->party[0] == '\0' && !authenticate(c))
 		return;
 	if (n == 6 && m == HTTP_PUT && strcmp(seg[1], "flows") == 0 &&
-	    strcmp(seg[4], "files") == 0 && seg_ok(seg[2], strlen(seg[2]), 0) &&
-	    seg_ok(seg[3], strlen(seg[3]), 0)) {
+	    strcmp(seg[4], "files") == 0 && sg_vseg_ok(seg[2], strlen(seg[2]), SG_VSEG_ID) &&
+	    sg_vseg_ok(seg[3], strlen(seg[3]), SG_VSEG_ID)) {
 		api_upload(c, seg[2], seg[3], seg[5]);
 		return;
 	}
@@ -1826,42 +1615,16 @@ gw_https_new(struct gw *g, int fd, char err[SG_ERR_MAX])
 	for (i = 0; i < cfg->nparties; i++)
 		if (cfg->parties[i].ncerts > 0)
 			h->want_certs = 1;
-	RAND_bytes(h->cache_key, sizeof(h->cache_key));
 	if ((h->ctx = gw_tls_ctx(&cfg->daemon, h->want_certs, err)) == NULL)
 		goto bad;
 	uv_tcp_init(g->loop, &h->listener);
 	h->listener.data = h;
-	if (fd >= 0) {
-		if (uv_tcp_open(&h->listener, fd) != 0) {
-			sg_errf(err, "the socket systemd passed is unusable");
-			goto bad;
-		}
-	} else {
-		struct sockaddr_storage ss;
-		char host[64];
-		const char *lp = cfg->daemon.https_listen, *colon;
-		int port;
-
-		if ((colon = strrchr(lp, ':')) == NULL ||
-		    (size_t)(colon - lp) >= sizeof(host) ||
-		    (port = atoi(colon + 1)) <= 0 || port > 65535) {
-			sg_errf(err, "daemon.https.listen: want address:port");
-			goto bad;
-		}
-		snprintf(host, sizeof(host), "%.*s", (int)(colon - lp), lp);
-		if (host[0] == '[') {
-			memmove(host, host + 1, strlen(host));
-			host[strcspn(host, "]")] = '\0';
-		}
-		if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0 &&
-		    uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0) {
-			sg_errf(err, "daemon.https.listen: bad address");
-			goto bad;
-		}
-		if (uv_tcp_bind(&h->listener, (struct sockaddr *)&ss, 0) != 0) {
-			sg_errf(err, "cannot bind %s", lp);
-			goto bad;
-		}
+	if (fd < 0 && (fd = gw_listen_socket(cfg->daemon.https_listen,
+	    "daemon.https.listen", err)) < 0)
+		goto bad;
+	if (uv_tcp_open(&h->listener, fd) != 0) {
+		sg_errf(err, "the HTTPS listening socket is unusable");
+		goto bad;
 	}
 	if (uv_listen((uv_stream_t *)&h->listener, 511, on_conn) != 0) {
 		sg_errf(err, "cannot listen on %s", cfg->daemon.https_listen);

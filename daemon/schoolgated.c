@@ -25,11 +25,13 @@
 #include <systemd/sd-daemon.h>
 
 #include "https.h"
+#include "ssh.h"
 #include "keys.h"
 
 struct daemon {
 	struct gw	 g;
 	struct hs	*https;
+	struct sshf	*sftp;		/* NULL when not configured */
 	uv_signal_t	 sigterm, sigint, sighup;
 	uv_timer_t	 status, watchdog, drain;
 	int64_t		 drain_deadline;
@@ -89,6 +91,23 @@ check_daemon_conf(const struct sg_config *cfg, char err[SG_ERR_MAX])
 	if (sg_signer_load(path, &k, err) != 0)
 		return -1;
 	OPENSSL_cleanse(&k, sizeof(k));
+	if (d->sftp_listen != NULL) {
+		const char *hk[] = { SG_HOSTKEY_ED25519, SG_HOSTKEY_RSA };
+		struct stat st;
+		size_t i;
+
+		for (i = 0; i < 2; i++) {
+			snprintf(path, sizeof(path), "%s/%s", d->keys_dir,
+			    hk[i]);
+			if (stat(path, &st) != 0)
+				return sg_errf(err, "%s: the SSH host key is "
+				    "missing (schoolgate keygen --out %s "
+				    "creates it)", path, d->keys_dir);
+			if (st.st_mode & 077)
+				return sg_errf(err, "%s: must not be readable "
+				    "by others (chmod 600)", path);
+		}
+	}
 	return 0;
 }
 
@@ -97,10 +116,12 @@ update_status(struct daemon *dm)
 {
 	struct gw *g = &dm->g;
 
-	sd_notifyf(0, "STATUS=%s%u connection(s), %u upload(s) in flight; "
+	sd_notifyf(0, "STATUS=%s%u connection(s) (%u SFTP), %u upload(s) in "
+	    "flight; "
 	    "%llu accepted, %llu rejected, %llu failed, %llu download(s), "
 	    "%u banned address(es)", g->draining ? "draining: " : "",
-	    g->n.connections, g->n.in_flight,
+	    g->n.connections, dm->sftp ? gw_ssh_sessions(dm->sftp) : 0,
+	    g->n.in_flight,
 	    (unsigned long long)g->n.accepted,
 	    (unsigned long long)g->n.rejected,
 	    (unsigned long long)g->n.failed,
@@ -128,6 +149,8 @@ finish(struct daemon *dm)
 	char err[SG_ERR_MAX];
 
 	gw_https_close_all(dm->https);
+	if (dm->sftp)
+		gw_ssh_close_all(dm->sftp);
 	gw_pool_stop(g);
 	if (sg_vault_close(g->vault, err) != 0) {
 		const char *f[] = { "SCHOOLGATE_REASON=final-checkpoint", NULL };
@@ -154,7 +177,8 @@ on_drain(uv_timer_t *t)
 	struct gw *g = &dm->g;
 
 	update_status(dm);
-	if ((g->n.in_flight == 0 && gw_https_active(dm->https) == 0) ||
+	if ((g->n.in_flight == 0 && gw_https_active(dm->https) == 0 &&
+	    (dm->sftp == NULL || gw_ssh_active(dm->sftp) == 0)) ||
 	    gw_now_us() >= dm->drain_deadline) {
 		uv_timer_stop(t);
 		finish(dm);
@@ -179,6 +203,8 @@ on_term(uv_signal_t *s, int sig)
 	    "connections; %u upload(s) in flight may finish",
 	    strsignal(sig), g->n.in_flight);
 	gw_https_drain(dm->https);
+	if (dm->sftp)
+		gw_ssh_drain(dm->sftp);
 	dm->drain_deadline = gw_now_us() +
 	    (int64_t)g->conf->cfg->daemon.drain_seconds * 1000000;
 	uv_timer_start(&dm->drain, on_drain, 0, 50);
@@ -241,23 +267,27 @@ on_hup(uv_signal_t *s, int sig)
 	sd_notify(0, "READY=1");
 }
 
-static int
-listen_fd(void)
+/* Sockets passed by systemd: named "https" and "sftp" (a single
+ * unnamed one is HTTPS). */
+static void
+listen_fds(int *https, int *sftp)
 {
 	char **names = NULL;
-	int n, i, fd = -1;
+	int n, i;
 
+	*https = *sftp = -1;
 	n = sd_listen_fds_with_names(1, &names);
 	for (i = 0; i < n; i++) {
-		/* the HTTPS socket: named "https", or the only one */
-		if (fd < 0 && (n == 1 || (names && strcmp(names[i], "https") ==
-		    0)))
-			fd = SD_LISTEN_FDS_START + i;
+		const char *nm = names ? names[i] : "";
+
+		if (strcmp(nm, "sftp") == 0)
+			*sftp = SD_LISTEN_FDS_START + i;
+		else if (*https < 0 && (n == 1 || strcmp(nm, "https") == 0))
+			*https = SD_LISTEN_FDS_START + i;
 		if (names)
 			free(names[i]);
 	}
 	free(names);
-	return fd;
 }
 
 int
@@ -268,7 +298,7 @@ main(int argc, char **argv)
 	struct sg_diag diag;
 	const char *cpath = NULL;
 	char err[SG_ERR_MAX], path[4096];
-	int opt, test = 0;
+	int opt, test = 0, hfd, sfd;
 	long n;
 	uint64_t wd;
 
@@ -352,7 +382,11 @@ main(int argc, char **argv)
 		sg_errf(err, "cannot start the pipeline threads");
 		goto fatal;
 	}
-	if ((dm.https = gw_https_new(g, listen_fd(), err)) == NULL)
+	listen_fds(&hfd, &sfd);
+	if ((dm.https = gw_https_new(g, hfd, err)) == NULL)
+		goto fatal;
+	if ((sfd >= 0 || g->conf->cfg->daemon.sftp_listen != NULL) &&
+	    (dm.sftp = gw_ssh_new(g, sfd, err)) == NULL)
 		goto fatal;
 	gw_retention_start(g);
 	uv_signal_init(g->loop, &dm.sigterm);
@@ -385,6 +419,7 @@ main(int argc, char **argv)
 	uv_run(g->loop, UV_RUN_DEFAULT);
 	uv_loop_close(g->loop);
 	gw_https_free(dm.https);
+	gw_ssh_free(dm.sftp);
 	gw_xfers_free(g);
 	sg_bans_free(g->bans);
 	sg_identities_free(g->ids, g->nids);

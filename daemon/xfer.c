@@ -18,6 +18,7 @@
 #include "json.h"
 #include "keys.h"
 #include "tlog.h"
+#include "vpath.h"
 
 int64_t
 gw_now_us(void)
@@ -313,6 +314,91 @@ gw_meta_write(struct gw *g, const char *id, const char *name,
 	}
 	rc = sg_durable_file(g->meta_dir, id, buf, len, 0600, err);
 	free(buf);
+	if (rc != 0 || !r->rejected)
+		return rc;
+	/* the report as a person reads it (SFTP /reports/) */
+	buf = NULL;
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		return sg_errf(err, "out of memory");
+	fprintf(f, "File: %s\nTransfer: %s\n\n", name, id);
+	sg_report_print(r, f);
+	if (fclose(f) != 0) {
+		free(buf);
+		return sg_errf(err, "out of memory");
+	}
+	{
+		char tname[SG_ID_MAX + 8];
+
+		snprintf(tname, sizeof(tname), "%s.txt", id);
+		rc = sg_durable_file(g->meta_dir, tname, buf, len, 0600, err);
+	}
+	free(buf);
+	return rc;
+}
+
+char *
+gw_xfer_report_text(struct gw *g, const char *id, size_t *len)
+{
+	char tname[SG_ID_MAX + 8], *buf;
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if (!sg_transfer_id_ok(id))
+		return NULL;
+	snprintf(tname, sizeof(tname), "%s.txt", id);
+	if ((fd = openat(g->meta_dir, tname, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0)
+		return NULL;
+	if (fstat(fd, &st) != 0 || st.st_size > 16 << 20 ||
+	    (buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	n = pread(fd, buf, (size_t)st.st_size, 0);
+	close(fd);
+	if (n != st.st_size) {
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	*len = (size_t)n;
+	return buf;
+}
+
+int
+gw_xfer_rename(struct gw *g, struct gw_xfer *x, const char *name,
+    char err[SG_ERR_MAX])
+{
+	char *report = gw_xfer_report(g, x->id), *buf = NULL, *nn;
+	size_t len = 0;
+	FILE *f;
+	int rc;
+
+	if (report == NULL)
+		return sg_errf(err, "the transfer's record cannot be read");
+	if ((nn = strdup(name)) == NULL ||
+	    (f = open_memstream(&buf, &len)) == NULL) {
+		free(nn);
+		free(report);
+		return sg_errf(err, "out of memory");
+	}
+	fputs("{\"name\":", f);
+	sg_json_str(f, name);
+	fprintf(f, ",\"report\":%s}\n", report);
+	free(report);
+	if (fclose(f) != 0) {
+		free(buf);
+		free(nn);
+		return sg_errf(err, "out of memory");
+	}
+	rc = sg_durable_file(g->meta_dir, x->id, buf, len, 0600, err);
+	free(buf);
+	if (rc == 0) {
+		free(x->name);
+		x->name = nn;
+	} else
+		free(nn);
 	return rc;
 }
 
@@ -584,4 +670,128 @@ gw_retention_start(struct gw *g)
 	g->retention_timer.data = g;
 	uv_timer_init(g->loop, &g->retention_timer);
 	uv_timer_start(&g->retention_timer, on_retention, ms, ms);
+}
+
+/* ---- records a front door waits on (DOWNLOADED, CONFIRMED) ---- */
+
+struct rec_work {
+	uv_work_t	 w;
+	struct gw	*g;
+	int		 type;
+	struct sg_payload pl;
+	int		 rc;
+	char		 err[SG_ERR_MAX];
+	char		 id[SG_ID_MAX];
+	char		 party[96];
+	gw_record_cb	 cb;
+	void		*arg;
+};
+
+static void
+rec_run(uv_work_t *w)
+{
+	struct rec_work *r = w->data;
+
+	r->rc = sg_vault_record(r->g->vault, r->type, &r->pl, NULL, r->err);
+}
+
+static void
+rec_after(uv_work_t *w, int status)
+{
+	struct rec_work *r = w->data;
+	struct gw *g = r->g;
+	const char *fl[3];
+	char a[96], b[128];
+
+	(void)status;
+	if (r->rc == 0)
+		gw_xfer_apply(g, r->type, r->pl.buf, r->pl.len, gw_now_us());
+	snprintf(a, sizeof(a), "SCHOOLGATE_TRANSFER=%s", r->id);
+	snprintf(b, sizeof(b), "SCHOOLGATE_PARTY=%s", r->party);
+	fl[0] = a, fl[1] = b, fl[2] = NULL;
+	if (r->rc != 0)
+		gw_journalf(EV_LOG_FAILED, LOG_CRIT, fl, "the transfer log "
+		    "could not be written: %s", r->err);
+	else if (r->type == SG_REC_DOWNLOADED) {
+		g->n.downloads++;
+		gw_journalf(EV_DOWNLOADED, LOG_INFO, fl, "transfer %s "
+		    "downloaded by %s", r->id, r->party);
+	} else
+		gw_journalf(EV_CONFIRMED, LOG_INFO, fl, "transfer %s: %s "
+		    "confirmed receipt", r->id, r->party);
+	r->cb(r->arg, r->rc == 0);
+	free(r);
+}
+
+int
+gw_record(struct gw *g, int type, const char *id, const char *party,
+    uint64_t from, uint64_t bytes, gw_record_cb cb, void *arg)
+{
+	struct rec_work *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return -1;
+	r->g = g;
+	r->type = type;
+	r->cb = cb;
+	r->arg = arg;
+	r->w.data = r;
+	snprintf(r->id, sizeof(r->id), "%s", id);
+	snprintf(r->party, sizeof(r->party), "%s", party);
+	sg_payload_init(&r->pl);
+	if (type == SG_REC_DOWNLOADED) {
+		sg_payload_u64(&r->pl, "bytes", bytes);
+		sg_payload_u64(&r->pl, "from", from);
+	}
+	sg_payload_str(&r->pl, "object", id);
+	sg_payload_str(&r->pl, "party", party);
+	if (sg_payload_end(&r->pl) != 0 ||
+	    uv_queue_work(g->loop, &r->w, rec_run, rec_after) != 0) {
+		free(r);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- what every front checks before an upload starts ---- */
+
+int
+gw_upload_admit(struct gw *g, const char *party, const char *agreement,
+    const char *flow, const char *name, unsigned method,
+    uint64_t *max_bytes, const char **slug, const char **why)
+{
+	const struct sg_flow *f;
+	int st;
+
+	if (g->draining) {
+		*slug = "draining";
+		*why = "the gateway is shutting down; try again shortly";
+		return 503;
+	}
+	if ((st = gw_may_send(g, party, agreement, flow, method, &f,
+	    why)) != 0) {
+		*slug = st == 404 ? "not-found" : "forbidden";
+		return st;
+	}
+	if (!sg_vseg_ok(name, strlen(name), SG_VSEG_NAME)) {
+		*slug = "bad-name";
+		*why = "file names may use letters, digits, spaces and "
+		    ". _ - ( ) + , (up to 128)";
+		return 400;
+	}
+	if (gw_pool_queued(g) >= g->conf->cfg->daemon.queued_uploads) {
+		*slug = "overloaded";
+		*why = "the gateway is busy; try again in a minute";
+		return 503;
+	}
+	if (gw_name_held(g, party, agreement, flow, name)) {
+		*slug = "duplicate";
+		*why = "a file of this name sent to this flow is still held; "
+		    "send it under another name";
+		return 409;
+	}
+	/* the encrypted file may be a little larger than what it holds */
+	*max_bytes = f->limits.max_bytes + f->limits.max_bytes / 64 +
+	    (1 << 20);
+	return 0;
 }

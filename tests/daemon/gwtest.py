@@ -25,6 +25,11 @@ PARTIES = ["school:3414001", "school:3412003", "org:sil", "org:iff-research",
            "org:star-ab"]
 
 
+# parties that may also sign in to SFTP with their password (org:iff-research
+# has no key at all: password only)
+SFTP_PASSWORD = ("school:3414001", "org:iff-research")
+
+
 def pw(party):
     return "pw-" + party.replace(":", "-") + "-7Qx"
 
@@ -97,9 +102,10 @@ class Notify:
 
 class Gateway:
     def __init__(self, extra_daemon="", agreements=(), keep_state=None,
-                 parties_extra=None, keys_from=None):
+                 parties_extra=None, keys_from=None, sftp=False):
         self.dir = keep_state or tempfile.mkdtemp(prefix="sg-daemon.")
         self.port = free_port()
+        self.sftp_port = free_port() if sftp else None
         self.url = "https://127.0.0.1:%d" % self.port
         self.proc = None
         self.notify = None
@@ -132,11 +138,25 @@ class Gateway:
                     [SG, "passwd"], input=(pw(p) + "\n").encode(),
                     check=True, capture_output=True).stdout.decode().strip()
             self.sil_pub = open(os.path.join(d, "sil", "storage.pub")).read().strip()
+            self.ssh_pub = {}
+            if sftp:
+                os.makedirs(os.path.join(d, "ssh"), mode=0o700)
+                for p in PARTIES:
+                    k = self.ssh_key(p)
+                    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519",
+                                    "-N", "", "-C", p, "-f", k], check=True)
+                    self.ssh_pub[p] = open(k + ".pub").read().strip()
             self.write_parties(parties_extra or [])
             with open(os.path.join(d, "secrets.conf"), "w") as f:
-                f.write('zip_passwords = ( { party = "school:3414001"; '
-                        'agreement = "daemon-test"; flow = "small"; '
-                        'password = "%s"; } );\n' % ZIPPW)
+                rows = [(p, a, fl) for p, a, fl in (
+                    ("school:3414001", "daemon-test", "small"),
+                    ("school:3414001", "sil-pupil-data", "census"),
+                    ("school:3414001", "star-ab-ect", "ect-records"),
+                    ("org:sil", "sil-pupil-data", "reports"))]
+                f.write("zip_passwords = (\n%s\n);\n" % ",\n".join(
+                    '  { party = "%s"; agreement = "%s"; flow = "%s"; '
+                    'password = "%s"; }' % (p, a, fl, ZIPPW)
+                    for p, a, fl in rows))
             os.chmod(os.path.join(d, "secrets.conf"), 0o600)
         self.extra_daemon = extra_daemon
         self.write_conf()
@@ -153,6 +173,10 @@ class Gateway:
                     p, names[p], self.hashes[p])
                 if p == "org:sil":
                     r += ' age_recipient = "%s";' % self.sil_pub
+                if p in self.ssh_pub and p != "org:iff-research":
+                    r += ' ssh_keys = [ "%s" ];' % self.ssh_pub[p]
+                if p in self.ssh_pub and p in SFTP_PASSWORD:
+                    r += ' sftp_password = true;'
                 rows.append(r + " }")
             rows.extend(extra)
             f.write(",\n".join(rows) + "\n);\n")
@@ -169,8 +193,11 @@ daemon = {
   workers = 3;
   https = { listen = "127.0.0.1:%d"; certificate = "tls.crt"; key = "tls.key"; };
   %s
+  %s
 };
-''' % (ROOT, self.port, self.extra_daemon))
+''' % (ROOT, self.port, ('sftp = { listen = "127.0.0.1:%d"; };' %
+                          self.sftp_port) if self.sftp_port else "",
+       self.extra_daemon))
 
     def start(self, env_extra=None):
         sock = os.path.join(self.dir, "notify.sock")
@@ -237,6 +264,42 @@ daemon = {
             h.append("Zip-Password: " + zip_pw)
         return self.curl(party, "PUT", "/v1/flows/%s/%s/files/%s" % (
             agreement, flow, name), data_file=path, headers=h, **kw)
+
+    # --- SFTP: real OpenSSH sftp ---
+    def ssh_key(self, party):
+        return os.path.join(self.dir, "ssh", party.replace(":", "-"))
+
+    def known_hosts(self):
+        path = os.path.join(self.dir, "known_hosts")
+        if not os.path.exists(path):
+            with open(os.path.join(self.dir, "keys",
+                                   "ssh_host_ed25519_key.pub")) as f:
+                t, k = f.read().split()[:2]
+            with open(path, "w") as f:
+                f.write("[127.0.0.1]:%d %s %s\n" % (self.sftp_port, t, k))
+        return path
+
+    def ssh_opts(self, party, key=True):
+        o = ["-o", "User=" + party, "-o", "BatchMode=yes",
+             "-o", "UserKnownHostsFile=" + self.known_hosts(),
+             "-o", "StrictHostKeyChecking=yes", "-o", "IdentitiesOnly=yes",
+             "-o", "IdentityAgent=none", "-o", "ConnectTimeout=30",
+             "-F", "/dev/null"]
+        if key:
+            o += ["-i", self.ssh_key(party)]
+        else:
+            o += ["-o", "PubkeyAuthentication=no"]
+        return o
+
+    def sftp(self, party, commands, key=True, timeout=300, extra=()):
+        """Runs `sftp -b -` with the commands; (exit code, stdout,
+        stderr)."""
+        cmd = ["sftp", "-b", "-", "-P", str(self.sftp_port)] + \
+            self.ssh_opts(party, key) + list(extra) + ["127.0.0.1"]
+        p = subprocess.run(cmd, input=commands.encode(), capture_output=True,
+                           timeout=timeout)
+        return (p.returncode, p.stdout.decode(errors="replace"),
+                p.stderr.decode(errors="replace"))
 
     def log_verify(self):
         return subprocess.run([SG, "log", "verify", "--log",

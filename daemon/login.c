@@ -1,0 +1,238 @@
+/*
+ * login: what every front door does to sign a party in and to count the
+ * failures: password checks (argon2id on libuv's work pool, never on the
+ * I/O thread, with a short keyed cache of successes), failure journaling
+ * and the per-address bans; and the listening socket both fronts open.
+ */
+#include "gw.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#define CACHE_US	(300LL * 1000000)
+
+static void
+cache_tag(struct gw *g, const char *party, const char *pw, size_t pwlen,
+    unsigned char tag[32])
+{
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	unsigned int l = 32;
+
+	if (!g->login.keyed) {
+		RAND_bytes(g->login.key, sizeof(g->login.key));
+		g->login.keyed = 1;
+	}
+	EVP_DigestInit_ex(m, EVP_sha256(), NULL);
+	EVP_DigestUpdate(m, g->login.key, 32);
+	EVP_DigestUpdate(m, party, strlen(party) + 1);
+	EVP_DigestUpdate(m, pw, pwlen);
+	EVP_DigestFinal_ex(m, tag, &l);
+	EVP_MD_CTX_free(m);
+}
+
+static int
+cache_hit(struct gw *g, const unsigned char tag[32])
+{
+	int64_t now = gw_now_us();
+	size_t i;
+
+	for (i = 0; i < GW_LOGIN_CACHE; i++)
+		if (g->login.cache[i].until > now &&
+		    CRYPTO_memcmp(g->login.cache[i].tag, tag, 32) == 0)
+			return 1;
+	return 0;
+}
+
+struct login_work {
+	uv_work_t	 w;
+	struct gw	*g;
+	char		*hash;
+	char		 party[96];
+	char		 pw[512];
+	size_t		 pwlen;
+	int		 ok;
+	gw_login_cb	 cb;
+	void		*arg;
+};
+
+static void
+login_run(uv_work_t *w)
+{
+	struct login_work *a = w->data;
+
+	a->ok = sg_passwd_verify(a->hash, a->pw, a->pwlen);
+}
+
+static void
+login_after(uv_work_t *w, int status)
+{
+	struct login_work *a = w->data;
+	struct gw *g = a->g;
+
+	(void)status;
+	if (a->ok) {
+		struct gw_login_slot *e = &g->login.cache[g->login.next++ %
+		    GW_LOGIN_CACHE];
+
+		cache_tag(g, a->party, a->pw, a->pwlen, e->tag);
+		e->until = gw_now_us() + CACHE_US;
+	}
+	OPENSSL_cleanse(a->pw, sizeof(a->pw));
+	a->cb(a->arg, a->ok);
+	free(a->hash);
+	free(a);
+}
+
+int
+gw_login_password(struct gw *g, const struct sg_party *p, const char *pw,
+    size_t pwlen, gw_login_cb cb, void *arg)
+{
+	struct login_work *a;
+	unsigned char tag[32];
+
+	if (p == NULL || p->password == NULL)
+		return 0;
+	cache_tag(g, p->id, pw, pwlen, tag);
+	if (cache_hit(g, tag))
+		return 1;
+	if ((a = calloc(1, sizeof(*a))) == NULL || pwlen >= sizeof(a->pw) ||
+	    (a->hash = strdup(p->password)) == NULL) {
+		free(a);
+		return 0;
+	}
+	a->g = g;
+	a->cb = cb;
+	a->arg = arg;
+	a->w.data = a;
+	snprintf(a->party, sizeof(a->party), "%s", p->id);
+	memcpy(a->pw, pw, pwlen);
+	a->pwlen = pwlen;
+	if (uv_queue_work(g->loop, &a->w, login_run, login_after) != 0) {
+		OPENSSL_cleanse(a->pw, sizeof(a->pw));
+		free(a->hash);
+		free(a);
+		return 0;
+	}
+	return 2;
+}
+
+unsigned
+gw_login_failed(struct gw *g, const char *addr, const char *party,
+    const char *front)
+{
+	int64_t now = gw_now_us() / 1000000;
+	unsigned ban = sg_bans_fail(g->bans, addr, now);
+	const char *f[4];
+	char a[80], b[128], c[48];
+
+	snprintf(a, sizeof(a), "SCHOOLGATE_CLIENT=%s", addr);
+	snprintf(b, sizeof(b), "SCHOOLGATE_PARTY=%s", party);
+	snprintf(c, sizeof(c), "SCHOOLGATE_FRONT=%s", front);
+	f[0] = a, f[1] = b, f[2] = c, f[3] = NULL;
+	gw_journalf(EV_AUTH_FAILED, LOG_NOTICE, f, "failed login from %s "
+	    "over %s", addr, front);
+	if (ban > 0) {
+		char d[64];
+		const char *f2[] = { a, d, c, NULL };
+
+		snprintf(d, sizeof(d), "SCHOOLGATE_BAN_SECONDS=%u", ban);
+		gw_journalf(EV_BANNED, LOG_WARNING, f2, "client %s banned for "
+		    "%u s after repeated failed logins", addr, ban);
+	}
+	return ban;
+}
+
+unsigned
+gw_login_banned(struct gw *g, const char *addr)
+{
+	return sg_bans_check(g->bans, addr, gw_now_us() / 1000000);
+}
+
+void
+gw_login_ok(struct gw *g, const char *addr)
+{
+	sg_bans_success(g->bans, addr);
+}
+
+int
+gw_listen_socket(const char *listen_on, const char *setting,
+    char err[SG_ERR_MAX])
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char host[64];
+	const char *colon;
+	int port, fd, one = 1;
+
+	memset(&ss, 0, sizeof(ss));
+	if (listen_on == NULL || (colon = strrchr(listen_on, ':')) == NULL ||
+	    (size_t)(colon - listen_on) >= sizeof(host) ||
+	    (port = atoi(colon + 1)) <= 0 || port > 65535)
+		return sg_errf(err, "%s: want address:port", setting);
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - listen_on),
+	    listen_on);
+	if (host[0] == '[') {
+		memmove(host, host + 1, strlen(host));
+		host[strcspn(host, "]")] = '\0';
+	}
+	if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) == 0)
+		sl = sizeof(struct sockaddr_in);
+	else if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) == 0)
+		sl = sizeof(struct sockaddr_in6);
+	else
+		return sg_errf(err, "%s: bad address", setting);
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) < 0)
+		return sg_errf(err, "socket: %s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sl) != 0 ||
+	    listen(fd, 511) != 0) {
+		sg_errf(err, "cannot listen on %s: %s", listen_on,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+gw_socket_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t l = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &l) != 0)
+		return -1;
+	return ntohs(ss.ss_family == AF_INET ?
+	    ((struct sockaddr_in *)&ss)->sin_port :
+	    ((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+void
+gw_peer_name(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t l = sizeof(ss);
+
+	snprintf(buf, len, "unknown");
+	if (getpeername(fd, (struct sockaddr *)&ss, &l) != 0)
+		return;
+	if (ss.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
+		    buf, (socklen_t)len);
+	else if (ss.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
+		    buf, (socklen_t)len);
+}

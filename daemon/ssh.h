@@ -1,0 +1,23 @@
+/*
+ * ssh: the SFTP front door (ssh.c).
+ */
+#ifndef GW_SSH_H
+#define GW_SSH_H
+
+#include "gw.h"
+
+struct sshf;
+
+/* fd: a listening socket from systemd, or -1 to open
+ * daemon.sftp.listen. */
+struct sshf *gw_ssh_new(struct gw *, int fd, char err[SG_ERR_MAX]);
+int	gw_ssh_port(struct sshf *);
+unsigned gw_ssh_sessions(struct sshf *);
+/* Stops accepting and ends sessions with no upload in flight. */
+void	gw_ssh_drain(struct sshf *);
+/* Sessions still finishing an upload (the rest are ended). */
+unsigned gw_ssh_active(struct sshf *);
+void	gw_ssh_close_all(struct sshf *);
+void	gw_ssh_free(struct sshf *);
+
+#endif
