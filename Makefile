@@ -95,6 +95,7 @@ check: all $(UNIT_BIN)
 	@tests/age/kit $(BUILD)
 	@tests/store/run $(BUILD)
 	@BUILD=$(BUILD) tests/daemon/run
+	@BUILD=$(BUILD) tests/daemon/sftp
 	@BUILD=$(BUILD) tests/daemon/crash
 	@BUILD=$(BUILD) tests/daemon/journal
 ifeq ($(SAN),0)

@@ -95,9 +95,9 @@ random_name(char *out, size_t cap, const char *prefix)
 	snprintf(out, cap, "%s%s", prefix, hx);
 }
 
-int
-sg_durable_file(int dirfd, const char *name, const void *p, size_t n,
-    mode_t mode, char err[SG_ERR_MAX])
+static int
+durable(int dirfd, const char *name, const void *p, size_t n, mode_t mode,
+    unsigned flags, char err[SG_ERR_MAX])
 {
 	char tmp[64];
 	int fd;
@@ -119,7 +119,7 @@ sg_durable_file(int dirfd, const char *name, const void *p, size_t n,
 		unlinkat(dirfd, tmp, 0);
 		return -1;
 	}
-	if (renameat2(dirfd, tmp, dirfd, name, RENAME_NOREPLACE) != 0) {
+	if (renameat2(dirfd, tmp, dirfd, name, flags) != 0) {
 		sg_errf(err, errno == EEXIST ? "%s already exists; not "
 		    "replaced" : "cannot create %s: %s", name,
 		    strerror(errno));
@@ -130,6 +130,20 @@ sg_durable_file(int dirfd, const char *name, const void *p, size_t n,
 		return sg_errf(err, "cannot sync the directory of %s: %s", name,
 		    strerror(errno));
 	return 0;
+}
+
+int
+sg_durable_file(int dirfd, const char *name, const void *p, size_t n,
+    mode_t mode, char err[SG_ERR_MAX])
+{
+	return durable(dirfd, name, p, n, mode, RENAME_NOREPLACE, err);
+}
+
+int
+sg_durable_replace(int dirfd, const char *name, const void *p, size_t n,
+    mode_t mode, char err[SG_ERR_MAX])
+{
+	return durable(dirfd, name, p, n, mode, 0, err);
 }
 
 void

@@ -38,6 +38,9 @@ int	sg_fsync_dir(int dirfd);
 /* A whole small file, durably and atomically: fails if name exists. */
 int	sg_durable_file(int dirfd, const char *name, const void *, size_t,
 	    mode_t mode, char err[SG_ERR_MAX]);
+/* The same, atomically replacing an existing file of that name. */
+int	sg_durable_replace(int dirfd, const char *name, const void *, size_t,
+	    mode_t mode, char err[SG_ERR_MAX]);
 /* mkdir -p of one level with mode, then open it O_DIRECTORY. */
 int	sg_open_dir(int atfd, const char *path, int create, mode_t mode,
 	    char err[SG_ERR_MAX]);

@@ -91,7 +91,8 @@ sg_vpath_split(char *path, char *seg[SG_VPATH_MAXSEG], int flags)
 			return -1;
 		else if (p[0] == '.' && (len == 1 || (len == 2 &&
 		    p[1] == '.'))) {
-			if (!(flags & SG_VPATH_DOTS))
+			if (!(flags & SG_VPATH_DOTS) && (len == 2 ||
+			    !(flags & SG_VPATH_DOT)))
 				return -1;
 			if (len == 2 && n > 0)
 				n--;

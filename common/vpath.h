@@ -27,6 +27,8 @@ int	sg_vseg_ok(const char *s, size_t n, enum sg_vseg kind);
 					   lexically (never above the root);
 					   otherwise they are refused */
 #define SG_VPATH_TRAILING	0x4	/* a trailing '/' is allowed */
+#define SG_VPATH_DOT		0x8	/* "." segments are skipped (".."
+					   is still refused) */
 
 /*
  * Splits path (modified in place; NUL-terminated) into at most

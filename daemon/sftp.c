@@ -463,7 +463,8 @@ resolve(struct sftp *s, const char *path, int dots, struct node *n)
 	}
 	snprintf(buf, sizeof(buf), "%s", path);
 	if ((k = sg_vpath_split(buf, seg, SG_VPATH_RELATIVE |
-	    SG_VPATH_TRAILING | (dots ? SG_VPATH_DOTS : 0))) < 0) {
+	    SG_VPATH_TRAILING | SG_VPATH_DOT | (dots ? SG_VPATH_DOTS : 0))) <
+	    0) {
 		n->denied = 1;
 		n->why = "that path is not allowed here (no \"..\", control "
 		    "characters or backslashes)";

@@ -418,6 +418,7 @@ refuse_session(struct sess *c, const char *what)
 	snprintf(line, sizeof(line), "schoolgate: this service offers SFTP "
 	    "only (%s refused)\r\n", what);
 	ssh_channel_write_stderr(c->ch, line, (uint32_t)strlen(line));
+	c->ended = 1;
 	ssh_channel_request_send_exit_status(c->ch, 1);
 	ssh_channel_send_eof(c->ch);
 	ssh_channel_close(c->ch);
@@ -449,12 +450,17 @@ on_channel_request(struct sess *c, ssh_message m)
 		ssh_message_reply_default(m);
 		return;
 	}
-	ssh_message_reply_default(m);
-	if (c->sftp == NULL)
+	if (c->sftp == NULL && (sub == SSH_CHANNEL_REQUEST_EXEC ||
+	    sub == SSH_CHANNEL_REQUEST_SHELL)) {
+		/* accepted only to say why, then ended with status 1 (as
+		 * OpenSSH's ForceCommand internal-sftp would) */
+		ssh_message_channel_request_reply_success(m);
 		refuse_session(c, sub == SSH_CHANNEL_REQUEST_EXEC ?
-		    "commands (and scp)" : sub == SSH_CHANNEL_REQUEST_SHELL ?
-		    "a shell" : sub == SSH_CHANNEL_REQUEST_SUBSYSTEM ?
-		    "that subsystem" : "that request");
+		    "commands, and so scp" : "a shell");
+		return;
+	}
+	/* other subsystems, X11, agent forwarding, signals... */
+	ssh_message_reply_default(m);
 }
 
 /* 1 when the message was kept. */

@@ -392,7 +392,7 @@ gw_xfer_rename(struct gw *g, struct gw_xfer *x, const char *name,
 		free(nn);
 		return sg_errf(err, "out of memory");
 	}
-	rc = sg_durable_file(g->meta_dir, x->id, buf, len, 0600, err);
+	rc = sg_durable_replace(g->meta_dir, x->id, buf, len, 0600, err);
 	free(buf);
 	if (rc == 0) {
 		free(x->name);
