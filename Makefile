@@ -97,6 +97,7 @@ check: all $(UNIT_BIN)
 	@BUILD=$(BUILD) tests/daemon/run
 	@BUILD=$(BUILD) tests/daemon/sftp
 	@BUILD=$(BUILD) tests/daemon/crash
+	@BUILD=$(BUILD) tests/daemon/crash --sftp
 	@BUILD=$(BUILD) tests/daemon/journal
 ifeq ($(SAN),0)
 	@tests/check-hardening $(BUILD)
