@@ -1705,10 +1705,10 @@ sftp_new(struct gw *g, const char *party, const char *addr,
 	return s;
 }
 
-int
+size_t
 sftp_room(const struct sftp *s)
 {
-	return s->inlen < IN_CAP;
+	return s->dead ? 0 : IN_CAP - s->inlen;
 }
 
 size_t

@@ -44,8 +44,8 @@ struct sftp *sftp_new(struct gw *, const char *party, const char *addr,
 size_t	sftp_input(struct sftp *, const void *, size_t);
 /* Output was sent, or the owner has more input: continue. */
 void	sftp_kick(struct sftp *);
-/* 1 while input would be taken. */
-int	sftp_room(const struct sftp *);
+/* How many bytes of input would be taken now. */
+size_t	sftp_room(const struct sftp *);
 /* Uploads in flight (a draining daemon waits for them). */
 unsigned sftp_busy(const struct sftp *);
 /* The session ended: uploads in flight are abandoned (nothing stored). */

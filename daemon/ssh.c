@@ -61,6 +61,7 @@ struct sess {
 	int			 closing, refs, in_drive, want_close;
 	int			 kick;		/* drive again soon */
 	int			 ended;		/* the channel was closed */
+	int			 pulling;	/* inside pull()'s read */
 	struct sftp		*sftp;
 	/* channel output not yet accepted by libssh (window) */
 	unsigned char		*out;
@@ -200,8 +201,9 @@ on_data(ssh_session s, ssh_channel ch, void *data, uint32_t len,
 	(void)ch;
 	if (is_stderr)
 		return (int)len;	/* nothing is spoken there */
-	if (c->sftp == NULL)
-		return 0;	/* the subsystem request is still queued */
+	if (c->sftp == NULL || c->pulling)
+		return 0;	/* the subsystem request is still queued, or
+				   pull() is taking it in order */
 	return (int)sftp_input(c->sftp, data, len);
 }
 
@@ -535,13 +537,20 @@ static void
 pull(struct sess *c)
 {
 	unsigned char buf[16384];
+	size_t room;
 	int n;
 
+	/* libssh handles packets inside ssh_channel_poll() and the read:
+	 * the data callback leaves what arrives meanwhile in its buffer,
+	 * behind what we take here */
+	c->pulling = 1;
 	while (c->sftp != NULL && c->ch != NULL && !c->want_close &&
-	    sftp_room(c->sftp) && io_pending(c) < OUT_CHUNK &&
+	    (room = sftp_room(c->sftp)) > 0 && io_pending(c) < OUT_CHUNK &&
 	    ssh_channel_poll(c->ch, 0) > 0) {
-		if ((n = ssh_channel_read_nonblocking(c->ch, buf, sizeof(buf),
-		    0)) <= 0)
+		if (room > sizeof(buf))
+			room = sizeof(buf);
+		n = ssh_channel_read_nonblocking(c->ch, buf, (uint32_t)room, 0);
+		if (n <= 0)
 			break;
 		if (sftp_input(c->sftp, buf, (size_t)n) != (size_t)n) {
 			/* cannot happen: room was checked; be safe */
@@ -549,6 +558,7 @@ pull(struct sess *c)
 			break;
 		}
 	}
+	c->pulling = 0;
 }
 
 static void
