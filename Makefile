@@ -5,7 +5,7 @@
 #                   the same suite under AddressSanitizer + UBSan
 #   make run        install, build and run the demo (see README.md)
 #   make bench      the benchmarks (scripts/bench-check, bench-seal,
-#                   bench-https)
+#                   bench-https, bench-sftp)
 #   make fuzz       build the libFuzzer targets (clang)
 #
 # SAN=1 builds into build-san/ with -fsanitize=address,undefined.
@@ -132,6 +132,7 @@ bench: deps all
 	@scripts/bench-check
 	@scripts/bench-seal
 	@scripts/bench-https
+	@scripts/bench-sftp
 
 run: deps all
 	@scripts/demo

@@ -157,6 +157,8 @@ cmd_keygen(int argc, char **argv)
 	printf("log verifier key:         %s\n", vk);
 	printf("written: %s/storage.key %s/storage.pub %s/log-signing.key "
 	    "%s/log-signing.pub\n", dir, dir, dir, dir);
+	printf("SSH host keys (SFTP): %s/%s %s/%s (and .pub)\n", dir,
+	    SG_HOSTKEY_ED25519, dir, SG_HOSTKEY_RSA);
 	return fflush(stdout) == 0 ? 0 : EXIT_TROUBLE;
 usage:
 	fprintf(stderr, "usage: schoolgate keygen --out DIR [--log-name "

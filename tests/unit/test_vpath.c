@@ -1,0 +1,100 @@
+/* Unit tests for common/vpath.c: the one resolver of client paths. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "vpath.h"
+
+static int
+split(const char *in, int flags, char *out, size_t cap)
+{
+	char buf[512], *seg[SG_VPATH_MAXSEG];
+	int n, i;
+	size_t at = 0;
+
+	snprintf(buf, sizeof(buf), "%s", in);
+	n = sg_vpath_split(buf, seg, flags);
+	out[0] = '\0';
+	for (i = 0; i < n; i++)
+		at += (size_t)snprintf(out + at, cap - at, "/%s", seg[i]);
+	return n;
+}
+
+static void
+paths(void **state)
+{
+	char out[512];
+	const int rel = SG_VPATH_RELATIVE | SG_VPATH_TRAILING;
+
+	(void)state;
+	assert_int_equal(split("/", 0, out, sizeof(out)), 0);
+	assert_int_equal(split("/send/a/b", 0, out, sizeof(out)), 3);
+	assert_string_equal(out, "/send/a/b");
+	/* relative, trailing slash, "." */
+	assert_int_equal(split("send/a/", rel, out, sizeof(out)), 2);
+	assert_int_equal(split("send/a/", 0, out, sizeof(out)), -1);
+	assert_int_equal(split("/send/./a/.", rel | SG_VPATH_DOT, out,
+	    sizeof(out)), 2);
+	assert_string_equal(out, "/send/a");
+	/* ".." only where it is resolved, and never above the root */
+	assert_int_equal(split("/send/../a", rel | SG_VPATH_DOT, out,
+	    sizeof(out)), -1);
+	assert_int_equal(split("/send/../a", rel | SG_VPATH_DOTS, out,
+	    sizeof(out)), 1);
+	assert_string_equal(out, "/a");
+	assert_int_equal(split("/../../../etc/passwd", rel | SG_VPATH_DOTS,
+	    out, sizeof(out)), 2);
+	assert_string_equal(out, "/etc/passwd");
+	/* control characters and backslashes, too many segments */
+	assert_int_equal(split("/send/a\nb", rel, out, sizeof(out)), -1);
+	assert_int_equal(split("/send/a\\..\\b", rel, out, sizeof(out)), -1);
+	assert_int_equal(split("/a/b/c/d/e/f/g/h/i", rel, out, sizeof(out)),
+	    -1);
+	assert_int_equal(split("/a//b", 0, out, sizeof(out)), -1);
+}
+
+static void
+segments(void **state)
+{
+	(void)state;
+	assert_true(sg_vseg_ok("census 2026 (autumn).zip", 24, SG_VSEG_NAME));
+	assert_false(sg_vseg_ok("census 2026", 11, SG_VSEG_ID));
+	assert_true(sg_vseg_ok("school:3414001", 14, SG_VSEG_ID));
+	assert_false(sg_vseg_ok(".hidden", 7, SG_VSEG_NAME));
+	assert_false(sg_vseg_ok("a/b", 3, SG_VSEG_NAME));
+	assert_false(sg_vseg_ok("a\x01" "b", 3, SG_VSEG_NAME));
+	assert_false(sg_vseg_ok("", 0, SG_VSEG_NAME));
+}
+
+static void
+unescape(void **state)
+{
+	char a[] = "/v1/flows/a%20b", b[] = "/v1/%2e%2e/x", c[] = "/a%2fb",
+	    d[] = "/a%00", e[] = "/a?x=1", f[] = "/a%4";
+
+	(void)state;
+	assert_int_equal(sg_vpath_unescape(a), 0);
+	assert_string_equal(a, "/v1/flows/a b");
+	assert_int_equal(sg_vpath_unescape(b), 0);
+	assert_string_equal(b, "/v1/../x");
+	assert_int_equal(sg_vpath_unescape(c), -1);
+	assert_int_equal(sg_vpath_unescape(d), -1);
+	assert_int_equal(sg_vpath_unescape(e), -1);
+	assert_int_equal(sg_vpath_unescape(f), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(paths),
+		cmocka_unit_test(segments),
+		cmocka_unit_test(unescape),
+	};
+
+	return cmocka_run_group_tests_name("vpath", tests, NULL, NULL);
+}
