@@ -95,6 +95,9 @@ struct conn {
 	struct gw_upload	*up;
 	uint64_t		 body_seen, body_max;
 	int			 body_refused;
+	int			 msg_done;	/* the whole request was read */
+	int			 lingering;	/* answered early; draining */
+	uint64_t		 linger_left;
 	/* download */
 	int			 dl_fd;
 	struct sg_age_file	*af;
@@ -391,8 +394,8 @@ on_idle(uv_timer_t *t)
 	struct conn *c = t->data;
 
 	/* waiting for our own work is not idleness */
-	if (c->st == ST_VERDICT || c->st == ST_WORK || c->st == ST_AUTH ||
-	    (c->st == ST_UPLOAD && c->paused))
+	if (!c->lingering && (c->st == ST_VERDICT || c->st == ST_WORK || c->st == ST_AUTH ||
+	    (c->st == ST_UPLOAD && c->paused)))
 		return;	/* backpressure is our own slowness */
 	conn_close(c);
 }
@@ -414,6 +417,7 @@ reset_request(struct conn *c)
 	c->body_seen = 0;
 	c->body_max = 0;
 	c->body_refused = 0;
+	c->msg_done = 0;
 	c->party[0] = '\0';
 	c->st = ST_HEADERS;
 }
@@ -436,6 +440,18 @@ finish_response(struct conn *c)
 			flush_tls(c);
 			if (c->wpending > 0)
 				return;
+		}
+		if (!c->msg_done && !c->lingering && c->st == ST_DONE) {
+			/* answered before the end of the request (413 on a
+			 * body outgrowing the flow): a close now would reset
+			 * the connection and the client could lose the
+			 * answer, so what it still sends is read and dropped
+			 * for a short, bounded while (a "lingering close") */
+			c->lingering = 1;
+			c->linger_left = 8 << 20;
+			set_reading(c, 1);
+			uv_timer_start(&c->idle, on_idle, 2000, 0);
+			return;
 		}
 		conn_close(c);
 		return;
@@ -469,6 +485,13 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	}
 	if (n == 0)
 		return;
+	if (c->lingering) {
+		if ((uint64_t)n >= c->linger_left)
+			conn_close(c);
+		else
+			c->linger_left -= (uint64_t)n;
+		return;
+	}
 	uv_timer_again(&c->idle);
 	/* pre-auth work is bounded in time as well as in count: a client
 	 * trickling bytes does not hold an unauthenticated slot forever */
@@ -734,6 +757,7 @@ on_message_complete(http_parser *p)
 {
 	struct conn *c = p->data;
 
+	c->msg_done = 1;
 	if (c->st == ST_UPLOAD) {
 		gw_upload_end(c->up);
 		c->st = ST_VERDICT;
