@@ -20,6 +20,9 @@
 #include "tlog.h"
 #include "vpath.h"
 
+static char *meta_read(struct gw *, const char *id, const char *suffix,
+    size_t *len);
+
 int64_t
 gw_now_us(void)
 {
@@ -339,31 +342,7 @@ gw_meta_write(struct gw *g, const char *id, const char *name,
 char *
 gw_xfer_report_text(struct gw *g, const char *id, size_t *len)
 {
-	char tname[SG_ID_MAX + 8], *buf;
-	struct stat st;
-	ssize_t n;
-	int fd;
-
-	if (!sg_transfer_id_ok(id))
-		return NULL;
-	snprintf(tname, sizeof(tname), "%s.txt", id);
-	if ((fd = openat(g->meta_dir, tname, O_RDONLY | O_NOFOLLOW |
-	    O_CLOEXEC)) < 0)
-		return NULL;
-	if (fstat(fd, &st) != 0 || st.st_size > 16 << 20 ||
-	    (buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		close(fd);
-		return NULL;
-	}
-	n = pread(fd, buf, (size_t)st.st_size, 0);
-	close(fd);
-	if (n != st.st_size) {
-		free(buf);
-		return NULL;
-	}
-	buf[n] = '\0';
-	*len = (size_t)n;
-	return buf;
+	return meta_read(g, id, ".txt", len);
 }
 
 int
@@ -402,17 +381,20 @@ gw_xfer_rename(struct gw *g, struct gw_xfer *x, const char *name,
 	return rc;
 }
 
+/* meta/<id><suffix>, whole (malloc'd, NUL-terminated), or NULL. */
 static char *
-meta_read(struct gw *g, const char *id)
+meta_read(struct gw *g, const char *id, const char *suffix, size_t *len)
 {
-	char *buf;
+	char fname[SG_ID_MAX + 8], *buf;
 	struct stat st;
 	ssize_t n;
 	int fd;
 
-	if (!sg_transfer_id_ok(id) ||
-	    (fd = openat(g->meta_dir, id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) <
-	    0)
+	if (!sg_transfer_id_ok(id))
+		return NULL;
+	snprintf(fname, sizeof(fname), "%s%s", id, suffix);
+	if ((fd = openat(g->meta_dir, fname, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0)
 		return NULL;
 	if (fstat(fd, &st) != 0 || st.st_size > 16 << 20 ||
 	    (buf = malloc((size_t)st.st_size + 1)) == NULL) {
@@ -426,6 +408,8 @@ meta_read(struct gw *g, const char *id)
 		return NULL;
 	}
 	buf[n] = '\0';
+	if (len != NULL)
+		*len = (size_t)n;
 	return buf;
 }
 
@@ -438,7 +422,7 @@ gw_xfer_name(struct gw *g, struct gw_xfer *x)
 		return x->name;
 	/* {"name":"...", as written by sg_json_str: find the end quote
 	 * that is not escaped */
-	if ((m = meta_read(g, x->id)) == NULL)
+	if ((m = meta_read(g, x->id, "", NULL)) == NULL)
 		return "unknown";
 	p = m + 8;
 	for (e = p + 1; *e && *e != '"'; e++)
@@ -455,7 +439,7 @@ gw_xfer_name(struct gw *g, struct gw_xfer *x)
 char *
 gw_xfer_report(struct gw *g, const char *id)
 {
-	char *m = meta_read(g, id), *p;
+	char *m = meta_read(g, id, "", NULL), *p;
 	size_t l;
 
 	if (m == NULL || (p = strstr(m, ",\"report\":")) == NULL) {
