@@ -143,6 +143,7 @@ int	gw_meta_write(struct gw *, const char *id, const char *name,
 	    const struct sg_report *, char err[SG_ERR_MAX]);
 /* A rejected upload's report as text (malloc'd), or NULL. */
 char	*gw_xfer_report_text(struct gw *, const char *id, size_t *len);
+uint64_t gw_xfer_report_size(struct gw *, const char *id);
 /* The sender renamed the file it just sent (SFTP: WinSCP's .filepart);
  * only the meta record changes. */
 int	gw_xfer_rename(struct gw *, struct gw_xfer *, const char *name,

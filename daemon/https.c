@@ -103,9 +103,6 @@ struct conn {
 	struct sg_age_file	*af;
 	uint64_t		 dl_off, dl_end;
 	int			 dl_sealed;
-	/* pending answer for async continuations */
-	char			 work_id[SG_ID_MAX];
-	int			 work_method;
 };
 
 enum { H_AUTH, H_EXPECT, H_ZIP, H_RANGE, H_CTYPE };
@@ -1565,8 +1562,6 @@ on_conn(uv_stream_t *l, int status)
 	struct hs *h = l->data;
 	struct gw *g = h->g;
 	const struct sg_daemon_conf *d = &g->conf->cfg->daemon;
-	struct sockaddr_storage ss;
-	int sl = sizeof(ss);
 	struct conn *c;
 
 	if (status < 0 || (c = calloc(1, sizeof(*c))) == NULL)
@@ -1581,15 +1576,15 @@ on_conn(uv_stream_t *l, int status)
 		uv_close((uv_handle_t *)&c->tcp, on_closed);
 		return;
 	}
-	uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl);
-	if (ss.ss_family == AF_INET)
-		uv_ip4_name((struct sockaddr_in *)&ss, c->addr, sizeof(c->addr));
-	else
-		uv_ip6_name((struct sockaddr_in6 *)&ss, c->addr,
-		    sizeof(c->addr));
+	{
+		uv_os_fd_t fd;
+
+		if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+			gw_peer_name(fd, c->addr, sizeof(c->addr));
+	}
 	if (g->draining || g->n.connections >= d->max_connections ||
 	    g->n.unauthenticated >= d->max_unauth ||
-	    sg_bans_check(g->bans, c->addr, gw_now_us() / 1000000) > 60) {
+	    gw_login_banned(g, c->addr) > 60) {
 		/* over a limit (or long banned): no TLS work at all */
 		c->refs = 1;
 		uv_close((uv_handle_t *)&c->tcp, on_closed);
@@ -1665,14 +1660,11 @@ bad:
 int
 gw_https_port(struct hs *h)
 {
-	struct sockaddr_storage ss;
-	int l = sizeof(ss);
+	uv_os_fd_t fd;
 
-	if (uv_tcp_getsockname(&h->listener, (struct sockaddr *)&ss, &l) != 0)
+	if (uv_fileno((uv_handle_t *)&h->listener, &fd) != 0)
 		return -1;
-	return ntohs(ss.ss_family == AF_INET ?
-	    ((struct sockaddr_in *)&ss)->sin_port :
-	    ((struct sockaddr_in6 *)&ss)->sin6_port);
+	return gw_socket_port(fd);
 }
 
 /* Stops accepting; idle keep-alive connections are closed, the rest end

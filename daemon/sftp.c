@@ -115,7 +115,6 @@ enum wait { W_NONE, W_WRITE, W_CLOSE, W_RECORD };
 struct sftp {
 	struct gw		*g;
 	char			 party[96];
-	char			 addr[48];
 	const struct sftp_io	*io;
 	void			*arg;
 	unsigned char		*in;
@@ -444,7 +443,7 @@ recent_find(struct sftp *s, const char *agreement, const char *flow,
 static void
 resolve(struct sftp *s, const char *path, int dots, struct node *n)
 {
-	char buf[PATH_MAX_LEN], *seg[SG_VPATH_MAXSEG];
+	char *seg[SG_VPATH_MAXSEG];
 	const struct sg_config *cfg = s->g->conf->cfg;
 	int k, i;
 	size_t at = 0;
@@ -454,15 +453,15 @@ resolve(struct sftp *s, const char *path, int dots, struct node *n)
 	n->x = NULL;
 	n->denied = 0;
 	n->canon[0] = '\0';
-	n->kind = N_NONE;
 	n->why = "no such file or folder";
-	if (strlen(path) >= sizeof(buf)) {
+	if (strlen(path) >= sizeof(n->segbuf)) {
 		n->denied = 1;
 		n->why = "the path is too long";
 		return;
 	}
-	snprintf(buf, sizeof(buf), "%s", path);
-	if ((k = sg_vpath_split(buf, seg, SG_VPATH_RELATIVE |
+	/* the names below point into segbuf, split in place */
+	snprintf(n->segbuf, sizeof(n->segbuf), "%s", path);
+	if ((k = sg_vpath_split(n->segbuf, seg, SG_VPATH_RELATIVE |
 	    SG_VPATH_TRAILING | SG_VPATH_DOT | (dots ? SG_VPATH_DOTS : 0))) <
 	    0) {
 		n->denied = 1;
@@ -477,21 +476,9 @@ resolve(struct sftp *s, const char *path, int dots, struct node *n)
 		snprintf(n->canon, sizeof(n->canon), "/");
 	if (dots)
 		return;		/* REALPATH: the canonical form only */
-	/* the names below point into segbuf, a copy of canon */
-	memcpy(n->segbuf, n->canon, sizeof(n->segbuf));
-	{
-		char *c = n->segbuf + 1;
-
-		for (i = 0; i < k; i++) {
-			seg[i] = c;
-			c += strcspn(c, "/");
-			if (*c == '/')
-				*c++ = '\0';
-		}
-	}
 	if (k == 0) {
 		n->kind = N_ROOT;
-		goto restore;
+		return;
 	}
 	if (strcmp(seg[0], "send") == 0) {
 		const struct sg_agreement *a;
@@ -499,25 +486,25 @@ resolve(struct sftp *s, const char *path, int dots, struct node *n)
 
 		if (k == 1) {
 			n->kind = N_SEND;
-			goto restore;
+			return;
 		}
 		if (!sg_vseg_ok(seg[1], strlen(seg[1]), SG_VSEG_ID) ||
 		    (a = sg_config_agreement(cfg, seg[1])) == NULL ||
 		    !sends_on(a, s->party, NULL))
-			goto restore;
+			return;
 		n->agreement = seg[1];
 		if (k == 2) {
 			n->kind = N_AGREEMENT;
-			goto restore;
+			return;
 		}
 		if (!sg_vseg_ok(seg[2], strlen(seg[2]), SG_VSEG_ID) ||
 		    (f = sg_agreement_flow(a, seg[2])) == NULL ||
 		    !sends_on(a, s->party, f))
-			goto restore;
+			return;
 		n->flow = seg[2];
 		if (k == 3) {
 			n->kind = N_DROP;
-			goto restore;
+			return;
 		}
 		if (k == 4) {
 			if (!sg_vseg_ok(seg[3], strlen(seg[3]),
@@ -525,12 +512,12 @@ resolve(struct sftp *s, const char *path, int dots, struct node *n)
 				n->denied = 1;
 				n->why = "file names may use letters, digits, "
 				    "spaces and . _ - ( ) + , (up to 128)";
-				goto restore;
+				return;
 			}
 			n->name = seg[3];
 			n->kind = N_DROPFILE;
 		}
-		goto restore;
+		return;
 	}
 	if (strcmp(seg[0], "receive") == 0 || strcmp(seg[0], "reports") ==
 	    0) {
@@ -541,16 +528,16 @@ resolve(struct sftp *s, const char *path, int dots, struct node *n)
 
 		if (k == 1) {
 			n->kind = rep ? N_REPORTS : N_RECEIVE;
-			goto restore;
+			return;
 		}
 		if (k != 2 || (us = strchr(seg[1], '_')) == NULL ||
 		    (il = (size_t)(us - seg[1])) >= sizeof(id))
-			goto restore;
+			return;
 		memcpy(id, seg[1], il);
 		id[il] = '\0';
 		if (!sg_transfer_id_ok(id) ||
 		    (n->x = gw_xfer_find(s->g, id)) == NULL)
-			goto restore;
+			return;
 		if (rep) {
 			if (!shows_in_reports(s, n->x))
 				goto none;
@@ -565,12 +552,10 @@ resolve(struct sftp *s, const char *path, int dots, struct node *n)
 			goto none;
 		n->name = seg[1];
 		n->kind = rep ? N_REPORT : N_INFILE;
-		goto restore;
+		return;
 none:
 		n->x = NULL;
 	}
-restore:
-	return;
 }
 
 static void
@@ -633,14 +618,10 @@ node_attrs(struct sftp *s, const struct node *n, struct attrs *a)
 	case N_INFILE:
 		file_attrs(a, in_size(n->x), 0400, in_time(n->x));
 		return 0;
-	case N_REPORT: {
-		size_t len = 0;
-		char *t = gw_xfer_report_text(s->g, n->x->id, &len);
-
-		free(t);
-		file_attrs(a, len, 0400, secs(n->x->received));
+	case N_REPORT:
+		file_attrs(a, gw_xfer_report_size(s->g, n->x->id), 0400,
+		    secs(n->x->received));
 		return 0;
-	}
 	default:
 		return -1;
 	}
@@ -891,8 +872,7 @@ remember(struct sftp *s, struct handle *h)
 
 /* The verdict, as the client will read it. */
 static void
-verdict_text(struct sftp *s, struct handle *h,
-    const struct gw_upload_result *r)
+verdict_text(struct handle *h, const struct gw_upload_result *r)
 {
 	const struct sg_report *rep = &r->report;
 
@@ -928,7 +908,6 @@ verdict_text(struct sftp *s, struct handle *h,
 		snprintf(h->why, sizeof(h->why), "schoolgate: %s not "
 		    "accepted: %.160s", h->name, r->problem[0] ? r->problem :
 		    "the gateway could not take it; try again later");
-	(void)s;
 }
 
 static void
@@ -956,7 +935,7 @@ up_done(void *arg, struct gw_upload *u)
 		gw_upload_free(u);
 		return;
 	}
-	verdict_text(s, &s->h[i], gw_upload_result(u));
+	verdict_text(&s->h[i], gw_upload_result(u));
 	gw_upload_free(u);
 	s->h[i].up = NULL;
 	s->busy--;
@@ -1132,7 +1111,6 @@ do_open(struct sftp *s, uint32_t id, struct rd *r)
 
 			h->size = e < 0 ? 0 : (uint64_t)e;
 		}
-		snprintf(h->id, sizeof(h->id), "%s", x->id);
 		/* DOWNLOADED is durable before the first byte is sent */
 		wait_record(s, id, i, SG_REC_DOWNLOADED, x->id, h->size);
 	}
@@ -1688,8 +1666,8 @@ process(struct sftp *s)
 }
 
 struct sftp *
-sftp_new(struct gw *g, const char *party, const char *addr,
-    const struct sftp_io *io, void *arg)
+sftp_new(struct gw *g, const char *party, const struct sftp_io *io,
+    void *arg)
 {
 	struct sftp *s = calloc(1, sizeof(*s));
 
@@ -1701,7 +1679,6 @@ sftp_new(struct gw *g, const char *party, const char *addr,
 	s->refs = 1;
 	s->wait_h = -1;
 	snprintf(s->party, sizeof(s->party), "%s", party);
-	snprintf(s->addr, sizeof(s->addr), "%s", addr);
 	return s;
 }
 

@@ -49,7 +49,6 @@ struct sess {
 	ssh_session		 s;
 	ssh_event		 ev;
 	ssh_channel		 ch;
-	int			 fd;
 	uv_poll_t		 poll;
 	uv_timer_t		 timer;
 	int			 events;
@@ -259,9 +258,8 @@ msg_pubkey_state(ssh_message m)
 #pragma GCC diagnostic pop
 
 static int
-methods(struct sess *c, const struct sg_party *p)
+methods(const struct sg_party *p)
 {
-	(void)c;
 	return SSH_AUTH_METHOD_PUBLICKEY | (p == NULL || p->sftp_password ?
 	    SSH_AUTH_METHOD_PASSWORD : 0);
 }
@@ -354,7 +352,7 @@ on_auth(struct sess *c, ssh_message m)
 	char pid[96];
 
 	snprintf(pid, sizeof(pid), "%s", p ? p->id : "unknown");
-	ssh_set_auth_methods(c->s, methods(c, p));
+	ssh_set_auth_methods(c->s, methods(p));
 	if (c->authed) {
 		ssh_message_reply_default(m);
 		return 0;
@@ -437,7 +435,7 @@ on_channel_request(struct sess *c, ssh_message m)
 	}
 	if (sub == SSH_CHANNEL_REQUEST_SUBSYSTEM && c->sftp == NULL &&
 	    strcmp(ssh_message_channel_request_subsystem(m), "sftp") == 0) {
-		if ((c->sftp = sftp_new(c->f->g, c->party, c->addr, &sftp_io,
+		if ((c->sftp = sftp_new(c->f->g, c->party, &sftp_io,
 		    c)) == NULL) {
 			ssh_message_reply_default(m);
 			c->want_close = 1;
@@ -708,7 +706,6 @@ on_listen(uv_poll_t *p, int status, int events)
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->f = f;
-		c->fd = fd;
 		snprintf(c->addr, sizeof(c->addr), "%s", addr);
 		if ((c->s = ssh_new()) == NULL ||
 		    (c->ev = ssh_event_new()) == NULL ||

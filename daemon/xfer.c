@@ -345,6 +345,19 @@ gw_xfer_report_text(struct gw *g, const char *id, size_t *len)
 	return meta_read(g, id, ".txt", len);
 }
 
+uint64_t
+gw_xfer_report_size(struct gw *g, const char *id)
+{
+	char fname[SG_ID_MAX + 8];
+	struct stat st;
+
+	snprintf(fname, sizeof(fname), "%s.txt", id);
+	if (!sg_transfer_id_ok(id) || fstatat(g->meta_dir, fname, &st,
+	    AT_SYMLINK_NOFOLLOW) != 0 || st.st_size < 0)
+		return 0;
+	return (uint64_t)st.st_size;
+}
+
 int
 gw_xfer_rename(struct gw *g, struct gw_xfer *x, const char *name,
     char err[SG_ERR_MAX])
