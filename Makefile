@@ -7,6 +7,9 @@
 #   make bench      the benchmarks (scripts/bench-check, bench-seal,
 #                   bench-https, bench-sftp)
 #   make fuzz       build the libFuzzer targets (clang)
+#   make install    install (PREFIX=/usr/local, DESTDIR for staging)
+#   make uninstall  remove what install put in place (not the
+#                   configuration in /etc/schoolgate, not the state)
 #
 # SAN=1 builds into build-san/ with -fsanitize=address,undefined.
 
@@ -40,13 +43,14 @@ COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 LIB        := $(BUILD)/libschoolgate.a
 
-CLI_SRC    := daemon/schoolgate.c daemon/cmd_crypt.c daemon/cmd_log.c
+CLI_SRC    := daemon/schoolgate.c daemon/cmd_crypt.c daemon/cmd_log.c \
+              daemon/cmd_status.c
 CLI_OBJ    := $(sort $(CLI_SRC:%.c=$(BUILD)/%.o))
 CLI        := $(BUILD)/schoolgate
 
 DAEMON_SRC := daemon/schoolgated.c daemon/https.c daemon/pipeline.c \
               daemon/xfer.c daemon/journal.c daemon/login.c daemon/ssh.c \
-              daemon/sftp.c
+              daemon/sftp.c daemon/control.c
 DAEMON_OBJ := $(sort $(DAEMON_SRC:%.c=$(BUILD)/%.o))
 DAEMON     := $(BUILD)/schoolgated
 DAEMONLIBS := $(shell pkg-config --libs libuv libsystemd 2>/dev/null) \
@@ -58,7 +62,7 @@ TOOLS      := $(BUILD)/tools/gencensus $(BUILD)/tools/csvbare \
               $(BUILD)/tools/sgwriter $(BUILD)/tools/logbench
 
 .PHONY: all deps test check unit corpus fuzz fuzz-smoke bench run clean \
-        test-plain test-san
+        test-plain test-san install uninstall
 
 all: $(LIB) $(CLI) $(DAEMON) $(TOOLS)
 
@@ -99,8 +103,10 @@ check: all $(UNIT_BIN)
 	@BUILD=$(BUILD) tests/daemon/crash
 	@BUILD=$(BUILD) tests/daemon/crash --sftp
 	@BUILD=$(BUILD) tests/daemon/journal
+	@BUILD=$(BUILD) tests/daemon/ops
 ifeq ($(SAN),0)
 	@tests/check-hardening $(BUILD)
+	@BUILD=$(BUILD) tests/ops/run
 endif
 
 test-plain: deps
@@ -136,6 +142,69 @@ bench: deps all
 
 run: deps all
 	@scripts/demo
+
+# Installation (FHS). The configuration directory is /etc/schoolgate and
+# the state /var/lib/schoolgate whatever PREFIX is: the units name them.
+PREFIX     ?= /usr/local
+BINDIR     := $(PREFIX)/bin
+SBINDIR    := $(PREFIX)/sbin
+MANDIR     := $(PREFIX)/share/man
+DOCDIR     := $(PREFIX)/share/doc/schoolgate
+LIBDIR_SD  := $(PREFIX)/lib/systemd
+UNITDIR    := $(LIBDIR_SD)/system
+CATALOGDIR := $(LIBDIR_SD)/catalog
+SYSUSERSDIR := $(PREFIX)/lib/sysusers.d
+TMPFILESDIR := $(PREFIX)/lib/tmpfiles.d
+SYSCONFDIR := /etc/schoolgate
+EXAMPLES   := config/schoolgate.conf config/parties.conf config/la-codes.conf
+MANPAGES   := daemon/schoolgate.1 config/schoolgate.conf.5 daemon/schoolgated.8
+
+# Not `all`: install what is built (so `sudo make install` after `make`
+# does not build as root).
+install:
+	@test -x $(CLI) -a -x $(DAEMON) \
+	    || { echo "make install: run make first" >&2; exit 1; }
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(CATALOGDIR) $(DESTDIR)$(SYSUSERSDIR) \
+	    $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(DOCDIR)/examples/agreements
+	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/schoolgate
+	install -m 755 $(DAEMON) $(DESTDIR)$(SBINDIR)/schoolgated
+	install -m 644 daemon/schoolgate.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 config/schoolgate.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 daemon/schoolgated.8 $(DESTDIR)$(MANDIR)/man8/
+	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/schoolgated.service.in \
+	    > $(DESTDIR)$(UNITDIR)/schoolgated.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/schoolgated.service
+	install -m 644 systemd/schoolgated-https.socket \
+	    systemd/schoolgated-sftp.socket $(DESTDIR)$(UNITDIR)/
+	install -m 644 systemd/schoolgate.catalog $(DESTDIR)$(CATALOGDIR)/
+	install -m 644 systemd/schoolgate.sysusers \
+	    $(DESTDIR)$(SYSUSERSDIR)/schoolgate.conf
+	install -m 644 systemd/schoolgate.tmpfiles \
+	    $(DESTDIR)$(TMPFILESDIR)/schoolgate.conf
+	install -m 644 README.md $(DESTDIR)$(DOCDIR)/
+	install -m 644 $(EXAMPLES) $(DESTDIR)$(DOCDIR)/examples/
+	install -m 644 config/agreements/*.conf \
+	    $(DESTDIR)$(DOCDIR)/examples/agreements/
+	@scripts/install-post make "$(DESTDIR)" "$(DOCDIR)/examples" "$(SYSCONFDIR)"
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/schoolgate $(DESTDIR)$(SBINDIR)/schoolgated \
+	    $(DESTDIR)$(MANDIR)/man1/schoolgate.1 \
+	    $(DESTDIR)$(MANDIR)/man5/schoolgate.conf.5 \
+	    $(DESTDIR)$(MANDIR)/man8/schoolgated.8 \
+	    $(DESTDIR)$(UNITDIR)/schoolgated.service \
+	    $(DESTDIR)$(UNITDIR)/schoolgated-https.socket \
+	    $(DESTDIR)$(UNITDIR)/schoolgated-sftp.socket \
+	    $(DESTDIR)$(CATALOGDIR)/schoolgate.catalog \
+	    $(DESTDIR)$(SYSUSERSDIR)/schoolgate.conf \
+	    $(DESTDIR)$(TMPFILESDIR)/schoolgate.conf
+	rm -rf $(DESTDIR)$(DOCDIR)
+	@echo "make uninstall: kept $(SYSCONFDIR) (configuration, keys) and" \
+	    "/var/lib/schoolgate (the store and transfer log): remove them" \
+	    "by hand only when the data's retention allows"
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -568,7 +568,7 @@ load_daemon(struct loader *L, const config_setting_t *g,
     struct sg_config *cfg)
 {
 	static const char *const known[] = { "state_dir", "keys_dir",
-	    "secrets", "https", "sftp", "workers", "limits", "bans",
+	    "secrets", "control", "https", "sftp", "workers", "limits", "bans",
 	    "retention", "checkpoint", NULL };
 	static const char *const sftp_known[] = { "listen",
 	    "login_grace_seconds", "max_auth_tries", "max_handles",
@@ -590,6 +590,10 @@ load_daemon(struct loader *L, const config_setting_t *g,
 	get_path(L, g, "state_dir", cfg->path, &d->state_dir);
 	get_path(L, g, "keys_dir", cfg->path, &d->keys_dir);
 	get_path(L, g, "secrets", cfg->path, &d->secrets);
+	get_path(L, g, "control", cfg->path, &d->control);
+	if (d->control != NULL && strlen(d->control) >= 108)
+		problem(L, g, "control",
+		    "the socket path is longer than 107 bytes");
 	get_uint(L, g, "workers", 1, 64, &d->workers);
 	if ((m = config_setting_get_member(g, "https")) != NULL) {
 		check_known(L, m, https_known);
@@ -646,6 +650,7 @@ static void
 daemon_defaults(struct sg_daemon_conf *d)
 {
 	d->https_listen = strdup("127.0.0.1:8443");
+	d->control = strdup("/run/schoolgate/control");
 	d->sftp_grace_seconds = 30;
 	d->sftp_auth_tries = 6;
 	d->sftp_handles = 16;
@@ -673,6 +678,7 @@ daemon_free(struct sg_daemon_conf *d)
 	free(d->state_dir);
 	free(d->keys_dir);
 	free(d->secrets);
+	free(d->control);
 	free(d->https_listen);
 	free(d->tls_cert);
 	free(d->tls_key);

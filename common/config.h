@@ -151,6 +151,7 @@ struct sg_daemon_conf {
 	char		*state_dir;	/* store/, log/, meta/ */
 	char		*keys_dir;	/* default <state_dir>/keys */
 	char		*secrets;	/* ZIP passwords (0600), optional */
+	char		*control;	/* local socket for schoolgate status */
 	char		*https_listen;	/* "address:port" */
 	char		*tls_cert, *tls_key;
 	char		*sftp_listen;	/* "address:port", or NULL: no SFTP

@@ -672,6 +672,8 @@ struct sg_log {
 	struct sg_merkle_frontier fr;
 	uint64_t		 cp_size;	/* last checkpoint's size */
 	uint64_t		 cp_at_ms;
+	int64_t			 cp_wall;	/* seconds; 0: unknown */
+	unsigned char		 cp_root[32];
 };
 
 static uint64_t
@@ -829,6 +831,13 @@ replay(struct sg_log *l, const struct sg_log_opts *o, uint64_t *last_seq,
 		goto out;
 	}
 	l->cp_size = ncp > 0 ? cps[ncp - 1].size : 0;
+	if (ncp > 0) {
+		struct stat cst;
+
+		memcpy(l->cp_root, cps[ncp - 1].root, 32);
+		if (fstat(l->cpfd, &cst) == 0)
+			l->cp_wall = (int64_t)cst.st_mtime;
+	}
 	if (*cut_off != UINT64_MAX) {
 		int fd;
 		snprintf(path, sizeof(path), "%s", cut_seg);
@@ -971,8 +980,44 @@ maybe_checkpoint(struct sg_log *l, int force, char err[SG_ERR_MAX])
 	if (rc == 0) {
 		l->cp_size = size;
 		l->cp_at_ms = mono_ms();
+		l->cp_wall = (int64_t)(now_us() / 1000000);
+		memcpy(l->cp_root, root, 32);
 	}
 	return rc;
+}
+
+void
+sg_log_info(struct sg_log *l, struct sg_log_info *in)
+{
+	struct dirent *de;
+	struct stat st;
+	uint64_t first;
+	DIR *d;
+	int fd;
+
+	memset(in, 0, sizeof(*in));
+	pthread_mutex_lock(&l->mu);
+	in->records = l->durable;
+	in->cp_size = l->cp_size;
+	in->cp_time = l->cp_wall;
+	memcpy(in->cp_root, l->cp_root, 32);
+	pthread_mutex_unlock(&l->mu);
+	if ((fd = openat(l->dirfd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) < 0)
+		return;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (!seg_name_ok(de->d_name, &first) ||
+		    fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		in->segments++;
+		in->bytes += (uint64_t)st.st_size;
+	}
+	closedir(d);
 }
 
 static int

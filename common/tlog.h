@@ -130,6 +130,16 @@ int	sg_log_append(struct sg_log *, int type, const struct sg_payload *,
 	    uint64_t *seq, char err[SG_ERR_MAX]);
 /* A checkpoint of everything durable, unless the last one covers it. */
 int	sg_log_checkpoint(struct sg_log *, char err[SG_ERR_MAX]);
+/* What an operator asks about a running log (schoolgate status). */
+struct sg_log_info {
+	uint64_t	records;	/* durable */
+	uint64_t	bytes;		/* segment files on disk */
+	uint64_t	segments;
+	uint64_t	cp_size;	/* last checkpoint's tree size, 0: none */
+	int64_t		cp_time;	/* its wall-clock time (s), 0: unknown */
+	unsigned char	cp_root[32];
+};
+void	sg_log_info(struct sg_log *, struct sg_log_info *);
 /* Writes a final checkpoint and closes; returns -1 if that failed. */
 int	sg_log_close(struct sg_log *, char err[SG_ERR_MAX]);
 

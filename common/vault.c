@@ -252,6 +252,8 @@ store_note(void *arg, const char *name, const char *what)
 	struct recover_ctx *rc = arg;
 
 	vnote(rc->v, "store: object %s moved to quarantine: %s", name, what);
+	if (rc->v->o->quarantined != NULL)
+		rc->v->o->quarantined(rc->v->o->arg, name, what);
 	if (rc->nq < 64 && sg_transfer_id_ok(name))
 		snprintf(rc->quarantined[rc->nq++], SG_ID_MAX, "%s", name);
 }
@@ -374,6 +376,12 @@ bad:
 	sg_objindex_free(v->ix);
 	free(v);
 	return -1;
+}
+
+void
+sg_vault_log_info(struct sg_vault *v, struct sg_log_info *in)
+{
+	sg_log_info(v->log, in);
 }
 
 int

@@ -38,6 +38,9 @@ struct sg_vault_opts {
 	int				 create;
 	uint64_t			 checkpoint_every;
 	void	(*note)(void *, const char *);
+	/* an object that failed its check at open, moved to quarantine
+	 * (also reported through note) */
+	void	(*quarantined)(void *, const char *object, const char *what);
 	void	 *arg;
 };
 
@@ -45,6 +48,7 @@ struct sg_vault;
 int	sg_vault_open(const struct sg_vault_opts *, struct sg_vault **,
 	    char err[SG_ERR_MAX]);
 int	sg_vault_close(struct sg_vault *, char err[SG_ERR_MAX]);
+void	sg_vault_log_info(struct sg_vault *, struct sg_log_info *);
 
 /* Seals src to pks as a new object under a fresh transfer id and
  * records it (RECEIVED: flow, object id and size, SHA-256 of object and

@@ -16,6 +16,7 @@ int	cmd_log(int, char **);
 int	cmd_store(int, char **);
 int	cmd_passwd(int, char **);
 int	cmd_token(int, char **);
+int	cmd_status(int, char **);
 
 /* read(2) as an sg_src_fn on a pointer to an int fd */
 ssize_t	cli_fd_src(void *, void *, size_t);

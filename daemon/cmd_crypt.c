@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -129,6 +130,43 @@ cli_out_abort(struct cli_out *o)
 	free(o->tmp);
 }
 
+/* Run as root into a directory the service user owns (or into a new
+ * one under such a directory), the new key files go to that user, so
+ * the service can read them: it runs as its own user, not as root. */
+static void
+give_keys_to_owner(const char *dir)
+{
+	static const char *const names[] = { "storage.key", "storage.pub",
+	    "log-signing.key", "log-signing.pub", SG_HOSTKEY_ED25519,
+	    SG_HOSTKEY_ED25519 ".pub", SG_HOSTKEY_RSA, SG_HOSTKEY_RSA ".pub",
+	    NULL };
+	char parent[4096];
+	struct stat st, fst;
+	size_t i;
+	int dfd;
+
+	if (geteuid() != 0 || stat(dir, &st) != 0)
+		return;
+	if (st.st_uid == 0) {
+		snprintf(parent, sizeof(parent), "%s/..", dir);
+		if (stat(parent, &st) != 0 || st.st_uid == 0)
+			return;
+		if (chown(dir, st.st_uid, st.st_gid) != 0)
+			return;
+	}
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return;
+	for (i = 0; names[i] != NULL; i++)
+		if (fstatat(dfd, names[i], &fst, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(fst.st_mode) && fst.st_uid == 0 &&
+		    fchownat(dfd, names[i], st.st_uid, st.st_gid,
+		    AT_SYMLINK_NOFOLLOW) != 0)
+			fprintf(stderr, "schoolgate: keygen: cannot give %s/%s "
+			    "to uid %u: %s\n", dir, names[i],
+			    (unsigned)st.st_uid, strerror(errno));
+	close(dfd);
+}
+
 int
 cmd_keygen(int argc, char **argv)
 {
@@ -153,6 +191,7 @@ cmd_keygen(int argc, char **argv)
 		fprintf(stderr, "schoolgate: keygen: %s\n", err);
 		return EXIT_TROUBLE;
 	}
+	give_keys_to_owner(dir);
 	printf("storage recipient (age):  %s\n", rcpt);
 	printf("log verifier key:         %s\n", vk);
 	printf("written: %s/storage.key %s/storage.pub %s/log-signing.key "

@@ -32,6 +32,9 @@ static const char *const ids[EV_NUM] = {
 	[EV_RECOVERY]		= "f4fb305bd05be15d75e26ac553482f4e",
 	[EV_STORE_FAILED]	= "4b6b23abeab998dbb18d9673a796c453",
 	[EV_LOG_FAILED]		= "ce8e6c10cbb665b34fee669bd09a71fb",
+	[EV_QUARANTINED]	= "23096e583d1445dfa04a9dd2cbcdd57e",
+	[EV_START_FAILED]	= "2fabecf538474b129ab8e5df24a64389",
+	[EV_PROTOCOL]		= "ebf03dcb356e4781a210a93a2df2dc3c",
 };
 
 const char *

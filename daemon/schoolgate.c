@@ -27,6 +27,7 @@
 #include "json.h"
 #include "keys.h"
 #include "report.h"
+#include "version.h"
 
 #define MAX_PASSWORD	1024
 
@@ -42,7 +43,9 @@ usage(FILE *f)
 	    "       schoolgate keygen --out DIR\n"
 	    "       schoolgate passwd      (hash a password read from stdin)\n"
 	    "       schoolgate token       (a new API token and its hash)\n"
+	    "       schoolgate status [--config DIR | --socket PATH] [--json]\n"
 	    "       schoolgate seal | open | log | store ...\n"
+	    "       schoolgate --version\n"
 	    "\n"
 	    "check    check an extract (CSV, or an encrypted ZIP holding one)\n"
 	    "         against a flow of a data sharing agreement, before you\n"
@@ -51,7 +54,9 @@ usage(FILE *f)
 	    "         Exit status: 0 accepted, 1 rejected, 2 error.\n"
 	    "config check\n"
 	    "         load the configuration and report every problem.\n"
-	    "flows    list agreements, flows and the columns to export.\n");
+	    "flows    list agreements, flows and the columns to export.\n"
+	    "status   ask the running gateway how it is (root or the service\n"
+	    "         user; see schoolgate(1)).\n");
 }
 
 static struct sg_config *
@@ -644,6 +649,13 @@ main(int argc, char **argv)
 		return cmd_token(argc - 1, argv + 1);
 	if (strcmp(argv[1], "store") == 0)
 		return cmd_store(argc - 1, argv + 1);
+	if (strcmp(argv[1], "status") == 0)
+		return cmd_status(argc - 1, argv + 1);
+	if (strcmp(argv[1], "--version") == 0 ||
+	    strcmp(argv[1], "version") == 0) {
+		printf("schoolgate %s\n", SG_VERSION);
+		return 0;
+	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
 		usage(stdout);
 		return 0;

@@ -20,18 +20,23 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
 
+#include "control.h"
 #include "https.h"
 #include "ssh.h"
+#include "codec.h"
 #include "keys.h"
+#include "version.h"
 
 struct daemon {
 	struct gw	 g;
 	struct hs	*https;
 	struct sshf	*sftp;		/* NULL when not configured */
+	struct gw_ctl	*ctl;		/* schoolgate status */
 	uv_signal_t	 sigterm, sigint, sighup;
 	uv_timer_t	 status, watchdog, drain;
 	int64_t		 drain_deadline;
@@ -41,7 +46,8 @@ struct daemon {
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: schoolgated -c FILE [-t]\n");
+	fprintf(stderr, "usage: schoolgated -c FILE [-t]\n"
+	    "       schoolgated -V\n");
 	exit(2);
 }
 
@@ -52,6 +58,19 @@ vnote(void *arg, const char *msg)
 
 	(void)arg;
 	gw_journal(EV_RECOVERY, LOG_WARNING, msg, f);
+}
+
+/* An object that failed its check when the store was opened. */
+static void
+vquarantined(void *arg, const char *object, const char *what)
+{
+	char a[96];
+	const char *f[] = { a, "SCHOOLGATE_REASON=quarantine", NULL };
+
+	(void)arg;
+	snprintf(a, sizeof(a), "SCHOOLGATE_TRANSFER=%s", object);
+	gw_journalf(EV_QUARANTINED, LOG_ERR, f, "stored object %s moved to "
+	    "quarantine: %s", object, what);
 }
 
 static void
@@ -130,6 +149,121 @@ update_status(struct daemon *dm)
 }
 
 static void
+utc(int64_t s, char out[32])
+{
+	time_t t = (time_t)s;
+	struct tm tm;
+
+	if (s <= 0 || gmtime_r(&t, &tm) == NULL)
+		snprintf(out, 32, "-");
+	else
+		strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* What `schoolgate status` prints (json: one JSON object instead). */
+static char *
+status_text(struct daemon *dm, int json)
+{
+	struct gw *g = &dm->g;
+	struct sg_log_info li;
+	char started[32], cpt[32], root[48], *out = NULL;
+	int64_t now = gw_now_us() / 1000000, up = now - g->started / 1000000;
+	unsigned sftp = dm->sftp ? gw_ssh_sessions(dm->sftp) : 0;
+	unsigned https = g->n.connections - sftp;
+	size_t held = 0, rejected = 0, deleted = 0, i;
+	int n;
+
+	for (i = 0; i < g->nx; i++) {
+		if (g->x[i]->state == GW_ACCEPTED)
+			held++;
+		else if (g->x[i]->state == GW_REJECTED)
+			rejected++;
+		else
+			deleted++;
+	}
+	sg_vault_log_info(g->vault, &li);
+	utc(g->started / 1000000, started);
+	utc(li.cp_time, cpt);
+	if (li.cp_size > 0)
+		sg_b64_encode(li.cp_root, 32, root, 1);
+	else
+		snprintf(root, sizeof(root), "-");
+	if (json)
+		n = asprintf(&out, "{\"version\":\"%s\",\"pid\":%ld,"
+		    "\"state\":\"%s\",\"started\":\"%s\","
+		    "\"uptime_seconds\":%lld,"
+		    "\"https\":{\"port\":%d,\"connections\":%u},"
+		    "\"sftp\":{\"port\":%d,\"sessions\":%u},"
+		    "\"unauthenticated\":%u,\"uploads_in_flight\":%u,"
+		    "\"since_start\":{\"accepted\":%llu,\"rejected\":%llu,"
+		    "\"failed\":%llu,\"downloads\":%llu,\"deleted\":%llu},"
+		    "\"transfers\":{\"held\":%zu,\"rejected\":%zu,"
+		    "\"deleted\":%zu},\"banned_addresses\":%u,"
+		    "\"log\":{\"records\":%llu,\"bytes\":%llu,"
+		    "\"segments\":%llu},\"checkpoint\":{\"size\":%llu,"
+		    "\"time\":\"%s\",\"root\":\"%s\"}}\n",
+		    SG_VERSION, (long)getpid(),
+		    g->draining ? "draining" : "running", started,
+		    (long long)up, gw_https_port(dm->https), https,
+		    dm->sftp ? gw_ssh_port(dm->sftp) : 0, sftp,
+		    g->n.unauthenticated, g->n.in_flight,
+		    (unsigned long long)g->n.accepted,
+		    (unsigned long long)g->n.rejected,
+		    (unsigned long long)g->n.failed,
+		    (unsigned long long)g->n.downloads,
+		    (unsigned long long)g->n.deleted, held, rejected, deleted,
+		    sg_bans_active(g->bans, now),
+		    (unsigned long long)li.records,
+		    (unsigned long long)li.bytes,
+		    (unsigned long long)li.segments,
+		    (unsigned long long)li.cp_size, cpt, root);
+	else
+		n = asprintf(&out,
+		    "schoolgated %s, pid %ld: %s\n"
+		    "started:            %s (up %lldd %02lld:%02lld:%02lld)\n"
+		    "HTTPS:              port %d, %u connection(s)\n"
+		    "SFTP:               %s%d, %u session(s)\n"
+		    "not signed in yet:  %u connection(s)\n"
+		    "uploads in flight:  %u\n"
+		    "since start:        %llu accepted, %llu rejected, "
+		    "%llu failed, %llu download(s), %llu deleted\n"
+		    "transfers in log:   %zu held, %zu rejected, %zu deleted\n"
+		    "banned addresses:   %u\n"
+		    "transfer log:       %llu record(s), %llu byte(s) in "
+		    "%llu segment(s)\n"
+		    "last checkpoint:    size %llu at %s, root %s\n",
+		    SG_VERSION, (long)getpid(),
+		    g->draining ? "draining" : "running", started,
+		    (long long)(up / 86400), (long long)(up / 3600 % 24),
+		    (long long)(up / 60 % 60), (long long)(up % 60),
+		    gw_https_port(dm->https), https,
+		    dm->sftp ? "port " : "off, port ",
+		    dm->sftp ? gw_ssh_port(dm->sftp) : 0, sftp,
+		    g->n.unauthenticated, g->n.in_flight,
+		    (unsigned long long)g->n.accepted,
+		    (unsigned long long)g->n.rejected,
+		    (unsigned long long)g->n.failed,
+		    (unsigned long long)g->n.downloads,
+		    (unsigned long long)g->n.deleted, held, rejected, deleted,
+		    sg_bans_active(g->bans, now),
+		    (unsigned long long)li.records,
+		    (unsigned long long)li.bytes,
+		    (unsigned long long)li.segments,
+		    (unsigned long long)li.cp_size, cpt, root);
+	return n < 0 ? NULL : out;
+}
+
+static char *
+on_control(void *arg, const char *req)
+{
+	if (strcmp(req, "status") == 0)
+		return status_text(arg, 0);
+	if (strcmp(req, "status json") == 0)
+		return status_text(arg, 1);
+	return NULL;
+}
+
+static void
 on_status(uv_timer_t *t)
 {
 	update_status(t->data);
@@ -148,6 +282,8 @@ finish(struct daemon *dm)
 	struct gw *g = &dm->g;
 	char err[SG_ERR_MAX];
 
+	gw_ctl_close(dm->ctl);
+	dm->ctl = NULL;
 	gw_https_close_all(dm->https);
 	if (dm->sftp)
 		gw_ssh_close_all(dm->sftp);
@@ -302,8 +438,11 @@ main(int argc, char **argv)
 	long n;
 	uint64_t wd;
 
-	while ((opt = getopt(argc, argv, "c:t")) != -1) {
+	while ((opt = getopt(argc, argv, "c:tV")) != -1) {
 		switch (opt) {
+		case 'V':
+			printf("schoolgated %s\n", SG_VERSION);
+			return 0;
 		case 'c':
 			cpath = optarg;
 			break;
@@ -367,6 +506,7 @@ main(int argc, char **argv)
 		g->vopts.create = 1;
 		g->vopts.checkpoint_every = d->checkpoint_records;
 		g->vopts.note = vnote;
+		g->vopts.quarantined = vquarantined;
 		if (sg_vault_open(&g->vopts, &g->vault, err) != 0)
 			goto fatal;
 		if (gw_xfers_load(g, err) != 0 ||
@@ -388,6 +528,9 @@ main(int argc, char **argv)
 	if ((sfd >= 0 || g->conf->cfg->daemon.sftp_listen != NULL) &&
 	    (dm.sftp = gw_ssh_new(g, sfd, err)) == NULL)
 		goto fatal;
+	if ((dm.ctl = gw_ctl_new(g->loop, g->conf->cfg->daemon.control,
+	    on_control, &dm, err)) == NULL)
+		goto fatal;
 	gw_retention_start(g);
 	uv_signal_init(g->loop, &dm.sigterm);
 	uv_signal_init(g->loop, &dm.sigint);
@@ -404,15 +547,21 @@ main(int argc, char **argv)
 	if (sd_watchdog_enabled(0, &wd) > 0 && wd >= 2000)
 		uv_timer_start(&dm.watchdog, on_watchdog, 0, wd / 2000);
 	{
-		char a[64], b[64];
-		const char *f[] = { a, b, NULL };
+		char a[64], b[64], c[64], e[64], sp[32] = "";
+		const char *f[] = { a, b, c, e, NULL };
 
 		snprintf(a, sizeof(a), "SCHOOLGATE_HTTPS_PORT=%d",
 		    gw_https_port(dm.https));
 		snprintf(b, sizeof(b), "SCHOOLGATE_TRANSFERS=%zu", g->nx);
-		gw_journalf(EV_STARTED, LOG_NOTICE, f, "schoolgated started: "
-		    "HTTPS on port %d, %zu transfer(s) in the log",
-		    gw_https_port(dm.https), g->nx);
+		snprintf(c, sizeof(c), "SCHOOLGATE_SFTP_PORT=%d",
+		    dm.sftp ? gw_ssh_port(dm.sftp) : 0);
+		snprintf(e, sizeof(e), "SCHOOLGATE_VERSION=%s", SG_VERSION);
+		if (dm.sftp)
+			snprintf(sp, sizeof(sp), ", SFTP on port %d",
+			    gw_ssh_port(dm.sftp));
+		gw_journalf(EV_STARTED, LOG_NOTICE, f, "schoolgated %s "
+		    "started: HTTPS on port %d%s, %zu transfer(s) in the log",
+		    SG_VERSION, gw_https_port(dm.https), sp, g->nx);
 	}
 	sd_notify(0, "READY=1");
 	update_status(&dm);
@@ -431,7 +580,7 @@ fatal:
 	{
 		const char *f[] = { "SCHOOLGATE_REASON=startup", NULL };
 
-		gw_journalf(EV_STORE_FAILED, LOG_CRIT, f, "cannot start: %s",
+		gw_journalf(EV_START_FAILED, LOG_CRIT, f, "cannot start: %s",
 		    err);
 	}
 	return 1;

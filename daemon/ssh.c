@@ -180,7 +180,7 @@ io_fatal(void *arg, const char *why)
 
 	snprintf(a, sizeof(a), "SCHOOLGATE_CLIENT=%s", c->addr);
 	snprintf(b, sizeof(b), "SCHOOLGATE_PARTY=%s", c->party);
-	gw_journalf(EV_UPLOAD_FAILED, LOG_NOTICE, f, "SFTP session from %s "
+	gw_journalf(EV_PROTOCOL, LOG_NOTICE, f, "SFTP session from %s "
 	    "ended: %s", c->addr, why);
 	c->want_close = 1;
 }

@@ -192,6 +192,7 @@ agreements = "agreements";
 la_codes = "%s/config/la-codes.conf";
 daemon = {
   state_dir = "state";
+  control = "control.sock";
   keys_dir = "keys";
   secrets = "secrets.conf";
   workers = 3;

@@ -1,0 +1,8 @@
+/* version: the release, shown by --version and schoolgate status, and
+ * used by scripts/build-deb for the package version. */
+#ifndef SG_VERSION_H
+#define SG_VERSION_H
+
+#define SG_VERSION	"0.6.0"
+
+#endif

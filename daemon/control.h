@@ -1,0 +1,22 @@
+/*
+ * control: the local control socket (schoolgate status). Root and the
+ * daemon's own user only; never on the network.
+ */
+#ifndef SG_CONTROL_H
+#define SG_CONTROL_H
+
+#include <uv.h>
+
+#include "store.h"
+
+/* The answer to one request line (malloc'd text), or NULL when the
+ * request is not known. */
+typedef char *(*gw_ctl_fn)(void *arg, const char *request);
+
+struct gw_ctl;
+struct gw_ctl	*gw_ctl_new(uv_loop_t *, const char *path, gw_ctl_fn,
+		    void *arg, char err[SG_ERR_MAX]);
+/* Stops listening and removes the socket. */
+void		 gw_ctl_close(struct gw_ctl *);
+
+#endif
