@@ -87,8 +87,14 @@ cmd_status(int argc, char **argv)
 			close(fd);
 		return EXIT_TROUBLE;
 	}
-	if (sg_write_full(fd, json ? "status json\n" : "status\n",
-	    json ? 12 : 7) != 0 || (buf = malloc(MAX_ANSWER + 1)) == NULL) {
+	/* the daemon may answer (and close) before reading: no SIGPIPE */
+	if (send(fd, json ? "status json\n" : "status\n", json ? 12 : 7,
+	    MSG_NOSIGNAL) < 0 && errno != EPIPE) {
+		fprintf(stderr, "schoolgate: %s: %s\n", path, strerror(errno));
+		close(fd);
+		return EXIT_TROUBLE;
+	}
+	if ((buf = malloc(MAX_ANSWER + 1)) == NULL) {
 		fprintf(stderr, "schoolgate: %s: %s\n", path, strerror(errno));
 		close(fd);
 		return EXIT_TROUBLE;

@@ -16,8 +16,9 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("BUILD", "build")
-SG = os.path.join(ROOT, BUILD, "schoolgate")
-SGD = os.path.join(ROOT, BUILD, "schoolgated")
+# SG_BIN / SGD_BIN: installed binaries (the make install smoke test)
+SG = os.environ.get("SG_BIN") or os.path.join(ROOT, BUILD, "schoolgate")
+SGD = os.environ.get("SGD_BIN") or os.path.join(ROOT, BUILD, "schoolgated")
 GEN = os.path.join(ROOT, BUILD, "tools", "gencensus")
 ZIPPW = "Correct-Horse-Battery-42"
 
