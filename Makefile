@@ -156,6 +156,8 @@ CATALOGDIR := $(LIBDIR_SD)/catalog
 SYSUSERSDIR := $(PREFIX)/lib/sysusers.d
 TMPFILESDIR := $(PREFIX)/lib/tmpfiles.d
 SYSCONFDIR := /etc/schoolgate
+# INSTALL_CONFIG=no: no /etc/schoolgate, no user (scripts/build-deb)
+INSTALL_CONFIG ?= yes
 EXAMPLES   := config/schoolgate.conf config/parties.conf config/la-codes.conf
 MANPAGES   := daemon/schoolgate.1 config/schoolgate.conf.5 daemon/schoolgated.8
 
@@ -188,7 +190,8 @@ install:
 	install -m 644 $(EXAMPLES) $(DESTDIR)$(DOCDIR)/examples/
 	install -m 644 config/agreements/*.conf \
 	    $(DESTDIR)$(DOCDIR)/examples/agreements/
-	@scripts/install-post make "$(DESTDIR)" "$(DOCDIR)/examples" "$(SYSCONFDIR)"
+	@if [ "$(INSTALL_CONFIG)" != no ]; then scripts/install-post make \
+	    "$(DESTDIR)" "$(DOCDIR)/examples" "$(SYSCONFDIR)"; fi
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/schoolgate $(DESTDIR)$(SBINDIR)/schoolgated \
