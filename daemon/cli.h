@@ -18,6 +18,10 @@ int	cmd_passwd(int, char **);
 int	cmd_token(int, char **);
 int	cmd_status(int, char **);
 
+struct sg_config;
+/* Loads a configuration, printing every problem on stderr. */
+struct sg_config *cli_load_config(const char *dir);
+
 /* read(2) as an sg_src_fn on a pointer to an int fd */
 ssize_t	cli_fd_src(void *, void *, size_t);
 

@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "diag.h"
 #include "store.h"
 
 #define DEFAULT_SOCKET	"/run/schoolgate/control"
@@ -58,16 +57,9 @@ cmd_status(int argc, char **argv)
 	if (optind != argc || (dir != NULL && sock != NULL))
 		return status_usage();
 	if (dir != NULL) {
-		struct sg_diag d;
 		struct sg_config *cfg;
-		size_t i;
 
-		sg_diag_init(&d);
-		cfg = sg_config_load(dir, &d);
-		for (i = 0; i < d.count; i++)
-			fprintf(stderr, "%s\n", d.msgs[i]);
-		sg_diag_free(&d);
-		if (cfg == NULL)
+		if ((cfg = cli_load_config(dir)) == NULL)
 			return EXIT_TROUBLE;
 		snprintf(path, sizeof(path), "%s", cfg->daemon.control);
 		sg_config_free(cfg);

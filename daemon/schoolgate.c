@@ -59,8 +59,8 @@ usage(FILE *f)
 	    "         user; see schoolgate(1)).\n");
 }
 
-static struct sg_config *
-load_config(const char *dir)
+struct sg_config *
+cli_load_config(const char *dir)
 {
 	struct sg_diag d;
 	struct sg_config *cfg;
@@ -194,7 +194,7 @@ cmd_check(int argc, char **argv)
 		usage(stderr);
 		return EXIT_TROUBLE;
 	}
-	if ((cfg = load_config(dir)) == NULL)
+	if ((cfg = cli_load_config(dir)) == NULL)
 		return EXIT_TROUBLE;
 	if ((a = sg_config_agreement(cfg, agr)) == NULL) {
 		fprintf(stderr, "schoolgate: no agreement \"%s\" (see "
@@ -303,7 +303,7 @@ cmd_config(int argc, char **argv)
 		usage(stderr);
 		return EXIT_TROUBLE;
 	}
-	if ((cfg = load_config(dir)) == NULL) {
+	if ((cfg = cli_load_config(dir)) == NULL) {
 		fprintf(stderr, "schoolgate: configuration %s is NOT valid\n",
 		    dir);
 		return EXIT_REJECTED;
@@ -563,7 +563,7 @@ cmd_flows(int argc, char **argv)
 		usage(stderr);
 		return EXIT_TROUBLE;
 	}
-	if ((cfg = load_config(dir)) == NULL)
+	if ((cfg = cli_load_config(dir)) == NULL)
 		return EXIT_TROUBLE;
 	if (party != NULL && sg_config_party(cfg, party) == NULL) {
 		fprintf(stderr, "schoolgate: no party \"%s\"\n", party);
