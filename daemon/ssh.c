@@ -214,7 +214,11 @@ on_eof(ssh_session s, ssh_channel ch, void *arg)
 	struct sess *c = arg;
 
 	(void)s;
-	if (c->ended)
+	/* Before the subsystem starts, an EOF is `ssh host cmd` with its
+	 * stdin at an end: the exec request it follows waits in libssh's
+	 * message queue, and ending the channel here would send the close
+	 * before that request's reply. refuse_session() ends it. */
+	if (c->ended || c->sftp == NULL)
 		return;
 	c->ended = 1;
 	ssh_channel_request_send_exit_status(ch, 0);
