@@ -650,7 +650,7 @@ static void
 daemon_defaults(struct sg_daemon_conf *d)
 {
 	d->https_listen = strdup("127.0.0.1:8443");
-	d->control = strdup("/run/schoolgate/control");
+	d->control = strdup(SG_CONTROL_DEFAULT);
 	d->sftp_grace_seconds = 30;
 	d->sftp_auth_tries = 6;
 	d->sftp_handles = 16;

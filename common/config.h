@@ -145,6 +145,10 @@ struct sg_party {
 	int	 sftp_password;
 };
 
+/* Where schoolgated listens for schoolgate status unless daemon.control
+ * says otherwise. */
+#define SG_CONTROL_DEFAULT	"/run/schoolgate/control"
+
 /* The daemon's own settings (schoolgate.conf, group "daemon"); paths
  * resolved against the configuration file's directory. */
 struct sg_daemon_conf {

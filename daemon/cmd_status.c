@@ -18,7 +18,6 @@
 #include "config.h"
 #include "store.h"
 
-#define DEFAULT_SOCKET	"/run/schoolgate/control"
 #define MAX_ANSWER	(64 * 1024)
 
 static int
@@ -63,9 +62,13 @@ cmd_status(int argc, char **argv)
 			return EXIT_TROUBLE;
 		snprintf(path, sizeof(path), "%s", cfg->daemon.control);
 		sg_config_free(cfg);
+	} else if (sock != NULL && strlen(sock) >= sizeof(path)) {
+		fprintf(stderr, "schoolgate: %s: the socket path is too long\n",
+		    sock);
+		return EXIT_TROUBLE;
 	} else
 		snprintf(path, sizeof(path), "%s", sock ? sock :
-		    DEFAULT_SOCKET);
+		    SG_CONTROL_DEFAULT);
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
 	memcpy(sa.sun_path, path, strlen(path));

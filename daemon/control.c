@@ -23,36 +23,52 @@
 #define CTL_CLIENTS	8
 #define CTL_TIMEOUT_MS	5000
 
+struct ctl_client;
+
+/* Freed once its listener and every client connection have closed. */
 struct gw_ctl {
-	uv_pipe_t	 srv;
-	char		 path[108];
-	gw_ctl_fn	 fn;
-	void		*arg;
-	unsigned	 nclients;
-	int		 closing;
+	uv_pipe_t		 srv;
+	char			 path[108];
+	gw_ctl_fn		 fn;
+	void			*arg;
+	struct ctl_client	*clients;	/* open connections */
+	unsigned		 nclients;
+	int			 closing, srv_open;
 };
 
 struct ctl_client {
-	uv_pipe_t	 pipe;
-	uv_timer_t	 timer;
-	uv_write_t	 wr;
-	struct gw_ctl	*ctl;
-	char		 line[CTL_LINE + 1];
-	size_t		 len;
-	char		*reply;
-	int		 answered, open_handles;
+	uv_pipe_t		 pipe;
+	uv_timer_t		 timer;
+	uv_write_t		 wr;
+	struct gw_ctl		*ctl;
+	struct ctl_client	*next, **prevp;
+	char			 line[CTL_LINE + 1];
+	size_t			 len;
+	char			*reply;
+	int			 open_handles;
 };
+
+static void
+ctl_maybe_free(struct gw_ctl *ctl)
+{
+	if (ctl->closing && !ctl->srv_open && ctl->nclients == 0)
+		free(ctl);
+}
 
 static void
 client_closed(uv_handle_t *h)
 {
 	struct ctl_client *c = h->data;
+	struct gw_ctl *ctl = c->ctl;
 
 	if (--c->open_handles > 0)
 		return;
-	c->ctl->nclients--;
+	if ((*c->prevp = c->next) != NULL)
+		c->next->prevp = c->prevp;
+	ctl->nclients--;
 	free(c->reply);
 	free(c);
+	ctl_maybe_free(ctl);
 }
 
 static void
@@ -71,14 +87,17 @@ on_written(uv_write_t *w, int status)
 	client_close(w->data);
 }
 
+/* text: malloc'd (NULL when out of memory: the connection is closed) */
 static void
 answer(struct ctl_client *c, char *text)
 {
 	uv_buf_t b;
 
-	c->answered = 1;
 	uv_read_stop((uv_stream_t *)&c->pipe);
-	c->reply = text;
+	if ((c->reply = text) == NULL) {
+		client_close(c);
+		return;
+	}
 	b = uv_buf_init(text, (unsigned)strlen(text));
 	c->wr.data = c;
 	if (uv_write(&c->wr, (uv_stream_t *)&c->pipe, &b, 1, on_written) != 0)
@@ -116,18 +135,10 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	*nl = '\0';
 	if (nl > c->line && nl[-1] == '\r')
 		nl[-1] = '\0';
-	text = c->ctl->fn(c->ctl->arg, c->line);
-	if (text == NULL) {
-		char msg[128];
-
-		snprintf(msg, sizeof(msg), "error: unknown request (the "
-		    "daemon answers \"status\" and \"status json\")\n");
-		text = strdup(msg);
-	}
-	if (text == NULL)
-		client_close(c);
-	else
-		answer(c, text);
+	if ((text = c->ctl->fn(c->ctl->arg, c->line)) == NULL)
+		text = strdup("error: unknown request (the daemon answers "
+		    "\"status\" and \"status json\")\n");
+	answer(c, text);
 }
 
 static void
@@ -159,6 +170,10 @@ on_connection(uv_stream_t *srv, int status)
 	if (status != 0 || (c = calloc(1, sizeof(*c))) == NULL)
 		return;
 	c->ctl = ctl;
+	if ((c->next = ctl->clients) != NULL)
+		c->next->prevp = &c->next;
+	ctl->clients = c;
+	c->prevp = &ctl->clients;
 	uv_pipe_init(srv->loop, &c->pipe, 0);
 	uv_timer_init(srv->loop, &c->timer);
 	c->pipe.data = c->timer.data = c;
@@ -184,7 +199,10 @@ on_connection(uv_stream_t *srv, int status)
 static void
 srv_closed(uv_handle_t *h)
 {
-	free(h->data);
+	struct gw_ctl *ctl = h->data;
+
+	ctl->srv_open = 0;
+	ctl_maybe_free(ctl);
 }
 
 struct gw_ctl *
@@ -242,18 +260,25 @@ gw_ctl_new(uv_loop_t *loop, const char *path, gw_ctl_fn fn, void *arg,
 		sg_errf(err, "control socket %s: %s", path, uv_strerror(rc));
 		unlink(path);
 		ctl->closing = 1;
+		ctl->srv_open = 1;
 		uv_close((uv_handle_t *)&ctl->srv, srv_closed);
 		return NULL;
 	}
+	ctl->srv_open = 1;
 	return ctl;
 }
 
 void
 gw_ctl_close(struct gw_ctl *ctl)
 {
+	struct ctl_client *c;
+
 	if (ctl == NULL || ctl->closing)
 		return;
 	ctl->closing = 1;
 	unlink(ctl->path);
+	/* connections still open (a status being written) end too */
+	for (c = ctl->clients; c != NULL; c = c->next)
+		client_close(c);
 	uv_close((uv_handle_t *)&ctl->srv, srv_closed);
 }
