@@ -50,8 +50,8 @@ CLI        := $(BUILD)/schoolgate
 
 DAEMON_SRC := daemon/schoolgated.c daemon/https.c daemon/pipeline.c \
               daemon/xfer.c daemon/journal.c daemon/login.c daemon/ssh.c \
-              daemon/sftp.c daemon/control.c
-DAEMON_OBJ := $(sort $(DAEMON_SRC:%.c=$(BUILD)/%.o))
+              daemon/sftp.c daemon/control.c daemon/web.c
+DAEMON_OBJ := $(sort $(DAEMON_SRC:%.c=$(BUILD)/%.o)) $(BUILD)/gen/web_assets.o
 DAEMON     := $(BUILD)/schoolgated
 DAEMONLIBS := $(shell pkg-config --libs libuv libsystemd 2>/dev/null) \
               -lhttp_parser $(shell pkg-config --libs libssl 2>/dev/null)
@@ -72,6 +72,38 @@ deps:
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# The web page: GOV.UK Frontend from npm (pinned by daemon/web's
+# package-lock.json, fetched into build/npm, never committed) and our
+# templates, CSS and script, embedded into the daemon as one C file.
+NPM_WEB    := build/npm/web
+GOVUK      := $(NPM_WEB)/node_modules/govuk-frontend/dist/govuk
+WEB_OWN    := $(wildcard daemon/web/*.html daemon/web/*.js daemon/web/*.css)
+WEB_GOVUK  := govuk-frontend.min.css govuk-frontend.min.js \
+              assets/manifest.json \
+              assets/fonts/bold-affa96571d-v2.woff \
+              assets/fonts/bold-b542beb274-v2.woff2 \
+              assets/fonts/light-94a07e06a1-v2.woff2 \
+              assets/fonts/light-f591b13f7d-v2.woff \
+              assets/images/favicon.ico assets/images/favicon.svg \
+              assets/images/govuk-crest.svg assets/images/govuk-icon-180.png \
+              assets/images/govuk-icon-192.png \
+              assets/images/govuk-icon-512.png \
+              assets/images/govuk-icon-mask.svg
+WEB_EMBED  := $(foreach f,$(WEB_GOVUK),/assets/$(patsubst assets/%,%,$(f))=$(GOVUK)/$(f)) \
+              $(foreach f,$(filter %.html,$(WEB_OWN)),tmpl/$(notdir $(f))=$(f)) \
+              $(foreach f,$(filter-out %.html,$(WEB_OWN)),/assets/$(notdir $(f))=$(f))
+
+$(GOVUK)/govuk-frontend.min.css: daemon/web/package.json daemon/web/package-lock.json
+	@scripts/fetch-npm daemon/web $(NPM_WEB)
+
+$(BUILD)/gen/web_assets.c: scripts/embed-assets $(WEB_OWN) \
+    $(GOVUK)/govuk-frontend.min.css
+	@mkdir -p $(dir $@)
+	@scripts/embed-assets $@ $(WEB_EMBED)
+
+$(BUILD)/gen/web_assets.o: $(BUILD)/gen/web_assets.c daemon/web_assets.h
+	$(CC) $(CFLAGS) -c $< -o $@
 
 $(LIB): $(COMMON_OBJ)
 	@rm -f $@

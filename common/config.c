@@ -574,7 +574,8 @@ load_daemon(struct loader *L, const config_setting_t *g,
 	    "login_grace_seconds", "max_auth_tries", "max_handles",
 	    "idle_seconds", NULL };
 	static const char *const https_known[] = { "listen", "certificate",
-	    "key", NULL };
+	    "key", "session_idle_seconds", "session_max_seconds", "web",
+	    NULL };
 	static const char *const limits_known[] = { "connections",
 	    "unauthenticated", "header_bytes", "idle_seconds",
 	    "drain_seconds", "upload_buffer", "queued_uploads", NULL };
@@ -602,6 +603,14 @@ load_daemon(struct loader *L, const config_setting_t *g,
 		get_str(L, m, "listen", 0, &d->https_listen);
 		get_path(L, m, "certificate", cfg->path, &d->tls_cert);
 		get_path(L, m, "key", cfg->path, &d->tls_key);
+		get_uint(L, m, "session_idle_seconds", 1, 86400,
+		    &d->session_idle_seconds);
+		get_uint(L, m, "session_max_seconds", 1, 7 * 86400,
+		    &d->session_max_seconds);
+		get_bool(L, m, "web", &d->web);
+		if (d->session_max_seconds < d->session_idle_seconds)
+			problem(L, m, "session_max_seconds", "shorter than "
+			    "session_idle_seconds");
 	}
 	if ((m = config_setting_get_member(g, "sftp")) != NULL) {
 		check_known(L, m, sftp_known);
@@ -651,6 +660,9 @@ daemon_defaults(struct sg_daemon_conf *d)
 {
 	d->https_listen = strdup("127.0.0.1:8443");
 	d->control = strdup(SG_CONTROL_DEFAULT);
+	d->web = 1;
+	d->session_idle_seconds = 900;
+	d->session_max_seconds = 12 * 3600;
 	d->sftp_grace_seconds = 30;
 	d->sftp_auth_tries = 6;
 	d->sftp_handles = 16;

@@ -158,6 +158,9 @@ struct sg_daemon_conf {
 	char		*control;	/* local socket for schoolgate status */
 	char		*https_listen;	/* "address:port" */
 	char		*tls_cert, *tls_key;
+	int		 web;		/* serve the web page for staff */
+	unsigned	 session_idle_seconds;	/* web sign-in, inactivity */
+	unsigned	 session_max_seconds;	/* web sign-in, at most */
 	char		*sftp_listen;	/* "address:port", or NULL: no SFTP
 					   front unless systemd passes one */
 	unsigned	 sftp_grace_seconds;	/* to sign in */

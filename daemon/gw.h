@@ -165,6 +165,9 @@ int	gw_upload_admit(struct gw *, const char *party, const char *agreement,
  * the same flow by the same sender is refused while one is). */
 int	gw_name_held(struct gw *, const char *sender, const char *agreement,
 	    const char *flow, const char *name);
+/* When the retention rule deletes x (µs), or -1: not yet known (kept
+ * until every recipient confirms) or no rule (flow no longer set). */
+int64_t	gw_xfer_due(struct gw *, struct gw_xfer *);
 void	gw_retention_start(struct gw *);
 void	gw_xfers_free(struct gw *);
 /* Deletes transfers received but never released (a crash between the

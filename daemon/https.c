@@ -33,7 +33,10 @@
 #include <openssl/x509.h>
 
 #include "codec.h"
+#include "html.h"
 #include "https.h"
+#include "session.h"
+#include "web.h"
 #include "vpath.h"
 #include "json.h"
 #include "keys.h"
@@ -43,6 +46,15 @@
 #define URL_MAX		2048
 #define WRITE_MARK	(256 * 1024)
 #define DL_CHUNK	(64 * 1024)
+
+/* the request headers kept (others are read and dropped) */
+enum { H_AUTH, H_EXPECT, H_ZIP, H_RANGE, H_CTYPE, H_COOKIE, H_ORIGIN,
+    H_CSRF, H_FETCHSITE, H_NUM };
+
+#define FORM_MAX	2048	/* a sign-in or sign-out form */
+#define SESSIONS_MAX	4096
+#define COOKIE_SESSION	"__Host-sg_session"
+#define COOKIE_PRE	"__Host-sg_pre"
 
 enum cstate {
 	ST_HEADERS, ST_AUTH, ST_UPLOAD, ST_VERDICT, ST_WORK, ST_STREAM,
@@ -56,6 +68,7 @@ struct hs {
 	int			 listening;
 	struct conn		*conns;
 	int			 want_certs;
+	struct sg_sessions	*sessions;	/* the web page's sign-ins */
 };
 
 struct conn {
@@ -76,8 +89,8 @@ struct conn {
 	char			 hname[32];
 	size_t			 hnamelen;
 	int			 hkeep;		/* index of header kept */
-	char			 hv[5][512];	/* auth, expect, zip, range, ctype */
-	size_t			 hvlen[5];
+	char			 hv[H_NUM][512];	/* kept headers */
+	size_t			 hvlen[H_NUM];
 	size_t			 header_bytes;
 	int			 header_overflow;
 	enum cstate		 st;
@@ -88,6 +101,10 @@ struct conn {
 	int			 closing;
 	int			 refs;
 	int			 in_parser;
+	int			 by_session;	/* signed in with the cookie */
+	const char		*cache;		/* Cache-Control */
+	char			 form[FORM_MAX];	/* a web form's body */
+	size_t			 formlen;
 	unsigned char		 in[IN_CAP];
 	size_t			 inoff, inlen;
 	size_t			 wpending;
@@ -105,12 +122,13 @@ struct conn {
 	int			 dl_sealed;
 };
 
-enum { H_AUTH, H_EXPECT, H_ZIP, H_RANGE, H_CTYPE };
-
 static void conn_close(struct conn *);
 static void pump(struct conn *);
 static void dispatch(struct conn *);
 static void finish_response(struct conn *);
+static void json_xfer(struct conn *, FILE *, struct gw_xfer *, int);
+static void web_route(struct conn *, char *seg[], int n, const char *query);
+static const struct sg_session *web_session(struct conn *);
 
 /* ---- TLS ---- */
 
@@ -254,6 +272,7 @@ reason(int status)
 	case 201: return "Created";
 	case 204: return "No Content";
 	case 206: return "Partial Content";
+	case 303: return "See Other";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
@@ -278,14 +297,24 @@ static void
 send_head(struct conn *c, int status, const char *ctype, uint64_t len,
     const char *extra)
 {
-	char h[1024];
+	char h[2048];
 	int n;
 
+	/* the page's policy on every answer: scripts, styles, fonts and
+	 * images only from here, no inline script, never in a frame */
 	n = snprintf(h, sizeof(h), "HTTP/1.1 %d %s\r\n"
 	    "Content-Type: %s\r\nContent-Length: %" PRIu64 "\r\n"
-	    "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
-	    "Strict-Transport-Security: max-age=31536000\r\n%s%s\r\n",
-	    status, reason(status), ctype, len, extra ? extra : "",
+	    "Cache-Control: %s\r\nX-Content-Type-Options: nosniff\r\n"
+	    "Strict-Transport-Security: max-age=31536000\r\n"
+	    "Content-Security-Policy: default-src 'none'; script-src 'self'; "
+	    "style-src 'self'; img-src 'self'; font-src 'self'; "
+	    "connect-src 'self'; manifest-src 'self'; form-action 'self'; "
+	    "frame-ancestors 'none'; base-uri 'none'\r\n"
+	    "X-Frame-Options: DENY\r\nReferrer-Policy: no-referrer\r\n"
+	    "Cross-Origin-Opener-Policy: same-origin\r\n"
+	    "Cross-Origin-Resource-Policy: same-origin\r\n%s%s\r\n",
+	    status, reason(status), ctype, len,
+	    c->cache ? c->cache : "no-store", extra ? extra : "",
 	    c->close_after ? "Connection: close\r\n" : "");
 	tls_send(c, h, (size_t)n);
 }
@@ -416,6 +445,10 @@ reset_request(struct conn *c)
 	c->body_refused = 0;
 	c->msg_done = 0;
 	c->party[0] = '\0';
+	c->by_session = 0;
+	c->cache = NULL;
+	OPENSSL_cleanse(c->form, sizeof(c->form));
+	c->formlen = 0;
 	c->st = ST_HEADERS;
 }
 
@@ -664,14 +697,15 @@ on_header_field(http_parser *p, const char *at, size_t len)
 static int
 on_header_value(http_parser *p, const char *at, size_t len)
 {
-	static const char *const keep[] = { "authorization", "expect",
-	    "zip-password", "range", "content-type" };
+	static const char *const keep[H_NUM] = { "authorization", "expect",
+	    "zip-password", "range", "content-type", "cookie", "origin",
+	    "x-csrf-token", "sec-fetch-site" };
 	struct conn *c = p->data;
 	int k, i;
 
 	if (c->hkeep == -2) {	/* the name is complete */
 		c->hkeep = -1;
-		for (i = 0; i < 5; i++)
+		for (i = 0; i < H_NUM; i++)
 			if (strcasecmp(c->hname, keep[i]) == 0)
 				c->hkeep = i;
 		/* a repeated header is not merged: it is refused */
@@ -722,6 +756,19 @@ on_body(http_parser *p, const char *at, size_t len)
 	struct conn *c = p->data;
 	int over;
 
+	if (c->st != ST_UPLOAD && p->method == HTTP_POST) {
+		/* a web form: kept, small */
+		if (c->formlen + len > sizeof(c->form)) {
+			c->close_after = 1;
+			problem(c, 413, "too-large", "the form is too large",
+			    NULL);
+			http_parser_pause(p, 1);
+			return 0;
+		}
+		memcpy(c->form + c->formlen, at, len);
+		c->formlen += len;
+		return 0;
+	}
 	if (c->st != ST_UPLOAD) {
 		/* a body on a GET or DELETE: read and dropped, but bounded */
 		c->body_seen += len;
@@ -807,9 +854,16 @@ up_done(void *arg, struct gw_upload *u)
 	    "Schoolgate-Transfer: %s\r\n", r->id, r->id);
 	if (r->status == 201) {
 		f = open_memstream(&buf, &len);
+		struct gw_xfer *x = gw_xfer_find(c->hs->g, r->id);
+
 		fprintf(f, "{\"id\":\"%s\",\"verdict\":\"accepted\","
-		    "\"rows\":%" PRIu64 ",\"sha256\":\"%s\"}\n", r->id,
+		    "\"rows\":%" PRIu64 ",\"sha256\":\"%s\"", r->id,
 		    r->report.rows, r->sha256);
+		if (x != NULL) {
+			fputs(",\"transfer\":", f);
+			json_xfer(c, f, x, 0);
+		}
+		fputs("}\n", f);
 		fclose(f);
 		c->st = ST_DONE;
 		respond(c, 201, "application/json", buf, len, extra);
@@ -930,9 +984,34 @@ authenticate(struct conn *c)
 		return 0;
 	}
 	if (c->hvlen[H_AUTH] == 0) {
+		const struct sg_session *s;
+
 		if (cert_party(c, cfg, &party) == 1) {
 			authed(c, party);
 			return 1;
+		}
+		if ((s = web_session(c)) != NULL) {
+			/* the web page: the same party, the same checks; a
+			 * change needs the session's CSRF token as well */
+			if (c->hp.method != HTTP_GET &&
+			    c->hp.method != HTTP_HEAD &&
+			    !sg_session_csrf_ok(s, c->hv[H_CSRF])) {
+				c->close_after = 1;
+				problem(c, 403, "csrf", "this request did not "
+				    "come from the gateway's own page (no or "
+				    "wrong CSRF token)", NULL);
+				return 0;
+			}
+			authed(c, s->party);
+			c->by_session = 1;
+			return 1;
+		}
+		if (c->hvlen[H_COOKIE] > 0 || c->hvlen[H_CSRF] > 0) {
+			/* from the page: no Basic prompt in the browser */
+			problem(c, 401, "session-expired", "you are not signed "
+			    "in, or you were signed out after a time without "
+			    "activity", NULL);
+			return 0;
 		}
 		problem(c, 401, "unauthenticated", "sign in with your "
 		    "party's credentials", "WWW-Authenticate: Basic realm=\""
@@ -1030,9 +1109,18 @@ split_path(char *url, char *seg[SG_VPATH_MAXSEG])
 	return sg_vpath_split(url, seg, 0);
 }
 
+/* The display name of a party (its id when it has none). */
+static const char *
+party_name(const struct sg_config *cfg, const char *id)
+{
+	const struct sg_party *p = id ? sg_config_party(cfg, id) : NULL;
+
+	return p && p->name ? p->name : id ? id : "";
+}
+
 static void
-json_flow(FILE *f, const struct sg_agreement *a, const struct sg_flow *fl,
-    const char *status)
+json_flow(FILE *f, const struct sg_config *cfg, const struct sg_agreement *a,
+    const struct sg_flow *fl, const char *status)
 {
 	size_t i;
 
@@ -1047,9 +1135,11 @@ json_flow(FILE *f, const struct sg_agreement *a, const struct sg_flow *fl,
 	fputs(",\"status\":", f);
 	sg_json_str(f, status);
 	fprintf(f, ",\"format\":\"%s\",\"delivery\":\"%s\","
-	    "\"retention_days\":%d,\"encryption\":[", fl->format ==
+	    "\"retention_days\":%d,\"retention_after\":\"%s\","
+	    "\"encryption\":[", fl->format ==
 	    SG_FORMAT_CSV ? "csv" : "opaque", fl->delivery ==
-	    SG_DELIVERY_SEALED ? "sealed" : "gateway", fl->retention_days);
+	    SG_DELIVERY_SEALED ? "sealed" : "gateway", fl->retention_days,
+	    fl->retention_after_confirmed ? "confirmed" : "release");
 	i = 0;
 	if (fl->encryptions & SG_ENC_ZIP_AES)
 		fprintf(f, "%s\"zip-aes\"", i++ ? "," : "");
@@ -1072,6 +1162,11 @@ json_flow(FILE *f, const struct sg_agreement *a, const struct sg_flow *fl,
 		fputs(i ? "," : "", f);
 		sg_json_str(f, fl->recipients[i]);
 	}
+	fputs("],\"recipient_names\":[", f);
+	for (i = 0; i < fl->nrecipients; i++) {
+		fputs(i ? "," : "", f);
+		sg_json_str(f, party_name(cfg, fl->recipients[i]));
+	}
 	fputs("]}", f);
 }
 
@@ -1086,6 +1181,8 @@ api_flows(struct conn *c)
 
 	fputs("{\"party\":", f);
 	sg_json_str(f, c->party);
+	fputs(",\"party_name\":", f);
+	sg_json_str(f, party_name(cfg, c->party));
 	fputs(",\"send\":[", f);
 	for (i = 0; i < cfg->nagreements; i++) {
 		const struct sg_agreement *a = &cfg->agreements[i];
@@ -1097,7 +1194,7 @@ api_flows(struct conn *c)
 			    (a->flows[j].methods & SG_METHOD_HTTPS)) {
 				fputs(first ? "" : ",", f);
 				first = 0;
-				json_flow(f, a, &a->flows[j], st);
+				json_flow(f, cfg, a, &a->flows[j], st);
 			}
 	}
 	fputs("],\"receive\":[", f);
@@ -1111,7 +1208,7 @@ api_flows(struct conn *c)
 			if (sg_flow_has_recipient(&a->flows[j], c->party)) {
 				fputs(first ? "" : ",", f);
 				first = 0;
-				json_flow(f, a, &a->flows[j], st);
+				json_flow(f, cfg, a, &a->flows[j], st);
 			}
 	}
 	fputs("]}\n", f);
@@ -1149,6 +1246,24 @@ json_xfer(struct conn *c, FILE *f, struct gw_xfer *x, int full)
 	sg_json_str(f, x->flow ? x->flow : "");
 	fputs(",\"sender\":", f);
 	sg_json_str(f, x->sender ? x->sender : "");
+	fputs(",\"sender_name\":", f);
+	sg_json_str(f, party_name(g->conf->cfg, x->sender));
+	{
+		const struct sg_agreement *a = x->agreement ?
+		    sg_config_agreement(g->conf->cfg, x->agreement) : NULL;
+
+		const struct sg_flow *fl = a ? sg_agreement_flow(a, x->flow) :
+		    NULL;
+
+		fputs(",\"agreement_title\":", f);
+		sg_json_str(f, a && a->title ? a->title : x->agreement ?
+		    x->agreement : "");
+		if (fl != NULL)
+			fprintf(f, ",\"retention_days\":%d,\"retention_after\":"
+			    "\"%s\"", fl->retention_days,
+			    fl->retention_after_confirmed ? "confirmed" :
+			    "release");
+	}
 	fprintf(f, ",\"name\":\"%s\"", gw_xfer_name(g, x));
 	fprintf(f, ",\"verdict\":\"%s\",\"state\":\"%s\",\"rows\":%" PRIu64,
 	    x->state == GW_REJECTED ? "rejected" : "accepted",
@@ -1162,6 +1277,11 @@ json_xfer(struct conn *c, FILE *f, struct gw_xfer *x, int full)
 		fprintf(f, ",\"rule\":\"%s\",\"errors\":%" PRIu64, x->rule,
 		    x->errors);
 	json_time(f, "received", x->received);
+	if (x->state == GW_ACCEPTED) {
+		int64_t due = gw_xfer_due(g, x);
+
+		json_time(f, "kept_until", due > 0 ? due : 0);
+	}
 	if (x->state == GW_DELETED) {
 		json_time(f, "deleted", x->deleted_at);
 		fprintf(f, ",\"deleted_reason\":\"%s\"", x->delete_reason);
@@ -1175,6 +1295,8 @@ json_xfer(struct conn *c, FILE *f, struct gw_xfer *x, int full)
 		fprintf(f, "%s{\"party\":", (i && (x->sender &&
 		    strcmp(x->sender, c->party) == 0)) ? "," : "");
 		sg_json_str(f, x->rcpt[i].party);
+		fputs(",\"name\":", f);
+		sg_json_str(f, party_name(g->conf->cfg, x->rcpt[i].party));
 		json_time(f, "downloaded", x->rcpt[i].downloaded);
 		json_time(f, "confirmed", x->rcpt[i].confirmed);
 		fputs("}", f);
@@ -1477,18 +1599,512 @@ api_upload(struct conn *c, char *agreement, char *flow, char *name)
 	}
 }
 
+/* ---- the web page for school staff ---- */
+
+static int64_t
+web_idle_us(const struct sg_daemon_conf *d)
+{
+	return (int64_t)d->session_idle_seconds * 1000000;
+}
+
+/* The request's signed-in session, checked against the configuration
+ * as it is now: a party removed, or its password changed, ends it. */
+static const struct sg_session *
+web_session(struct conn *c)
+{
+	const struct sg_config *cfg = c->hs->g->conf->cfg;
+	const struct sg_session *s;
+	const struct sg_party *p;
+	char tok[SG_SESSION_TOKEN];
+	unsigned char bind[32];
+
+	if (!cfg->daemon.web || c->hvlen[H_COOKIE] == 0 ||
+	    sg_cookie_get(c->hv[H_COOKIE], COOKIE_SESSION, tok,
+	    sizeof(tok)) < 0)
+		return NULL;
+	s = sg_session_find(c->hs->sessions, tok, gw_now_us(),
+	    web_idle_us(&cfg->daemon),
+	    (int64_t)cfg->daemon.session_max_seconds * 1000000);
+	if (s == NULL)
+		return NULL;
+	p = sg_config_party(cfg, s->party);
+	if (p != NULL && p->password != NULL)
+		sg_session_bind(p->password, bind);
+	if (p == NULL || p->password == NULL ||
+	    CRYPTO_memcmp(bind, s->bind, 32) != 0) {
+		sg_session_end(c->hs->sessions, tok);
+		return NULL;
+	}
+	return s;
+}
+
+static void
+web_redirect(struct conn *c, const char *to, const char *extra)
+{
+	char h[1024];
+
+	snprintf(h, sizeof(h), "Location: %s\r\n%s", to, extra ? extra : "");
+	respond(c, 303, "text/plain; charset=utf-8", "", 0, h);
+}
+
+static void
+web_page(struct conn *c, int status, const char *page,
+    const char *const vars[], const char *extra)
+{
+	size_t len;
+	char *html = gw_web_render(page, vars, &len);
+
+	if (html == NULL) {
+		problem(c, 500, "internal", "the page could not be composed",
+		    NULL);
+		return;
+	}
+	respond(c, status, "text/html; charset=utf-8", html, len, extra);
+	free(html);
+}
+
+static void
+web_message(struct conn *c, int status, const char *title,
+    const char *message, const char *link, const char *link_text)
+{
+	char idle[16];
+	const char *vars[] = { "title", title, "page", "message", "heading",
+	    title, "message", message, "link", link, "link_text", link_text,
+	    "idle_minutes", idle, NULL };
+
+	snprintf(idle, sizeof(idle), "%u",
+	    c->hs->g->conf->cfg->daemon.session_idle_seconds / 60);
+	web_page(c, status, "message", vars, NULL);
+}
+
+/* A signed-in page: the layout with the navigation, the party's name
+ * and the session's CSRF token (for the script and the sign-out form). */
+static void
+web_app_page(struct conn *c, const struct sg_session *s, const char *page,
+    const char *title)
+{
+	const struct sg_config *cfg = c->hs->g->conf->cfg;
+	char idle[16];
+	const char *vars[] = { "title", title, "page", page, "csrf", s->csrf,
+	    "party", s->party, "party_name", party_name(cfg, s->party),
+	    "idle_minutes", idle, NULL };
+
+	snprintf(idle, sizeof(idle), "%u",
+	    cfg->daemon.session_idle_seconds / 60);
+	web_page(c, 200, page, vars, NULL);
+}
+
+enum signin_error { SI_NONE, SI_EMPTY_PARTY, SI_EMPTY_PASSWORD, SI_EMPTY,
+    SI_WRONG, SI_EXPIRED, SI_BANNED };
+
+/* The sign-in page, with the GOV.UK error summary linked to the fields
+ * when there is something to put right. A fresh form token goes with
+ * it (a cookie and the form's hidden field must match on the way back,
+ * so a form posted from elsewhere cannot sign anybody in). */
+static void
+web_sign_in_page(struct conn *c, int status, enum signin_error e,
+    const char *party, const char *query)
+{
+	const struct sg_daemon_conf *d = &c->hs->g->conf->cfg->daemon;
+	char pre[SG_SESSION_TOKEN], extra[256], idle[16], errors[1024];
+	const char *notice = "", *perr = "", *pwerr = "", *summary = NULL;
+	const char *pfield = "#party";
+	int bad_party = 0, bad_pw = 0;
+
+	if (sg_session_token(pre) != 0) {
+		problem(c, 503, "unavailable", "try again", NULL);
+		return;
+	}
+	snprintf(idle, sizeof(idle), "%u", d->session_idle_seconds / 60);
+	switch (e) {
+	case SI_EMPTY_PARTY:
+		summary = "Enter your organisation ID";
+		bad_party = 1;
+		break;
+	case SI_EMPTY_PASSWORD:
+		summary = "Enter your password";
+		pfield = "#password";
+		bad_pw = 1;
+		break;
+	case SI_EMPTY:
+		summary = "Enter your organisation ID";
+		bad_party = bad_pw = 1;
+		break;
+	case SI_WRONG:
+		summary = "The organisation ID or the password is not right";
+		bad_party = 1;
+		break;
+	case SI_EXPIRED:
+		summary = "The sign-in form had expired or did not come from "
+		    "this page: sign in again";
+		break;
+	case SI_BANNED:
+		summary = "There have been too many wrong passwords from your "
+		    "network: wait a few minutes, then try again";
+		break;
+	case SI_NONE:
+		break;
+	}
+	if (summary != NULL) {
+		char *b = NULL;
+		size_t bl = 0;
+		FILE *f = open_memstream(&b, &bl);
+
+		if (f == NULL) {
+			conn_close(c);
+			return;
+		}
+		fputs("<div class=\"govuk-error-summary\" data-module=\""
+		    "govuk-error-summary\"><div role=\"alert\"><h2 class=\""
+		    "govuk-error-summary__title\">There is a problem</h2>"
+		    "<div class=\"govuk-error-summary__body\"><ul class=\""
+		    "govuk-list govuk-error-summary__list\"><li><a href=\"", f);
+		fputs(pfield, f);
+		fputs("\">", f);
+		sg_html_escape(f, summary, strlen(summary));
+		fputs("</a></li>", f);
+		if (e == SI_EMPTY)
+			fputs("<li><a href=\"#password\">Enter your password"
+			    "</a></li>", f);
+		fputs("</ul></div></div></div>", f);
+		fclose(f);
+		snprintf(errors, sizeof(errors), "%s", b ? b : "");
+		free(b);
+	} else
+		errors[0] = '\0';
+	if (bad_party)
+		perr = e == SI_WRONG ? "<p id=\"party-error\" class=\""
+		    "govuk-error-message\"><span class=\"govuk-visually-"
+		    "hidden\">Error:</span> The organisation ID or the password "
+		    "is not right</p>" : "<p id=\"party-error\" class=\""
+		    "govuk-error-message\"><span class=\"govuk-visually-hidden"
+		    "\">Error:</span> Enter your organisation ID</p>";
+	if (bad_pw)
+		pwerr = "<p id=\"password-error\" class=\"govuk-error-message"
+		    "\"><span class=\"govuk-visually-hidden\">Error:</span> "
+		    "Enter your password</p>";
+	if (summary == NULL && strcmp(query, "timeout") == 0)
+		notice = "<div class=\"govuk-notification-banner\" role=\""
+		    "region\" aria-labelledby=\"notice-title\" data-module=\""
+		    "govuk-notification-banner\"><div class=\"govuk-"
+		    "notification-banner__header\"><h2 class=\"govuk-"
+		    "notification-banner__title\" id=\"notice-title\">Important"
+		    "</h2></div><div class=\"govuk-notification-banner__content"
+		    "\"><p class=\"govuk-notification-banner__heading\">You were "
+		    "signed out because there was no activity for a while. "
+		    "Sign in again to carry on.</p></div></div>";
+	else if (summary == NULL && strcmp(query, "signed-out") == 0)
+		notice = "<div class=\"govuk-notification-banner govuk-"
+		    "notification-banner--success\" role=\"alert\" aria-"
+		    "labelledby=\"notice-title\" data-module=\"govuk-"
+		    "notification-banner\"><div class=\"govuk-notification-"
+		    "banner__header\"><h2 class=\"govuk-notification-banner__"
+		    "title\" id=\"notice-title\">Success</h2></div><div class=\""
+		    "govuk-notification-banner__content\"><p class=\"govuk-"
+		    "notification-banner__heading\">You have signed out.</p>"
+		    "</div></div>";
+	{
+		const char *vars[] = { "title", summary ? "Error: Sign in" :
+		    "Sign in", "page", "sign-in", "csrf", pre, "idle_minutes",
+		    idle, "notice", notice, "errors", errors, "party_value",
+		    party ? party : "", "party_group", bad_party ?
+		    "govuk-form-group--error" : "", "party_input", bad_party ?
+		    "govuk-input--error" : "", "party_described", bad_party ?
+		    " party-error" : "", "party_error", perr, "password_group",
+		    bad_pw ? "govuk-form-group--error" : "", "password_input",
+		    bad_pw ? "govuk-input--error" : "", "password_described",
+		    bad_pw ? " aria-describedby=\"password-error\"" : "",
+		    "password_error", pwerr, NULL };
+
+		snprintf(extra, sizeof(extra), "Set-Cookie: " COOKIE_PRE
+		    "=%s; Path=/; Secure; HttpOnly; SameSite=Strict\r\n", pre);
+		web_page(c, status, "sign-in", vars, extra);
+	}
+}
+
+/* A form post must come from our own page: the browser says so
+ * (Sec-Fetch-Site, when it sends it) and the token matches. */
+static int
+web_form_from_us(struct conn *c, const char *expected)
+{
+	char given[SG_SESSION_TOKEN];
+
+	if (c->hvlen[H_FETCHSITE] > 0 &&
+	    strcmp(c->hv[H_FETCHSITE], "same-origin") != 0)
+		return 0;
+	if (expected == NULL || sg_form_field(c->form, c->formlen, "csrf",
+	    given, sizeof(given)) != (long)SG_SESSION_TOKEN - 1)
+		return 0;
+	return CRYPTO_memcmp(given, expected, SG_SESSION_TOKEN - 1) == 0;
+}
+
+struct web_login {
+	struct conn	*c;
+	char		 party[96];
+};
+
+static void
+web_signed_in(struct conn *c, const struct sg_party *p)
+{
+	struct gw *g = c->hs->g;
+	const struct sg_session *s;
+	char tok[SG_SESSION_TOKEN], extra[512];
+	unsigned char bind[32];
+
+	gw_login_ok(g, c->addr);
+	sg_session_bind(p->password, bind);
+	if ((s = sg_session_start(c->hs->sessions, p->id, bind, gw_now_us(),
+	    tok)) == NULL) {
+		problem(c, 503, "unavailable", "try again", NULL);
+		return;
+	}
+	if (!c->authed_once) {
+		c->authed_once = 1;
+		g->n.unauthenticated--;
+	}
+	snprintf(extra, sizeof(extra), "Set-Cookie: " COOKIE_SESSION "=%s; "
+	    "Path=/; Secure; HttpOnly; SameSite=Strict\r\n"
+	    "Set-Cookie: " COOKIE_PRE "=; Path=/; Secure; HttpOnly; "
+	    "SameSite=Strict; Max-Age=0\r\n", tok);
+	OPENSSL_cleanse(tok, sizeof(tok));
+	web_redirect(c, "/send", extra);
+}
+
+static void
+web_login_after(void *arg, int ok)
+{
+	struct web_login *a = arg;
+	struct conn *c = a->c;
+	const struct sg_party *p;
+
+	c->refs--;
+	if (c->closing) {
+		if (c->refs == 0)
+			free(c);
+		free(a);
+		return;
+	}
+	c->st = ST_HEADERS;
+	p = sg_config_party(c->hs->g->conf->cfg, a->party);
+	if (ok && p != NULL && p->password != NULL)
+		web_signed_in(c, p);
+	else {
+		gw_login_failed(c->hs->g, c->addr, a->party, "web");
+		web_sign_in_page(c, 401, SI_WRONG, a->party, "");
+	}
+	free(a);
+	pump(c);
+}
+
+static void
+web_sign_in(struct conn *c)
+{
+	struct gw *g = c->hs->g;
+	const struct sg_party *p;
+	char pre[SG_SESSION_TOKEN], party[96], pw[512];
+	long pl, pwl;
+	struct web_login *a;
+	int rc;
+
+	if (c->hvlen[H_COOKIE] == 0 || sg_cookie_get(c->hv[H_COOKIE],
+	    COOKIE_PRE, pre, sizeof(pre)) < 0 || !web_form_from_us(c, pre)) {
+		web_sign_in_page(c, 403, SI_EXPIRED, NULL, "");
+		return;
+	}
+	if (gw_login_banned(g, c->addr) > 0) {
+		web_sign_in_page(c, 429, SI_BANNED, NULL, "");
+		return;
+	}
+	pl = sg_form_field(c->form, c->formlen, "party", party, sizeof(party));
+	pwl = sg_form_field(c->form, c->formlen, "password", pw, sizeof(pw));
+	if (pl < -1 || pwl < -1) {
+		OPENSSL_cleanse(pw, sizeof(pw));
+		web_sign_in_page(c, 400, SI_WRONG, NULL, "");
+		return;
+	}
+	if (pl <= 0 || pwl <= 0) {
+		OPENSSL_cleanse(pw, sizeof(pw));
+		web_sign_in_page(c, 400, pl <= 0 && pwl <= 0 ? SI_EMPTY :
+		    pl <= 0 ? SI_EMPTY_PARTY : SI_EMPTY_PASSWORD,
+		    pl > 0 ? party : NULL, "");
+		return;
+	}
+	p = sg_config_party(g->conf->cfg, party);
+	if (p == NULL || p->password == NULL) {
+		OPENSSL_cleanse(pw, sizeof(pw));
+		gw_login_failed(g, c->addr, p ? p->id : "unknown", "web");
+		web_sign_in_page(c, 401, SI_WRONG, p ? p->id : NULL, "");
+		return;
+	}
+	if ((a = calloc(1, sizeof(*a))) == NULL) {
+		OPENSSL_cleanse(pw, sizeof(pw));
+		problem(c, 503, "unavailable", "try again", NULL);
+		return;
+	}
+	a->c = c;
+	snprintf(a->party, sizeof(a->party), "%s", p->id);
+	rc = gw_login_password(g, p, pw, (size_t)pwl, web_login_after, a);
+	OPENSSL_cleanse(pw, sizeof(pw));
+	OPENSSL_cleanse(c->form, sizeof(c->form));
+	if (rc == 2) {
+		c->refs++;
+		c->st = ST_AUTH;
+		return;
+	}
+	free(a);
+	if (rc == 1)
+		web_signed_in(c, p);
+	else {
+		gw_login_failed(g, c->addr, p->id, "web");
+		web_sign_in_page(c, 401, SI_WRONG, p->id, "");
+	}
+}
+
+static void
+web_sign_out(struct conn *c)
+{
+	const struct sg_session *s;
+	char tok[SG_SESSION_TOKEN];
+
+	if (c->hvlen[H_FETCHSITE] > 0 &&
+	    strcmp(c->hv[H_FETCHSITE], "same-origin") != 0) {
+		web_message(c, 403, "This request was refused", "The form "
+		    "came from another web site, so nothing was done. You are "
+		    "still signed in.", "/send", "Go to Send a file");
+		return;
+	}
+	if ((s = web_session(c)) == NULL) {
+		web_redirect(c, "/sign-in?timeout", NULL);
+		return;
+	}
+	if (!web_form_from_us(c, s->csrf)) {
+		web_message(c, 403, "This request was refused", "The form did "
+		    "not come from this service's own page, so nothing was "
+		    "done. Go back to the page and try again.", "/send",
+		    "Go to Send a file");
+		return;
+	}
+	if (sg_cookie_get(c->hv[H_COOKIE], COOKIE_SESSION, tok,
+	    sizeof(tok)) >= 0)
+		sg_session_end(c->hs->sessions, tok);
+	web_redirect(c, "/sign-in?signed-out", "Set-Cookie: " COOKIE_SESSION
+	    "=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0\r\n");
+}
+
+static void
+web_asset(struct conn *c, char *seg[], int n)
+{
+	char path[URL_MAX + 1];
+	const struct gw_asset *a;
+	size_t off = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		off += (size_t)snprintf(path + off, sizeof(path) - off, "/%s",
+		    seg[i]);
+	if (off >= sizeof(path) || (a = gw_asset_find(path)) == NULL) {
+		web_message(c, 404, "Page not found", "If you typed the web "
+		    "address, check it is correct.", "/", "Go to the start");
+		return;
+	}
+	c->cache = "public, max-age=3600";
+	{
+		char extra[96];
+
+		snprintf(extra, sizeof(extra), "ETag: %s\r\n", a->etag);
+		respond(c, 200, a->ctype, (const char *)a->data, a->len,
+		    extra);
+	}
+}
+
+static void
+web_route(struct conn *c, char *seg[], int n, const char *query)
+{
+	static const struct {
+		const char *path, *title;
+	} pages[] = {
+		{ "send", "Send a file" },
+		{ "received", "Received files" },
+		{ "sent", "Sent files" },
+	};
+	int m = c->hp.method, get = m == HTTP_GET || m == HTTP_HEAD;
+	const struct sg_session *s;
+	size_t i;
+
+	if (!c->hs->g->conf->cfg->daemon.web) {
+		not_found(c);
+		return;
+	}
+	if (n >= 2 && strcmp(seg[0], "assets") == 0) {
+		if (!get)
+			goto method;
+		web_asset(c, seg, n);
+		return;
+	}
+	if (n == 0) {
+		if (!get)
+			goto method;
+		web_redirect(c, web_session(c) ? "/send" : "/sign-in", NULL);
+		return;
+	}
+	if (n == 1 && strcmp(seg[0], "sign-in") == 0) {
+		if (m == HTTP_POST) {
+			web_sign_in(c);
+			return;
+		}
+		if (!get)
+			goto method;
+		if (web_session(c) != NULL)
+			web_redirect(c, "/send", NULL);
+		else
+			web_sign_in_page(c, 200, SI_NONE, NULL, query);
+		return;
+	}
+	if (n == 1 && strcmp(seg[0], "sign-out") == 0) {
+		if (m != HTTP_POST)
+			goto method;
+		web_sign_out(c);
+		return;
+	}
+	for (i = 0; n == 1 && i < sizeof(pages) / sizeof(pages[0]); i++)
+		if (strcmp(seg[0], pages[i].path) == 0) {
+			if (!get)
+				goto method;
+			if ((s = web_session(c)) == NULL)
+				web_redirect(c, c->hvlen[H_COOKIE] > 0 &&
+				    strstr(c->hv[H_COOKIE], COOKIE_SESSION) ?
+				    "/sign-in?timeout" : "/sign-in", NULL);
+			else
+				web_app_page(c, s, pages[i].path,
+				    pages[i].title);
+			return;
+		}
+	web_message(c, 404, "Page not found", "If you typed the web address, "
+	    "check it is correct.", "/", "Go to the start");
+	return;
+method:
+	problem(c, 405, "method-not-allowed", "that method is not used here",
+	    NULL);
+}
+
 static void
 dispatch(struct conn *c)
 {
 	struct gw *g = c->hs->g;
-	char url[URL_MAX + 1], *seg[SG_VPATH_MAXSEG];
+	char url[URL_MAX + 1], *seg[SG_VPATH_MAXSEG], *query;
 	int n, m = c->hp.method, may;
 	struct gw_xfer *x;
 
 	c->st = ST_HEADERS;
 	snprintf(url, sizeof(url), "%s", c->url);
-	if ((n = split_path(url, seg)) < 1 || strcmp(seg[0], "v1") != 0) {
+	if ((query = strchr(url, '?')) != NULL)
+		*query++ = '\0';
+	if ((n = split_path(url, seg)) < 0) {
 		not_found(c);
+		return;
+	}
+	if (n < 1 || strcmp(seg[0], "v1") != 0) {
+		web_route(c, seg, n, query ? query : "");
 		return;
 	}
 	if (c->party[0] == '\0' && !authenticate(c))
@@ -1631,6 +2247,11 @@ gw_https_new(struct gw *g, int fd, char err[SG_ERR_MAX])
 		return NULL;
 	}
 	h->g = g;
+	if ((h->sessions = sg_sessions_new(SESSIONS_MAX)) == NULL) {
+		sg_errf(err, "out of memory");
+		free(h);
+		return NULL;
+	}
 	for (i = 0; i < cfg->nparties; i++)
 		if (cfg->parties[i].ncerts > 0)
 			h->want_certs = 1;
@@ -1653,6 +2274,7 @@ gw_https_new(struct gw *g, int fd, char err[SG_ERR_MAX])
 	return h;
 bad:
 	SSL_CTX_free(h->ctx);
+	sg_sessions_free(h->sessions);
 	free(h);
 	return NULL;
 }
@@ -1709,6 +2331,7 @@ gw_https_free(struct hs *h)
 	if (h == NULL)
 		return;
 	SSL_CTX_free(h->ctx);
+	sg_sessions_free(h->sessions);
 	free(h);
 }
 

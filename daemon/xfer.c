@@ -622,6 +622,21 @@ due_us(struct gw *g, struct gw_xfer *x, const struct sg_flow *f)
 	return due;
 }
 
+int64_t
+gw_xfer_due(struct gw *g, struct gw_xfer *x)
+{
+	const struct sg_agreement *a;
+	const struct sg_flow *f;
+
+	if (x->state != GW_ACCEPTED || x->agreement == NULL ||
+	    (a = sg_config_agreement(g->conf->cfg, x->agreement)) == NULL ||
+	    (f = sg_agreement_flow(a, x->flow)) == NULL)
+		return -1;
+	if (!x->released)
+		return -1;
+	return due_us(g, x, f);
+}
+
 static void
 on_retention(uv_timer_t *t)
 {

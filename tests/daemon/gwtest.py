@@ -103,7 +103,8 @@ class Notify:
 
 class Gateway:
     def __init__(self, extra_daemon="", agreements=(), keep_state=None,
-                 parties_extra=None, keys_from=None, sftp=False):
+                 parties_extra=None, keys_from=None, sftp=False,
+                 extra_top="", extra_https=""):
         self.dir = keep_state or tempfile.mkdtemp(prefix="sg-daemon.")
         self.port = free_port()
         self.sftp_port = free_port() if sftp else None
@@ -164,6 +165,8 @@ class Gateway:
                     for p, a, fl in rows))
             os.chmod(os.path.join(d, "secrets.conf"), 0o600)
         self.extra_daemon = extra_daemon
+        self.extra_top = extra_top
+        self.extra_https = extra_https
         self.write_conf()
 
     def write_parties(self, extra):
@@ -191,17 +194,18 @@ class Gateway:
             f.write('''parties = "parties.conf";
 agreements = "agreements";
 la_codes = "%s/config/la-codes.conf";
+%s
 daemon = {
   state_dir = "state";
   control = "control.sock";
   keys_dir = "keys";
   secrets = "secrets.conf";
   workers = 3;
-  https = { listen = "127.0.0.1:%d"; certificate = "tls.crt"; key = "tls.key"; };
+  https = { listen = "127.0.0.1:%d"; certificate = "tls.crt"; key = "tls.key"; %s };
   %s
   %s
 };
-''' % (ROOT, self.port, ('sftp = { listen = "127.0.0.1:%d"; };' %
+''' % (ROOT, self.extra_top, self.port, self.extra_https, ('sftp = { listen = "127.0.0.1:%d"; };' %
                           self.sftp_port) if self.sftp_port else "",
        self.extra_daemon))
 

@@ -1,0 +1,535 @@
+// schoolgate: the script behind the staff pages. It reads and changes
+// everything through the gateway's /v1 API with the signed-in session
+// (and its CSRF token), builds the page with DOM calls only (no HTML from
+// data), and never shows a cell's value: reports carry none.
+import { initAll } from '/assets/govuk-frontend.min.js'
+
+const body = document.body
+body.classList.add('js-enabled', 'govuk-frontend-supported')
+const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? ''
+const NAME_OK = /^[A-Za-z0-9][A-Za-z0-9 ._\-()+,]{0,127}$/
+
+// ---- small helpers ----
+
+function el (tag, attrs = {}, ...kids) {
+  const e = document.createElement(tag)
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue
+    if (k === 'class') e.className = v
+    else if (k === 'text') e.textContent = v
+    else if (k === 'hidden') e.hidden = true
+    else e.setAttribute(k, v === true ? '' : v)
+  }
+  for (const k of kids) {
+    if (k === undefined || k === null || k === false) continue
+    e.append(typeof k === 'string' ? document.createTextNode(k) : k)
+  }
+  return e
+}
+
+function hiddenText (t) {
+  return el('span', { class: 'govuk-visually-hidden', text: t })
+}
+
+const LONDON = { timeZone: 'Europe/London' }
+
+function fmtDate (iso) {
+  if (!iso) return ''
+  return new Date(iso).toLocaleString('en-GB', {
+    ...LONDON, day: 'numeric', month: 'long', year: 'numeric', hour: 'numeric', minute: '2-digit'
+  })
+}
+
+function fmtDay (iso) {
+  if (!iso) return ''
+  return new Date(iso).toLocaleDateString('en-GB', { ...LONDON, day: 'numeric', month: 'long', year: 'numeric' })
+}
+
+function fmtSize (n) {
+  if (n < 1024) return `${n} bytes`
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`
+  return `${(n / 1024 / 1024).toFixed(1)} MB`
+}
+
+function plural (n, one, many) {
+  return `${n.toLocaleString('en-GB')} ${n === 1 ? one : many}`
+}
+
+function retentionText (days, after) {
+  if (days === undefined) return 'as the agreement says'
+  return after === 'confirmed'
+    ? `for ${plural(days, 'day', 'days')} after every recipient confirms receipt`
+    : `for ${plural(days, 'day', 'days')} after it is released to the recipients`
+}
+
+function deletedText (t) {
+  switch (t.deleted_reason) {
+    case 'retention-release':
+    case 'retention-confirmed':
+      return `Deleted on ${fmtDay(t.deleted)} under the agreement's retention rule: kept ${retentionText(t.retention_days, t.deleted_reason === 'retention-release' ? 'release' : 'confirmed')}`
+    case 'unacknowledged':
+      return `Deleted on ${fmtDay(t.deleted)}: the gateway stopped before it could tell you the file was accepted, so it was not kept`
+    case 'quarantined':
+      return `Removed on ${fmtDay(t.deleted)}: the stored copy failed its integrity check`
+    default:
+      return `Deleted on ${fmtDay(t.deleted)} (${t.deleted_reason || 'no reason recorded'})`
+  }
+}
+
+function signedOut () {
+  window.location.assign('/sign-in?timeout')
+}
+
+async function api (method, path) {
+  const r = await fetch(path, {
+    method,
+    credentials: 'same-origin',
+    headers: { Accept: 'application/json', 'X-CSRF-Token': csrf }
+  })
+  if (r.status === 401) {
+    signedOut()
+    throw new Error('signed out')
+  }
+  return r
+}
+
+async function problemText (r) {
+  try {
+    const p = await r.json()
+    return p.detail || p.title || `the gateway answered ${r.status}`
+  } catch {
+    return `the gateway answered ${r.status}`
+  }
+}
+
+// The GOV.UK error summary at the top of the page, each entry linked to
+// its field; errors = [{ href, text }].
+function showErrors (errors) {
+  const box = document.getElementById('error-summary')
+  const list = document.getElementById('error-list')
+  list.replaceChildren(...errors.map(e =>
+    el('li', {}, e.href ? el('a', { href: e.href, text: e.text }) : e.text)))
+  box.hidden = false
+  document.title = document.title.startsWith('Error: ') ? document.title : `Error: ${document.title}`
+  box.focus()
+}
+
+function clearErrors () {
+  const box = document.getElementById('error-summary')
+  if (box) box.hidden = true
+  document.title = document.title.replace(/^Error: /, '')
+  for (const g of document.querySelectorAll('.govuk-form-group--error')) {
+    g.classList.remove('govuk-form-group--error')
+  }
+  for (const m of document.querySelectorAll('.govuk-error-message')) {
+    m.hidden = true
+    m.replaceChildren()
+  }
+  for (const i of document.querySelectorAll('.govuk-input--error, .govuk-file-upload--error')) {
+    i.classList.remove('govuk-input--error', 'govuk-file-upload--error')
+  }
+}
+
+function fieldError (field, groupId, messageId, text) {
+  document.getElementById(groupId).classList.add('govuk-form-group--error')
+  const m = document.getElementById(messageId)
+  m.replaceChildren(hiddenText('Error: '), text)
+  m.hidden = false
+  if (field && field.classList.contains('govuk-input')) field.classList.add('govuk-input--error')
+  if (field && field.classList.contains('govuk-file-upload')) field.classList.add('govuk-file-upload--error')
+  const d = field?.getAttribute('aria-describedby') ?? ''
+  if (field && !d.includes(messageId)) field.setAttribute('aria-describedby', `${d} ${messageId}`.trim())
+}
+
+function summaryList (rows) {
+  return el('dl', { class: 'govuk-summary-list' }, ...rows.filter(Boolean).map(([k, v]) =>
+    el('div', { class: 'govuk-summary-list__row' },
+      el('dt', { class: 'govuk-summary-list__key', text: k }),
+      el('dd', { class: 'govuk-summary-list__value sg-wrap' }, v))))
+}
+
+function capitalise (s) {
+  return s ? s[0].toUpperCase() + s.slice(1) : s
+}
+
+// The problems in a report, as a table: row, column, rule and what is
+// wrong in plain English. The report never holds cell values.
+function problemsTable (report, caption) {
+  const errs = report.errors ?? []
+  const total = report.error_total ?? errs.length
+  const rows = errs.map(e => {
+    const where = e.row > 0 ? `Row ${e.row}` : 'The whole file'
+    const col = e.column || 'None'
+    const plain = e.row > 0 && e.column ? `${where}, ${e.column}: ${e.message}` : `${where}: ${e.message}`
+    return el('tr', { class: 'govuk-table__row' },
+      el('td', { class: 'govuk-table__cell', text: e.row > 0 ? String(e.row) : 'Whole file' }),
+      el('td', { class: 'govuk-table__cell sg-wrap', text: col }),
+      el('td', { class: 'govuk-table__cell sg-wrap' }, el('code', { text: e.rule })),
+      el('td', { class: 'govuk-table__cell', text: capitalise(plain) }))
+  })
+  const parts = [el('table', { class: 'govuk-table sg-problems' },
+    el('caption', { class: 'govuk-table__caption govuk-table__caption--m', text: caption }),
+    el('thead', { class: 'govuk-table__head' },
+      el('tr', { class: 'govuk-table__row' },
+        el('th', { scope: 'col', class: 'govuk-table__header', text: 'Row' }),
+        el('th', { scope: 'col', class: 'govuk-table__header', text: 'Column' }),
+        el('th', { scope: 'col', class: 'govuk-table__header', text: 'Rule' }),
+        el('th', { scope: 'col', class: 'govuk-table__header', text: 'What is wrong' }))),
+    el('tbody', { class: 'govuk-table__body' }, ...rows))]
+  const further = total - errs.length
+  if (further > 0) {
+    parts.push(el('p', { class: 'govuk-body', id: 'further-errors' },
+      `There ${further === 1 ? 'is' : 'are'} ${plural(further, 'further error', 'further errors')} not listed here. Correct the ones above and send the file again to see them.`))
+  }
+  return el('div', {}, ...parts)
+}
+
+// ---- navigation ----
+
+function markNav () {
+  const li = document.querySelector(`[data-nav="${body.dataset.page}"]`)
+  if (!li) return
+  li.classList.add('govuk-service-navigation__item--active')
+  const a = li.querySelector('a')
+  a.setAttribute('aria-current', 'page')
+  a.replaceChildren(el('strong', { class: 'govuk-service-navigation__active-fallback', text: a.textContent }))
+}
+
+// ---- Send a file ----
+
+async function sendPage () {
+  const r = await api('GET', '/v1/flows')
+  if (!r.ok) {
+    showErrors([{ text: `Could not load what you may send: ${await problemText(r)}` }])
+    return
+  }
+  const data = await r.json()
+  document.getElementById('flows-loading').hidden = true
+  if (data.send.length === 0) {
+    document.getElementById('no-flows').hidden = false
+    return
+  }
+  const radios = document.getElementById('flows')
+  data.send.forEach((f, i) => {
+    const id = `flow-${i}`
+    const active = f.status === 'active'
+    const names = f.recipient_names.length ? f.recipient_names.join(', ') : 'nobody yet'
+    const cols = el('table', { class: 'govuk-table' },
+      el('caption', { class: 'govuk-table__caption govuk-visually-hidden', text: `Columns agreed for ${f.description}` }),
+      el('thead', { class: 'govuk-table__head' }, el('tr', { class: 'govuk-table__row' },
+        el('th', { scope: 'col', class: 'govuk-table__header', text: 'Column' }),
+        el('th', { scope: 'col', class: 'govuk-table__header', text: 'Must be filled in' }))),
+      el('tbody', { class: 'govuk-table__body' }, ...f.columns.map(c =>
+        el('tr', { class: 'govuk-table__row' },
+          el('td', { class: 'govuk-table__cell sg-wrap', text: c.name }),
+          el('td', { class: 'govuk-table__cell', text: c.required ? 'Yes' : 'No' })))))
+    radios.append(el('div', { class: 'govuk-radios__item' },
+      el('input', {
+        class: 'govuk-radios__input',
+        id,
+        name: 'flow',
+        type: 'radio',
+        value: String(i),
+        disabled: !active,
+        'aria-describedby': `${id}-hint`
+      }),
+      el('label', { class: 'govuk-label govuk-radios__label', for: id },
+        el('strong', { text: f.description || f.flow })),
+      el('div', { class: 'govuk-hint govuk-radios__hint', id: `${id}-hint` },
+        `Agreement: ${f.title}. Received by ${names}. Kept ${retentionText(f.retention_days, f.retention_after)}.`,
+        active ? '' : ` This agreement is ${f.status}: files cannot be sent under it now.`),
+      f.columns.length
+        ? el('details', { class: 'govuk-details sg-columns govuk-radios__hint' },
+          el('summary', { class: 'govuk-details__summary' },
+            el('span', { class: 'govuk-details__summary-text', text: `The ${f.columns.length} agreed columns` })),
+          el('div', { class: 'govuk-details__text' }, cols))
+        : null))
+  })
+  const form = document.getElementById('send-form')
+  const pwGroup = document.getElementById('zip-password-group')
+  const chosen = () => {
+    const r = form.querySelector('input[name="flow"]:checked')
+    return r ? data.send[Number(r.value)] : null
+  }
+  form.addEventListener('change', () => {
+    const f = chosen()
+    pwGroup.hidden = !(f && f.encryption.some(e => e.startsWith('zip')))
+  })
+  form.hidden = false
+  form.addEventListener('submit', ev => {
+    ev.preventDefault()
+    upload(chosen())
+  })
+}
+
+function upload (flow) {
+  clearErrors()
+  const fileInput = document.getElementById('file')
+  const pwInput = document.getElementById('zip-password')
+  const file = fileInput.files[0]
+  const errors = []
+  if (!flow) {
+    errors.push({ href: '#flow-0', text: 'Select what you are sending' })
+    fieldError(null, 'flow-group', 'flow-error', 'Select what you are sending')
+  }
+  if (!file) {
+    errors.push({ href: '#file', text: 'Choose the file to send' })
+    fieldError(fileInput, 'file-group', 'file-error', 'Choose the file to send')
+  } else if (!NAME_OK.test(file.name)) {
+    const t = "The file's name can only use letters, numbers, spaces and . _ - ( ) + , (rename the file and choose it again)"
+    errors.push({ href: '#file', text: t })
+    fieldError(fileInput, 'file-group', 'file-error', t)
+  } else if (file.size === 0) {
+    errors.push({ href: '#file', text: 'The file is empty' })
+    fieldError(fileInput, 'file-group', 'file-error', 'The file is empty')
+  }
+  const pw = pwInput.value
+  if (pw && !/^[\x20-\x7e]*$/.test(pw)) {
+    const t = 'The ZIP password can only use letters, numbers, spaces and the symbols on a keyboard'
+    errors.push({ href: '#zip-password', text: t })
+    fieldError(pwInput, 'zip-password-group', 'zip-password-error', t)
+  }
+  if (errors.length) {
+    showErrors(errors)
+    return
+  }
+  const area = document.getElementById('progress-area')
+  const bar = document.getElementById('progress')
+  const text = document.getElementById('progress-text')
+  const button = document.getElementById('send-button')
+  area.hidden = false
+  bar.value = 0
+  bar.dataset.events = '0'
+  text.textContent = `Sending ${file.name}: 0% of ${fmtSize(file.size)}`
+  button.disabled = true
+  const xhr = new XMLHttpRequest()
+  xhr.open('PUT', `/v1/flows/${encodeURIComponent(flow.agreement)}/${encodeURIComponent(flow.flow)}/files/${encodeURIComponent(file.name)}`)
+  xhr.setRequestHeader('X-CSRF-Token', csrf)
+  xhr.setRequestHeader('Accept', 'application/json')
+  xhr.setRequestHeader('Content-Type', 'application/octet-stream')
+  if (pw) xhr.setRequestHeader('Zip-Password', pw)
+  pwInput.value = ''
+  xhr.upload.addEventListener('progress', e => {
+    if (!e.lengthComputable) return
+    const pct = Math.floor(e.loaded * 100 / e.total)
+    bar.value = pct
+    bar.dataset.events = String(Number(bar.dataset.events) + 1)
+    text.textContent = `Sending ${file.name}: ${pct}% (${fmtSize(e.loaded)} of ${fmtSize(e.total)})`
+  })
+  xhr.upload.addEventListener('load', () => {
+    bar.value = 100
+    text.textContent = `Sent ${fmtSize(file.size)}. Checking it against the agreement…`
+  })
+  xhr.addEventListener('load', () => {
+    button.disabled = false
+    area.hidden = true
+    let json = null
+    try { json = JSON.parse(xhr.responseText) } catch { json = null }
+    if (xhr.status === 201 && json) showAccepted(flow, file, json)
+    else if (xhr.status === 422 && json) showRejected(flow, file, xhr.getResponseHeader('Schoolgate-Transfer'), json)
+    else if (xhr.status === 401) signedOut()
+    else {
+      showErrors([{ href: '#file', text: `The file was not sent: ${json?.detail ?? `the gateway answered ${xhr.status}`}. Nothing from it was kept.` }])
+    }
+  })
+  xhr.addEventListener('error', () => {
+    button.disabled = false
+    area.hidden = true
+    showErrors([{ href: '#file', text: 'The connection was lost before the gateway answered. If Sent files does not list the file, send it again.' }])
+  })
+  xhr.send(file)
+}
+
+function showVerdict (...kids) {
+  const v = document.getElementById('verdict')
+  document.getElementById('send-area').hidden = true
+  v.replaceChildren(...kids)
+  v.hidden = false
+  v.focus()
+}
+
+function againLinks () {
+  return el('p', { class: 'govuk-body' },
+    el('a', { class: 'govuk-link', href: '/send', text: 'Send another file' }), ' or ',
+    el('a', { class: 'govuk-link', href: '/sent', text: 'see your sent files' }), '.')
+}
+
+function showAccepted (flow, file, res) {
+  const t = res.transfer ?? {}
+  const who = (t.recipients ?? []).map(r => r.name).join(', ') || flow.recipient_names.join(', ')
+  const kept = t.kept_until ? `${fmtDay(t.kept_until)} (${retentionText(flow.retention_days, flow.retention_after).replace(/^for /, '')})` : `Kept ${retentionText(flow.retention_days, flow.retention_after)}`
+  document.title = `File accepted – ${document.title.replace(/^Error: /, '').split(' – ').pop()}`
+  showVerdict(
+    el('div', { class: 'govuk-panel govuk-panel--confirmation', id: 'accepted' },
+      el('h1', { class: 'govuk-panel__title', text: 'File accepted' }),
+      el('div', { class: 'govuk-panel__body' }, 'Your reference', el('br'), el('strong', { id: 'reference', text: res.id }))),
+    el('p', { class: 'govuk-body' }, `${file.name} matches the agreement. It is stored encrypted and only the recipients below can download it.`),
+    summaryList([
+      ['File', file.name],
+      ['Agreement', `${flow.title}: ${flow.description}`],
+      ['Rows', String(res.rows)],
+      ['Received by', who],
+      ['Kept until', kept]
+    ]),
+    againLinks())
+}
+
+function showRejected (flow, file, id, report) {
+  const total = report.error_total ?? (report.errors ?? []).length
+  document.title = 'File not accepted – Schoolgate'
+  showVerdict(
+    el('h1', { class: 'govuk-heading-l', id: 'rejected', text: 'File not accepted' }),
+    el('div', { class: 'govuk-inset-text' },
+      `${file.name} does not match the agreement "${flow.title}", so nothing from it was kept or sent to anyone. `,
+      `It has ${plural(total, 'error', 'errors')}.`),
+    id ? el('p', { class: 'govuk-body' }, 'Reference for your records: ', el('strong', { id: 'reference', text: id })) : null,
+    problemsTable(report, total > (report.errors ?? []).length
+      ? `The first ${plural((report.errors ?? []).length, 'problem', 'problems')} found`
+      : 'Problems found'),
+    el('p', { class: 'govuk-body' }, 'Put these right in your management information system, export the file again and send it again. The rows are numbered as a spreadsheet numbers them: row 1 is the header.'),
+    againLinks())
+}
+
+// ---- Received files ----
+
+function notice (text) {
+  const n = document.getElementById('notice')
+  n.replaceChildren(el('div', { class: 'govuk-notification-banner govuk-notification-banner--success' },
+    el('div', { class: 'govuk-notification-banner__header' },
+      el('h2', { class: 'govuk-notification-banner__title', text: 'Success' })),
+    el('div', { class: 'govuk-notification-banner__content' },
+      el('p', { class: 'govuk-notification-banner__heading', text }))))
+}
+
+function card (title, tag, actions, rows, extra) {
+  return el('div', { class: 'govuk-summary-card' },
+    el('div', { class: 'govuk-summary-card__title-wrapper' },
+      el('h2', { class: 'govuk-summary-card__title' }, title, tag ? ' ' : null, tag),
+      actions.length ? el('ul', { class: 'govuk-summary-card__actions' }, ...actions.map(a => el('li', { class: 'govuk-summary-card__action' }, a))) : null),
+    el('div', { class: 'govuk-summary-card__content' }, summaryList(rows), extra))
+}
+
+function tag (text, colour) {
+  return el('strong', { class: `govuk-tag ${colour ? `govuk-tag--${colour}` : ''}`, text })
+}
+
+async function receivedPage () {
+  const r = await api('GET', '/v1/inbox')
+  if (!r.ok) {
+    showErrors([{ text: `Could not load your files: ${await problemText(r)}` }])
+    return
+  }
+  const list = (await r.json()).transfers
+  document.getElementById('loading').hidden = true
+  document.getElementById('empty').hidden = list.length > 0
+  document.getElementById('list').replaceChildren(...list.map(t => {
+    const me = t.recipients[0] ?? {}
+    const file = t.delivery === 'sealed' ? `${t.name}.age` : t.name
+    const status = me.confirmed
+      ? `You confirmed you received it on ${fmtDate(me.confirmed)}`
+      : me.downloaded ? `Downloaded on ${fmtDate(me.downloaded)}; not yet confirmed` : 'Not downloaded yet'
+    const confirm = me.confirmed
+      ? null
+      : el('button', { type: 'button', class: 'govuk-button govuk-button--secondary', 'data-confirm': t.id, 'data-module': 'govuk-button' },
+        'Confirm received', hiddenText(`: ${t.name}`))
+    if (confirm) {
+      confirm.addEventListener('click', async () => {
+        confirm.disabled = true
+        const d = await api('DELETE', `/v1/transfers/${encodeURIComponent(t.id)}`)
+        if (d.status === 204) {
+          await receivedPage()
+          notice(`You confirmed you received ${t.name}. ${t.sender_name} can see that you did.`)
+        } else {
+          confirm.disabled = false
+          showErrors([{ text: `Could not confirm ${t.name}: ${await problemText(d)}` }])
+        }
+      })
+    }
+    return card(t.name, me.confirmed ? tag('Confirmed', 'green') : me.downloaded ? tag('Downloaded', 'blue') : tag('New', 'yellow'),
+      [el('a', { class: 'govuk-link', href: `/v1/transfers/${encodeURIComponent(t.id)}/content`, download: file }, 'Download', hiddenText(` ${t.name}`))],
+      [
+        ['From', t.sender_name],
+        ['Agreement', t.agreement_title],
+        ['Sent on', fmtDate(t.received)],
+        ['Size', fmtSize(t.size)],
+        ['Rows', String(t.rows)],
+        ['Reference', t.id],
+        t.delivery === 'sealed' ? ['Encryption', "Sealed for your organisation's age key: decrypt it with age after downloading"] : null,
+        ['Status', status],
+        t.kept_until ? ['Kept until', fmtDay(t.kept_until)] : null
+      ],
+      confirm ? el('div', {}, el('p', { class: 'govuk-body-s', text: 'Download the file and check it opens before you confirm.' }), confirm) : null)
+  }))
+}
+
+// ---- Sent files ----
+
+async function sentPage () {
+  const r = await api('GET', '/v1/transfers')
+  if (!r.ok) {
+    showErrors([{ text: `Could not load your files: ${await problemText(r)}` }])
+    return
+  }
+  const list = (await r.json()).transfers
+  document.getElementById('loading').hidden = true
+  document.getElementById('empty').hidden = list.length > 0
+  document.getElementById('list').replaceChildren(...list.map(t => {
+    if (t.verdict === 'rejected') {
+      const details = el('details', { class: 'govuk-details' },
+        el('summary', { class: 'govuk-details__summary' },
+          el('span', { class: 'govuk-details__summary-text', text: 'Show the problems found' })),
+        el('div', { class: 'govuk-details__text', text: 'Loading…' }))
+      details.addEventListener('toggle', async () => {
+        if (!details.open || details.dataset.loaded) return
+        details.dataset.loaded = '1'
+        const d = await api('GET', `/v1/transfers/${encodeURIComponent(t.id)}`)
+        const box = details.querySelector('.govuk-details__text')
+        if (!d.ok) {
+          box.textContent = `Could not load the report: ${await problemText(d)}`
+          return
+        }
+        const full = await d.json()
+        box.replaceChildren(full.report ? problemsTable(full.report, 'Problems found') : 'There is no report for this file.')
+      })
+      return card(t.name, tag('Not accepted', 'red'), [], [
+        ['Reference', t.id],
+        ['Agreement', t.agreement_title],
+        ['Sent on', fmtDate(t.received)],
+        ['Result', `Not accepted: ${plural(t.errors, 'error', 'errors')} (first rule broken: ${t.rule}). Nothing from it was kept.`]
+      ], details)
+    }
+    const rc = t.recipients
+    const all = rc.length > 0 && rc.every(x => x.confirmed)
+    const any = rc.some(x => x.downloaded)
+    const state = t.state === 'deleted' ? tag('Deleted', 'grey') : all ? tag('Confirmed', 'green') : any ? tag('Downloaded', 'blue') : tag('Waiting', 'yellow')
+    const who = el('ul', { class: 'govuk-list' }, ...rc.map(x => el('li', {},
+      el('strong', { text: x.name }), ': ',
+      x.downloaded ? `downloaded on ${fmtDate(x.downloaded)}` : 'not downloaded yet',
+      x.confirmed ? `; confirmed received on ${fmtDate(x.confirmed)}` : '')))
+    return card(t.name, state, [], [
+      ['Reference', t.id],
+      ['Agreement', t.agreement_title],
+      ['Sent on', fmtDate(t.received)],
+      ['Rows', String(t.rows)],
+      ['Size', fmtSize(t.size)],
+      ['Recipients', who],
+      t.state === 'deleted'
+        ? ['Deleted', deletedText(t)]
+        : ['Kept until', t.kept_until ? `${fmtDay(t.kept_until)} (kept ${retentionText(t.retention_days, t.retention_after)})` : `Kept ${retentionText(t.retention_days, t.retention_after)}`]
+    ])
+  }))
+}
+
+// ---- start ----
+
+const pages = { send: sendPage, received: receivedPage, sent: sentPage }
+markNav()
+initAll()
+const run = pages[body.dataset.page]
+if (run) {
+  run().catch(e => {
+    if (e.message !== 'signed out') showErrors([{ text: `Something went wrong: ${e.message}. Reload the page to try again.` }])
+  }).finally(() => { body.dataset.ready = '1' })
+} else {
+  body.dataset.ready = '1'
+}

@@ -1,0 +1,438 @@
+// The staff web page in Debian's chromium, driven by Playwright, against
+// the real daemon (tests/web/run starts it and passes SG_WEB). Each test
+// prints "ok - ..." or "not ok - ...: why"; the exit status is the count
+// of failures (0: all passed).
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import { createRequire } from 'node:module'
+import path from 'node:path'
+
+const S = JSON.parse(process.env.SG_WEB)
+const require = createRequire(path.join(S.npm, 'x.js'))
+const { chromium } = require('playwright-core')
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8')
+
+// the flags that keep chromium from reaching out (see the README)
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
+  '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync']
+
+let passed = 0
+let failed = 0
+const state = {}
+
+function assert (cond, msg) {
+  if (!cond) throw new Error(msg)
+}
+
+async function test (title, fn) {
+  try {
+    await fn()
+    passed++
+    console.log(`ok - ${title}`)
+  } catch (e) {
+    failed++
+    console.log(`not ok - ${title}: ${e.message.split('\n').slice(0, 8).join(' | ')}`)
+  }
+}
+
+const browser = await chromium.launch({ executablePath: S.chromium, headless: true, args: FLAGS })
+
+// A browser profile of its own per person; every page records script
+// errors and Content-Security-Policy violations, which must stay empty.
+async function person (who, base = S.url) {
+  const context = await browser.newContext({
+    ignoreHTTPSErrors: true, // the test gateway's certificate is self-signed
+    viewport: { width: 1280, height: 900 },
+    acceptDownloads: true,
+    timezoneId: 'Europe/London',
+    locale: 'en-GB'
+  })
+  await context.addInitScript(() => {
+    window.__violations = []
+    document.addEventListener('securitypolicyviolation', e =>
+      window.__violations.push(`${e.violatedDirective} ${e.blockedURI}`))
+  })
+  const page = await context.newPage()
+  page.__errors = []
+  page.on('pageerror', e => page.__errors.push(`pageerror: ${e.message}`))
+  page.on('console', m => { if (m.type() === 'error') page.__errors.push(`console: ${m.text()}`) })
+  return { who, context, page, base }
+}
+
+async function clean (page) {
+  const v = await page.evaluate(() => window.__violations)
+  assert(v.length === 0, `CSP violations: ${v.join('; ')}`)
+  // a 401/403/404/422 answer the test asked for is logged by chromium
+  // as a failed resource; anything else is a fault
+  const e = page.__errors.filter(x => !/status of (401|403|404|422)/.test(x))
+  assert(e.length === 0, `script errors: ${e.join('; ')}`)
+}
+
+async function ready (page) {
+  await page.waitForSelector('body[data-ready="1"]', { timeout: 30000 })
+}
+
+// axe-core, run in the page (evaluated through the DevTools protocol,
+// which the page's CSP does not govern, so the page's policy stays on)
+async function axe (page, screen) {
+  await page.evaluate(AXE)
+  const r = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const res = await axe.run(document, { resultTypes: ['violations'] })
+    return res.violations.map(v => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ')}`)
+  })
+  assert(r.length === 0, `axe on ${screen}: ${r.join('; ')}`)
+}
+
+async function shots (page, screen) {
+  for (const width of [320, 1280]) {
+    await page.setViewportSize({ width, height: 900 })
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+    assert(overflow <= 0, `${screen} at ${width}px scrolls sideways by ${overflow}px`)
+    await page.screenshot({ path: path.join(S.out, `${screen}-${width}.png`), fullPage: true })
+  }
+  await page.setViewportSize({ width: 1280, height: 900 })
+}
+
+async function screen (p, name) {
+  await shots(p.page, name)
+  await clean(p.page)
+  await axe(p.page, name)
+}
+
+async function signIn (p, party) {
+  await p.page.goto(`${p.base}/sign-in`)
+  await p.page.fill('#party', party.id)
+  await p.page.fill('#password', party.password)
+  await Promise.all([p.page.waitForURL(`${p.base}/send`), p.page.click('button:has-text("Sign in")')])
+  await ready(p.page)
+}
+
+const sha = b => createHash('sha256').update(b).digest('hex')
+
+// ---- the tests ----
+
+const school = await person('school')
+const service = await person('service')
+const other = await person('other')
+
+await test('the sign-in page has the security headers and a form with labels', async () => {
+  const r = await school.page.goto(`${S.url}/`)
+  assert(school.page.url() === `${S.url}/sign-in`, `/ went to ${school.page.url()}`)
+  const h = r.headers()
+  const csp = h['content-security-policy'] ?? ''
+  assert(csp.includes("frame-ancestors 'none'") && csp.includes("script-src 'self'") &&
+    !csp.includes('unsafe-inline') && !csp.includes('unsafe-eval'), `CSP: ${csp}`)
+  assert(h['x-frame-options'] === 'DENY', 'X-Frame-Options')
+  assert(await school.page.locator('label[for="party"]').count() === 1, 'label for party')
+  assert(await school.page.locator('label[for="password"]').count() === 1, 'label for password')
+  await ready(school.page)
+  await screen(school, 'sign-in')
+})
+
+await test('a wrong password shows the GOV.UK error summary linked to the field', async () => {
+  await school.page.fill('#party', S.school.id)
+  await school.page.fill('#password', 'not-the-password')
+  const [r] = await Promise.all([
+    school.page.waitForResponse(x => x.url().endsWith('/sign-in') && x.request().method() === 'POST'),
+    school.page.click('button:has-text("Sign in")')])
+  assert(r.status() === 401, `status ${r.status()}`)
+  const link = school.page.locator('.govuk-error-summary a[href="#party"]')
+  assert(await link.count() === 1, 'no summary link to #party')
+  assert((await school.page.title()).startsWith('Error:'), 'title does not start with Error:')
+  assert(await school.page.inputValue('#party') === S.school.id, 'organisation ID not kept')
+  assert(await school.page.inputValue('#password') === '', 'password echoed back')
+  await ready(school.page)
+  await screen(school, 'sign-in-error')
+})
+
+await test('the school signs in with the keyboard alone; the session cookie is HttpOnly, Secure, SameSite=Strict', async () => {
+  const page = school.page
+  await page.goto(`${S.url}/sign-in`)
+  await ready(page)
+  await page.keyboard.press('Tab') // skip link
+  let focus = ''
+  for (let i = 0; i < 10 && focus !== 'party'; i++) {
+    await page.keyboard.press('Tab')
+    focus = await page.evaluate(() => document.activeElement?.id)
+  }
+  assert(focus === 'party', 'Tab never reached the organisation ID')
+  await page.keyboard.type(S.school.id)
+  await page.keyboard.press('Tab')
+  await page.keyboard.type(S.school.password)
+  await Promise.all([page.waitForURL(`${S.url}/send`), page.keyboard.press('Enter')])
+  const c = (await school.context.cookies()).find(x => x.name === '__Host-sg_session')
+  assert(c, 'no session cookie')
+  assert(c.httpOnly && c.secure && c.sameSite === 'Strict', JSON.stringify(c))
+  assert(c.expires === -1, 'the cookie outlives the browser session')
+  await ready(page)
+})
+
+await test('Send a file lists the flows with agreement title, description and agreed columns', async () => {
+  const page = school.page
+  const text = await page.textContent('#flows')
+  assert(text.includes('Pupil census extract'), 'no census flow')
+  assert(text.includes('School Improvement Liverpool pupil level data sharing'), 'no agreement title')
+  assert(text.includes('Received by SIL'), 'no recipient')
+  await page.click('#flows details summary >> nth=0')
+  assert((await page.textContent('#flows details >> nth=0')).includes('UPN'), 'columns not listed')
+  await screen(school, 'send')
+})
+
+await test('sending with nothing chosen shows the error summary linked to each field', async () => {
+  const page = school.page
+  await page.click('#send-button')
+  assert(await page.locator('#error-summary a[href="#flow-0"]').count() === 1, 'no link to the flow')
+  assert(await page.locator('#error-summary a[href="#file"]').count() === 1, 'no link to the file')
+  assert(await page.locator('#flow-group.govuk-form-group--error').count() === 1, 'flow not marked')
+  await page.click('#error-summary a[href="#file"]')
+  assert(await page.evaluate(() => document.activeElement.id) === 'file', 'the link does not move to the field')
+  await screen(school, 'send-errors')
+})
+
+async function send (page, file, useKeyboard) {
+  await page.goto(`${S.url}/send`)
+  await ready(page)
+  const radio = page.getByLabel('Pupil census extract', { exact: false })
+  if (useKeyboard) {
+    await radio.focus()
+    await page.keyboard.press('Space')
+    assert(await radio.isChecked(), 'Space did not choose the flow')
+    for (let i = 0; i < 12 && await page.evaluate(() => document.activeElement.id) !== 'file'; i++) {
+      await page.keyboard.press('Tab') // past the columns' details
+    }
+    assert(await page.evaluate(() => document.activeElement.id) === 'file', 'Tab did not reach the file')
+    // the browser's own file dialog is not ours to test: the file is
+    // given to the focused control, and the rest is keyboard again
+    await page.setInputFiles('#file', file)
+    assert(await page.evaluate(() => document.activeElement.id) === 'file', 'focus left the file control')
+    await page.keyboard.press('Tab')
+    assert(await page.evaluate(() => document.activeElement.id) === 'zip-password', 'Tab did not reach the password')
+    await page.keyboard.type(S.zip_password)
+    await page.keyboard.press('Tab')
+    await page.keyboard.press('Enter')
+  } else {
+    await radio.check()
+    await page.setInputFiles('#file', file)
+    await page.fill('#zip-password', S.zip_password)
+    await page.click('#send-button')
+  }
+  await page.waitForSelector('#accepted, #rejected, #error-summary:not([hidden])', { timeout: 120000 })
+}
+
+await test('the school sends a valid AES-ZIP census and sees "accepted" with a reference', async () => {
+  const page = school.page
+  await send(page, S.good, true)
+  assert(await page.locator('#accepted').count() === 1,
+    `not accepted: ${await page.textContent('main')}`)
+  state.ref = (await page.textContent('#reference')).trim()
+  assert(/^[0-9A-Za-z-]{8,}$/.test(state.ref), `reference ${state.ref}`)
+  const main = await page.textContent('main')
+  assert(main.includes(`Rows${S.good_rows}`), 'rows not shown')
+  assert(main.includes('Received bySIL'), 'recipients not shown')
+  assert(/Kept until\d{1,2} [A-Z][a-z]+ \d{4}/.test(main), 'kept-until date not shown')
+  const bar = await page.$eval('#progress', b => ({ v: b.value, n: Number(b.dataset.events) }))
+  assert(bar.v === 100 && bar.n >= 1, `progress bar ${JSON.stringify(bar)}`)
+  await screen(school, 'accepted')
+})
+
+await test('a file with errors shows the error table: rows, column, rule, reason, the count of further errors, no cell values', async () => {
+  const page = school.page
+  await send(page, S.bad, false)
+  assert(await page.locator('#rejected').count() === 1, `not rejected: ${await page.textContent('main')}`)
+  state.badRef = (await page.textContent('#reference')).trim()
+  const rows = await page.$$eval('table.sg-problems tbody tr', trs => trs.map(tr => [...tr.cells].map(c => c.textContent.trim())))
+  assert(rows.length === S.listed, `${rows.length} rows listed`)
+  rows.forEach((r, i) => {
+    assert(r[0] === String(S.bad_rows[i]), `row ${i}: ${r[0]} not ${S.bad_rows[i]}`)
+    assert(r[1] === 'UPN' && r[2] === 'upn.check-letter', `row ${i}: ${r.join('|')}`)
+    assert(new RegExp(`^Row ${S.bad_rows[i]}, UPN: the check letter should be [A-Z]$`).test(r[3]), `reason: ${r[3]}`)
+  })
+  const further = S.bad_rows.length - S.listed
+  assert((await page.textContent('#further-errors')).includes(`${further} further errors`), 'further errors not counted')
+  const main = await page.textContent('body')
+  for (const u of S.bad_upns) assert(!main.includes(u) && !main.includes(u.slice(1)), 'a UPN is on the page')
+  await screen(school, 'rejected')
+})
+
+await test('the service sees the file under Received files, downloads it byte-identical and confirms receipt', async () => {
+  await signIn(service, S.service)
+  const page = service.page
+  await page.goto(`${S.url}/received`)
+  await ready(page)
+  const card = page.locator('.govuk-summary-card', { hasText: state.ref })
+  assert(await card.count() === 1, 'the transfer is not listed')
+  const text = await card.textContent()
+  for (const want of ['FromRiverside', 'census.zip', `Rows${S.good_rows}`, 'Not downloaded yet']) {
+    assert(text.includes(want), `card lacks ${want}: ${text}`)
+  }
+  assert(await page.locator('.govuk-summary-card', { hasText: state.badRef }).count() === 0, 'the rejected file is listed')
+  await screen(service, 'received')
+  const [dl] = await Promise.all([page.waitForEvent('download'), card.locator('a:has-text("Download")').click()])
+  const failure = await dl.failure()
+  assert(failure === null, `the download failed: ${failure} (${dl.suggestedFilename()}, ${dl.url()})`)
+  const got = readFileSync(await dl.path())
+  assert(sha(got) === S.good_sha256, `downloaded ${got.length} bytes, sha256 ${sha(got)}`)
+  await page.reload()
+  await ready(page)
+  const again = page.locator('.govuk-summary-card', { hasText: state.ref })
+  assert((await again.textContent()).includes('Downloaded on'), 'download not shown')
+  await again.locator('button:has-text("Confirm received")').click()
+  await page.waitForSelector('.govuk-notification-banner--success')
+  const after = page.locator('.govuk-summary-card', { hasText: state.ref })
+  assert((await after.textContent()).includes('You confirmed you received it'), 'confirmation not shown')
+  assert(await after.locator('button:has-text("Confirm received")').count() === 0, 'still offers to confirm')
+  await screen(service, 'received-confirmed')
+})
+
+await test('the school sees the file as downloaded and confirmed under Sent files, and the rejected one with its problems', async () => {
+  const page = school.page
+  await page.goto(`${S.url}/sent`)
+  await ready(page)
+  const card = page.locator('.govuk-summary-card', { hasText: state.ref })
+  const text = await card.textContent()
+  assert(/SIL: downloaded on \d{1,2} [A-Z][a-z]+ \d{4}/.test(text), `no download: ${text}`)
+  assert(text.includes('confirmed received on'), `no confirmation: ${text}`)
+  assert(text.includes('Confirmed'), 'status tag has no words')
+  const bad = page.locator('.govuk-summary-card', { hasText: state.badRef })
+  assert((await bad.textContent()).includes('Not accepted'), 'rejected not shown')
+  await bad.locator('summary').click()
+  await bad.locator('table.sg-problems').waitFor()
+  assert(await bad.locator('table.sg-problems tbody tr').count() === S.listed, 'problems not listed')
+  await screen(school, 'sent')
+})
+
+await test('a third party sees neither file and cannot fetch them by URL', async () => {
+  await signIn(other, S.other)
+  const page = other.page
+  const token = await page.evaluate(() => document.querySelector('meta[name="csrf-token"]').content)
+  for (const where of ['received', 'sent']) {
+    await page.goto(`${S.url}/${where}`)
+    await ready(page)
+    const t = await page.textContent('main')
+    assert(!t.includes(state.ref) && !t.includes(state.badRef), `${where} shows them`)
+    assert(await page.locator('#empty').isVisible(), `${where} is not empty`)
+  }
+  for (const id of [state.ref, state.badRef]) {
+    for (const p of [`/v1/transfers/${id}`, `/v1/transfers/${id}/content`]) {
+      const r = await page.goto(`${S.url}${p}`)
+      assert(r.status() === 404, `${p}: ${r.status()}`)
+    }
+    const r = await page.request.delete(`${S.url}/v1/transfers/${id}`, {
+      headers: { 'X-CSRF-Token': token }
+    })
+    assert(r.status() === 404, `DELETE: ${r.status()}`)
+  }
+})
+
+// a page on another origin (another port on loopback) that posts forms
+// to the gateway: what a hostile site would do
+const hostile = createServer((req, res) => {
+  const target = req.url.startsWith('/sign-in') ? 'sign-in' : 'sign-out'
+  const creds = target === 'sign-in'
+    ? `<input name="party" value="${S.school.id}"><input name="password" value="${S.school.password}">`
+    : ''
+  res.writeHead(200, { 'Content-Type': 'text/html' })
+  res.end(`<!DOCTYPE html><html><body><form id="f" method="post" action="${S.url}/${target}">${creds}</form>` +
+    '<script>document.getElementById("f").submit()</script></body></html>')
+})
+await new Promise(resolve => hostile.listen(0, '127.0.0.1', resolve))
+const hostileUrl = `http://127.0.0.1:${hostile.address().port}`
+
+await test('a cross-site form post without the CSRF token is refused', async () => {
+  // a signed-in school visits the hostile page, which posts "sign out"
+  const page = school.page
+  const [r] = await Promise.all([
+    page.waitForResponse(x => x.url() === `${S.url}/sign-out`),
+    page.waitForURL(`${S.url}/sign-out`),
+    page.goto(`${hostileUrl}/sign-out`)])
+  assert(r.status() === 403, `sign-out answered ${r.status()}`)
+  await page.goto(`${S.url}/send`)
+  assert(page.url() === `${S.url}/send`, 'the hostile post signed the school out')
+  // a fresh browser visits a page that posts the school's own password
+  // (login CSRF): no session is made
+  const fresh = await person('fresh')
+  const [r2] = await Promise.all([
+    fresh.page.waitForResponse(x => x.url() === `${S.url}/sign-in`),
+    fresh.page.goto(`${hostileUrl}/sign-in`)])
+  assert(r2.status() === 403, `sign-in answered ${r2.status()}`)
+  assert(!(await fresh.context.cookies()).some(c => c.name === '__Host-sg_session'), 'a session was made')
+  await fresh.context.close()
+  // from the gateway's own origin but without the token: the API and the
+  // sign-out form both refuse
+  const d = await page.evaluate(async id => (await fetch(`/v1/transfers/${id}`, { method: 'DELETE', credentials: 'same-origin' })).status, state.ref)
+  assert(d === 403, `DELETE without the token: ${d}`)
+  const up = await page.evaluate(async () => (await fetch('/v1/flows/sil-pupil-data/census/files/x.zip', { method: 'PUT', body: 'x', credentials: 'same-origin', headers: { 'X-CSRF-Token': 'wrong' } })).status)
+  assert(up === 403, `PUT with a wrong token: ${up}`)
+  const [r3] = await Promise.all([
+    page.waitForResponse(x => x.url() === `${S.url}/sign-out`),
+    page.waitForURL(`${S.url}/sign-out`),
+    page.evaluate(() => {
+      const f = document.createElement('form')
+      f.method = 'post'
+      f.action = '/sign-out'
+      f.innerHTML = '<input name="csrf" value="not-the-token">'
+      document.body.append(f)
+      f.submit()
+    })])
+  assert(r3.status() === 403, `sign-out with a wrong token: ${r3.status()}`)
+  await page.goto(`${S.url}/send`)
+  assert(page.url() === `${S.url}/send`, 'signed out by a bad token')
+})
+hostile.close()
+
+await test('signing out ends the session; the old cookie no longer works', async () => {
+  const page = school.page
+  await page.goto(`${S.url}/send`)
+  await ready(page)
+  const old = (await school.context.cookies()).find(x => x.name === '__Host-sg_session').value
+  await Promise.all([page.waitForURL(`${S.url}/sign-in?signed-out`), page.click('button:has-text("Sign out")')])
+  assert((await page.textContent('main')).includes('You have signed out'), 'no signed-out message')
+  const r = await page.request.get(`${S.url}/v1/inbox`, { headers: { Cookie: `__Host-sg_session=${old}` } })
+  assert(r.status() === 401, `old cookie: ${r.status()}`)
+  await screen(school, 'signed-out')
+})
+
+await test('a session ends after inactivity (3 s on the second gateway)', async () => {
+  const p = await person('idle', S.short_url)
+  await signIn(p, S.school)
+  const t0 = Date.now()
+  // still in: each request within the limit renews it
+  for (let i = 0; i < 3; i++) {
+    const r = await p.page.request.get(`${S.short_url}/v1/flows`)
+    assert(r.status() === 200, `active session refused: ${r.status()}`)
+  }
+  await p.page.waitForTimeout(Math.max(0, 4200 - (Date.now() - t0))) // the inactivity being tested
+  await p.page.goto(`${S.short_url}/sent`)
+  assert(p.page.url() === `${S.short_url}/sign-in?timeout`, `went to ${p.page.url()}`)
+  assert((await p.page.textContent('main')).includes('no activity'), 'no explanation')
+  await screen(p, 'timed-out')
+  await p.context.close()
+})
+
+await test('failed web sign-ins count toward the ban, which then covers the API too', async () => {
+  const p = await person('guesser', S.short_url)
+  for (let i = 0; i < 3; i++) {
+    await p.page.goto(`${S.short_url}/sign-in`)
+    await p.page.fill('#party', S.school.id)
+    await p.page.fill('#password', `guess-${i}`)
+    await Promise.all([p.page.waitForResponse(x => x.request().method() === 'POST'), p.page.click('button:has-text("Sign in")')])
+  }
+  await p.page.goto(`${S.short_url}/sign-in`)
+  await p.page.fill('#party', S.school.id)
+  await p.page.fill('#password', S.school.password)
+  const [r] = await Promise.all([p.page.waitForResponse(x => x.request().method() === 'POST'), p.page.click('button:has-text("Sign in")')])
+  assert(r.status() === 429, `the right password after 3 wrong: ${r.status()}`)
+  assert((await p.page.textContent('main')).includes('too many wrong passwords'), 'no explanation')
+  const api = await p.page.request.get(`${S.short_url}/v1/flows`, {
+    headers: { Authorization: `Basic ${Buffer.from(`${S.school.id}:${S.school.password}`).toString('base64')}` }
+  })
+  assert(api.status() === 429, `API with the right password: ${api.status()}`)
+  await p.context.close()
+})
+
+await browser.close()
+console.log(`web browser tests: ${passed} passed, ${failed} failed`)
+process.exit(failed)
