@@ -136,6 +136,8 @@ check: all $(UNIT_BIN)
 	@BUILD=$(BUILD) tests/daemon/crash --sftp
 	@BUILD=$(BUILD) tests/daemon/journal
 	@BUILD=$(BUILD) tests/daemon/ops
+	@scripts/fetch-npm tests/web build/npm/tests
+	@BUILD=$(BUILD) tests/web/run
 ifeq ($(SAN),0)
 	@tests/check-hardening $(BUILD)
 	@BUILD=$(BUILD) tests/ops/run

@@ -1359,6 +1359,7 @@ struct rec_wait {
 	struct conn	*c;
 	int		 type;
 	uint64_t	 off, end;
+	char		 disposition[SG_VNAME_MAX + 8];	/* the file's name */
 };
 
 static void start_stream(struct conn *c, struct rec_wait *r);
@@ -1392,7 +1393,7 @@ rec_after(void *arg, int ok)
 static void
 start_stream(struct conn *c, struct rec_wait *r)
 {
-	char extra[160];
+	char extra[512];
 	uint64_t total = c->af ? sg_age_file_size(c->af) : r->end;
 
 	extra[0] = '\0';
@@ -1402,6 +1403,10 @@ start_stream(struct conn *c, struct rec_wait *r)
 		    r->off, r->end - 1, total);
 	else
 		snprintf(extra, sizeof(extra), "Accept-Ranges: bytes\r\n");
+	if (r->disposition[0] != '\0')
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
+		    "Content-Disposition: attachment; filename=\"%s\"\r\n",
+		    r->disposition);
 	send_head(c, extra[0] == 'C' ? 206 : 200, c->dl_sealed ?
 	    "application/octet-stream" : "text/csv", r->end - r->off, extra);
 	c->dl_off = r->off;
@@ -1469,6 +1474,36 @@ parse_range(const char *s, uint64_t size, uint64_t *off, uint64_t *end)
 	return 0;
 }
 
+/* The name a download is saved under: the sender's, with ".age" for a
+ * sealed file, and for a checked CSV (which the gateway hands out
+ * decrypted, out of its ZIP) ".csv" in place of ".zip" or ".age". Names
+ * passed the resolver's file-name rule, so they are safe in a header. */
+static void
+download_name(struct gw *g, struct gw_xfer *x, char *out, size_t cap)
+{
+	const char *name = gw_xfer_name(g, x);
+	const struct sg_agreement *a = x->agreement ?
+	    sg_config_agreement(g->conf->cfg, x->agreement) : NULL;
+	const struct sg_flow *fl = a ? sg_agreement_flow(a, x->flow) : NULL;
+	size_t n = strlen(name);
+
+	if (!sg_vseg_ok(name, n, SG_VSEG_NAME)) {
+		out[0] = '\0';
+		return;
+	}
+	if (x->sealed)
+		snprintf(out, cap, "%s.age", name);
+	else if (fl != NULL && fl->format == SG_FORMAT_CSV && n > 4 &&
+	    (strcasecmp(name + n - 4, ".zip") == 0 ||
+	    strcasecmp(name + n - 4, ".age") == 0))
+		snprintf(out, cap, "%.*s.csv", (int)(n - 4), name);
+	else if (fl != NULL && fl->format == SG_FORMAT_CSV && (n < 4 ||
+	    strcasecmp(name + n - 4, ".csv") != 0))
+		snprintf(out, cap, "%s.csv", name);
+	else
+		snprintf(out, cap, "%s", name);
+}
+
 static void
 api_content(struct conn *c, struct gw_xfer *x)
 {
@@ -1524,6 +1559,7 @@ api_content(struct conn *c, struct gw_xfer *x)
 		    "not one this file has", extra);
 		return;
 	}
+	download_name(g, x, r->disposition, sizeof(r->disposition));
 	r->type = SG_REC_DOWNLOADED;
 	queue_record(c, r, x->id);
 }

@@ -424,7 +424,6 @@ async function receivedPage () {
   document.getElementById('empty').hidden = list.length > 0
   document.getElementById('list').replaceChildren(...list.map(t => {
     const me = t.recipients[0] ?? {}
-    const file = t.delivery === 'sealed' ? `${t.name}.age` : t.name
     const status = me.confirmed
       ? `You confirmed you received it on ${fmtDate(me.confirmed)}`
       : me.downloaded ? `Downloaded on ${fmtDate(me.downloaded)}; not yet confirmed` : 'Not downloaded yet'
@@ -446,7 +445,7 @@ async function receivedPage () {
       })
     }
     return card(t.name, me.confirmed ? tag('Confirmed', 'green') : me.downloaded ? tag('Downloaded', 'blue') : tag('New', 'yellow'),
-      [el('a', { class: 'govuk-link', href: `/v1/transfers/${encodeURIComponent(t.id)}/content`, download: file }, 'Download', hiddenText(` ${t.name}`))],
+      [el('a', { class: 'govuk-link', href: `/v1/transfers/${encodeURIComponent(t.id)}/content`, download: '' }, 'Download', hiddenText(` ${t.name}`))],
       [
         ['From', t.sender_name],
         ['Agreement', t.agreement_title],
