@@ -12,11 +12,11 @@
 
 struct sg_sessions {
 	struct sg_session	*s;
-	size_t			 n, max;
+	size_t			 n, max, per_party;
 };
 
 struct sg_sessions *
-sg_sessions_new(size_t max)
+sg_sessions_new(size_t max, size_t per_party)
 {
 	struct sg_sessions *t = calloc(1, sizeof(*t));
 
@@ -27,6 +27,7 @@ sg_sessions_new(size_t max)
 		return NULL;
 	}
 	t->max = max ? max : 1;
+	t->per_party = per_party ? per_party : t->max;
 	return t;
 }
 
@@ -86,14 +87,19 @@ sg_session_start(struct sg_sessions *t, const char *party,
     const unsigned char bind[32], int64_t now, char token[SG_SESSION_TOKEN])
 {
 	struct sg_session *s;
-	size_t i, old = 0;
+	size_t i, mine = 0, old = 0, oldmine = 0;
 
-	if (t->n == t->max) {
-		for (i = 1; i < t->n; i++)
-			if (t->s[i].seen < t->s[old].seen)
-				old = i;
-		drop(t, old);
+	for (i = 0; i < t->n; i++) {
+		if (t->s[i].seen < t->s[old].seen)
+			old = i;
+		if (strcmp(t->s[i].party, party) == 0 && (mine++ == 0 ||
+		    t->s[i].seen < t->s[oldmine].seen))
+			oldmine = i;
 	}
+	if (mine >= t->per_party)
+		drop(t, oldmine);
+	else if (t->n == t->max)
+		drop(t, old);
 	s = &t->s[t->n];
 	memset(s, 0, sizeof(*s));
 	if (sg_session_token(token) != 0 || sg_session_token(s->csrf) != 0)

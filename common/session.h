@@ -5,8 +5,9 @@
  * keeps only its SHA-256, the party, a per-session CSRF token and what
  * the party's credential was at sign-in (so a changed password or a
  * removed party ends the session). A session ends after `idle` without
- * use or `max` after sign-in, whichever is first. The table is bounded:
- * when full, the session used least recently is ended.
+ * use or `max` after sign-in, whichever is first. The table is bounded,
+ * and so is each party's share of it: when either is full, the session
+ * used least recently (the party's own, when its share is full) ends.
  */
 #ifndef SG_SESSION_H
 #define SG_SESSION_H
@@ -26,7 +27,7 @@ struct sg_session {
 
 struct sg_sessions;
 
-struct sg_sessions *sg_sessions_new(size_t max);
+struct sg_sessions *sg_sessions_new(size_t max, size_t per_party);
 void	sg_sessions_free(struct sg_sessions *);
 
 /* A new random token (32 bytes, base64url); 0 or -1. */

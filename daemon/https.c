@@ -53,6 +53,7 @@ enum { H_AUTH, H_EXPECT, H_ZIP, H_RANGE, H_CTYPE, H_COOKIE, H_ORIGIN,
 
 #define FORM_MAX	2048	/* a sign-in or sign-out form */
 #define SESSIONS_MAX	4096
+#define SESSIONS_PARTY	64	/* one party's share */
 #define COOKIE_SESSION	"__Host-sg_session"
 #define COOKIE_PRE	"__Host-sg_pre"
 
@@ -1969,7 +1970,7 @@ web_sign_in(struct conn *c)
 	if (p == NULL || p->password == NULL) {
 		OPENSSL_cleanse(pw, sizeof(pw));
 		gw_login_failed(g, c->addr, p ? p->id : "unknown", "web");
-		web_sign_in_page(c, 401, SI_WRONG, p ? p->id : NULL, "");
+		web_sign_in_page(c, 401, SI_WRONG, party, "");
 		return;
 	}
 	if ((a = calloc(1, sizeof(*a))) == NULL) {
@@ -2110,9 +2111,16 @@ web_route(struct conn *c, char *seg[], int n, const char *query)
 				web_redirect(c, c->hvlen[H_COOKIE] > 0 &&
 				    strstr(c->hv[H_COOKIE], COOKIE_SESSION) ?
 				    "/sign-in?timeout" : "/sign-in", NULL);
-			else
+			else {
+				if (!c->authed_once) {
+					/* a signed-in browser's connection
+					 * is not a pre-sign-in one */
+					c->authed_once = 1;
+					c->hs->g->n.unauthenticated--;
+				}
 				web_app_page(c, s, pages[i].path,
 				    pages[i].title);
+			}
 			return;
 		}
 	web_message(c, 404, "Page not found", "If you typed the web address, "
@@ -2283,7 +2291,7 @@ gw_https_new(struct gw *g, int fd, char err[SG_ERR_MAX])
 		return NULL;
 	}
 	h->g = g;
-	if ((h->sessions = sg_sessions_new(SESSIONS_MAX)) == NULL) {
+	if ((h->sessions = sg_sessions_new(SESSIONS_MAX, SESSIONS_PARTY)) == NULL) {
 		sg_errf(err, "out of memory");
 		free(h);
 		return NULL;

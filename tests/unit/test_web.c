@@ -120,7 +120,7 @@ templates(void **st)
 static void
 sessions(void **st)
 {
-	struct sg_sessions *t = sg_sessions_new(4);
+	struct sg_sessions *t = sg_sessions_new(4, 0);
 	unsigned char bind[32];
 	char tok[SG_SESSION_TOKEN], tok2[SG_SESSION_TOKEN];
 	const struct sg_session *s;
@@ -170,7 +170,7 @@ sessions(void **st)
 static void
 sessions_bounded(void **st)
 {
-	struct sg_sessions *t = sg_sessions_new(3);
+	struct sg_sessions *t = sg_sessions_new(3, 0);
 	unsigned char bind[32] = { 0 };
 	char tok[4][SG_SESSION_TOKEN];
 	int i;
@@ -186,6 +186,27 @@ sessions_bounded(void **st)
 	assert_non_null(sg_session_find(t, tok[0], 7 * S, 60 * S, 100 * S));
 	assert_non_null(sg_session_find(t, tok[2], 7 * S, 60 * S, 100 * S));
 	assert_non_null(sg_session_find(t, tok[3], 7 * S, 60 * S, 100 * S));
+	sg_sessions_free(t);
+}
+
+static void
+sessions_per_party(void **st)
+{
+	struct sg_sessions *t = sg_sessions_new(10, 2);
+	unsigned char bind[32] = { 0 };
+	char a[3][SG_SESSION_TOKEN], b[SG_SESSION_TOKEN];
+
+	(void)st;
+	/* one party signing in again and again ends only its own oldest */
+	assert_non_null(sg_session_start(t, "other", bind, 0, b));
+	assert_non_null(sg_session_start(t, "p", bind, 1 * S, a[0]));
+	assert_non_null(sg_session_start(t, "p", bind, 2 * S, a[1]));
+	assert_non_null(sg_session_start(t, "p", bind, 3 * S, a[2]));
+	assert_int_equal(sg_sessions_count(t), 3);
+	assert_null(sg_session_find(t, a[0], 4 * S, 60 * S, 100 * S));
+	assert_non_null(sg_session_find(t, a[1], 4 * S, 60 * S, 100 * S));
+	assert_non_null(sg_session_find(t, a[2], 4 * S, 60 * S, 100 * S));
+	assert_non_null(sg_session_find(t, b, 4 * S, 60 * S, 100 * S));
 	sg_sessions_free(t);
 }
 
@@ -210,6 +231,7 @@ main(void)
 		cmocka_unit_test(templates),
 		cmocka_unit_test(sessions),
 		cmocka_unit_test(sessions_bounded),
+		cmocka_unit_test(sessions_per_party),
 		cmocka_unit_test(bind_differs),
 	};
 
