@@ -105,7 +105,16 @@ async function problemText (r) {
 // The GOV.UK error summary at the top of the page, each entry linked to
 // its field; errors = [{ href, text }].
 function showErrors (errors) {
-  const box = document.getElementById('error-summary')
+  let box = document.getElementById('error-summary')
+  if (!box) {
+    box = el('div', { id: 'error-summary', class: 'govuk-error-summary', tabindex: '-1' },
+      el('div', { role: 'alert' },
+        el('h2', { class: 'govuk-error-summary__title', text: 'There is a problem' }),
+        el('div', { class: 'govuk-error-summary__body' },
+          el('ul', { class: 'govuk-list govuk-error-summary__list', id: 'error-list' }))))
+    const top = document.querySelector('main .govuk-grid-column-two-thirds, main .govuk-grid-column-full') ?? document.querySelector('main')
+    top.prepend(box)
+  }
   const list = document.getElementById('error-list')
   list.replaceChildren(...errors.map(e =>
     el('li', {}, e.href ? el('a', { href: e.href, text: e.text }) : e.text)))
@@ -413,8 +422,9 @@ function tag (text, colour) {
   return el('strong', { class: `govuk-tag ${colour ? `govuk-tag--${colour}` : ''}`, text })
 }
 
-async function receivedPage () {
-  const r = await api('GET', '/v1/inbox')
+// A list page: the transfers from path, each made into a card.
+async function listPage (path, toCard) {
+  const r = await api('GET', path)
   if (!r.ok) {
     showErrors([{ text: `Could not load your files: ${await problemText(r)}` }])
     return
@@ -422,7 +432,11 @@ async function receivedPage () {
   const list = (await r.json()).transfers
   document.getElementById('loading').hidden = true
   document.getElementById('empty').hidden = list.length > 0
-  document.getElementById('list').replaceChildren(...list.map(t => {
+  document.getElementById('list').replaceChildren(...list.map(toCard))
+}
+
+function receivedPage () {
+  return listPage('/v1/inbox', t => {
     const me = t.recipients[0] ?? {}
     const status = me.confirmed
       ? `You confirmed you received it on ${fmtDate(me.confirmed)}`
@@ -458,21 +472,13 @@ async function receivedPage () {
         t.kept_until ? ['Kept until', fmtDay(t.kept_until)] : null
       ],
       confirm ? el('div', {}, el('p', { class: 'govuk-body-s', text: 'Download the file and check it opens before you confirm.' }), confirm) : null)
-  }))
+  })
 }
 
 // ---- Sent files ----
 
-async function sentPage () {
-  const r = await api('GET', '/v1/transfers')
-  if (!r.ok) {
-    showErrors([{ text: `Could not load your files: ${await problemText(r)}` }])
-    return
-  }
-  const list = (await r.json()).transfers
-  document.getElementById('loading').hidden = true
-  document.getElementById('empty').hidden = list.length > 0
-  document.getElementById('list').replaceChildren(...list.map(t => {
+function sentPage () {
+  return listPage('/v1/transfers', t => {
     if (t.verdict === 'rejected') {
       const details = el('details', { class: 'govuk-details' },
         el('summary', { class: 'govuk-details__summary' },
@@ -516,7 +522,7 @@ async function sentPage () {
         ? ['Deleted', deletedText(t)]
         : ['Kept until', t.kept_until ? `${fmtDay(t.kept_until)} (kept ${retentionText(t.retention_days, t.retention_after)})` : `Kept ${retentionText(t.retention_days, t.retention_after)}`]
     ])
-  }))
+  })
 }
 
 // ---- start ----
