@@ -92,6 +92,8 @@ struct conn {
 	int			 hkeep;		/* index of header kept */
 	char			 hv[H_NUM][512];	/* kept headers */
 	size_t			 hvlen[H_NUM];
+	char			 cookie[4096];	/* Cookie: other sites on
+						   this host add theirs */
 	size_t			 header_bytes;
 	int			 header_overflow;
 	enum cstate		 st;
@@ -439,6 +441,7 @@ reset_request(struct conn *c)
 	c->hkeep = -1;
 	memset(c->hvlen, 0, sizeof(c->hvlen));
 	memset(c->hv, 0, sizeof(c->hv));
+	c->cookie[0] = '\0';
 	c->header_bytes = 0;
 	c->header_overflow = 0;
 	c->body_seen = 0;
@@ -718,12 +721,16 @@ on_header_value(http_parser *p, const char *at, size_t len)
 	if (c->header_bytes > c->hs->g->conf->cfg->daemon.header_bytes)
 		c->header_overflow = 1;
 	if (k >= 0) {
-		if (c->hvlen[k] + len >= sizeof(c->hv[k]))
+		char *v = k == H_COOKIE ? c->cookie : c->hv[k];
+		size_t cap = k == H_COOKIE ? sizeof(c->cookie) :
+		    sizeof(c->hv[k]);
+
+		if (c->hvlen[k] + len >= cap)
 			c->header_overflow = 1;
 		else {
-			memcpy(c->hv[k] + c->hvlen[k], at, len);
+			memcpy(v + c->hvlen[k], at, len);
 			c->hvlen[k] += len;
-			c->hv[k][c->hvlen[k]] = '\0';
+			v[c->hvlen[k]] = '\0';
 		}
 	}
 	return 0;
@@ -1656,7 +1663,7 @@ web_session(struct conn *c)
 	unsigned char bind[32];
 
 	if (!cfg->daemon.web || c->hvlen[H_COOKIE] == 0 ||
-	    sg_cookie_get(c->hv[H_COOKIE], COOKIE_SESSION, tok,
+	    sg_cookie_get(c->cookie, COOKIE_SESSION, tok,
 	    sizeof(tok)) < 0)
 		return NULL;
 	s = sg_session_find(c->hs->sessions, tok, gw_now_us(),
@@ -1943,7 +1950,7 @@ web_sign_in(struct conn *c)
 	struct web_login *a;
 	int rc;
 
-	if (c->hvlen[H_COOKIE] == 0 || sg_cookie_get(c->hv[H_COOKIE],
+	if (c->hvlen[H_COOKIE] == 0 || sg_cookie_get(c->cookie,
 	    COOKIE_PRE, pre, sizeof(pre)) < 0 || !web_form_from_us(c, pre)) {
 		web_sign_in_page(c, 403, SI_EXPIRED, NULL, "");
 		return;
@@ -2021,7 +2028,7 @@ web_sign_out(struct conn *c)
 		    "Go to Send a file");
 		return;
 	}
-	if (sg_cookie_get(c->hv[H_COOKIE], COOKIE_SESSION, tok,
+	if (sg_cookie_get(c->cookie, COOKIE_SESSION, tok,
 	    sizeof(tok)) >= 0)
 		sg_session_end(c->hs->sessions, tok);
 	web_redirect(c, "/sign-in?signed-out", "Set-Cookie: " COOKIE_SESSION
@@ -2109,7 +2116,7 @@ web_route(struct conn *c, char *seg[], int n, const char *query)
 				goto method;
 			if ((s = web_session(c)) == NULL)
 				web_redirect(c, c->hvlen[H_COOKIE] > 0 &&
-				    strstr(c->hv[H_COOKIE], COOKIE_SESSION) ?
+				    strstr(c->cookie, COOKIE_SESSION) ?
 				    "/sign-in?timeout" : "/sign-in", NULL);
 			else {
 				if (!c->authed_once) {
