@@ -230,7 +230,7 @@ enum gw_event {
 	EV_ACCEPTED, EV_REJECTED, EV_UPLOAD_FAILED, EV_DOWNLOADED,
 	EV_CONFIRMED, EV_DELETED, EV_AUTH_FAILED, EV_BANNED, EV_RECOVERY,
 	EV_STORE_FAILED, EV_LOG_FAILED, EV_QUARANTINED, EV_START_FAILED,
-	EV_PROTOCOL, EV_NUM
+	EV_PROTOCOL, EV_WEB_SESSION, EV_NUM
 };
 /* One structured entry. Fields are "NAME=value" strings, NULL-ended;
  * values are ids, counts and rule names, never content or secrets. */

@@ -1906,6 +1906,15 @@ web_signed_in(struct conn *c, const struct sg_party *p)
 		c->authed_once = 1;
 		g->n.unauthenticated--;
 	}
+	{
+		char fp[128], fc[80];
+		const char *f[] = { fp, fc, "SCHOOLGATE_WEB=signed-in", NULL };
+
+		snprintf(fp, sizeof(fp), "SCHOOLGATE_PARTY=%s", p->id);
+		snprintf(fc, sizeof(fc), "SCHOOLGATE_CLIENT=%s", c->addr);
+		gw_journalf(EV_WEB_SESSION, LOG_INFO, f, "%s signed in to the "
+		    "web page from %s", p->id, c->addr);
+	}
 	snprintf(extra, sizeof(extra), "Set-Cookie: " COOKIE_SESSION "=%s; "
 	    "Path=/; Secure; HttpOnly; SameSite=Strict\r\n"
 	    "Set-Cookie: " COOKIE_PRE "=; Path=/; Secure; HttpOnly; "
@@ -2027,6 +2036,15 @@ web_sign_out(struct conn *c)
 		    "done. Go back to the page and try again.", "/send",
 		    "Go to Send a file");
 		return;
+	}
+	{
+		char fp[128], fc[80];
+		const char *f[] = { fp, fc, "SCHOOLGATE_WEB=signed-out", NULL };
+
+		snprintf(fp, sizeof(fp), "SCHOOLGATE_PARTY=%s", s->party);
+		snprintf(fc, sizeof(fc), "SCHOOLGATE_CLIENT=%s", c->addr);
+		gw_journalf(EV_WEB_SESSION, LOG_INFO, f, "%s signed out of the "
+		    "web page", s->party);
 	}
 	if (sg_cookie_get(c->cookie, COOKIE_SESSION, tok,
 	    sizeof(tok)) >= 0)

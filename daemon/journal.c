@@ -35,6 +35,7 @@ static const char *const ids[EV_NUM] = {
 	[EV_QUARANTINED]	= "23096e583d1445dfa04a9dd2cbcdd57e",
 	[EV_START_FAILED]	= "2fabecf538474b129ab8e5df24a64389",
 	[EV_PROTOCOL]		= "ebf03dcb356e4781a210a93a2df2dc3c",
+	[EV_WEB_SESSION]	= "53d3055f8529467d90661076d1529c21",
 };
 
 const char *
