@@ -459,7 +459,7 @@ function receivedPage () {
       })
     }
     return card(t.name, me.confirmed ? tag('Confirmed', 'green') : me.downloaded ? tag('Downloaded', 'blue') : tag('New', 'yellow'),
-      [el('a', { class: 'govuk-link', href: `/v1/transfers/${encodeURIComponent(t.id)}/content`, download: '' }, 'Download', hiddenText(` ${t.name}`))],
+      [el('a', { class: 'govuk-link', href: `/v1/transfers/${encodeURIComponent(t.id)}/content` }, 'Download', hiddenText(` ${t.name}`))],
       [
         ['From', t.sender_name],
         ['Agreement', t.agreement_title],

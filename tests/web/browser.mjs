@@ -58,6 +58,10 @@ async function person (who, base = S.url) {
   page.__errors = []
   page.on('pageerror', e => page.__errors.push(`pageerror: ${e.message}`))
   page.on('console', m => { if (m.type() === 'error') page.__errors.push(`console: ${m.text()}`) })
+  // (a response whose body the page did not read shows as "aborted")
+  page.on('requestfailed', r => {
+    if (r.failure()?.errorText !== 'net::ERR_ABORTED') console.log(`# ${who}: request failed: ${r.method()} ${r.url()}: ${r.failure()?.errorText}`)
+  })
   return { who, context, page, base }
 }
 
@@ -192,10 +196,10 @@ await test('sending with nothing chosen shows the error summary linked to each f
   await screen(school, 'send-errors')
 })
 
-async function send (page, file, useKeyboard) {
+async function send (page, file, useKeyboard, flow = 'Pupil census extract') {
   await page.goto(`${S.url}/send`)
   await ready(page)
-  const radio = page.getByLabel('Pupil census extract', { exact: false })
+  const radio = page.getByLabel(flow, { exact: false })
   if (useKeyboard) {
     await radio.focus()
     await page.keyboard.press('Space')
@@ -325,6 +329,33 @@ await test('a third party sees neither file and cannot fetch them by URL', async
     })
     assert(r.status() === 404, `DELETE: ${r.status()}`)
   }
+})
+
+await test('a file deleted by its retention rule shows the date and the rule under Sent files', async () => {
+  await send(school.page, S.note, false, 'Small opaque text files')
+  assert(await school.page.locator('#accepted').count() === 1, `not accepted: ${await school.page.textContent('main')}`)
+  const id = (await school.page.textContent('#reference')).trim()
+  assert((await school.page.textContent('main')).includes('1 day after every recipient confirms receipt'), 'retention not explained')
+  await service.page.goto(`${S.url}/received`)
+  await ready(service.page)
+  await service.page.locator('.govuk-summary-card', { hasText: id }).locator('button:has-text("Confirm received")').click()
+  await service.page.waitForSelector('.govuk-notification-banner--success')
+  // the retention timer runs each second and a "day" is 2 s here: wait
+  // for the state the page is about to show
+  let st = ''
+  for (let i = 0; i < 60 && st !== 'deleted'; i++) {
+    const r = await school.page.request.get(`${S.url}/v1/transfers`)
+    assert(r.status() === 200, `GET /v1/transfers: ${r.status()}`)
+    st = (await r.json()).transfers.find(t => t.id === id)?.state
+    if (st !== 'deleted') await school.page.waitForTimeout(500)
+  }
+  assert(st === 'deleted', `state ${st} after 30 s`)
+  await school.page.goto(`${S.url}/sent`)
+  await ready(school.page)
+  const text = await school.page.locator('.govuk-summary-card', { hasText: id }).textContent()
+  assert(/Deleted on \d{1,2} [A-Z][a-z]+ \d{4} under the agreement's retention rule: kept for 1 day after every recipient confirms receipt/.test(text), text)
+  assert(text.includes('Deleted'), 'no status tag')
+  await screen(school, 'sent-deleted')
 })
 
 // a page on another origin (another port on loopback) that posts forms
