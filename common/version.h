@@ -3,6 +3,6 @@
 #ifndef SG_VERSION_H
 #define SG_VERSION_H
 
-#define SG_VERSION	"0.6.0"
+#define SG_VERSION	"0.7.0"
 
 #endif
