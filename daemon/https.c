@@ -48,8 +48,8 @@
 #define DL_CHUNK	(64 * 1024)
 
 /* the request headers kept (others are read and dropped) */
-enum { H_AUTH, H_EXPECT, H_ZIP, H_RANGE, H_CTYPE, H_COOKIE, H_ORIGIN,
-    H_CSRF, H_FETCHSITE, H_NUM };
+enum { H_AUTH, H_EXPECT, H_ZIP, H_RANGE, H_CTYPE, H_COOKIE, H_CSRF,
+    H_FETCHSITE, H_NUM };
 
 #define FORM_MAX	2048	/* a sign-in or sign-out form */
 #define SESSIONS_MAX	4096
@@ -104,7 +104,6 @@ struct conn {
 	int			 closing;
 	int			 refs;
 	int			 in_parser;
-	int			 by_session;	/* signed in with the cookie */
 	const char		*cache;		/* Cache-Control */
 	char			 form[FORM_MAX];	/* a web form's body */
 	size_t			 formlen;
@@ -449,7 +448,6 @@ reset_request(struct conn *c)
 	c->body_refused = 0;
 	c->msg_done = 0;
 	c->party[0] = '\0';
-	c->by_session = 0;
 	c->cache = NULL;
 	OPENSSL_cleanse(c->form, sizeof(c->form));
 	c->formlen = 0;
@@ -702,8 +700,8 @@ static int
 on_header_value(http_parser *p, const char *at, size_t len)
 {
 	static const char *const keep[H_NUM] = { "authorization", "expect",
-	    "zip-password", "range", "content-type", "cookie", "origin",
-	    "x-csrf-token", "sec-fetch-site" };
+	    "zip-password", "range", "content-type", "cookie", "x-csrf-token",
+	    "sec-fetch-site" };
 	struct conn *c = p->data;
 	int k, i;
 
@@ -1011,7 +1009,6 @@ authenticate(struct conn *c)
 				return 0;
 			}
 			authed(c, s->party);
-			c->by_session = 1;
 			return 1;
 		}
 		if (c->hvlen[H_COOKIE] > 0 || c->hvlen[H_CSRF] > 0) {
