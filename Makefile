@@ -15,7 +15,8 @@
 
 CC      ?= gcc
 SAN     ?= 0
-PKGS    := libconfig libarchive libcrypto cmocka libuv libsystemd libssh
+PKGS    := libconfig libarchive libcrypto cmocka libuv libsystemd libssh \
+           jansson
 
 ifeq ($(SAN),1)
 BUILD   ?= build-san
@@ -26,18 +27,39 @@ BUILD   ?= build
 OPT     := -O2 -g -D_FORTIFY_SOURCE=2
 endif
 
+# What pkg-config says is only known once the packages are installed, so
+# it is not asked when make reads this file: build/config.mk is made by a
+# rule that first runs scripts/install-deps, and GNU make reads the
+# Makefile again once it has made an included file. Every target but
+# clean and uninstall therefore builds with flags from after the install,
+# in the same invocation (a new machine's `make run` or `make test`).
+CONFIG_MK := build/config.mk
+NOCONFIG_GOALS := clean uninstall deps
+ifneq ($(if $(MAKECMDGOALS),$(filter-out $(NOCONFIG_GOALS),$(MAKECMDGOALS)),all),)
+include $(CONFIG_MK)
+endif
+
+$(CONFIG_MK): scripts/install-deps scripts/pkg-flags Makefile
+	@scripts/install-deps
+	@mkdir -p $(dir $@)
+	@scripts/pkg-flags "$(PKGS)" >$@.tmp && mv $@.tmp $@
+
+# llhttp, Node's maintained HTTP parser, is compiled from the C sources
+# Debian's node-llhttp installs (not copied into this repository).
+LLHTTP_DIR := /usr/share/llhttp
+LLHTTP_INC := /usr/share/include/llhttp
+
 WARN    := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wpointer-arith \
            -Wstrict-prototypes -Wmissing-prototypes -Wvla
 HARDEN  := -fstack-protector-strong -fstack-clash-protection \
            -fcf-protection -fPIE
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) -Icommon -Idaemon \
-           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+           $(PKG_CFLAGS)
 LDFLAGS += -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack -Wl,--as-needed \
            $(if $(filter 1,$(SAN)),-fsanitize=address$(,)undefined)
 ,       := ,
-LIBS    := $(shell pkg-config --libs libconfig libarchive libcrypto libargon2 \
-           libssh 2>/dev/null) -lcsv -lpthread
-TESTLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+LIBS    := $(PKG_LIBS) -lcsv -lpthread
+TESTLIBS := $(PKG_TESTLIBS)
 
 COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
@@ -51,10 +73,12 @@ CLI        := $(BUILD)/schoolgate
 DAEMON_SRC := daemon/schoolgated.c daemon/https.c daemon/pipeline.c \
               daemon/xfer.c daemon/journal.c daemon/login.c daemon/ssh.c \
               daemon/sftp.c daemon/control.c daemon/web.c
-DAEMON_OBJ := $(sort $(DAEMON_SRC:%.c=$(BUILD)/%.o)) $(BUILD)/gen/web_assets.o
+LLHTTP_OBJ := $(BUILD)/llhttp/llhttp.o $(BUILD)/llhttp/api.o \
+              $(BUILD)/llhttp/http.o
+DAEMON_OBJ := $(sort $(DAEMON_SRC:%.c=$(BUILD)/%.o)) $(BUILD)/gen/web_assets.o \
+              $(LLHTTP_OBJ)
 DAEMON     := $(BUILD)/schoolgated
-DAEMONLIBS := $(shell pkg-config --libs libuv libsystemd 2>/dev/null) \
-              -lhttp_parser $(shell pkg-config --libs libssl 2>/dev/null)
+DAEMONLIBS := $(PKG_DAEMONLIBS)
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -73,31 +97,43 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-# The web page: GOV.UK Frontend from npm (pinned by daemon/web's
+# https.c includes llhttp.h; llhttp's generated C is built with our
+# optimisation, hardening and sanitizers but not our warning set.
+# LLHTTP_STRICT_MODE: CRLF only (no bare LF), no lax header characters.
+LLHTTP_FLAGS := -isystem $(LLHTTP_INC) -DLLHTTP_STRICT_MODE=1
+$(BUILD)/daemon/https.o: CFLAGS += $(LLHTTP_FLAGS)
+$(BUILD)/llhttp/%.o: $(LLHTTP_DIR)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(OPT) $(HARDEN) -w $(LLHTTP_FLAGS) -c $< -o $@
+
+# The web page: GOV.UK Frontend and sass from npm (pinned by daemon/web's
 # package-lock.json, fetched into build/npm, never committed) and our
-# templates, CSS and script, embedded into the daemon as one C file.
+# templates, CSS, script, mark and manifest, embedded into the daemon as
+# one C file. The stylesheet is built from GOV.UK Frontend's Sass by
+# daemon/web/govuk.scss with the system fonts (GDS Transport is for gov.uk
+# domains only), so no GOV.UK font or image is embedded.
 NPM_WEB    := build/npm/web
 GOVUK      := $(NPM_WEB)/node_modules/govuk-frontend/dist/govuk
-WEB_OWN    := $(wildcard daemon/web/*.html daemon/web/*.js daemon/web/*.css)
-WEB_GOVUK  := govuk-frontend.min.css govuk-frontend.min.js \
-              assets/manifest.json \
-              assets/fonts/bold-affa96571d-v2.woff \
-              assets/fonts/bold-b542beb274-v2.woff2 \
-              assets/fonts/light-94a07e06a1-v2.woff2 \
-              assets/fonts/light-f591b13f7d-v2.woff \
-              assets/images/favicon.ico assets/images/favicon.svg \
-              assets/images/govuk-crest.svg assets/images/govuk-icon-180.png \
-              assets/images/govuk-icon-192.png \
-              assets/images/govuk-icon-512.png \
-              assets/images/govuk-icon-mask.svg
-WEB_EMBED  := $(foreach f,$(WEB_GOVUK),/assets/$(patsubst assets/%,%,$(f))=$(GOVUK)/$(f)) \
+WEB_CSS    := $(NPM_WEB)/schoolgate.css
+WEB_SASS   := $(wildcard daemon/web/*.scss)
+WEB_OWN    := $(wildcard daemon/web/*.html daemon/web/*.js daemon/web/*.css \
+              daemon/web/images/*.svg) daemon/web/manifest.json
+WEB_GOVUK  := govuk-frontend.min.js
+WEB_EMBED  := $(foreach f,$(WEB_GOVUK),/assets/$(f)=$(GOVUK)/$(f)) \
+              /assets/schoolgate.css=$(WEB_CSS) \
               $(foreach f,$(filter %.html,$(WEB_OWN)),tmpl/$(notdir $(f))=$(f)) \
-              $(foreach f,$(filter-out %.html,$(WEB_OWN)),/assets/$(notdir $(f))=$(f))
+              $(foreach f,$(filter-out %.html,$(WEB_OWN)),/assets/$(patsubst daemon/web/%,%,$(f))=$(f))
 
 $(GOVUK)/govuk-frontend.min.css: daemon/web/package.json daemon/web/package-lock.json
 	@scripts/fetch-npm daemon/web $(NPM_WEB)
 
-$(BUILD)/gen/web_assets.c: scripts/embed-assets $(WEB_OWN) \
+# compressed, no source map, no error stylesheet; written whole or not
+$(WEB_CSS): $(WEB_SASS) $(GOVUK)/govuk-frontend.min.css
+	@$(NPM_WEB)/node_modules/.bin/sass --no-source-map --no-error-css \
+	    --no-charset --style=compressed --load-path=$(NPM_WEB)/node_modules \
+	    daemon/web/govuk.scss $@.$$$$.tmp && mv $@.$$$$.tmp $@
+
+$(BUILD)/gen/web_assets.c: scripts/embed-assets $(WEB_OWN) $(WEB_CSS) \
     $(GOVUK)/govuk-frontend.min.css
 	@mkdir -p $(dir $@)
 	@scripts/embed-assets $@ $(WEB_EMBED)
@@ -143,10 +179,10 @@ ifeq ($(SAN),0)
 	@BUILD=$(BUILD) tests/ops/run
 endif
 
-test-plain: deps
+test-plain:
 	@$(MAKE) --no-print-directory SAN=0 check
 
-test-san: deps
+test-san:
 	@$(MAKE) --no-print-directory SAN=1 check
 
 test: test-plain test-san fuzz-smoke
@@ -154,8 +190,7 @@ test: test-plain test-san fuzz-smoke
 # libFuzzer targets (clang); a short smoke run belongs to `make test`.
 FUZZ_BUILD := build-fuzz
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Icommon \
-              -fsanitize=fuzzer,address,undefined \
-              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+              -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)
 FUZZ_BIN   := $(FUZZ_BUILD)/fuzz_csvcheck $(FUZZ_BUILD)/fuzz_config \
               $(FUZZ_BUILD)/fuzz_zipin
 
@@ -163,18 +198,18 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC) common/*.h
 	@mkdir -p $(FUZZ_BUILD)
 	clang $(FUZZ_FLAGS) -o $@ $< $(COMMON_SRC) $(LIBS)
 
-fuzz: deps $(FUZZ_BIN)
+fuzz: $(FUZZ_BIN)
 
 fuzz-smoke: fuzz
 	@tests/fuzz/smoke $(FUZZ_BUILD)
 
-bench: deps all
+bench: all
 	@scripts/bench-check
 	@scripts/bench-seal
 	@scripts/bench-https
 	@scripts/bench-sftp
 
-run: deps all
+run: all
 	@scripts/demo
 
 # Installation (FHS). The configuration directory is /etc/schoolgate and

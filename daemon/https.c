@@ -1,6 +1,6 @@
 /*
  * https: the HTTPS front door. TLS with OpenSSL over memory BIOs on the
- * libuv loop, HTTP/1.1 with http-parser (keep-alive, chunked and
+ * libuv loop, HTTP/1.1 with llhttp (strict; keep-alive, chunked and
  * Content-Length bodies, Expect: 100-continue), the /v1 JSON API.
  *
  * Everything here runs on the I/O thread. Slow work goes elsewhere:
@@ -24,7 +24,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include <http_parser.h>
+#include <llhttp.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -49,7 +49,7 @@
 
 /* the request headers kept (others are read and dropped) */
 enum { H_AUTH, H_EXPECT, H_ZIP, H_RANGE, H_CTYPE, H_COOKIE, H_CSRF,
-    H_FETCHSITE, H_NUM };
+    H_FETCHSITE, H_TE, H_NUM };
 
 #define FORM_MAX	2048	/* a sign-in or sign-out form */
 #define SESSIONS_MAX	4096
@@ -79,7 +79,7 @@ struct conn {
 	struct conn		*next, *prev;
 	SSL			*ssl;
 	BIO			*rb, *wb;
-	http_parser		 hp;
+	llhttp_t		 hp;
 	char			 addr[48];
 	int			 authed_once;
 	int64_t			 accepted_at;	/* µs */
@@ -96,6 +96,14 @@ struct conn {
 						   this host add theirs */
 	size_t			 header_bytes;
 	int			 header_overflow;
+	int			 obs_fold;	/* a folded header line */
+	const char		*exec_at;	/* what llhttp was given */
+	unsigned char		 last_byte;	/* the byte before it */
+	int			 msg_end;	/* llhttp saw the end */
+	struct {			/* the header lines' ends */
+		size_t	 pos;		/* in in[]: scanned to here */
+		int	 on, prev, text, seen;
+	}			 scan;
 	enum cstate		 st;
 	int			 paused;
 	int			 reading;
@@ -325,9 +333,16 @@ static void
 respond(struct conn *c, int status, const char *ctype, const char *body,
     size_t len, const char *extra)
 {
-	send_head(c, status, ctype, len, extra);
-	if (c->hp.method != HTTP_HEAD)
+	/* a JSON answer ends in a newline, as curl users expect */
+	int nl = len > 0 && body[len - 1] != '\n' &&
+	    strstr(ctype, "json") != NULL;
+
+	send_head(c, status, ctype, len + (size_t)nl, extra);
+	if (c->hp.method != HTTP_HEAD) {
 		tls_send(c, body, len);
+		if (nl)
+			tls_send(c, "\n", 1);
+	}
 	c->st = ST_DONE;
 	if (c->wpending == 0)
 		finish_response(c);
@@ -354,8 +369,8 @@ problem(struct conn *c, int status, const char *type, const char *detail,
 	fputs("}\n", f);
 	fclose(f);
 	/* a refused request whose body was never read ends the connection */
-	if (c->st == ST_HEADERS && (c->hp.content_length > 0 &&
-	    c->hp.content_length != ULLONG_MAX))
+	if (c->st == ST_HEADERS && (c->hp.flags & F_CONTENT_LENGTH) &&
+	    c->hp.content_length > 0)
 		c->close_after = 1;
 	if (c->hp.flags & F_CHUNKED && c->st == ST_HEADERS)
 		c->close_after = 1;
@@ -443,6 +458,7 @@ reset_request(struct conn *c)
 	c->cookie[0] = '\0';
 	c->header_bytes = 0;
 	c->header_overflow = 0;
+	c->obs_fold = 0;
 	c->body_seen = 0;
 	c->body_max = 0;
 	c->body_refused = 0;
@@ -459,7 +475,7 @@ finish_response(struct conn *c)
 {
 	if (c->closing || c->in_parser)
 		return;		/* on_written or pump finishes it */
-	if (c->close_after || !http_should_keep_alive(&c->hp) ||
+	if (c->close_after || !llhttp_should_keep_alive(&c->hp) ||
 	    c->hs->g->draining) {
 		/* the answer first, then close_notify, then the socket */
 		c->st = ST_DONE;
@@ -490,7 +506,7 @@ finish_response(struct conn *c)
 	}
 	reset_request(c);
 	c->paused = 0;
-	http_parser_pause(&c->hp, 0);
+	llhttp_resume(&c->hp);
 	pump(c);
 }
 
@@ -551,11 +567,90 @@ set_reading(struct conn *c, int on)
 	c->reading = on;
 }
 
-static http_parser_settings settings;
+static llhttp_settings_t settings;
+
+/* RFC 9112 2.2: a line ends in CRLF. llhttp's strict mode refuses a bare
+ * LF inside a header line, but takes one ending the request line, one
+ * before it and one as the empty line that ends the headers, which a
+ * proxy in front may read otherwise. This reads a request's head, from
+ * its first byte to that empty line, before llhttp does. 0: a bare LF. */
+static int
+head_lines_ok(struct conn *c)
+{
+	size_t i;
+
+	for (i = c->scan.pos; c->scan.on && i < c->inlen; i++) {
+		int b = c->in[i];
+
+		if (b == '\n') {
+			if (c->scan.prev != '\r')
+				return 0;
+			if (!c->scan.text && c->scan.seen)
+				c->scan.on = 0;	/* the body, if any, follows */
+			c->scan.text = 0;
+		} else if (b != '\r')
+			c->scan.text = c->scan.seen = 1;
+		c->scan.prev = b;
+	}
+	c->scan.pos = i;
+	return 1;
+}
+
+/* The request does not parse: what request smuggling sends (both
+ * Content-Length and Transfer-Encoding, two lengths, a bare LF, an
+ * obs-fold line, a NUL, a chunk size that overflows) among the rest. A
+ * 400 names the fault, then the connection ends; an upload under way is
+ * cancelled first, so nothing of it is kept. */
+static void
+bad_request(struct conn *c, const char *why)
+{
+	c->close_after = 1;
+	if (c->st == ST_UPLOAD) {
+		gw_upload_cancel(c->up);
+		c->up = NULL;
+		c->st = ST_HEADERS;	/* so problem() answers */
+	}
+	if (c->st == ST_HEADERS)
+		problem(c, 400, "bad-request", why ? why : "the request does "
+		    "not parse", NULL);
+	else if (c->st == ST_DONE) {
+		if (c->wpending == 0)
+			finish_response(c);	/* an answer already made */
+	} else
+		conn_close(c);
+}
 
 /* Decrypts what has arrived and parses it, as far as the request lets
  * us; reads the socket only while there is room and nothing to wait
  * for. */
+/* llhttp has read a whole request (and paused): the upload ends and
+ * goes to its verdict, or the request is answered. A chunked body's
+ * last line must end in CRLF too (llhttp takes a bare LF there). */
+static void
+message_end(struct conn *c)
+{
+	const char *end = (const char *)c->in + c->inoff;
+	char before = end - 2 >= c->exec_at ? end[-2] : (char)c->last_byte;
+
+	c->msg_end = 0;
+	c->msg_done = 1;
+	if ((c->hp.flags & F_CHUNKED) && before != '\r') {
+		bad_request(c, "a line ends in a bare LF, not CRLF");
+		return;
+	}
+	/* the next request's head starts here */
+	memset(&c->scan, 0, sizeof(c->scan));
+	c->scan.on = 1;
+	c->scan.pos = c->inoff;
+	c->in_parser = 1;	/* an answer made now is finished by pump */
+	if (c->st == ST_UPLOAD) {
+		gw_upload_end(c->up);
+		c->st = ST_VERDICT;
+	} else if (c->st == ST_HEADERS && c->hp.method != HTTP_PUT)
+		dispatch(c);
+	c->in_parser = 0;
+}
+
 static void
 pump(struct conn *c)
 {
@@ -597,34 +692,42 @@ pump(struct conn *c)
 	}
 	for (;;) {
 		if (c->inoff < c->inlen && !c->paused) {
-			size_t k;
+			const char *at = (const char *)c->in + c->inoff;
 
+			if (!head_lines_ok(c)) {
+				bad_request(c, "a line ends in a bare LF, not "
+				    "CRLF");
+				return;
+			}
 			c->in_parser = 1;
-			k = http_parser_execute(&c->hp, &settings,
-			    (const char *)c->in + c->inoff,
-			    c->inlen - c->inoff);
+			c->exec_at = at;
+			e = llhttp_execute(&c->hp, at, c->inlen - c->inoff);
 			c->in_parser = 0;
 
 			if (c->closing)
 				return;
-			c->inoff += k;
-			e = HTTP_PARSER_ERRNO(&c->hp);
+			/* llhttp stops where a callback paused it or where
+			 * the error is; it keeps an error until re-inited,
+			 * so a request it refused ends the connection */
+			c->inoff = e == HPE_OK ? c->inlen : (size_t)
+			    (llhttp_get_error_pos(&c->hp) -
+			    (const char *)c->in);
 			if (e == HPE_PAUSED)
 				c->paused = 1;
 			else if (e != HPE_OK) {
-				if (c->st == ST_HEADERS && !c->header_overflow) {
-					c->close_after = 1;
-					problem(c, 400, "bad-request",
-					    http_errno_description(e), NULL);
-				} else if (c->st == ST_HEADERS)
-					;	/* 431 already sent */
-				else
-					conn_close(c);
+				bad_request(c, llhttp_get_error_reason(&c->hp));
 				return;
 			}
+			if (c->msg_end) {
+				message_end(c);
+				if (c->closing)
+					return;
+			}
+			if (c->inoff > 0)
+				c->last_byte = c->in[c->inoff - 1];
 		}
 		if (c->inoff == c->inlen)
-			c->inoff = c->inlen = 0;
+			c->inoff = c->inlen = c->scan.pos = 0;
 		if (c->paused || c->st == ST_DONE || c->closing)
 			break;
 		if (c->inlen == IN_CAP)
@@ -654,7 +757,7 @@ pump(struct conn *c)
 /* ---- parser callbacks ---- */
 
 static int
-on_message_begin(http_parser *p)
+on_message_begin(llhttp_t *p)
 {
 	struct conn *c = p->data;
 
@@ -663,7 +766,7 @@ on_message_begin(http_parser *p)
 }
 
 static int
-on_url(http_parser *p, const char *at, size_t len)
+on_url(llhttp_t *p, const char *at, size_t len)
 {
 	struct conn *c = p->data;
 
@@ -679,7 +782,7 @@ on_url(http_parser *p, const char *at, size_t len)
 }
 
 static int
-on_header_field(http_parser *p, const char *at, size_t len)
+on_header_field(llhttp_t *p, const char *at, size_t len)
 {
 	struct conn *c = p->data;
 
@@ -697,11 +800,11 @@ on_header_field(http_parser *p, const char *at, size_t len)
 }
 
 static int
-on_header_value(http_parser *p, const char *at, size_t len)
+on_header_value(llhttp_t *p, const char *at, size_t len)
 {
 	static const char *const keep[H_NUM] = { "authorization", "expect",
 	    "zip-password", "range", "content-type", "cookie", "x-csrf-token",
-	    "sec-fetch-site" };
+	    "sec-fetch-site", "transfer-encoding" };
 	struct conn *c = p->data;
 	int k, i;
 
@@ -714,6 +817,12 @@ on_header_value(http_parser *p, const char *at, size_t len)
 		if (c->hkeep >= 0 && c->hvlen[c->hkeep] > 0)
 			c->header_overflow = 1;
 	}
+	/* llhttp joins an obs-fold line (CRLF then a space) to the value
+	 * before it; RFC 9112 5.2 lets a server refuse it, and we do: such a
+	 * piece starts with a space or tab right after a line feed */
+	if (len > 0 && (at[0] == ' ' || at[0] == '\t') &&
+	    (at > c->exec_at ? at[-1] : (char)c->last_byte) == '\n')
+		c->obs_fold = 1;
 	k = c->hkeep;
 	c->header_bytes += len;
 	if (c->header_bytes > c->hs->g->conf->cfg->daemon.header_bytes)
@@ -735,7 +844,7 @@ on_header_value(http_parser *p, const char *at, size_t len)
 }
 
 static int
-on_headers_complete(http_parser *p)
+on_headers_complete(llhttp_t *p)
 {
 	struct conn *c = p->data;
 
@@ -743,21 +852,36 @@ on_headers_complete(http_parser *p)
 		c->close_after = 1;
 		problem(c, 431, "headers-too-large", "the request's headers "
 		    "are too large", NULL);
-		http_parser_pause(p, 1);
-		return 0;
+		return HPE_PAUSED;
+	}
+	/* llhttp refuses a Content-Length after Transfer-Encoding but not
+	 * one before it; RFC 9112 6.3 lets a server refuse either order,
+	 * and a gateway has no client that needs both */
+	if ((p->flags & F_CONTENT_LENGTH) && (p->flags & F_TRANSFER_ENCODING)) {
+		bad_request(c, "Content-Length and Transfer-Encoding together");
+		return HPE_PAUSED;
+	}
+	if (c->obs_fold) {
+		bad_request(c, "a header line is folded (obs-fold)");
+		return HPE_PAUSED;
+	}
+	/* chunked is the one transfer coding (llhttp takes "gzip, chunked",
+	 * whose gzip nobody here would undo) */
+	if ((p->flags & F_TRANSFER_ENCODING) &&
+	    strcasecmp(c->hv[H_TE], "chunked") != 0) {
+		bad_request(c, "the one Transfer-Encoding taken is chunked");
+		return HPE_PAUSED;
 	}
 	/* an upload is decided now, before its body flows (100-continue,
 	 * 401/403/413); everything else once its (empty) body is in */
 	if (p->method != HTTP_PUT)
 		return 0;
 	dispatch(c);
-	if (c->st != ST_UPLOAD)
-		http_parser_pause(p, 1);
-	return 0;
+	return c->st != ST_UPLOAD ? HPE_PAUSED : 0;
 }
 
 static int
-on_body(http_parser *p, const char *at, size_t len)
+on_body(llhttp_t *p, const char *at, size_t len)
 {
 	struct conn *c = p->data;
 	int over;
@@ -768,8 +892,7 @@ on_body(http_parser *p, const char *at, size_t len)
 			c->close_after = 1;
 			problem(c, 413, "too-large", "the form is too large",
 			    NULL);
-			http_parser_pause(p, 1);
-			return 0;
+			return HPE_PAUSED;
 		}
 		memcpy(c->form + c->formlen, at, len);
 		c->formlen += len;
@@ -782,7 +905,7 @@ on_body(http_parser *p, const char *at, size_t len)
 			c->close_after = 1;
 			problem(c, 413, "too-large", "this request takes no "
 			    "body", NULL);
-			http_parser_pause(p, 1);
+			return HPE_PAUSED;
 		}
 		return 0;
 	}
@@ -794,30 +917,21 @@ on_body(http_parser *p, const char *at, size_t len)
 		c->st = ST_HEADERS;	/* so problem() answers */
 		problem(c, 413, "too-large", "the file is larger than this "
 		    "flow accepts", NULL);
-		http_parser_pause(p, 1);
-		return 0;
+		return HPE_PAUSED;
 	}
-	if (over)
-		http_parser_pause(p, 1);	/* backpressure */
-	return 0;
+	return over ? HPE_PAUSED : 0;	/* backpressure */
 }
 
 static int
-on_message_complete(http_parser *p)
+on_message_complete(llhttp_t *p)
 {
 	struct conn *c = p->data;
 
-	c->msg_done = 1;
-	if (c->st == ST_UPLOAD) {
-		gw_upload_end(c->up);
-		c->st = ST_VERDICT;
-	} else if (c->st == ST_HEADERS && p->method != HTTP_PUT)
-		dispatch(c);
-	http_parser_pause(p, 1);
-	return 0;
+	c->msg_end = 1;		/* pump calls message_end() */
+	return HPE_PAUSED;
 }
 
-static http_parser_settings settings = {
+static llhttp_settings_t settings = {
 	.on_message_begin = on_message_begin,
 	.on_url = on_url,
 	.on_header_field = on_header_field,
@@ -836,7 +950,7 @@ up_resume(void *arg)
 
 	if (c->st == ST_UPLOAD && c->paused) {
 		c->paused = 0;
-		http_parser_pause(&c->hp, 0);
+		llhttp_resume(&c->hp);
 		pump(c);
 	}
 }
@@ -934,7 +1048,7 @@ auth_after(void *arg, int ok)
 			dispatch(c);
 			if (c->st == ST_UPLOAD) {
 				c->paused = 0;
-				http_parser_pause(&c->hp, 0);
+				llhttp_resume(&c->hp);
 			}
 			pump(c);
 		} else
@@ -1152,15 +1266,33 @@ json_flow(FILE *f, const struct sg_config *cfg, const struct sg_agreement *a,
 		fprintf(f, "%s\"zip-legacy\"", i++ ? "," : "");
 	if (fl->encryptions & SG_ENC_AGE)
 		fprintf(f, "%s\"age\"", i++ ? "," : "");
-	fputs("],\"columns\":[", f);
+	/* the manifest's rules as the check applies them (csvcheck.c): a
+	 * required column must be in the header and each of its cells
+	 * filled in; an optional one may be left out or its cells empty */
+	fprintf(f, "],\"columns_in_order\":%s,\"max_rows\":",
+	    fl->manifest.order_enforced ? "true" : "false");
+	if (fl->format == SG_FORMAT_CSV)
+		fprintf(f, "%llu", (unsigned long long)fl->manifest.max_rows);
+	else
+		fputs("null", f);
+	fputs(",\"key\":", f);
+	if (fl->manifest.key >= 0 &&
+	    (size_t)fl->manifest.key < fl->manifest.ncolumns)
+		sg_json_str(f, fl->manifest.columns[fl->manifest.key].name);
+	else
+		fputs("null", f);
+	fprintf(f, ",\"key_unique\":%s,\"columns\":[",
+	    fl->manifest.key >= 0 && fl->manifest.key_unique ? "true" :
+	    "false");
 	for (i = 0; i < fl->manifest.ncolumns; i++) {
 		const struct sg_column *col = &fl->manifest.columns[i];
 
 		fputs(i ? ",{\"name\":" : "{\"name\":", f);
 		sg_json_str(f, col->name);
-		fprintf(f, ",\"type\":\"%s\",\"required\":%s}",
-		    sg_validator_name(col->type), col->required ? "true" :
-		    "false");
+		fprintf(f, ",\"type\":\"%s\",\"required\":%s,"
+		    "\"may_be_empty\":%s}", sg_validator_name(col->type),
+		    col->required ? "true" : "false",
+		    col->required ? "false" : "true");
 	}
 	fputs("],\"recipients\":[", f);
 	for (i = 0; i < fl->nrecipients; i++) {
@@ -1269,7 +1401,8 @@ json_xfer(struct conn *c, FILE *f, struct gw_xfer *x, int full)
 			    fl->retention_after_confirmed ? "confirmed" :
 			    "release");
 	}
-	fprintf(f, ",\"name\":\"%s\"", gw_xfer_name(g, x));
+	fputs(",\"name\":", f);
+	sg_json_str(f, gw_xfer_name(g, x));
 	fprintf(f, ",\"verdict\":\"%s\",\"state\":\"%s\",\"rows\":%" PRIu64,
 	    x->state == GW_REJECTED ? "rejected" : "accepted",
 	    x->state == GW_DELETED ? "deleted" : x->state == GW_REJECTED ?
@@ -1587,7 +1720,8 @@ api_upload(struct conn *c, char *agreement, char *flow, char *name)
 {
 	struct gw *g = c->hs->g;
 	const char *why, *slug;
-	uint64_t cl = c->hp.content_length;
+	uint64_t cl = (c->hp.flags & F_CONTENT_LENGTH) ?
+	    c->hp.content_length : UINT64_MAX;
 	int st;
 
 	if ((st = gw_upload_admit(g, c->party, agreement, flow, name,
@@ -1596,12 +1730,12 @@ api_upload(struct conn *c, char *agreement, char *flow, char *name)
 		    NULL);
 		return;
 	}
-	if (!(c->hp.flags & F_CHUNKED) && cl == ULLONG_MAX) {
+	if (!(c->hp.flags & F_CHUNKED) && cl == UINT64_MAX) {
 		problem(c, 411, "length-required", "send Content-Length or a "
 		    "chunked body", NULL);
 		return;
 	}
-	if (cl != ULLONG_MAX && cl > c->body_max) {
+	if (cl != UINT64_MAX && cl > c->body_max) {
 		problem(c, 413, "too-large", "the file is larger than this "
 		    "flow accepts", NULL);
 		return;
@@ -2285,8 +2419,9 @@ on_conn(uv_stream_t *l, int status)
 	BIO_set_mem_eof_return(c->rb, -1);
 	SSL_set_bio(c->ssl, c->rb, c->wb);
 	SSL_set_accept_state(c->ssl);
-	http_parser_init(&c->hp, HTTP_REQUEST);
+	llhttp_init(&c->hp, HTTP_REQUEST, &settings);
 	c->hp.data = c;
+	c->scan.on = 1;
 	reset_request(c);
 	uv_timer_init(g->loop, &c->idle);
 	c->idle.data = c;

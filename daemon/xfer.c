@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "json.h"
 #include "keys.h"
 #include "tlog.h"
@@ -426,50 +428,54 @@ meta_read(struct gw *g, const char *id, const char *suffix, size_t *len)
 	return buf;
 }
 
+/* meta/<id> parsed (jansson): an object with a string "name" and an
+ * object "report", or NULL. */
+static json_t *
+meta_json(struct gw *g, const char *id)
+{
+	size_t len;
+	char *m = meta_read(g, id, "", &len);
+	json_t *j;
+
+	if (m == NULL)
+		return NULL;
+	j = json_loadb(m, len, JSON_REJECT_DUPLICATES, NULL);
+	free(m);
+	if (j != NULL && (!json_is_object(j) ||
+	    !json_is_string(json_object_get(j, "name")) ||
+	    !json_is_object(json_object_get(j, "report")))) {
+		json_decref(j);
+		j = NULL;
+	}
+	return j;
+}
+
 const char *
 gw_xfer_name(struct gw *g, struct gw_xfer *x)
 {
-	char *m, *p, *e;
+	json_t *j;
 
 	if (x->name != NULL)
 		return x->name;
-	/* {"name":"...", as written by sg_json_str: find the end quote
-	 * that is not escaped */
-	if ((m = meta_read(g, x->id, "", NULL)) == NULL)
+	if ((j = meta_json(g, x->id)) == NULL)
 		return "unknown";
-	p = m + 8;
-	for (e = p + 1; *e && *e != '"'; e++)
-		if (*e == '\\' && e[1])
-			e++;
-	if (strncmp(m, "{\"name\":\"", 9) == 0 && *e == '"') {
-		*e = '\0';
-		x->name = strdup(p + 1);	/* still JSON-escaped */
-	}
-	free(m);
+	x->name = strdup(json_string_value(json_object_get(j, "name")));
+	json_decref(j);
 	return x->name ? x->name : "unknown";
 }
 
 char *
 gw_xfer_report(struct gw *g, const char *id)
 {
-	char *m = meta_read(g, id, "", NULL), *p;
-	size_t l;
+	json_t *j = meta_json(g, id);
+	char *rep;
 
-	if (m == NULL || (p = strstr(m, ",\"report\":")) == NULL) {
-		free(m);
+	if (j == NULL)
 		return NULL;
-	}
-	p += 10;
-	l = strlen(p);
-	while (l > 0 && p[l - 1] == '\n')
-		l--;
-	if (l == 0 || p[l - 1] != '}') {	/* the outer object's end */
-		free(m);
-		return NULL;
-	}
-	memmove(m, p, l - 1);
-	m[l - 1] = '\0';
-	return m;
+	rep = json_dumps(json_object_get(j, "report"), JSON_COMPACT |
+	    JSON_PRESERVE_ORDER);
+	json_decref(j);
+	return rep;
 }
 
 int
