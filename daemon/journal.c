@@ -1,8 +1,12 @@
 /*
- * journal: one structured entry per event, sent to the systemd journal
- * (sd_journal_send), or as a line on stderr when there is no journal or
- * stderr is a terminal. Each event type has a stable MESSAGE_ID, listed
- * in the journal catalog; fields carry ids, counts and rule names only.
+ * journal: one structured entry per event. When stderr is the journal
+ * (systemd started us: $JOURNAL_STREAM names stderr's device and inode)
+ * the entry goes to the journal with its fields (sd_journal_send);
+ * otherwise it is one line on stderr, whatever stderr is (a terminal, a
+ * file, a pipe to a supervisor or to docker logs). sd_journal_send's
+ * answer cannot decide this: it reports success with no journald to
+ * read it. Each event type has a stable MESSAGE_ID, listed in the
+ * journal catalog; fields carry ids, counts and rule names only.
  */
 #include "gw.h"
 
@@ -10,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -46,6 +51,25 @@ gw_event_id(enum gw_event ev)
 
 #define MAXF	24
 
+/* 1 when fd 2 is the stream systemd connected to the journal for us */
+static int
+stderr_is_journal(void)
+{
+	static int known, is;
+	const char *js;
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (!known) {
+		known = 1;
+		js = getenv("JOURNAL_STREAM");
+		is = js != NULL && sscanf(js, "%llu:%llu", &dev, &ino) == 2 &&
+		    fstat(2, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+		    (unsigned long long)st.st_ino == ino;
+	}
+	return is;
+}
+
 void
 gw_journal(enum gw_event ev, int prio, const char *msg,
     const char *const fields[])
@@ -53,8 +77,6 @@ gw_journal(enum gw_event ev, int prio, const char *msg,
 	struct iovec iov[MAXF + 4];
 	char mid[64], pr[16], *m = NULL;
 	size_t n = 0, i;
-	int tty = isatty(2), sent = -1;
-	const char *nj;
 
 	snprintf(mid, sizeof(mid), "MESSAGE_ID=%s", ids[ev]);
 	snprintf(pr, sizeof(pr), "PRIORITY=%d", prio);
@@ -72,11 +94,8 @@ gw_journal(enum gw_event ev, int prio, const char *msg,
 		iov[n].iov_base = (void *)fields[i];
 		iov[n++].iov_len = strlen(fields[i]);
 	}
-	nj = getenv("SCHOOLGATE_NO_JOURNAL");
-	if (nj == NULL || *nj == '\0')
-		sent = sd_journal_sendv(iov, (int)n);
-	if (sent < 0 || tty) {
-		/* no journal (or a person watching): one line on stderr */
+	if (!stderr_is_journal() || sd_journal_sendv(iov, (int)n) < 0) {
+		/* not run by systemd, or its journal refused: a line */
 		fprintf(stderr, "schoolgated: <%d> %s", prio, msg);
 		for (i = 0; fields != NULL && fields[i] != NULL && i < MAXF;
 		    i++)

@@ -209,18 +209,27 @@ daemon = {
                           self.sftp_port) if self.sftp_port else "",
        self.extra_daemon))
 
-    def start(self, env_extra=None):
+    def start(self, env_extra=None, journal=False):
+        """Starts the daemon with stdout and stderr to daemon.log, as a
+        supervisor or `make run >log 2>&1` would; journal=True connects
+        them to journald's stream socket and sets $JOURNAL_STREAM, as
+        systemd does for a service."""
         sock = os.path.join(self.dir, "notify.sock")
         if os.path.exists(sock):
             os.unlink(sock)
         self.notify = Notify(sock)
         env = dict(os.environ)
+        env.pop("JOURNAL_STREAM", None)
         env["NOTIFY_SOCKET"] = sock
-        env["SCHOOLGATE_NO_JOURNAL"] = "1"
         env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0:exitcode=86"
         env["UBSAN_OPTIONS"] = "halt_on_error=1:exitcode=86:print_stacktrace=1"
         env.update(env_extra or {})
-        self.log = open(os.path.join(self.dir, "daemon.log"), "ab")
+        if journal:
+            self.log = journal_stream("schoolgated")
+            st = os.fstat(self.log.fileno())
+            env["JOURNAL_STREAM"] = "%d:%d" % (st.st_dev, st.st_ino)
+        else:
+            self.log = open(os.path.join(self.dir, "daemon.log"), "ab")
         self.proc = subprocess.Popen([SGD, "-c", os.path.join(self.dir, "gw.conf")],
                                      stdout=self.log, stderr=self.log, env=env)
         self.notify.wait("READY=1")
@@ -319,6 +328,19 @@ daemon = {
                                "--store", os.path.join(self.dir, "state",
                                                        "store")],
                               capture_output=True, text=True)
+
+
+def journal_stream(identifier):
+    """A stream to journald's stdout socket, as systemd makes one for a
+    service's stdout and stderr (the header is sd-journal's stream
+    protocol: identifier, unit, priority, level prefix, and whether to
+    forward to syslog, kmsg and the console)."""
+    import socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect("/run/systemd/journal/stdout")
+    s.shutdown(socket.SHUT_RD)
+    s.sendall(("%s\n\n6\n1\n0\n0\n0\n" % identifier).encode())
+    return s.makefile("wb")
 
 
 def census(rows=300, seed=7):
