@@ -1,7 +1,8 @@
 /*
  * web_assets: the web page's files, embedded at build time by
- * scripts/embed-assets (GOV.UK Frontend's CSS, fonts and images from
- * npm, and our own HTML templates, CSS and script from daemon/web/).
+ * scripts/embed-assets (the stylesheet built from GOV.UK Frontend's Sass
+ * and its script, from npm, and our own HTML templates, CSS, script, mark
+ * and manifest from daemon/web/).
  */
 #ifndef GW_WEB_ASSETS_H
 #define GW_WEB_ASSETS_H

@@ -7,7 +7,8 @@ import { initAll } from '/assets/govuk-frontend.min.js'
 const body = document.body
 body.classList.add('js-enabled', 'govuk-frontend-supported')
 const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? ''
-const NAME_OK = /^[A-Za-z0-9][A-Za-z0-9 ._\-()+,]{0,127}$/
+// the gateway's rule for a file's name (sg_vseg_ok, SG_VSEG_NAME)
+const NAME_OK = /^(?!\.)[A-Za-z0-9 ._\-()+,]{1,128}$/
 
 // ---- small helpers ----
 
@@ -176,7 +177,7 @@ function problemsTable (report, caption) {
       el('td', { class: 'govuk-table__cell sg-wrap' }, el('code', { text: e.rule })),
       el('td', { class: 'govuk-table__cell', text: capitalise(plain) }))
   })
-  const parts = [el('table', { class: 'govuk-table sg-problems' },
+  const parts = [el('table', { class: 'govuk-table govuk-table--small-text-until-tablet sg-problems' },
     el('caption', { class: 'govuk-table__caption govuk-table__caption--m', text: caption }),
     el('thead', { class: 'govuk-table__head' },
       el('tr', { class: 'govuk-table__row' },
@@ -206,6 +207,46 @@ function markNav () {
 
 // ---- Send a file ----
 
+// What a flow's manifest asks of a CSV file, in words, from the flow's
+// own rules (GET /v1/flows), as the gateway checks them.
+function orderText (f) {
+  return f.columns_in_order ? 'in this order' : 'in any order'
+}
+
+function columnRules (f) {
+  const rules = [
+    `Your file's first row must name the columns, ${orderText(f)}. Capital letters do not matter. The file must not have any other columns.`,
+    'The table says which columns can be left out, and which must be filled in on every row.'
+  ]
+  const limits = []
+  if (f.max_rows) limits.push(`The file can have up to ${plural(f.max_rows, 'row', 'rows')}, not counting the first row.`)
+  if (f.key && f.key_unique) limits.push(`Each ${f.key} can only appear once.`)
+  if (limits.length) rules.push(limits.join(' '))
+  return rules
+}
+
+// Whether a column must be present (c.required) and whether its cells
+// may be empty (c.may_be_empty), the two facts the gateway checks.
+function columnText (c) {
+  if (c.required) return c.may_be_empty ? 'Must be present; can be empty' : 'Must be present and filled in'
+  return c.may_be_empty ? 'Can be left out or empty' : 'Can be left out; if present, filled in'
+}
+
+// The forms of file a flow accepts (its "encryption"), as the gateway
+// checks them: a ZIP holding exactly one file, or an age file.
+function containerText (f) {
+  const ways = []
+  const aes = f.encryption.includes('zip-aes')
+  const legacy = f.encryption.includes('zip-legacy')
+  const inner = f.format === 'csv' ? 'one CSV file' : 'one file'
+  if (aes || legacy) {
+    const how = aes && legacy ? 'AES, or the older and weaker ZipCrypto' : aes ? 'AES' : 'ZipCrypto'
+    ways.push(`a ZIP file holding ${inner}, protected with a password (${how} encryption)`)
+  }
+  if (f.encryption.includes('age')) ways.push("a file encrypted with age to the gateway's key")
+  return ways.length ? ways.join(', or ') : 'a file in the form your agreement sets'
+}
+
 async function sendPage () {
   const r = await api('GET', '/v1/flows')
   if (!r.ok) {
@@ -223,15 +264,15 @@ async function sendPage () {
     const id = `flow-${i}`
     const active = f.status === 'active'
     const names = f.recipient_names.length ? f.recipient_names.join(', ') : 'nobody yet'
-    const cols = el('table', { class: 'govuk-table' },
+    const cols = el('table', { class: 'govuk-table govuk-table--small-text-until-tablet sg-agreed-columns' },
       el('caption', { class: 'govuk-table__caption govuk-visually-hidden', text: `Columns agreed for ${f.description}` }),
       el('thead', { class: 'govuk-table__head' }, el('tr', { class: 'govuk-table__row' },
         el('th', { scope: 'col', class: 'govuk-table__header', text: 'Column' }),
-        el('th', { scope: 'col', class: 'govuk-table__header', text: 'Must be filled in' }))),
+        el('th', { scope: 'col', class: 'govuk-table__header', text: 'In your file' }))),
       el('tbody', { class: 'govuk-table__body' }, ...f.columns.map(c =>
         el('tr', { class: 'govuk-table__row' },
           el('td', { class: 'govuk-table__cell sg-wrap', text: c.name }),
-          el('td', { class: 'govuk-table__cell', text: c.required ? 'Yes' : 'No' })))))
+          el('td', { class: 'govuk-table__cell', text: columnText(c) })))))
     radios.append(el('div', { class: 'govuk-radios__item' },
       el('input', {
         class: 'govuk-radios__input',
@@ -250,8 +291,9 @@ async function sendPage () {
       f.columns.length
         ? el('details', { class: 'govuk-details sg-columns govuk-radios__hint' },
           el('summary', { class: 'govuk-details__summary' },
-            el('span', { class: 'govuk-details__summary-text', text: `The ${f.columns.length} agreed columns` })),
-          el('div', { class: 'govuk-details__text' }, cols))
+            el('span', { class: 'govuk-details__summary-text', text: `The ${f.columns.length} agreed columns, ${orderText(f)}` })),
+          el('div', { class: 'govuk-details__text' },
+            ...columnRules(f).map(t => el('p', { class: 'govuk-body' }, t)), cols))
         : null))
   })
   const form = document.getElementById('send-form')
@@ -260,9 +302,11 @@ async function sendPage () {
     const r = form.querySelector('input[name="flow"]:checked')
     return r ? data.send[Number(r.value)] : null
   }
+  const fileForm = document.getElementById('file-form')
   form.addEventListener('change', () => {
     const f = chosen()
     pwGroup.hidden = !(f && f.encryption.some(e => e.startsWith('zip')))
+    if (f) fileForm.textContent = `${capitalise(containerText(f))}.`
   })
   form.hidden = false
   form.addEventListener('submit', ev => {
@@ -285,7 +329,7 @@ function upload (flow) {
     errors.push({ href: '#file', text: 'Choose the file to send' })
     fieldError(fileInput, 'file-group', 'file-error', 'Choose the file to send')
   } else if (!NAME_OK.test(file.name)) {
-    const t = "The file's name can only use letters, numbers, spaces and . _ - ( ) + , (rename the file and choose it again)"
+    const t = "The file's name can only use letters, numbers, spaces and . _ - ( ) + , (up to 128 characters, not starting with a full stop): rename the file and choose it again"
     errors.push({ href: '#file', text: t })
     fieldError(fileInput, 'file-group', 'file-error', t)
   } else if (file.size === 0) {

@@ -21,6 +21,13 @@ const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
 let passed = 0
 let failed = 0
 const state = {}
+// every request any page made, and the answers to those for /assets/
+const requests = []
+const assetAnswers = []
+
+// the fonts GOV.UK Frontend's Sass is built with (daemon/web/govuk.scss):
+// the system fonts, never GDS Transport (licensed for gov.uk domains only)
+const SYSTEM_FONTS = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", arial, sans-serif'
 
 function assert (cond, msg) {
   if (!cond) throw new Error(msg)
@@ -58,6 +65,8 @@ async function person (who, base = S.url) {
   page.__errors = []
   page.on('pageerror', e => page.__errors.push(`pageerror: ${e.message}`))
   page.on('console', m => { if (m.type() === 'error') page.__errors.push(`console: ${m.text()}`) })
+  page.on('request', r => requests.push(`${who}: ${r.url()}`))
+  page.on('response', r => { if (new URL(r.url()).pathname.startsWith('/assets/')) assetAnswers.push([r.url(), r.status()]) })
   // (a response whose body the page did not read shows as "aborted")
   page.on('requestfailed', r => {
     if (r.failure()?.errorText !== 'net::ERR_ABORTED') console.log(`# ${who}: request failed: ${r.method()} ${r.url()}: ${r.failure()?.errorText}`)
@@ -94,7 +103,14 @@ async function shots (page, screen) {
   for (const width of [320, 1280]) {
     await page.setViewportSize({ width, height: 900 })
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
-    assert(overflow <= 0, `${screen} at ${width}px scrolls sideways by ${overflow}px`)
+    if (overflow > 0) {
+      // name the innermost elements that stick out, to say what to fix
+      const wide = await page.evaluate(() => [...document.querySelectorAll('body *')]
+        .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5 &&
+          ![...e.children].some(k => k.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5))
+        .slice(0, 3).map(e => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''}.${[...e.classList].join('.')} "${e.textContent.trim().slice(0, 30)}"`))
+      assert(false, `${screen} at ${width}px scrolls sideways by ${overflow}px: ${wide.join('; ')}`)
+    }
     await page.screenshot({ path: path.join(S.out, `${screen}-${width}.png`), fullPage: true })
   }
   await page.setViewportSize({ width: 1280, height: 900 })
@@ -133,7 +149,60 @@ await test('the sign-in page has the security headers and a form with labels', a
   assert(await school.page.locator('label[for="party"]').count() === 1, 'label for party')
   assert(await school.page.locator('label[for="password"]').count() === 1, 'label for password')
   await ready(school.page)
+  const hint = await school.page.textContent('#party-hint')
+  assert(hint.includes('LAESTAB') && hint.includes('school:3414001') && hint.includes('org:') && !hint.includes('URN'),
+    `the organisation ID hint: ${hint}`)
   await screen(school, 'sign-in')
+})
+
+await test('the page uses the system fonts: no GDS Transport, no @font-face, no font files', async () => {
+  const page = school.page
+  const sheets = await page.$$eval('link[rel="stylesheet"]', ls => ls.map(l => l.href))
+  assert(sheets.some(h => h.endsWith('/assets/schoolgate.css')), `stylesheets: ${sheets.join(' ')}`)
+  for (const href of sheets) {
+    const r = await page.request.get(href)
+    const css = await r.text()
+    assert(r.status() === 200 && (css.length > 100000 || !href.endsWith('/schoolgate.css')), `${href}: ${r.status()}, ${css.length} bytes`)
+    assert(!/GDS Transport/i.test(css), `${href} names GDS Transport`)
+    assert(!/@font-face/i.test(css), `${href} has @font-face`)
+    assert(!/\.woff2?\b|\/fonts\//.test(css), `${href} names a font file`)
+    assert(!/govuk-crest|favicon|govuk-icon/.test(css), `${href} names a GOV.UK image`)
+  }
+  const fonts = await page.evaluate(() => ['main p.govuk-body-s, main p.govuk-body', '.govuk-label', '.govuk-heading-l', '.sg-header__product', '.govuk-button']
+    .map(q => [q, getComputedStyle(document.querySelector(q)).fontFamily]))
+  for (const [q, f] of fonts) assert(f === SYSTEM_FONTS, `${q}: font-family ${f}`)
+  assert(await page.evaluate(() => document.fonts.size) === 0, 'the page declares web fonts')
+  // GOV.UK Frontend's own files are not served: the minified stylesheet
+  // (replaced by ours), its fonts, crest, crown favicons and icons
+  for (const gone of ['/assets/govuk-frontend.min.css', '/assets/fonts/bold-b542beb274-v2.woff2',
+    '/assets/fonts/light-94a07e06a1-v2.woff2', '/assets/images/govuk-crest.svg', '/assets/images/favicon.ico',
+    '/assets/images/favicon.svg', '/assets/images/govuk-icon-192.png', '/assets/images/govuk-icon-mask.svg']) {
+    const r = await page.request.get(`${S.url}${gone}`)
+    assert(r.status() === 404, `${gone}: ${r.status()}`)
+  }
+})
+
+await test('the icon, mark and manifest are our own, and every file the page links to is served', async () => {
+  const page = school.page
+  const links = await page.$$eval('link[href], img[src], script[src]', es => es.map(e => [e.tagName, e.rel || '', e.href || e.src]))
+  const icon = links.find(([, rel]) => rel === 'icon')
+  assert(icon && icon[2].endsWith('/assets/images/schoolgate.svg') && links.filter(([, rel]) => rel === 'icon').length === 1,
+    `icons: ${JSON.stringify(links)}`)
+  for (const [, , href] of links) {
+    const r = await page.request.get(href)
+    assert(r.status() === 200, `${href}: ${r.status()}`)
+  }
+  const svg = await page.request.get(icon[2])
+  assert(svg.headers()['content-type'] === 'image/svg+xml', `the mark's type: ${svg.headers()['content-type']}`)
+  const m = await (await page.request.get(`${S.url}/assets/manifest.json`)).json()
+  assert(m.name === 'schoolgate', `manifest name ${m.name}`)
+  for (const i of m.icons) {
+    const r = await page.request.get(new URL(i.src, `${S.url}/assets/manifest.json`).href)
+    assert(r.status() === 200 && !/govuk|favicon/.test(i.src), `manifest icon ${i.src}: ${r.status()}`)
+  }
+  // the header shows our mark beside the name, not GOV.UK's crown
+  assert(await page.locator('header img.sg-header__mark[src="/assets/images/schoolgate.svg"][alt=""]').count() === 1, 'no mark in the header')
+  assert(await page.locator('.govuk-header__logo, .govuk-logo, .govuk-footer__copyright-logo, svg.govuk-header__logotype').count() === 0, 'a GOV.UK logo is on the page')
 })
 
 await test('a wrong password shows the GOV.UK error summary linked to the field', async () => {
@@ -180,9 +249,60 @@ await test('Send a file lists the flows with agreement title, description and ag
   assert(text.includes('Pupil census extract'), 'no census flow')
   assert(text.includes('School Improvement Liverpool pupil level data sharing'), 'no agreement title')
   assert(text.includes('Received by SIL'), 'no recipient')
-  await page.click('#flows details summary >> nth=0')
-  assert((await page.textContent('#flows details >> nth=0')).includes('UPN'), 'columns not listed')
+  const census = page.locator('#flows .govuk-radios__item', { hasText: 'Pupil census extract' })
+  await census.locator('details summary').click()
+  assert((await census.locator('details').textContent()).includes('UPN'), 'columns not listed')
   await screen(school, 'send')
+})
+
+await test('each flow\'s column rules come from its manifest: order, presence, empty cells, rows, key', async () => {
+  const page = school.page
+  const flows = (await (await page.request.get(`${S.url}/v1/flows`)).json()).send
+  const census = flows.find(f => f.flow === 'census')
+  const survey = flows.find(f => f.agreement === 'wltl-survey')
+  assert(census && census.columns_in_order === true && census.max_rows === 2000 && census.key === 'UPN' && census.key_unique === true,
+    `census in /v1/flows: ${JSON.stringify({ ...census, columns: undefined })}`)
+  assert(survey && survey.columns_in_order === false, `survey in /v1/flows: ${JSON.stringify({ ...survey, columns: undefined })}`)
+  const upn = census.columns.find(c => c.name === 'UPN')
+  const middle = census.columns.find(c => c.name === 'Middlenames')
+  assert(upn.required === true && upn.may_be_empty === false, `UPN: ${JSON.stringify(upn)}`)
+  assert(middle.required === false && middle.may_be_empty === true, `Middlenames: ${JSON.stringify(middle)}`)
+  // the fixed "in any order" the page used to say for every flow is gone
+  const hint = await page.textContent('#flow-hint')
+  assert(!hint.includes('any order'), `the flows' hint: ${hint}`)
+  // the census enforces its order, the survey does not: each says so
+  const item = page.locator('#flows .govuk-radios__item', { hasText: 'Pupil census extract' })
+  const summary = await item.locator('details summary').textContent()
+  assert(summary.includes(`The ${census.columns.length} agreed columns, in this order`), `census summary: ${summary}`)
+  const rules = await item.locator('.govuk-details__text').textContent()
+  assert(rules.includes('first row must name the columns, in this order') && rules.includes('up to 2,000 rows') &&
+    rules.includes('Each UPN can only appear once'), `census rules: ${rules}`)
+  const surveyItem = page.locator('#flows .govuk-radios__item', { hasText: survey.description.slice(0, 40) })
+  const surveySummary = await surveyItem.locator('details summary').textContent()
+  assert(surveySummary.includes('in any order') && !surveySummary.includes('in this order'), `survey summary: ${surveySummary}`)
+  // the columns table: whether each column must be present and whether
+  // its cells may be empty, both as the manifest says (it used to show
+  // "must be present" under "Must be filled in")
+  const table = item.locator('table.sg-agreed-columns')
+  const head = await table.locator('thead th').allTextContents()
+  assert(JSON.stringify(head) === JSON.stringify(['Column', 'In your file']), `table head: ${head.join('|')}`)
+  const rows = await table.locator('tbody tr').evaluateAll(trs => trs.map(tr => [...tr.cells].map(c => c.textContent.trim())))
+  assert(rows.length === census.columns.length, `${rows.length} rows`)
+  census.columns.forEach((c, i) => {
+    assert(rows[i][0] === c.name, `row ${i}: ${rows[i][0]}, not ${c.name}`)
+    assert(rows[i][1].startsWith(c.required ? 'Must be present' : 'Can be left out'), `${c.name}: ${rows[i][1]}`)
+    assert(c.may_be_empty ? /can be empty|or empty/.test(rows[i][1]) : rows[i][1].includes('filled in'), `${c.name}: ${rows[i][1]}`)
+  })
+  const rule = name => rows.find(r => r[0] === name)?.[1]
+  assert(rule('UPN') === 'Must be present and filled in', `UPN: ${rule('UPN')}`)
+  assert(rule('Middlenames') === 'Can be left out or empty', `Middlenames: ${rule('Middlenames')}`)
+  // the file's hint follows the chosen flow's accepted forms
+  await item.locator('input[type="radio"]').check()
+  const fileHint = await page.textContent('#file-hint')
+  assert(fileHint.includes('A ZIP file holding one CSV file, protected with a password (AES encryption), or a file encrypted with age'),
+    `file hint: ${fileHint}`)
+  await page.reload()
+  await ready(page)
 })
 
 await test('sending with nothing chosen shows the error summary linked to each field', async () => {
@@ -462,6 +582,15 @@ await test('failed web sign-ins count toward the ban, which then covers the API 
   })
   assert(api.status() === 429, `API with the right password: ${api.status()}`)
   await p.context.close()
+})
+
+await test('no page asked for a GOV.UK font, crest, favicon or icon, and every file asked for was there', async () => {
+  const gov = requests.filter(r => /\/assets\/fonts\/|govuk-crest|favicon|govuk-icon|govuk-frontend\.min\.css|\.woff2?(\?|$)/.test(r))
+  assert(gov.length === 0, `asked for: ${gov.slice(0, 5).join(', ')}`)
+  assert(requests.some(r => r.endsWith('/assets/schoolgate.css')), 'the stylesheet was never asked for')
+  const missing = assetAnswers.filter(([u, st]) => st !== 200 && st !== 304 &&
+    !/govuk-frontend\.min\.css|\/fonts\/|govuk-crest|favicon|govuk-icon/.test(u))
+  assert(missing.length === 0, `not served: ${missing.slice(0, 5).map(x => x.join(' ')).join(', ')}`)
 })
 
 await browser.close()
