@@ -177,6 +177,7 @@ check: all $(UNIT_BIN)
 ifeq ($(SAN),0)
 	@tests/check-hardening $(BUILD)
 	@BUILD=$(BUILD) tests/ops/run
+	@BUILD=$(BUILD) tests/daemon/demo
 endif
 
 test-plain:
