@@ -197,6 +197,11 @@ gw_tls_ctx(const struct sg_daemon_conf *d, int want_certs, char err[SG_ERR_MAX])
 		goto bad;
 	}
 	EVP_PKEY_free(pk);
+	/* a session may be resumed only by the context that made it; OpenSSL
+	 * refuses every resumption, fatally, when peer verification is on
+	 * and no context is set (client certificate parties) */
+	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)
+	    "schoolgate", 10);
 	if (want_certs)
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any_cert);
 	return ctx;

@@ -372,6 +372,11 @@ class Runner:
         self.passed = self.failed = 0
 
     def run(self, title, fn, *a):
+        # SG_ONLY=regex: a developer's focused run (make test never sets
+        # it; what it leaves out is not counted at all)
+        only = os.environ.get("SG_ONLY")
+        if only and not __import__("re").search(only, title):
+            return
         try:
             fn(*a)
             self.passed += 1
