@@ -154,6 +154,20 @@ int	gw_xfer_rename(struct gw *, struct gw_xfer *, const char *name,
 typedef void (*gw_record_cb)(void *arg, int ok);
 int	gw_record(struct gw *, int type, const char *id, const char *party,
 	    uint64_t from, uint64_t bytes, gw_record_cb, void *arg);
+/* The transfers one connection or SFTP session has recorded a download
+ * of: a download is recorded once per transfer per session (a download
+ * manager's ranges, a client reopening a file), so the signed log
+ * cannot be grown cheaply; HEAD records nothing. */
+#define GW_DL_MEMO	8
+struct gw_dl_memo {
+	char		party[96];
+	char		id[GW_DL_MEMO][SG_ID_MAX];
+	unsigned	next;
+};
+/* 1: party has a durable DOWNLOADED record for id in this session */
+int	gw_dl_recorded(struct gw_dl_memo *, const char *party, const char *id);
+/* ... and now it has (call once the record is durable) */
+void	gw_dl_note(struct gw_dl_memo *, const char *party, const char *id);
 /* What every front checks before an upload starts: draining, the
  * sender's right to the flow, the name, the queue and duplicates.
  * 0 with the byte limit for the upload, or an HTTP-style status with a

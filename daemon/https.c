@@ -130,6 +130,7 @@ struct conn {
 	struct sg_age_file	*af;
 	uint64_t		 dl_off, dl_end;
 	int			 dl_sealed;
+	struct gw_dl_memo	 dl_memo;
 };
 
 static void conn_close(struct conn *);
@@ -1501,7 +1502,8 @@ api_transfer(struct conn *c, struct gw_xfer *x)
 struct rec_wait {
 	struct conn	*c;
 	int		 type;
-	uint64_t	 off, end;
+	uint64_t	 off, end, size;	/* the range, the file */
+	char		 id[SG_ID_MAX];
 	char		 disposition[SG_VNAME_MAX + 8];	/* the file's name */
 };
 
@@ -1528,8 +1530,10 @@ rec_after(void *arg, int ok)
 	} else if (r->type == SG_REC_CONFIRMED) {
 		c->st = ST_DONE;
 		respond(c, 204, "application/json", "", 0, NULL);
-	} else
+	} else {
+		gw_dl_note(&c->dl_memo, c->party, r->id);
 		start_stream(c, r);
+	}
 	free(r);
 }
 
@@ -1537,7 +1541,7 @@ static void
 start_stream(struct conn *c, struct rec_wait *r)
 {
 	char extra[512];
-	uint64_t total = c->af ? sg_age_file_size(c->af) : r->end;
+	uint64_t total = r->size;
 
 	extra[0] = '\0';
 	if (c->hvlen[H_RANGE] > 0 && (r->off != 0 || r->end != total))
@@ -1566,6 +1570,7 @@ static void
 queue_record(struct conn *c, struct rec_wait *r, const char *id)
 {
 	r->c = c;
+	snprintf(r->id, sizeof(r->id), "%s", id);
 	c->st = ST_WORK;
 	c->refs++;
 	if (gw_record(c->hs->g, r->type, id, c->party, r->off, r->end - r->off,
@@ -1703,8 +1708,14 @@ api_content(struct conn *c, struct gw_xfer *x)
 		return;
 	}
 	download_name(g, x, r->disposition, sizeof(r->disposition));
+	r->size = size;
 	r->type = SG_REC_DOWNLOADED;
-	queue_record(c, r, x->id);
+	if (c->hp.method == HTTP_HEAD ||
+	    gw_dl_recorded(&c->dl_memo, c->party, x->id)) {
+		start_stream(c, r);	/* nothing new to record */
+		free(r);
+	} else
+		queue_record(c, r, x->id);
 }
 
 static void

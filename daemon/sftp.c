@@ -126,6 +126,8 @@ struct sftp {
 	enum wait		 wait;
 	uint32_t		 wait_id;	/* the request waiting */
 	int			 wait_h;	/* its handle */
+	char			 wait_xid[SG_ID_MAX];	/* its transfer */
+	struct gw_dl_memo	 dl_memo;	/* downloads recorded */
 	int			 resumed;	/* a held WRITE may be answered */
 	int			 refs;
 	int			 dead;
@@ -967,9 +969,10 @@ record_after(void *arg, int ok)
 			handle_free(s, i);
 		status(s, id, FX_FAILURE, "the transfer log could not be "
 		    "written; try again later");
-	} else if (i >= 0)
+	} else if (i >= 0) {
+		gw_dl_note(&s->dl_memo, s->party, s->wait_xid);
 		send_handle(s, id, i);
-	else
+	} else
 		status(s, id, FX_OK, "receipt confirmed");
 	process(s);
 	s_unref(s);
@@ -982,6 +985,7 @@ wait_record(struct sftp *s, uint32_t id, int i, int type, const char *xid,
 	s->wait = W_RECORD;
 	s->wait_id = id;
 	s->wait_h = i;
+	snprintf(s->wait_xid, sizeof(s->wait_xid), "%s", xid);
 	s->refs++;
 	if (gw_record(s->g, type, xid, s->party, 0, bytes, record_after, s) !=
 	    0) {
@@ -1111,8 +1115,13 @@ do_open(struct sftp *s, uint32_t id, struct rd *r)
 
 			h->size = e < 0 ? 0 : (uint64_t)e;
 		}
-		/* DOWNLOADED is durable before the first byte is sent */
-		wait_record(s, id, i, SG_REC_DOWNLOADED, x->id, h->size);
+		/* DOWNLOADED is durable before the first byte is sent,
+		 * once a session */
+		if (gw_dl_recorded(&s->dl_memo, s->party, x->id))
+			send_handle(s, id, i);
+		else
+			wait_record(s, id, i, SG_REC_DOWNLOADED, x->id,
+			    h->size);
 	}
 }
 

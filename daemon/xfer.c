@@ -771,6 +771,32 @@ gw_record(struct gw *g, int type, const char *id, const char *party,
 	return 0;
 }
 
+int
+gw_dl_recorded(struct gw_dl_memo *m, const char *party, const char *id)
+{
+	unsigned i;
+
+	if (strcmp(m->party, party) != 0)
+		return 0;
+	for (i = 0; i < GW_DL_MEMO; i++)
+		if (strcmp(m->id[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+void
+gw_dl_note(struct gw_dl_memo *m, const char *party, const char *id)
+{
+	if (strcmp(m->party, party) != 0) {	/* another sign-in */
+		memset(m, 0, sizeof(*m));
+		snprintf(m->party, sizeof(m->party), "%s", party);
+	}
+	if (!gw_dl_recorded(m, party, id)) {
+		snprintf(m->id[m->next], sizeof(m->id[0]), "%s", id);
+		m->next = (m->next + 1) % GW_DL_MEMO;
+	}
+}
+
 /* ---- what every front checks before an upload starts ---- */
 
 int
