@@ -100,6 +100,7 @@ struct conn {
 	const char		*exec_at;	/* what llhttp was given */
 	unsigned char		 last_byte;	/* the byte before it */
 	int			 msg_end;	/* llhttp saw the end */
+	int			 skip_end;	/* of a request answered early */
 	struct {			/* the header lines' ends */
 		size_t	 pos;		/* in in[]: scanned to here */
 		int	 on, prev, text, seen;
@@ -479,6 +480,8 @@ reset_request(struct conn *c)
 static void
 finish_response(struct conn *c)
 {
+	int early;
+
 	if (c->closing || c->in_parser)
 		return;		/* on_written or pump finishes it */
 	if (c->close_after || !llhttp_should_keep_alive(&c->hp) ||
@@ -510,7 +513,11 @@ finish_response(struct conn *c)
 		conn_close(c);
 		return;
 	}
+	/* answered before its end (a PUT refused at its headers, with no
+	 * body): llhttp is still in that request, whose end is skipped */
+	early = !c->msg_done;
 	reset_request(c);
+	c->skip_end = early;
 	c->paused = 0;
 	llhttp_resume(&c->hp);
 	pump(c);
@@ -648,6 +655,13 @@ message_end(struct conn *c)
 	memset(&c->scan, 0, sizeof(c->scan));
 	c->scan.on = 1;
 	c->scan.pos = c->inoff;
+	if (c->skip_end) {	/* answered already: on to the next */
+		c->skip_end = 0;
+		c->msg_done = 0;
+		c->paused = 0;
+		llhttp_resume(&c->hp);
+		return;
+	}
 	c->in_parser = 1;	/* an answer made now is finished by pump */
 	if (c->st == ST_UPLOAD) {
 		gw_upload_end(c->up);
@@ -660,7 +674,7 @@ message_end(struct conn *c)
 static void
 pump(struct conn *c)
 {
-	int n, e;
+	int n, e, ended;
 
 	if (c->closing)
 		return;
@@ -724,13 +738,15 @@ pump(struct conn *c)
 				bad_request(c, llhttp_get_error_reason(&c->hp));
 				return;
 			}
-			if (c->msg_end) {
+			if ((ended = c->msg_end) != 0) {
 				message_end(c);
 				if (c->closing)
 					return;
 			}
 			if (c->inoff > 0)
 				c->last_byte = c->in[c->inoff - 1];
+			if (ended && !c->paused)
+				continue;	/* parse what follows */
 		}
 		if (c->inoff == c->inlen)
 			c->inoff = c->inlen = c->scan.pos = 0;
