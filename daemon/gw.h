@@ -231,6 +231,8 @@ unsigned gw_login_failed(struct gw *, const char *addr, const char *party,
 	    const char *front);
 unsigned gw_login_banned(struct gw *, const char *addr);
 void	gw_login_ok(struct gw *, const char *addr);
+/* Forgets every cached success (a reload: hashes may have changed). */
+void	gw_login_flush(struct gw *);
 /* A non-blocking listening socket on "address:port" (setting names the
  * configuration setting in errors); -1 with err. */
 int	gw_listen_socket(const char *listen_on, const char *setting,

@@ -23,9 +23,11 @@
 
 #define CACHE_US	(300LL * 1000000)
 
+/* A success is cached under the party, the stored hash it was checked
+ * against and the password: a changed password (a new hash) misses. */
 static void
-cache_tag(struct gw *g, const char *party, const char *pw, size_t pwlen,
-    unsigned char tag[32])
+cache_tag(struct gw *g, const char *party, const char *hash, const char *pw,
+    size_t pwlen, unsigned char tag[32])
 {
 	EVP_MD_CTX *m = EVP_MD_CTX_new();
 	unsigned int l = 32;
@@ -37,6 +39,7 @@ cache_tag(struct gw *g, const char *party, const char *pw, size_t pwlen,
 	EVP_DigestInit_ex(m, EVP_sha256(), NULL);
 	EVP_DigestUpdate(m, g->login.key, 32);
 	EVP_DigestUpdate(m, party, strlen(party) + 1);
+	EVP_DigestUpdate(m, hash, strlen(hash) + 1);
 	EVP_DigestUpdate(m, pw, pwlen);
 	EVP_DigestFinal_ex(m, tag, &l);
 	EVP_MD_CTX_free(m);
@@ -86,7 +89,7 @@ login_after(uv_work_t *w, int status)
 		struct gw_login_slot *e = &g->login.cache[g->login.next++ %
 		    GW_LOGIN_CACHE];
 
-		cache_tag(g, a->party, a->pw, a->pwlen, e->tag);
+		cache_tag(g, a->party, a->hash, a->pw, a->pwlen, e->tag);
 		e->until = gw_now_us() + CACHE_US;
 	}
 	OPENSSL_cleanse(a->pw, sizeof(a->pw));
@@ -104,7 +107,7 @@ gw_login_password(struct gw *g, const struct sg_party *p, const char *pw,
 
 	if (p == NULL || p->password == NULL)
 		return 0;
-	cache_tag(g, p->id, pw, pwlen, tag);
+	cache_tag(g, p->id, p->password, pw, pwlen, tag);
 	if (cache_hit(g, tag))
 		return 1;
 	if ((a = calloc(1, sizeof(*a))) == NULL || pwlen >= sizeof(a->pw) ||
@@ -126,6 +129,12 @@ gw_login_password(struct gw *g, const struct sg_party *p, const char *pw,
 		return 0;
 	}
 	return 2;
+}
+
+void
+gw_login_flush(struct gw *g)
+{
+	OPENSSL_cleanse(g->login.cache, sizeof(g->login.cache));
 }
 
 unsigned

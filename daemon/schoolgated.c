@@ -379,6 +379,7 @@ on_hup(uv_signal_t *s, int sig)
 	sg_diag_free(&diag);
 	gw_conf_unref(g->conf);
 	g->conf = nc;
+	gw_login_flush(g);	/* successes were against the old hashes */
 	d = &nc->cfg->daemon;
 	sg_bans_configure(g->bans, d->ban_failures, d->ban_seconds,
 	    d->ban_max_seconds);
