@@ -84,7 +84,9 @@ sg_secret_eq(const char *a, const char *b)
 #define WINDOW		900	/* failures older than this are forgotten */
 
 struct ban {
-	char	 addr[48];
+	char	 addr[96];	/* the key: an address, or a party id */
+	char	 party[96];	/* whom the failures in the window named */
+	int	 mixed;		/* ... more than one party */
 	unsigned failures;
 	unsigned level;		/* bans so far */
 	int64_t	 last;		/* last failure */
@@ -153,15 +155,20 @@ sg_bans_check(struct sg_bans *b, const char *addr, int64_t now)
 }
 
 unsigned
-sg_bans_fail(struct sg_bans *b, const char *addr, int64_t now)
+sg_bans_fail(struct sg_bans *b, const char *addr, const char *party,
+    int64_t now)
 {
 	struct ban *s = find(b, addr, 1, now);
 	uint64_t len;
 
 	if (s == NULL)
 		return 0;
-	if (now - s->last > WINDOW)
+	if (now - s->last > WINDOW || s->failures == 0) {
 		s->failures = 0;
+		s->mixed = 0;
+		snprintf(s->party, sizeof(s->party), "%s", party);
+	} else if (strcmp(s->party, party) != 0)
+		s->mixed = 1;
 	s->last = now;
 	if (++s->failures < b->failures)
 		return 0;
@@ -175,11 +182,13 @@ sg_bans_fail(struct sg_bans *b, const char *addr, int64_t now)
 }
 
 void
-sg_bans_success(struct sg_bans *b, const char *addr)
+sg_bans_success(struct sg_bans *b, const char *addr, const char *party)
 {
 	struct ban *s = find(b, addr, 0, 0);
 
-	if (s != NULL)
+	/* only the party that failed, and only it, clears the count: a
+	 * success of one's own does not excuse guesses at another's */
+	if (s != NULL && !s->mixed && strcmp(s->party, party) == 0)
 		s->failures = 0;
 }
 

@@ -6,10 +6,10 @@
  * where it compares secrets. Nothing here logs or keeps a plaintext
  * secret beyond the call.
  *
- * sg_bans scores failed logins per client address: past `failures`
- * within the window the address is refused for ban_seconds, doubling on
- * each further ban up to max_seconds. Not thread-safe (the daemon's I/O
- * thread owns it).
+ * sg_bans scores failed logins per key (a client address, or a party id
+ * for the per-party throttle): past `failures` within the window the key
+ * is refused for ban_seconds, doubling on each further ban up to
+ * max_seconds. Not thread-safe (the daemon's I/O thread owns it).
  */
 #ifndef SG_AUTH_H
 #define SG_AUTH_H
@@ -44,11 +44,14 @@ void	sg_bans_configure(struct sg_bans *, unsigned failures,
 	    unsigned ban_seconds, unsigned max_seconds);
 /* Seconds the address is still banned for (0: not banned). */
 unsigned sg_bans_check(struct sg_bans *, const char *addr, int64_t now);
-/* Scores a failure; returns the length of a ban this failure started,
- * or 0. */
-unsigned sg_bans_fail(struct sg_bans *, const char *addr, int64_t now);
-/* A success clears the address's failure count (not an active ban). */
-void	sg_bans_success(struct sg_bans *, const char *addr);
+/* Scores a failure of a sign-in as `party` (the id claimed); returns the
+ * length of a ban this failure started, or 0. */
+unsigned sg_bans_fail(struct sg_bans *, const char *addr, const char *party,
+	    int64_t now);
+/* A success as party clears the key's failure count (not an active ban)
+ * when every failure in the window named that party: guesses at another
+ * party are not forgiven by one's own sign-in. */
+void	sg_bans_success(struct sg_bans *, const char *addr, const char *party);
 /* Addresses banned at `now`. */
 unsigned sg_bans_active(const struct sg_bans *, int64_t now);
 

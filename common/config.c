@@ -580,7 +580,7 @@ load_daemon(struct loader *L, const config_setting_t *g,
 	    "unauthenticated", "header_bytes", "idle_seconds",
 	    "drain_seconds", "upload_buffer", "queued_uploads", NULL };
 	static const char *const bans_known[] = { "failures", "ban_seconds",
-	    "max_ban_seconds", NULL };
+	    "max_ban_seconds", "party_failures", NULL };
 	static const char *const ret_known[] = { "check_seconds",
 	    "day_seconds", NULL };
 	static const char *const cp_known[] = { "records", "seconds", NULL };
@@ -641,6 +641,8 @@ load_daemon(struct loader *L, const config_setting_t *g,
 		get_uint(L, m, "ban_seconds", 1, 86400, &d->ban_seconds);
 		get_uint(L, m, "max_ban_seconds", 1, 30 * 86400,
 		    &d->ban_max_seconds);
+		get_uint(L, m, "party_failures", 1, 10000,
+		    &d->ban_party_failures);
 	}
 	if ((m = config_setting_get_member(g, "retention")) != NULL) {
 		check_known(L, m, ret_known);
@@ -678,6 +680,7 @@ daemon_defaults(struct sg_daemon_conf *d)
 	d->ban_failures = 5;
 	d->ban_seconds = 60;
 	d->ban_max_seconds = 86400;
+	d->ban_party_failures = 20;
 	d->retention_check_seconds = 3600;
 	d->day_seconds = 86400;
 	d->checkpoint_records = 1000;

@@ -173,6 +173,7 @@ struct sg_daemon_conf {
 	unsigned	 upload_buffer;
 	unsigned	 queued_uploads;	/* waiting for a thread */
 	unsigned	 ban_failures, ban_seconds, ban_max_seconds;
+	unsigned	 ban_party_failures;	/* per party, any address */
 	unsigned	 retention_check_seconds, day_seconds;
 	unsigned	 checkpoint_records, checkpoint_seconds;
 };

@@ -100,7 +100,8 @@ struct gw {
 	struct sg_age_identity	*ids;		/* storage identity */
 	size_t			 nids;
 	struct sg_note_key	 signer;
-	struct sg_bans		*bans;
+	struct sg_bans		*bans;		/* per address */
+	struct sg_bans		*party_bans;	/* per party claimed */
 	int			 meta_dir;	/* state/meta */
 	struct gw_xfer		**x;		/* by arrival */
 	size_t			 nx, capx;
@@ -230,7 +231,7 @@ int	gw_login_password(struct gw *, const struct sg_party *,
 unsigned gw_login_failed(struct gw *, const char *addr, const char *party,
 	    const char *front);
 unsigned gw_login_banned(struct gw *, const char *addr);
-void	gw_login_ok(struct gw *, const char *addr);
+void	gw_login_ok(struct gw *, const char *addr, const char *party);
 /* Forgets every cached success (a reload: hashes may have changed). */
 void	gw_login_flush(struct gw *);
 /* A non-blocking listening socket on "address:port" (setting names the

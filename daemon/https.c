@@ -1048,7 +1048,7 @@ authed(struct conn *c, const char *party)
 		c->authed_once = 1;
 		g->n.unauthenticated--;
 	}
-	gw_login_ok(g, c->addr);
+	gw_login_ok(g, c->addr, party);
 }
 
 struct auth_wait {
@@ -2058,7 +2058,7 @@ web_signed_in(struct conn *c, const struct sg_party *p)
 	char tok[SG_SESSION_TOKEN], extra[512];
 	unsigned char bind[32];
 
-	gw_login_ok(g, c->addr);
+	gw_login_ok(g, c->addr, p->id);
 	sg_session_bind(p->password, bind);
 	if ((s = sg_session_start(c->hs->sessions, p->id, bind, gw_now_us(),
 	    tok)) == NULL) {

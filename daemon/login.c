@@ -107,6 +107,8 @@ gw_login_password(struct gw *g, const struct sg_party *p, const char *pw,
 
 	if (p == NULL || p->password == NULL)
 		return 0;
+	if (sg_bans_check(g->party_bans, p->id, gw_now_us() / 1000000) > 0)
+		return 0;	/* throttled: not even the right password */
 	cache_tag(g, p->id, p->password, pw, pwlen, tag);
 	if (cache_hit(g, tag))
 		return 1;
@@ -142,7 +144,7 @@ gw_login_failed(struct gw *g, const char *addr, const char *party,
     const char *front)
 {
 	int64_t now = gw_now_us() / 1000000;
-	unsigned ban = sg_bans_fail(g->bans, addr, now);
+	unsigned ban = sg_bans_fail(g->bans, addr, party, now), pban = 0;
 	const char *f[4];
 	char a[80], b[128], c[48];
 
@@ -152,6 +154,19 @@ gw_login_failed(struct gw *g, const char *addr, const char *party,
 	f[0] = a, f[1] = b, f[2] = c, f[3] = NULL;
 	gw_journalf(EV_AUTH_FAILED, LOG_NOTICE, f, "failed login from %s "
 	    "over %s", addr, front);
+	/* the per-party throttle, whatever the address ("unknown" is no
+	 * party's id) */
+	if (strcmp(party, "unknown") != 0)
+		pban = sg_bans_fail(g->party_bans, party, party, now);
+	if (pban > 0) {
+		char d[64];
+		const char *f2[] = { b, d, c, NULL };
+
+		snprintf(d, sizeof(d), "SCHOOLGATE_BAN_SECONDS=%u", pban);
+		gw_journalf(EV_BANNED, LOG_WARNING, f2, "password sign-ins as "
+		    "%s refused for %u s after repeated failures from any "
+		    "address", party, pban);
+	}
 	if (ban > 0) {
 		char d[64];
 		const char *f2[] = { a, d, c, NULL };
@@ -170,9 +185,10 @@ gw_login_banned(struct gw *g, const char *addr)
 }
 
 void
-gw_login_ok(struct gw *g, const char *addr)
+gw_login_ok(struct gw *g, const char *addr, const char *party)
 {
-	sg_bans_success(g->bans, addr);
+	sg_bans_success(g->bans, addr, party);
+	sg_bans_success(g->party_bans, party, party);
 }
 
 int

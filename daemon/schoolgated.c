@@ -383,6 +383,8 @@ on_hup(uv_signal_t *s, int sig)
 	d = &nc->cfg->daemon;
 	sg_bans_configure(g->bans, d->ban_failures, d->ban_seconds,
 	    d->ban_max_seconds);
+	sg_bans_configure(g->party_bans, d->ban_party_failures,
+	    d->ban_seconds, d->ban_max_seconds);
 	if (gw_https_reload(dm->https, err) != 0) {
 		const char *f[] = { "SCHOOLGATE_REASON=tls", NULL };
 
@@ -514,7 +516,9 @@ main(int argc, char **argv)
 		    gw_finish_unreleased(g, err) != 0)
 			goto fatal;
 		if ((g->bans = sg_bans_new(d->ban_failures, d->ban_seconds,
-		    d->ban_max_seconds)) == NULL)
+		    d->ban_max_seconds)) == NULL ||
+		    (g->party_bans = sg_bans_new(d->ban_party_failures,
+		    d->ban_seconds, d->ban_max_seconds)) == NULL)
 			goto fatal;
 	}
 	g->loop = uv_default_loop();
@@ -572,6 +576,7 @@ main(int argc, char **argv)
 	gw_ssh_free(dm.sftp);
 	gw_xfers_free(g);
 	sg_bans_free(g->bans);
+	sg_bans_free(g->party_bans);
 	sg_identities_free(g->ids, g->nids);
 	OPENSSL_cleanse(&g->signer, sizeof(g->signer));
 	close(g->meta_dir);

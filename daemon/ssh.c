@@ -292,7 +292,7 @@ auth_ok(struct sess *c, ssh_message m, const char *party)
 	c->authed = 1;
 	c->f->unauth--;
 	g->n.unauthenticated--;
-	gw_login_ok(g, c->addr);
+	gw_login_ok(g, c->addr, party);
 	ssh_message_auth_reply_success(m, 0);
 	uv_timer_stop(&c->timer);
 	uv_timer_again(&c->timer);	/* now the idle timer */

@@ -57,30 +57,60 @@ bans_grow_and_expire(void **state)
 
 	(void)state;
 	assert_non_null(b);
-	assert_int_equal(sg_bans_fail(b, "192.0.2.1", 100), 0);
-	assert_int_equal(sg_bans_fail(b, "192.0.2.1", 101), 0);
+	assert_int_equal(sg_bans_fail(b, "192.0.2.1", "school:1", 100), 0);
+	assert_int_equal(sg_bans_fail(b, "192.0.2.1", "school:1", 101), 0);
 	assert_int_equal(sg_bans_check(b, "192.0.2.1", 101), 0);
-	assert_int_equal(sg_bans_fail(b, "192.0.2.1", 102), 10);
+	assert_int_equal(sg_bans_fail(b, "192.0.2.1", "school:1", 102), 10);
 	assert_int_equal(sg_bans_check(b, "192.0.2.1", 105), 7);
 	assert_int_equal(sg_bans_check(b, "192.0.2.2", 105), 0);
 	assert_int_equal(sg_bans_active(b, 105), 1);
 	assert_int_equal(sg_bans_check(b, "192.0.2.1", 112), 0);
 	/* the next ban doubles, then is capped */
-	sg_bans_fail(b, "192.0.2.1", 120);
-	sg_bans_fail(b, "192.0.2.1", 121);
-	assert_int_equal(sg_bans_fail(b, "192.0.2.1", 122), 20);
-	sg_bans_fail(b, "192.0.2.1", 200);
-	sg_bans_fail(b, "192.0.2.1", 201);
-	assert_int_equal(sg_bans_fail(b, "192.0.2.1", 202), 25);
+	sg_bans_fail(b, "192.0.2.1", "school:1", 120);
+	sg_bans_fail(b, "192.0.2.1", "school:1", 121);
+	assert_int_equal(sg_bans_fail(b, "192.0.2.1", "school:1", 122), 20);
+	sg_bans_fail(b, "192.0.2.1", "school:1", 200);
+	sg_bans_fail(b, "192.0.2.1", "school:1", 201);
+	assert_int_equal(sg_bans_fail(b, "192.0.2.1", "school:1", 202), 25);
 	/* a success forgets failures, and old failures are forgotten */
-	sg_bans_fail(b, "192.0.2.3", 300);
-	sg_bans_fail(b, "192.0.2.3", 301);
-	sg_bans_success(b, "192.0.2.3");
-	assert_int_equal(sg_bans_fail(b, "192.0.2.3", 302), 0);
-	assert_int_equal(sg_bans_fail(b, "192.0.2.3", 303), 0);
-	sg_bans_fail(b, "192.0.2.4", 400);
-	sg_bans_fail(b, "192.0.2.4", 401);
-	assert_int_equal(sg_bans_fail(b, "192.0.2.4", 401 + 901), 0);
+	sg_bans_fail(b, "192.0.2.3", "school:1", 300);
+	sg_bans_fail(b, "192.0.2.3", "school:1", 301);
+	sg_bans_success(b, "192.0.2.3", "school:1");
+	assert_int_equal(sg_bans_fail(b, "192.0.2.3", "school:1", 302), 0);
+	assert_int_equal(sg_bans_fail(b, "192.0.2.3", "school:1", 303), 0);
+	sg_bans_fail(b, "192.0.2.4", "school:1", 400);
+	sg_bans_fail(b, "192.0.2.4", "school:1", 401);
+	assert_int_equal(sg_bans_fail(b, "192.0.2.4", "school:1", 401 + 901), 0);
+	sg_bans_free(b);
+}
+
+/* the failures counted against another party are not cleared by a
+ * sign-in of one's own (four wrong guesses at B, one success as A, ...) */
+static void
+bans_success_is_per_party(void **state)
+{
+	struct sg_bans *b = sg_bans_new(3, 10, 25);
+	int i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(sg_bans_fail(b, "192.0.2.9", "school:victim",
+		    100 + i), 0);
+		sg_bans_success(b, "192.0.2.9", "school:mine");
+	}
+	assert_int_equal(sg_bans_fail(b, "192.0.2.9", "school:victim", 103),
+	    10);
+	/* a mistyped password then the right one is forgiven */
+	sg_bans_fail(b, "192.0.2.10", "school:mine", 200);
+	sg_bans_fail(b, "192.0.2.10", "school:mine", 201);
+	sg_bans_success(b, "192.0.2.10", "school:mine");
+	assert_int_equal(sg_bans_fail(b, "192.0.2.10", "school:mine", 202), 0);
+	assert_int_equal(sg_bans_fail(b, "192.0.2.10", "school:mine", 203), 0);
+	/* failures naming two parties are not cleared by either */
+	sg_bans_fail(b, "192.0.2.11", "school:mine", 300);
+	sg_bans_fail(b, "192.0.2.11", "school:other", 301);
+	sg_bans_success(b, "192.0.2.11", "school:mine");
+	assert_int_equal(sg_bans_fail(b, "192.0.2.11", "school:mine", 302), 10);
 	sg_bans_free(b);
 }
 
@@ -95,10 +125,10 @@ bans_many_addresses(void **state)
 	/* more addresses than slots: the table recycles, never grows */
 	for (i = 0; i < 10000; i++) {
 		snprintf(a, sizeof(a), "10.0.%d.%d", i / 256, i % 256);
-		sg_bans_fail(b, a, 1000 + i);
+		sg_bans_fail(b, a, "school:1", 1000 + i);
 	}
-	sg_bans_fail(b, "198.51.100.7", 20000);
-	assert_int_equal(sg_bans_fail(b, "198.51.100.7", 20001), 60);
+	sg_bans_fail(b, "198.51.100.7", "school:1", 20000);
+	assert_int_equal(sg_bans_fail(b, "198.51.100.7", "school:1", 20001), 60);
 	assert_int_equal(sg_bans_check(b, "198.51.100.7", 20002), 59);
 	sg_bans_free(b);
 }
@@ -110,6 +140,7 @@ main(void)
 		cmocka_unit_test(passwd_round_trip),
 		cmocka_unit_test(tokens),
 		cmocka_unit_test(bans_grow_and_expire),
+		cmocka_unit_test(bans_success_is_per_party),
 		cmocka_unit_test(bans_many_addresses),
 	};
 
