@@ -87,7 +87,7 @@ sg_vpath_split(char *path, char *seg[SG_VPATH_MAXSEG], int flags)
 			/* "//" inside, or a trailing '/' */
 			if (e == NULL || !(flags & SG_VPATH_TRAILING))
 				return -1;
-		} else if (len > SG_VNAME_MAX + 8)
+		} else if (len > SG_VSEG_MAX)
 			return -1;
 		else if (p[0] == '.' && (len == 1 || (len == 2 &&
 		    p[1] == '.'))) {

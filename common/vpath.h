@@ -10,8 +10,16 @@
 
 #include <stddef.h>
 
+#include "store.h"
+
 #define SG_VPATH_MAXSEG	8
+/* The longest file name a sender may give ... */
 #define SG_VNAME_MAX	128
+/* ... and so the longest segment the tree shows: a transfer as listed in
+ * /receive or /reports, its id, '_', the name and a suffix (".age",
+ * ".txt"). What is listed can always be named back. */
+#define SG_VSUFFIX_MAX	4
+#define SG_VSEG_MAX	((SG_ID_MAX - 1) + 1 + SG_VNAME_MAX + SG_VSUFFIX_MAX)
 
 /* What a segment may be: an id (agreement, flow, party: letters, digits,
  * - _ . :) or a file name (letters, digits, space and . _ - ( ) + ,). */
