@@ -51,6 +51,7 @@ struct sess {
 	ssh_channel		 ch;
 	uv_poll_t		 poll;
 	uv_timer_t		 timer;
+	uint64_t		 active;	/* loop ms: the client last sent */
 	int			 events;
 	char			 addr[48];
 	char			 party[96];
@@ -525,11 +526,12 @@ on_poll(uv_poll_t *p, int status, int events)
 {
 	struct sess *c = p->data;
 
-	(void)events;
 	if (status < 0) {
 		sess_close(c, NULL);
 		return;
 	}
+	if (events & UV_READABLE)
+		c->active = uv_now(c->f->g->loop);
 	drive(c);
 }
 
@@ -617,6 +619,18 @@ on_timer(uv_timer_t *t)
 	}
 	if (c->sftp != NULL && sftp_busy(c->sftp) > 0)
 		return;		/* an upload waits for its verdict */
+	{
+		/* idle is time since the client last sent anything, not
+		 * since sign-in: wait out the rest of it */
+		uint64_t idle = (uint64_t)c->f->g->conf->cfg->daemon.
+		    sftp_idle_seconds * 1000, now = uv_now(c->f->g->loop);
+
+		if (now - c->active < idle) {
+			uv_timer_start(t, on_timer, idle - (now - c->active),
+			    idle);
+			return;
+		}
+	}
 	sess_close(c, "idle");
 }
 

@@ -104,11 +104,12 @@ class Notify:
 class Gateway:
     def __init__(self, extra_daemon="", agreements=(), keep_state=None,
                  parties_extra=None, keys_from=None, sftp=False,
-                 extra_top="", extra_https=""):
+                 extra_top="", extra_https="", extra_sftp=""):
         self.dir = keep_state or tempfile.mkdtemp(prefix="sg-daemon.")
         self.port = free_port()
         self.sftp_port = free_port() if sftp else None
         self.url = "https://127.0.0.1:%d" % self.port
+        self.extra_sftp = extra_sftp
         self.proc = None
         self.notify = None
         d = self.dir
@@ -205,8 +206,8 @@ daemon = {
   %s
   %s
 };
-''' % (ROOT, self.extra_top, self.port, self.extra_https, ('sftp = { listen = "127.0.0.1:%d"; };' %
-                          self.sftp_port) if self.sftp_port else "",
+''' % (ROOT, self.extra_top, self.port, self.extra_https, ('sftp = { listen = "127.0.0.1:%d"; %s };' %
+                          (self.sftp_port, self.extra_sftp)) if self.sftp_port else "",
        self.extra_daemon))
 
     def start(self, env_extra=None, journal=False):
