@@ -118,6 +118,8 @@ struct gw {
 		int			keyed;
 		struct gw_login_slot	cache[GW_LOGIN_CACHE];
 		unsigned		next;
+		/* what an unknown party's password is checked against */
+		char			dummy[SG_PASSWD_HASH_MAX];
 	}			 login;
 };
 
@@ -234,6 +236,8 @@ unsigned gw_login_banned(struct gw *, const char *addr);
 void	gw_login_ok(struct gw *, const char *addr, const char *party);
 /* Forgets every cached success (a reload: hashes may have changed). */
 void	gw_login_flush(struct gw *);
+/* Makes the hash unknown parties' passwords are checked against. 0/-1 */
+int	gw_login_init(struct gw *);
 /* A non-blocking listening socket on "address:port" (setting names the
  * configuration setting in errors); -1 with err. */
 int	gw_listen_socket(const char *listen_on, const char *setting,

@@ -1207,21 +1207,16 @@ authenticate(struct conn *c)
 		struct auth_wait *a;
 		int rc;
 
-		if (p == NULL || p->password == NULL) {
-			char pid[96];
-
-			snprintf(pid, sizeof(pid), "%s", p ? p->id : "unknown");
-			OPENSSL_cleanse(dec, sizeof(dec));
-			auth_failed(c, pid);
-			return 0;
-		}
+		/* an unknown id is checked too (and fails), taking as long
+		 * as a known one */
 		if ((a = calloc(1, sizeof(*a))) == NULL) {
 			OPENSSL_cleanse(dec, sizeof(dec));
 			problem(c, 503, "unavailable", "try again", NULL);
 			return 0;
 		}
 		a->c = c;
-		snprintf(a->party, sizeof(a->party), "%s", p->id);
+		snprintf(a->party, sizeof(a->party), "%s", p ? p->id :
+		    "unknown");
 		rc = gw_login_password(g, p, pw, pwlen, auth_after, a);
 		OPENSSL_cleanse(dec, sizeof(dec));
 		if (rc == 2) {
@@ -1229,12 +1224,13 @@ authenticate(struct conn *c)
 			c->st = ST_AUTH;
 			return 0;
 		}
-		free(a);
 		if (rc == 1) {
-			authed(c, p->id);
+			authed(c, a->party);
+			free(a);
 			return 1;
 		}
-		auth_failed(c, p->id);
+		auth_failed(c, a->party);
+		free(a);
 		return 0;
 	}
 }
@@ -2105,7 +2101,10 @@ web_login_after(void *arg, int ok)
 	if (ok && p != NULL && p->password != NULL)
 		web_signed_in(c, p);
 	else {
-		gw_login_failed(c->hs->g, c->addr, a->party, "web");
+		/* the id as typed goes back into the form, never into the
+		 * journal unless it is a party's */
+		gw_login_failed(c->hs->g, c->addr, p ? p->id : "unknown",
+		    "web");
 		web_sign_in_page(c, 401, SI_WRONG, a->party, "");
 	}
 	free(a);
@@ -2145,20 +2144,16 @@ web_sign_in(struct conn *c)
 		    pl > 0 ? party : NULL, "");
 		return;
 	}
+	/* an unknown id is checked too (and fails), taking as long as a
+	 * known one */
 	p = sg_config_party(g->conf->cfg, party);
-	if (p == NULL || p->password == NULL) {
-		OPENSSL_cleanse(pw, sizeof(pw));
-		gw_login_failed(g, c->addr, p ? p->id : "unknown", "web");
-		web_sign_in_page(c, 401, SI_WRONG, party, "");
-		return;
-	}
 	if ((a = calloc(1, sizeof(*a))) == NULL) {
 		OPENSSL_cleanse(pw, sizeof(pw));
 		problem(c, 503, "unavailable", "try again", NULL);
 		return;
 	}
 	a->c = c;
-	snprintf(a->party, sizeof(a->party), "%s", p->id);
+	snprintf(a->party, sizeof(a->party), "%s", party);
 	rc = gw_login_password(g, p, pw, (size_t)pwl, web_login_after, a);
 	OPENSSL_cleanse(pw, sizeof(pw));
 	OPENSSL_cleanse(c->form, sizeof(c->form));
@@ -2171,8 +2166,8 @@ web_sign_in(struct conn *c)
 	if (rc == 1)
 		web_signed_in(c, p);
 	else {
-		gw_login_failed(g, c->addr, p->id, "web");
-		web_sign_in_page(c, 401, SI_WRONG, p->id, "");
+		gw_login_failed(g, c->addr, p ? p->id : "unknown", "web");
+		web_sign_in_page(c, 401, SI_WRONG, party, "");
 	}
 }
 

@@ -6,6 +6,8 @@
  */
 #include "gw.h"
 
+#include "codec.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -61,6 +63,7 @@ cache_hit(struct gw *g, const unsigned char tag[32])
 struct login_work {
 	uv_work_t	 w;
 	struct gw	*g;
+	int		 dummy;		/* no such party: always fails */
 	char		*hash;
 	char		 party[96];
 	char		 pw[512];
@@ -75,7 +78,7 @@ login_run(uv_work_t *w)
 {
 	struct login_work *a = w->data;
 
-	a->ok = sg_passwd_verify(a->hash, a->pw, a->pwlen);
+	a->ok = sg_passwd_verify(a->hash, a->pw, a->pwlen) && !a->dummy;
 }
 
 static void
@@ -99,29 +102,52 @@ login_after(uv_work_t *w, int status)
 }
 
 int
+gw_login_init(struct gw *g)
+{
+	unsigned char r[24];
+	char pw[49];
+	int rc;
+
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		return -1;
+	sg_hex(r, sizeof(r), pw);
+	rc = sg_passwd_hash(pw, strlen(pw), g->login.dummy);
+	OPENSSL_cleanse(pw, sizeof(pw));
+	return rc;
+}
+
+int
 gw_login_password(struct gw *g, const struct sg_party *p, const char *pw,
     size_t pwlen, gw_login_cb cb, void *arg)
 {
 	struct login_work *a;
 	unsigned char tag[32];
+	/* an unknown party, or one that has no password here, costs the
+	 * same argon2id check as a known one, against a hash of a random
+	 * password, and fails: how long a refusal takes tells no one which
+	 * party ids exist */
+	int dummy = p == NULL || p->password == NULL;
+	const char *hash = dummy ? g->login.dummy : p->password;
 
-	if (p == NULL || p->password == NULL)
-		return 0;
-	if (sg_bans_check(g->party_bans, p->id, gw_now_us() / 1000000) > 0)
-		return 0;	/* throttled: not even the right password */
-	cache_tag(g, p->id, p->password, pw, pwlen, tag);
-	if (cache_hit(g, tag))
-		return 1;
+	if (!dummy) {
+		if (sg_bans_check(g->party_bans, p->id, gw_now_us() /
+		    1000000) > 0)
+			return 0;	/* throttled: not even the right one */
+		cache_tag(g, p->id, p->password, pw, pwlen, tag);
+		if (cache_hit(g, tag))
+			return 1;
+	}
 	if ((a = calloc(1, sizeof(*a))) == NULL || pwlen >= sizeof(a->pw) ||
-	    (a->hash = strdup(p->password)) == NULL) {
+	    (a->hash = strdup(hash)) == NULL) {
 		free(a);
 		return 0;
 	}
+	a->dummy = dummy;
 	a->g = g;
 	a->cb = cb;
 	a->arg = arg;
 	a->w.data = a;
-	snprintf(a->party, sizeof(a->party), "%s", p->id);
+	snprintf(a->party, sizeof(a->party), "%s", dummy ? "" : p->id);
 	memcpy(a->pw, pw, pwlen);
 	a->pwlen = pwlen;
 	if (uv_queue_work(g->loop, &a->w, login_run, login_after) != 0) {

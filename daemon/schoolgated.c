@@ -523,6 +523,10 @@ main(int argc, char **argv)
 	}
 	g->loop = uv_default_loop();
 	g->started = gw_now_us();
+	if (gw_login_init(g) != 0) {
+		sg_errf(err, "cannot make the sign-in check's hash");
+		goto fatal;
+	}
 	if (gw_pool_start(g, g->conf->cfg->daemon.workers) != 0) {
 		sg_errf(err, "cannot start the pipeline threads");
 		goto fatal;

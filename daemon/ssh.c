@@ -262,12 +262,6 @@ msg_pubkey_state(ssh_message m)
 }
 #pragma GCC diagnostic pop
 
-static int
-methods(const struct sg_party *p)
-{
-	return SSH_AUTH_METHOD_PUBLICKEY | (p == NULL || p->sftp_password ?
-	    SSH_AUTH_METHOD_PASSWORD : 0);
-}
 
 static void
 auth_refused(struct sess *c, ssh_message m, const char *party, int count)
@@ -337,7 +331,14 @@ pw_after(void *arg, int ok)
 			free(c);
 		return;
 	}
-	snprintf(party, sizeof(party), "%s", ssh_message_auth_user(m));
+	{
+		const char *u = ssh_message_auth_user(m);
+		const struct sg_party *p = u ? sg_config_party(
+		    c->f->g->conf->cfg, u) : NULL;
+
+		/* a user name that is no party's stays out of the journal */
+		snprintf(party, sizeof(party), "%s", p ? p->id : "unknown");
+	}
 	if (ok)
 		auth_ok(c, m, party);
 	else
@@ -357,7 +358,8 @@ on_auth(struct sess *c, ssh_message m)
 	char pid[96];
 
 	snprintf(pid, sizeof(pid), "%s", p ? p->id : "unknown");
-	ssh_set_auth_methods(c->s, methods(p));
+	/* the methods offered are the same for every user name, known or
+	 * not (a password for a party without sftp_password just fails) */
 	if (c->authed) {
 		ssh_message_reply_default(m);
 		return 0;
@@ -387,11 +389,14 @@ on_auth(struct sess *c, ssh_message m)
 		int rc;
 
 		c->tried = 1;
-		if (p == NULL || !p->sftp_password || pw == NULL) {
+		if (pw == NULL) {
 			auth_refused(c, m, pid, 1);
 			return 0;
 		}
-		rc = gw_login_password(g, p, pw, strlen(pw), pw_after, c);
+		/* an unknown party, or one whose password is not for SFTP,
+		 * is checked against nothing, for as long, and fails */
+		rc = gw_login_password(g, p && p->sftp_password ? p : NULL, pw,
+		    strlen(pw), pw_after, c);
 		if (rc == 1) {
 			auth_ok(c, m, p->id);
 			return 0;

@@ -526,13 +526,11 @@ gw_may_send(struct gw *g, const char *party, const char *agreement,
 	const struct sg_flow *f = a ? sg_agreement_flow(a, flow) : NULL;
 
 	*out = NULL;
-	if (f == NULL) {
-		*why = "no such agreement and flow";
+	/* a flow this party does not send on is answered as one that does
+	 * not exist: which agreements and flows exist is not told */
+	if (f == NULL || !sg_flow_has_sender(f, party)) {
+		*why = "no such agreement and flow for this party";
 		return 404;
-	}
-	if (!sg_flow_has_sender(f, party)) {
-		*why = "this party is not a sender on this flow";
-		return 403;
 	}
 	if ((*why = gw_agreement_block(g, agreement)) != NULL)
 		return 403;
