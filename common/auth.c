@@ -12,9 +12,13 @@
 
 #include "codec.h"
 
-#define T_COST	2
-#define M_COST	19456	/* KiB */
-#define PARALLEL 1
+/* RFC 9106 section 4, the second recommended option (for when memory is
+ * not plentiful): t=3, 64 MiB, 4 lanes. Hashes made with other
+ * parameters carry them and still verify; sg_passwd_weak() tells which
+ * fall below these. */
+#define T_COST	3
+#define M_COST	65536	/* KiB */
+#define PARALLEL 4
 #define SALT	16
 #define HASHLEN	32
 #define PW_MAX	1024
@@ -40,6 +44,19 @@ sg_passwd_verify(const char *hash, const char *pw, size_t len)
 	    len > PW_MAX)
 		return 0;
 	return argon2id_verify(hash, pw, len) == ARGON2_OK;
+}
+
+int
+sg_passwd_weak(const char *hash)
+{
+	unsigned long m, t, p;
+	int v;
+
+	if (hash == NULL || sscanf(hash, "$argon2id$v=%d$m=%lu,t=%lu,p=%lu$",
+	    &v, &m, &t, &p) != 4)
+		return 1;
+	/* memory and time together: the work an attacker must repeat */
+	return m < M_COST || t < T_COST;
 }
 
 void

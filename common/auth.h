@@ -19,13 +19,16 @@
 
 #define SG_PASSWD_HASH_MAX	160
 
-/* An argon2id hash of pw (RFC 9106 second recommended option scaled to
- * a server: t=2, m=19 MiB, p=1, 16-byte random salt). 0 or -1. */
+/* An argon2id hash of pw (RFC 9106's second recommended option: t=3,
+ * m=64 MiB, p=4, 16-byte random salt). 0 or -1. */
 int	sg_passwd_hash(const char *pw, size_t len,
 	    char out[SG_PASSWD_HASH_MAX]);
 /* 1 when pw matches hash, 0 when not (or hash malformed). Slow by
  * design: call it off the I/O thread. */
 int	sg_passwd_verify(const char *hash, const char *pw, size_t len);
+/* 1 when hash was made with less memory or time than sg_passwd_hash
+ * uses now (or cannot be read): `schoolgate config check` warns. */
+int	sg_passwd_weak(const char *hash);
 
 /* "sha256:<64 hex>" of a token. */
 #define SG_TOKEN_HASH_LEN	(7 + 64 + 1)

@@ -85,6 +85,11 @@ struct gw_counters {
 };
 
 #define GW_LOGIN_CACHE	256
+/* password checks (argon2id, 64 MiB each) queued or running at once, in
+ * all and from one address: beyond, a sign-in is answered "busy" at
+ * once, so no client can queue unbounded work before its ban */
+#define GW_LOGIN_INFLIGHT	32
+#define GW_LOGIN_PER_ADDR	4
 
 struct gw_login_slot {
 	unsigned char	 tag[32];
@@ -120,6 +125,8 @@ struct gw {
 		unsigned		next;
 		/* what an unknown party's password is checked against */
 		char			dummy[SG_PASSWD_HASH_MAX];
+		/* the addresses whose checks are queued or running */
+		char			busy[GW_LOGIN_INFLIGHT][48];
 	}			 login;
 };
 
@@ -222,12 +229,16 @@ int	gw_may_read(struct gw *, const struct gw_xfer *, const char *party);
 /* The agreement's reason to refuse releases, or NULL when active. */
 const char *gw_agreement_block(struct gw *, const char *agreement);
 
-/* Sign-in shared by every front door (login.c). A password check
- * returns 1 (matches a recent success), 0 (refused now) or 2 (argon2id
- * runs on the work pool; cb(arg, ok) follows on the I/O thread). */
+/* Sign-in shared by every front door (login.c). A password check from
+ * addr returns 1 (matches a recent success), 0 (refused now), 2
+ * (argon2id runs on the work pool; cb(arg, ok) follows on the I/O
+ * thread) or -1 (too many checks wait, from this address or in all:
+ * answer "busy, try again", which is not a failed sign-in). p may be
+ * NULL (no such party): the check runs all the same, and fails. */
 typedef void (*gw_login_cb)(void *arg, int ok);
-int	gw_login_password(struct gw *, const struct sg_party *,
-	    const char *pw, size_t pwlen, gw_login_cb, void *arg);
+int	gw_login_password(struct gw *, const char *addr,
+	    const struct sg_party *, const char *pw, size_t pwlen,
+	    gw_login_cb, void *arg);
 /* Journals a failed login and counts it against the address; returns
  * the ban (seconds) it now earns, or 0. */
 unsigned gw_login_failed(struct gw *, const char *addr, const char *party,

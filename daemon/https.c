@@ -1217,11 +1217,20 @@ authenticate(struct conn *c)
 		a->c = c;
 		snprintf(a->party, sizeof(a->party), "%s", p ? p->id :
 		    "unknown");
-		rc = gw_login_password(g, p, pw, pwlen, auth_after, a);
+		rc = gw_login_password(g, c->addr, p, pw, pwlen, auth_after,
+		    a);
 		OPENSSL_cleanse(dec, sizeof(dec));
 		if (rc == 2) {
 			c->refs++;
 			c->st = ST_AUTH;
+			return 0;
+		}
+		if (rc < 0) {
+			free(a);
+			c->close_after = 1;
+			problem(c, 503, "busy", "too many sign-ins are being "
+			    "checked; try again in a moment",
+			    "Retry-After: 1\r\n");
 			return 0;
 		}
 		if (rc == 1) {
@@ -1898,7 +1907,7 @@ web_app_page(struct conn *c, const struct sg_session *s, const char *page,
 }
 
 enum signin_error { SI_NONE, SI_EMPTY_PARTY, SI_EMPTY_PASSWORD, SI_EMPTY,
-    SI_WRONG, SI_EXPIRED, SI_BANNED };
+    SI_WRONG, SI_EXPIRED, SI_BANNED, SI_BUSY };
 
 /* The sign-in page, with the GOV.UK error summary linked to the fields
  * when there is something to put right. A fresh form token goes with
@@ -1944,6 +1953,10 @@ web_sign_in_page(struct conn *c, int status, enum signin_error e,
 	case SI_BANNED:
 		summary = "There have been too many wrong passwords from your "
 		    "network: wait a few minutes, then try again";
+		break;
+	case SI_BUSY:
+		summary = "The gateway is checking many sign-ins at the "
+		    "moment: try again in a few seconds";
 		break;
 	case SI_NONE:
 		break;
@@ -2154,7 +2167,8 @@ web_sign_in(struct conn *c)
 	}
 	a->c = c;
 	snprintf(a->party, sizeof(a->party), "%s", party);
-	rc = gw_login_password(g, p, pw, (size_t)pwl, web_login_after, a);
+	rc = gw_login_password(g, c->addr, p, pw, (size_t)pwl,
+	    web_login_after, a);
 	OPENSSL_cleanse(pw, sizeof(pw));
 	OPENSSL_cleanse(c->form, sizeof(c->form));
 	if (rc == 2) {
@@ -2163,7 +2177,9 @@ web_sign_in(struct conn *c)
 		return;
 	}
 	free(a);
-	if (rc == 1)
+	if (rc < 0)
+		web_sign_in_page(c, 503, SI_BUSY, party, "");
+	else if (rc == 1)
 		web_signed_in(c, p);
 	else {
 		gw_login_failed(g, c->addr, p ? p->id : "unknown", "web");

@@ -63,6 +63,7 @@ cache_hit(struct gw *g, const unsigned char tag[32])
 struct login_work {
 	uv_work_t	 w;
 	struct gw	*g;
+	int		 slot;		/* in g->login.busy */
 	int		 dummy;		/* no such party: always fails */
 	char		*hash;
 	char		 party[96];
@@ -96,9 +97,29 @@ login_after(uv_work_t *w, int status)
 		e->until = gw_now_us() + CACHE_US;
 	}
 	OPENSSL_cleanse(a->pw, sizeof(a->pw));
+	g->login.busy[a->slot][0] = '\0';
 	a->cb(a->arg, a->ok);
 	free(a->hash);
 	free(a);
+}
+
+/* A place among the checks in flight for addr, or -1. */
+static int
+busy_slot(struct gw *g, const char *addr)
+{
+	int i, free_slot = -1, mine = 0;
+
+	for (i = 0; i < GW_LOGIN_INFLIGHT; i++)
+		if (g->login.busy[i][0] == '\0') {
+			if (free_slot < 0)
+				free_slot = i;
+		} else if (strcmp(g->login.busy[i], addr) == 0)
+			mine++;
+	if (free_slot < 0 || mine >= GW_LOGIN_PER_ADDR)
+		return -1;
+	snprintf(g->login.busy[free_slot], sizeof(g->login.busy[0]), "%s",
+	    addr[0] ? addr : "?");
+	return free_slot;
 }
 
 int
@@ -117,8 +138,8 @@ gw_login_init(struct gw *g)
 }
 
 int
-gw_login_password(struct gw *g, const struct sg_party *p, const char *pw,
-    size_t pwlen, gw_login_cb cb, void *arg)
+gw_login_password(struct gw *g, const char *addr, const struct sg_party *p,
+    const char *pw, size_t pwlen, gw_login_cb cb, void *arg)
 {
 	struct login_work *a;
 	unsigned char tag[32];
@@ -142,6 +163,11 @@ gw_login_password(struct gw *g, const struct sg_party *p, const char *pw,
 		free(a);
 		return 0;
 	}
+	if ((a->slot = busy_slot(g, addr)) < 0) {
+		free(a->hash);
+		free(a);
+		return -1;
+	}
 	a->dummy = dummy;
 	a->g = g;
 	a->cb = cb;
@@ -151,6 +177,7 @@ gw_login_password(struct gw *g, const struct sg_party *p, const char *pw,
 	memcpy(a->pw, pw, pwlen);
 	a->pwlen = pwlen;
 	if (uv_queue_work(g->loop, &a->w, login_run, login_after) != 0) {
+		g->login.busy[a->slot][0] = '\0';
 		OPENSSL_cleanse(a->pw, sizeof(a->pw));
 		free(a->hash);
 		free(a);

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "cli.h"
 #include "config.h"
 #include "diag.h"
@@ -310,6 +311,14 @@ cmd_config(int argc, char **argv)
 	}
 	for (i = 0; i < cfg->nagreements; i++)
 		flows += cfg->agreements[i].nflows;
+	for (i = 0; i < cfg->nparties; i++)
+		if (cfg->parties[i].password != NULL &&
+		    sg_passwd_weak(cfg->parties[i].password))
+			fprintf(stderr, "schoolgate: warning: party %s: its "
+			    "password hash uses less memory or time than new "
+			    "hashes (argon2id m=65536, t=3): it still works; "
+			    "make a new one with schoolgate passwd\n",
+			    cfg->parties[i].id);
 	printf("configuration %s is valid: %zu parties, %zu agreements, "
 	    "%zu flows, %d LA codes\n", cfg->path, cfg->nparties,
 	    cfg->nagreements, flows, cfg->la.count);

@@ -395,14 +395,14 @@ on_auth(struct sess *c, ssh_message m)
 		}
 		/* an unknown party, or one whose password is not for SFTP,
 		 * is checked against nothing, for as long, and fails */
-		rc = gw_login_password(g, p && p->sftp_password ? p : NULL, pw,
-		    strlen(pw), pw_after, c);
+		rc = gw_login_password(g, c->addr, p && p->sftp_password ? p :
+		    NULL, pw, strlen(pw), pw_after, c);
 		if (rc == 1) {
 			auth_ok(c, m, p->id);
 			return 0;
 		}
-		if (rc == 0) {
-			auth_refused(c, m, pid, 1);
+		if (rc <= 0) {	/* refused, or busy (not a failure) */
+			auth_refused(c, m, pid, rc == 0);
 			return 0;
 		}
 		c->auth_wait = 1;

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <argon2.h>
+
 #include "auth.h"
 
 static void
@@ -16,7 +18,7 @@ passwd_round_trip(void **state)
 
 	(void)state;
 	assert_int_equal(sg_passwd_hash("s3cret pass", 11, h), 0);
-	assert_memory_equal(h, "$argon2id$v=19$m=19456,t=2,p=1$", 31);
+	assert_memory_equal(h, "$argon2id$v=19$m=65536,t=3,p=4$", 31);
 	assert_int_equal(sg_passwd_verify(h, "s3cret pass", 11), 1);
 	assert_int_equal(sg_passwd_verify(h, "s3cret pasS", 11), 0);
 	assert_int_equal(sg_passwd_verify(h, "s3cret pas", 10), 0);
@@ -27,6 +29,28 @@ passwd_round_trip(void **state)
 	assert_int_equal(sg_passwd_verify("plain", "plain", 5), 0);
 	assert_int_equal(sg_passwd_verify(NULL, "x", 1), 0);
 	assert_int_equal(sg_passwd_hash("", 0, h), -1);
+}
+
+/* new hashes use RFC 9106's second recommended parameters; a hash made
+ * with the old ones (t=2, 19 MiB, 1 lane) still verifies and is weak */
+static void
+passwd_parameters(void **state)
+{
+	char h[SG_PASSWD_HASH_MAX], old[SG_PASSWD_HASH_MAX];
+	const unsigned char salt[16] = "0123456789abcdef";
+
+	(void)state;
+	assert_int_equal(sg_passwd_hash("s3cret pass", 11, h), 0);
+	assert_non_null(strstr(h, "$m=65536,t=3,p=4$"));
+	assert_int_equal(sg_passwd_weak(h), 0);
+	assert_int_equal(argon2id_hash_encoded(2, 19456, 1, "s3cret pass", 11,
+	    salt, sizeof(salt), 32, old, sizeof(old)), ARGON2_OK);
+	assert_int_equal(sg_passwd_verify(old, "s3cret pass", 11), 1);
+	assert_int_equal(sg_passwd_weak(old), 1);
+	assert_int_equal(sg_passwd_weak("$argon2id$v=19$m=65536,t=2,p=4$x$y"),
+	    1);
+	assert_int_equal(sg_passwd_weak("not a hash"), 1);
+	assert_int_equal(sg_passwd_weak(NULL), 1);
 }
 
 static void
@@ -138,6 +162,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(passwd_round_trip),
+		cmocka_unit_test(passwd_parameters),
 		cmocka_unit_test(tokens),
 		cmocka_unit_test(bans_grow_and_expire),
 		cmocka_unit_test(bans_success_is_per_party),
