@@ -83,7 +83,8 @@ DAEMONLIBS := $(PKG_DAEMONLIBS)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLS      := $(BUILD)/tools/gencensus $(BUILD)/tools/csvbare \
-              $(BUILD)/tools/sgwriter $(BUILD)/tools/logbench
+              $(BUILD)/tools/sgwriter $(BUILD)/tools/logbench \
+              $(BUILD)/tools/slowsync.so
 
 .PHONY: all deps test check unit corpus fuzz fuzz-smoke bench run clean \
         test-plain test-san install uninstall
@@ -154,6 +155,12 @@ $(DAEMON): $(DAEMON_OBJ) $(LIB)
 $(BUILD)/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS)
+
+# an LD_PRELOAD shim for the tests (a disk slow on demand); never
+# sanitized itself, as it is loaded ahead of everything
+$(BUILD)/tools/slowsync.so: tests/tools/slowsync.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -fPIC -shared -o $@ $< -ldl
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)

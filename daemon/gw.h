@@ -82,6 +82,7 @@ struct gw_upload_cb {
 struct gw_counters {
 	uint64_t	accepted, rejected, failed, downloads, deleted;
 	unsigned	in_flight, connections, unauthenticated;
+	unsigned	vault_work;	/* records and deletions on the pool */
 };
 
 #define GW_LOGIN_CACHE	256

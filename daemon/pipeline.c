@@ -554,9 +554,17 @@ run_upload(struct gw_upload *u)
 		sg_payload_str(&pl, "to", u->flow->recipients[i]);
 		if (sg_payload_end(&pl) != 0 || sg_vault_record(g->vault,
 		    SG_REC_RELEASED, &pl, &seq, err) != 0) {
-			/* never acknowledged: take it back */
-			sg_vault_delete(g->vault, u->res.id, "unreleased",
-			    NULL);
+			/* never acknowledged: take it back, in the log and
+			 * in the index (which the releases before this one
+			 * would otherwise show as released) */
+			if (sg_vault_delete(g->vault, u->res.id, "unreleased",
+			    NULL) == 0) {
+				sg_payload_init(&pl);
+				sg_payload_str(&pl, "object", u->res.id);
+				sg_payload_str(&pl, "reason", "unreleased");
+				if (sg_payload_end(&pl) == 0)
+					add_rec(u, SG_REC_DELETED, &pl);
+			}
 			fail(u, 503, "the transfer log could not be written: %s",
 			    err);
 			goto drain;

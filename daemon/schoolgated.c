@@ -313,9 +313,12 @@ on_drain(uv_timer_t *t)
 	struct gw *g = &dm->g;
 
 	update_status(dm);
-	if ((g->n.in_flight == 0 && gw_https_active(dm->https) == 0 &&
+	/* records and deletions on the pool use the vault: it is closed
+	 * (the final checkpoint) only once they are done, deadline or not */
+	if (g->n.vault_work == 0 && ((g->n.in_flight == 0 &&
+	    gw_https_active(dm->https) == 0 &&
 	    (dm->sftp == NULL || gw_ssh_active(dm->sftp) == 0)) ||
-	    gw_now_us() >= dm->drain_deadline) {
+	    gw_now_us() >= dm->drain_deadline)) {
 		uv_timer_stop(t);
 		finish(dm);
 	}

@@ -584,6 +584,7 @@ del_done(uv_work_t *w, int status)
 	char a[96], b[96];
 
 	(void)status;
+	d->g->n.vault_work--;
 	snprintf(a, sizeof(a), "SCHOOLGATE_TRANSFER=%s", d->id);
 	snprintf(b, sizeof(b), "SCHOOLGATE_REASON=%s", d->reason);
 	f[0] = a, f[1] = b, f[2] = NULL;
@@ -648,6 +649,8 @@ on_retention(uv_timer_t *t)
 	int64_t now = gw_now_us();
 	size_t i;
 
+	if (g->draining)
+		return;		/* the next start deletes what is due */
 	for (i = 0; i < g->nx; i++) {
 		struct gw_xfer *x = g->x[i];
 		const struct sg_agreement *a;
@@ -673,7 +676,8 @@ on_retention(uv_timer_t *t)
 		if (uv_queue_work(g->loop, &d->w, del_run, del_done) != 0) {
 			x->deleted_at = 0;
 			free(d);
-		}
+		} else
+			g->n.vault_work++;
 	}
 }
 
@@ -720,6 +724,7 @@ rec_after(uv_work_t *w, int status)
 	char a[96], b[128];
 
 	(void)status;
+	g->n.vault_work--;
 	if (r->rc == 0)
 		gw_xfer_apply(g, r->type, r->pl.buf, r->pl.len, gw_now_us());
 	snprintf(a, sizeof(a), "SCHOOLGATE_TRANSFER=%s", r->id);
@@ -766,6 +771,7 @@ gw_record(struct gw *g, int type, const char *id, const char *party,
 		free(r);
 		return -1;
 	}
+	g->n.vault_work++;	/* the vault stays open until it is done */
 	return 0;
 }
 
