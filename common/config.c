@@ -578,7 +578,8 @@ load_daemon(struct loader *L, const config_setting_t *g,
 	    NULL };
 	static const char *const limits_known[] = { "connections",
 	    "unauthenticated", "header_bytes", "idle_seconds",
-	    "drain_seconds", "upload_buffer", "queued_uploads", NULL };
+	    "drain_seconds", "upload_buffer", "queued_uploads",
+	    "unauthenticated_per_address", NULL };
 	static const char *const bans_known[] = { "failures", "ban_seconds",
 	    "max_ban_seconds", "party_failures", NULL };
 	static const char *const ret_known[] = { "check_seconds",
@@ -626,6 +627,8 @@ load_daemon(struct loader *L, const config_setting_t *g,
 		check_known(L, m, limits_known);
 		get_uint(L, m, "connections", 1, 100000, &d->max_connections);
 		get_uint(L, m, "unauthenticated", 1, 100000, &d->max_unauth);
+		get_uint(L, m, "unauthenticated_per_address", 1, 100000,
+		    &d->max_unauth_addr);
 		get_uint(L, m, "header_bytes", 1024, 1 << 20,
 		    &d->header_bytes);
 		get_uint(L, m, "idle_seconds", 1, 86400, &d->idle_seconds);
@@ -672,6 +675,7 @@ daemon_defaults(struct sg_daemon_conf *d)
 	d->workers = 4;
 	d->max_connections = 512;
 	d->max_unauth = 64;
+	d->max_unauth_addr = 16;
 	d->header_bytes = 16384;
 	d->idle_seconds = 60;
 	d->drain_seconds = 30;

@@ -168,7 +168,8 @@ struct sg_daemon_conf {
 	unsigned	 sftp_handles;		/* open per session */
 	unsigned	 sftp_idle_seconds;
 	unsigned	 workers;
-	unsigned	 max_connections, max_unauth;
+	unsigned	 max_connections, max_unauth;	/* max_unauth: each front */
+	unsigned	 max_unauth_addr;	/* ... and one address's share */
 	unsigned	 header_bytes, idle_seconds, drain_seconds;
 	unsigned	 upload_buffer;
 	unsigned	 queued_uploads;	/* waiting for a thread */

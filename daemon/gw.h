@@ -129,6 +129,10 @@ struct gw {
 		/* the addresses whose checks are queued or running */
 		char			busy[GW_LOGIN_INFLIGHT][48];
 	}			 login;
+	struct {
+		unsigned		n[2];	/* per front */
+		struct gw_unauth_addr	*addr;	/* GW_UNAUTH_ADDRS */
+	}			 unauth;
 };
 
 int64_t	gw_now_us(void);
@@ -246,6 +250,21 @@ unsigned gw_login_failed(struct gw *, const char *addr, const char *party,
 	    const char *front);
 unsigned gw_login_banned(struct gw *, const char *addr);
 void	gw_login_ok(struct gw *, const char *addr, const char *party);
+/* Connections not yet signed in. Each front has its own budget
+ * (limits.unauthenticated) and one address its share of it
+ * (limits.unauthenticated_per_address); past half the budget a new one
+ * is refused at random, the more the fuller it is (as OpenSSH's
+ * MaxStartups does), so that no one address, nor a flood, keeps the
+ * others out. admit: 0 (counted) or -1 (close it now, before any TLS or
+ * key exchange); release once, when it signs in or closes. */
+enum gw_front { GW_FRONT_HTTPS, GW_FRONT_SFTP, GW_FRONTS };
+#define GW_UNAUTH_ADDRS	1024
+struct gw_unauth_addr {
+	char		addr[48];
+	unsigned	n[GW_FRONTS];
+};
+int	gw_unauth_admit(struct gw *, enum gw_front, const char *addr);
+void	gw_unauth_release(struct gw *, enum gw_front, const char *addr);
 /* Forgets every cached success (a reload: hashes may have changed). */
 void	gw_login_flush(struct gw *);
 /* Makes the hash unknown parties' passwords are checked against. 0/-1 */

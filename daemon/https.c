@@ -412,7 +412,7 @@ conn_close(struct conn *c)
 		c->closing = 1;
 		g->n.connections--;
 		if (!c->authed_once)
-			g->n.unauthenticated--;
+			gw_unauth_release(g, GW_FRONT_HTTPS, c->addr);
 		if (c->prev)
 			c->prev->next = c->next;
 		else
@@ -1038,16 +1038,23 @@ auth_failed(struct conn *c, const char *party)
 	    "charset=\"UTF-8\"\r\n");
 }
 
+/* The connection has signed in: it leaves the pre-sign-in budget. */
+static void
+signed_in(struct conn *c)
+{
+	if (!c->authed_once) {
+		c->authed_once = 1;
+		gw_unauth_release(c->hs->g, GW_FRONT_HTTPS, c->addr);
+	}
+}
+
 static void
 authed(struct conn *c, const char *party)
 {
 	struct gw *g = c->hs->g;
 
 	snprintf(c->party, sizeof(c->party), "%s", party);
-	if (!c->authed_once) {
-		c->authed_once = 1;
-		g->n.unauthenticated--;
-	}
+	signed_in(c);
 	gw_login_ok(g, c->addr, party);
 }
 
@@ -2074,10 +2081,7 @@ web_signed_in(struct conn *c, const struct sg_party *p)
 		problem(c, 503, "unavailable", "try again", NULL);
 		return;
 	}
-	if (!c->authed_once) {
-		c->authed_once = 1;
-		g->n.unauthenticated--;
-	}
+	signed_in(c);
 	{
 		char fp[128], fc[80];
 		const char *f[] = { fp, fc, "SCHOOLGATE_WEB=signed-in", NULL };
@@ -2311,12 +2315,9 @@ web_route(struct conn *c, char *seg[], int n, const char *query)
 				    strstr(c->cookie, COOKIE_SESSION) ?
 				    "/sign-in?timeout" : "/sign-in", NULL);
 			else {
-				if (!c->authed_once) {
-					/* a signed-in browser's connection
-					 * is not a pre-sign-in one */
-					c->authed_once = 1;
-					c->hs->g->n.unauthenticated--;
-				}
+				/* a signed-in browser's connection is
+				 * not a pre-sign-in one */
+				signed_in(c);
 				web_app_page(c, s, pages[i].path,
 				    pages[i].title);
 			}
@@ -2442,8 +2443,8 @@ on_conn(uv_stream_t *l, int status)
 			gw_peer_name(fd, c->addr, sizeof(c->addr));
 	}
 	if (g->draining || g->n.connections >= d->max_connections ||
-	    g->n.unauthenticated >= d->max_unauth ||
-	    gw_login_banned(g, c->addr) > 60) {
+	    gw_login_banned(g, c->addr) > 60 ||
+	    gw_unauth_admit(g, GW_FRONT_HTTPS, c->addr) != 0) {
 		/* over a limit (or long banned): no TLS work at all */
 		c->refs = 1;
 		uv_close((uv_handle_t *)&c->tcp, on_closed);
@@ -2455,6 +2456,7 @@ on_conn(uv_stream_t *l, int status)
 	c->wb = BIO_new(BIO_s_mem());
 	if (c->ssl == NULL || c->rb == NULL || c->wb == NULL) {
 		SSL_free(c->ssl);
+		gw_unauth_release(g, GW_FRONT_HTTPS, c->addr);
 		c->refs = 1;
 		uv_close((uv_handle_t *)&c->tcp, on_closed);
 		return;
@@ -2471,7 +2473,6 @@ on_conn(uv_stream_t *l, int status)
 	uv_timer_start(&c->idle, on_idle, (uint64_t)d->idle_seconds * 1000,
 	    (uint64_t)d->idle_seconds * 1000);
 	g->n.connections++;
-	g->n.unauthenticated++;
 	c->next = h->conns;
 	if (h->conns)
 		h->conns->prev = c;

@@ -186,6 +186,66 @@ gw_login_password(struct gw *g, const char *addr, const struct sg_party *p,
 	return 2;
 }
 
+static struct gw_unauth_addr *
+unauth_find(struct gw *g, const char *addr, int create)
+{
+	struct gw_unauth_addr *e, *empty = NULL;
+	size_t i;
+
+	if (g->unauth.addr == NULL && (!create || (g->unauth.addr = calloc(
+	    GW_UNAUTH_ADDRS, sizeof(*g->unauth.addr))) == NULL))
+		return NULL;
+	for (i = 0; i < GW_UNAUTH_ADDRS; i++) {
+		e = &g->unauth.addr[i];
+		if (e->addr[0] && strcmp(e->addr, addr) == 0)
+			return e;
+		if (empty == NULL && e->n[0] == 0 && e->n[1] == 0)
+			empty = e;
+	}
+	if (!create || empty == NULL)
+		return NULL;
+	snprintf(empty->addr, sizeof(empty->addr), "%s", addr);
+	return empty;
+}
+
+int
+gw_unauth_admit(struct gw *g, enum gw_front f, const char *addr)
+{
+	const struct sg_daemon_conf *d = &g->conf->cfg->daemon;
+	unsigned n = g->unauth.n[f], full = d->max_unauth, start = full / 2;
+	struct gw_unauth_addr *e;
+	uint32_t r;
+
+	if (n >= full)
+		return -1;
+	if (n >= start && full > start) {
+		/* refuse with probability (n - start + 1) / (full - start + 1) */
+		if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1 ||
+		    r % (full - start + 1) < n - start + 1)
+			return -1;
+	}
+	if ((e = unauth_find(g, addr, 1)) == NULL ||
+	    e->n[f] >= d->max_unauth_addr)
+		return -1;
+	e->n[f]++;
+	g->unauth.n[f]++;
+	g->n.unauthenticated++;
+	return 0;
+}
+
+void
+gw_unauth_release(struct gw *g, enum gw_front f, const char *addr)
+{
+	struct gw_unauth_addr *e = unauth_find(g, addr, 0);
+
+	if (e != NULL && e->n[f] > 0 && --e->n[f] == 0 && e->n[!f] == 0)
+		e->addr[0] = '\0';
+	if (g->unauth.n[f] > 0)
+		g->unauth.n[f]--;
+	if (g->n.unauthenticated > 0)
+		g->n.unauthenticated--;
+}
+
 void
 gw_login_flush(struct gw *g)
 {

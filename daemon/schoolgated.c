@@ -584,6 +584,7 @@ main(int argc, char **argv)
 	gw_xfers_free(g);
 	sg_bans_free(g->bans);
 	sg_bans_free(g->party_bans);
+	free(g->unauth.addr);
 	sg_identities_free(g->ids, g->nids);
 	OPENSSL_cleanse(&g->signer, sizeof(g->signer));
 	close(g->meta_dir);

@@ -40,7 +40,7 @@ struct sshf {
 	uv_poll_t	 lpoll;
 	int		 listening;
 	struct sess	*list;
-	unsigned	 n, unauth;
+	unsigned	 n;
 };
 
 struct sess {
@@ -285,8 +285,7 @@ auth_ok(struct sess *c, ssh_message m, const char *party)
 
 	snprintf(c->party, sizeof(c->party), "%s", party);
 	c->authed = 1;
-	c->f->unauth--;
-	g->n.unauthenticated--;
+	gw_unauth_release(g, GW_FRONT_SFTP, c->addr);
 	gw_login_ok(g, c->addr, party);
 	ssh_message_auth_reply_success(m, 0);
 	uv_timer_stop(&c->timer);
@@ -667,8 +666,7 @@ sess_close(struct sess *c, const char *why)
 		c->sftp = NULL;
 	}
 	if (!c->authed) {
-		f->unauth--;
-		g->n.unauthenticated--;
+		gw_unauth_release(g, GW_FRONT_SFTP, c->addr);
 		if (c->tried && why == NULL)
 			gw_login_failed(g, c->addr, "unknown", "sftp");
 	}
@@ -721,9 +719,13 @@ on_listen(uv_poll_t *p, int status, int events)
 		/* pre-authentication work (key exchange) is bounded: a
 		 * flood of handshakes cannot starve established transfers */
 		if (g->draining || g->n.connections >= d->max_connections ||
-		    g->n.unauthenticated >= d->max_unauth ||
 		    gw_login_banned(g, addr) > 0 ||
-		    (c = calloc(1, sizeof(*c))) == NULL) {
+		    gw_unauth_admit(g, GW_FRONT_SFTP, addr) != 0) {
+			close(fd);
+			continue;
+		}
+		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			gw_unauth_release(g, GW_FRONT_SFTP, addr);
 			close(fd);
 			continue;
 		}
@@ -740,6 +742,7 @@ on_listen(uv_poll_t *p, int status, int events)
 			if (c->ev)
 				ssh_event_free(c->ev);
 			free(c);
+			gw_unauth_release(g, GW_FRONT_SFTP, addr);
 			continue;
 		}
 		ssh_set_blocking(c->s, 0);
@@ -753,9 +756,7 @@ on_listen(uv_poll_t *p, int status, int events)
 		    (uint64_t)d->sftp_idle_seconds * 1000);
 		c->refs = 0;
 		f->n++;
-		f->unauth++;
 		g->n.connections++;
-		g->n.unauthenticated++;
 		c->next = f->list;
 		if (f->list)
 			f->list->prev = c;
