@@ -91,6 +91,9 @@ struct gw_counters {
  * once, so no client can queue unbounded work before its ban */
 #define GW_LOGIN_INFLIGHT	32
 #define GW_LOGIN_PER_ADDR	4
+/* sign-ins that wait on a check already in flight for the same party and
+ * password (a client opening many connections at once) */
+#define GW_LOGIN_JOIN		256
 
 struct gw_login_slot {
 	unsigned char	 tag[32];
@@ -126,8 +129,11 @@ struct gw {
 		unsigned		next;
 		/* what an unknown party's password is checked against */
 		char			dummy[SG_PASSWD_HASH_MAX];
-		/* the addresses whose checks are queued or running */
+		/* the addresses whose checks are queued or running, and
+		 * the checks (struct login_work) */
 		char			busy[GW_LOGIN_INFLIGHT][48];
+		void			*work[GW_LOGIN_INFLIGHT];
+		unsigned		joined;	/* waiters in all */
 	}			 login;
 	struct {
 		unsigned		n[2];	/* per front */

@@ -60,6 +60,13 @@ cache_hit(struct gw *g, const unsigned char tag[32])
 	return 0;
 }
 
+/* a sign-in waiting on the same check as another */
+struct login_wait {
+	gw_login_cb		 cb;
+	void			*arg;
+	struct login_wait	*next;
+};
+
 struct login_work {
 	uv_work_t	 w;
 	struct gw	*g;
@@ -72,6 +79,8 @@ struct login_work {
 	int		 ok;
 	gw_login_cb	 cb;
 	void		*arg;
+	unsigned char	 tag[32];	/* cache_tag(), for a known party */
+	struct login_wait *waiting;
 };
 
 static void
@@ -87,6 +96,7 @@ login_after(uv_work_t *w, int status)
 {
 	struct login_work *a = w->data;
 	struct gw *g = a->g;
+	struct login_wait *q;
 
 	(void)status;
 	if (a->ok) {
@@ -98,9 +108,44 @@ login_after(uv_work_t *w, int status)
 	}
 	OPENSSL_cleanse(a->pw, sizeof(a->pw));
 	g->login.busy[a->slot][0] = '\0';
+	g->login.work[a->slot] = NULL;
 	a->cb(a->arg, a->ok);
+	while ((q = a->waiting) != NULL) {
+		a->waiting = q->next;
+		g->login.joined--;
+		q->cb(q->arg, a->ok);
+		free(q);
+	}
 	free(a->hash);
 	free(a);
+}
+
+/* Wait on a check in flight for the same party, stored hash and password:
+ * 1 if joined (cb is called with its result), 0 if there is none, -1 if
+ * too many are waiting already. */
+static int
+join_check(struct gw *g, const unsigned char tag[32], gw_login_cb cb,
+    void *arg)
+{
+	struct login_work *a;
+	struct login_wait *q;
+	int i;
+
+	for (i = 0; i < GW_LOGIN_INFLIGHT; i++) {
+		if ((a = g->login.work[i]) == NULL || a->dummy ||
+		    CRYPTO_memcmp(a->tag, tag, 32) != 0)
+			continue;
+		if (g->login.joined >= GW_LOGIN_JOIN ||
+		    (q = calloc(1, sizeof(*q))) == NULL)
+			return -1;
+		q->cb = cb;
+		q->arg = arg;
+		q->next = a->waiting;
+		a->waiting = q;
+		g->login.joined++;
+		return 1;
+	}
+	return 0;
 }
 
 /* A place among the checks in flight for addr, or -1. */
@@ -157,6 +202,14 @@ gw_login_password(struct gw *g, const char *addr, const struct sg_party *p,
 		cache_tag(g, p->id, p->password, pw, pwlen, tag);
 		if (cache_hit(g, tag))
 			return 1;
+		/* a client opening many connections at once with the same
+		 * password: one check answers them all */
+		switch (join_check(g, tag, cb, arg)) {
+		case 1:
+			return 2;
+		case -1:
+			return -1;
+		}
 	}
 	if ((a = calloc(1, sizeof(*a))) == NULL || pwlen >= sizeof(a->pw) ||
 	    (a->hash = strdup(hash)) == NULL) {
@@ -168,16 +221,20 @@ gw_login_password(struct gw *g, const char *addr, const struct sg_party *p,
 		free(a);
 		return -1;
 	}
+	g->login.work[a->slot] = a;
 	a->dummy = dummy;
 	a->g = g;
 	a->cb = cb;
 	a->arg = arg;
 	a->w.data = a;
 	snprintf(a->party, sizeof(a->party), "%s", dummy ? "" : p->id);
+	if (!dummy)
+		memcpy(a->tag, tag, sizeof(a->tag));
 	memcpy(a->pw, pw, pwlen);
 	a->pwlen = pwlen;
 	if (uv_queue_work(g->loop, &a->w, login_run, login_after) != 0) {
 		g->login.busy[a->slot][0] = '\0';
+		g->login.work[a->slot] = NULL;
 		OPENSSL_cleanse(a->pw, sizeof(a->pw));
 		free(a->hash);
 		free(a);
