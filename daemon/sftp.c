@@ -697,6 +697,8 @@ handle_free(struct sftp *s, int i)
 	struct handle *h = &s->h[i];
 	size_t k;
 
+	if (h->kind == H_FREE)
+		return;
 	for (k = 0; k < h->nents; k++)
 		free(h->ents[k].name);
 	free(h->ents);
@@ -711,6 +713,7 @@ handle_free(struct sftp *s, int i)
 	free(h->text);
 	memset(h, 0, sizeof(*h));
 	h->kind = H_FREE;
+	h->fd = -1;	/* a second free closes nothing */
 }
 
 /* ---- directories ---- */
@@ -848,6 +851,30 @@ s_unref(struct sftp *s)
 		free(s);
 }
 
+/*
+ * Requests are handled one at a time, never inside one another. A reply
+ * can make libssh read the socket and hand us more input (ssh.c's data
+ * callback): that input is queued, and process() takes it once the
+ * reply in hand is out. The asynchronous events below (the pipeline
+ * catching up, a verdict, a log record) answer inside the same fence.
+ */
+static int
+fence_enter(struct sftp *s)
+{
+	if (s->dead)
+		return 0;
+	s->in_process++;
+	return 1;
+}
+
+/* the caller holds a reference */
+static void
+fence_leave(struct sftp *s)
+{
+	s->in_process--;
+	process(s);
+}
+
 static void
 up_resume(void *arg)
 {
@@ -912,16 +939,21 @@ verdict_text(struct handle *h, const struct gw_upload_result *r)
 		    "the gateway could not take it; try again later");
 }
 
+/* The handle is gone before anything is sent: what the client reads is
+ * a copy, whatever a reply lets run meanwhile. */
 static void
 finish_close(struct sftp *s, int i, uint32_t id)
 {
 	struct handle *h = &s->h[i];
+	int verdict = h->verdict;
+	char why[sizeof(h->why)];
 
-	s->io->notice(s->arg, h->why);
-	if (h->verdict == FX_OK)
+	memcpy(why, h->why, sizeof(why));
+	if (verdict == FX_OK)
 		remember(s, h);
-	status(s, id, (uint32_t)h->verdict, h->why);
 	handle_free(s, i);
+	s->io->notice(s->arg, why);
+	status(s, id, (uint32_t)verdict, why);
 }
 
 static void
@@ -941,10 +973,12 @@ up_done(void *arg, struct gw_upload *u)
 	gw_upload_free(u);
 	s->h[i].up = NULL;
 	s->busy--;
-	if (s->wait == W_CLOSE && s->wait_h == (int)i) {
+	if (s->wait == W_CLOSE && s->wait_h == (int)i && fence_enter(s)) {
+		s->refs++;
 		s->wait = W_NONE;
 		finish_close(s, (int)i, s->wait_id);
-		process(s);
+		fence_leave(s);
+		s_unref(s);
 	}
 }
 
@@ -959,7 +993,7 @@ record_after(void *arg, int ok)
 	uint32_t id = s->wait_id;
 	int i = s->wait_h;
 
-	if (s->dead) {
+	if (!fence_enter(s)) {
 		s_unref(s);
 		return;
 	}
@@ -974,7 +1008,7 @@ record_after(void *arg, int ok)
 		send_handle(s, id, i);
 	} else
 		status(s, id, FX_OK, "receipt confirmed");
-	process(s);
+	fence_leave(s);
 	s_unref(s);
 }
 
@@ -1632,7 +1666,7 @@ process(struct sftp *s)
 {
 	size_t at = 0;
 
-	if (s->in_process || s->dead)
+	if (s->in_process > 0 || s->dead)
 		return;
 	s->in_process = 1;
 	s->refs++;
