@@ -30,6 +30,13 @@
 #include "ssh.h"
 
 #define OUT_CHUNK	(64 * 1024)
+/* libssh keeps what the socket has not taken in a buffer of its own,
+ * without a bound, and says only whether it holds any: at most this much
+ * is handed to it until it has written all it holds */
+#define OUT_HANDED	(256 * 1024)
+/* channel data libssh may hold for a session before the SFTP module takes
+ * it: what the window we grant allows (about 1.2 MB), and some */
+#define IN_HELD_MAX	(4 * 1024 * 1024)
 
 struct sess;
 
@@ -66,6 +73,7 @@ struct sess {
 	/* channel output not yet accepted by libssh (window) */
 	unsigned char		*out;
 	size_t			 outlen, outoff, outcap;
+	size_t			 handed;	/* to libssh, maybe unwritten */
 	struct ssh_channel_callbacks_struct ccb;
 };
 
@@ -76,20 +84,36 @@ static void on_poll(uv_poll_t *, int, int);
 
 /* ---- output to the channel ---- */
 
+/* What was handed to libssh and may not be written yet: none once
+ * libssh holds nothing for the socket. */
+static size_t
+handed(struct sess *c)
+{
+	if (!c->kex_done || !(ssh_get_poll_flags(c->s) & SSH_WRITE_PENDING))
+		c->handed = 0;
+	return c->handed;
+}
+
+/* Hands libssh what the client's window allows, and no more than
+ * OUT_HANDED ahead of what the socket took: a client that advertises a
+ * huge window and stops reading leaves the replies here, counted by
+ * io_pending(), where the SFTP module stops taking requests. */
 static void
 flush_out(struct sess *c)
 {
 	while (c->ch != NULL && c->outoff < c->outlen) {
 		uint32_t w = ssh_channel_window_size(c->ch);
-		size_t n = c->outlen - c->outoff;
+		size_t n = c->outlen - c->outoff, h = handed(c);
 		int k;
 
-		if (w == 0)
+		if (w == 0 || h >= OUT_HANDED)
 			break;
 		if (n > w)
 			n = w;
 		if (n > OUT_CHUNK)
 			n = OUT_CHUNK;
+		if (n > OUT_HANDED - h)
+			n = OUT_HANDED - h;
 		if ((k = ssh_channel_write(c->ch, c->out + c->outoff,
 		    (uint32_t)n)) <= 0) {
 			if (k < 0)
@@ -97,6 +121,7 @@ flush_out(struct sess *c)
 			break;
 		}
 		c->outoff += (size_t)k;
+		c->handed += (size_t)k;
 	}
 	if (c->outoff == c->outlen) {
 		c->outoff = c->outlen = 0;
@@ -148,12 +173,13 @@ io_send(void *arg, const void *buf, size_t len)
 	}
 }
 
+/* Replies not yet on the socket: ours, and what libssh may still hold. */
 static size_t
 io_pending(void *arg)
 {
 	struct sess *c = arg;
 
-	return c->outlen - c->outoff;
+	return c->outlen - c->outoff + handed(c);
 }
 
 static void
@@ -201,6 +227,13 @@ on_data(ssh_session s, ssh_channel ch, void *data, uint32_t len,
 	(void)ch;
 	if (is_stderr)
 		return (int)len;	/* nothing is spoken there */
+	/* len is all libssh holds for the channel: more than the window we
+	 * grant means the client ignores it (libssh takes it anyway) */
+	if (len > IN_HELD_MAX) {
+		if (!c->want_close)
+			io_fatal(c, "the client sent beyond the SSH window");
+		return (int)len;
+	}
 	if (c->sftp == NULL || c->pulling)
 		return 0;	/* the subsystem request is still queued, or
 				   pull() is taking it in order */

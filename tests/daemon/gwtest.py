@@ -246,6 +246,42 @@ daemon = {
         self.log.close()
         return rc
 
+    # --- what the daemon's process uses, for the memory bounds ---
+    # AddressSanitizer keeps freed memory in quarantine (256 MiB): a test
+    # of RSS growth keeps it small so that freed buffers are not counted
+    SMALL_QUARANTINE = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:"
+                        "exitcode=86:quarantine_size_mb=4:"
+                        "thread_local_quarantine_size_kb=64"}
+
+    def rss_kib(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise AssertionError("no VmRSS")
+
+    def cpu_ticks(self):
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+
+    def wait_idle(self, quiet=5, step=0.1, limit=120):
+        """Returns once the daemon has used no CPU for `quiet` samples in
+        a row: it has done all it is going to do with what it was sent
+        (the end of an attack, observed rather than guessed)."""
+        import time
+        end = time.monotonic() + limit
+        last, same, peak = self.cpu_ticks(), 0, self.rss_kib()
+        while same < quiet:
+            if time.monotonic() > end:
+                raise AssertionError("the daemon never went idle")
+            time.sleep(step)
+            now = self.cpu_ticks()
+            peak = max(peak, self.rss_kib())
+            same = same + 1 if now == last else 0
+            last = now
+        return peak
+
     def daemon_log(self):
         with open(os.path.join(self.dir, "daemon.log"), errors="replace") as f:
             return f.read()
