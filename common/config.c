@@ -572,14 +572,15 @@ load_daemon(struct loader *L, const config_setting_t *g,
 	    "retention", "checkpoint", NULL };
 	static const char *const sftp_known[] = { "listen",
 	    "login_grace_seconds", "max_auth_tries", "max_handles",
-	    "idle_seconds", NULL };
+	    "idle_seconds", "keepalive_seconds", NULL };
 	static const char *const https_known[] = { "listen", "certificate",
 	    "key", "session_idle_seconds", "session_max_seconds", "web",
 	    NULL };
 	static const char *const limits_known[] = { "connections",
 	    "unauthenticated", "header_bytes", "idle_seconds",
 	    "drain_seconds", "upload_buffer", "queued_uploads",
-	    "unauthenticated_per_address", NULL };
+	    "unauthenticated_per_address", "uploads_per_party",
+	    "upload_stall_seconds", NULL };
 	static const char *const bans_known[] = { "failures", "ban_seconds",
 	    "max_ban_seconds", "party_failures", NULL };
 	static const char *const ret_known[] = { "check_seconds",
@@ -622,6 +623,8 @@ load_daemon(struct loader *L, const config_setting_t *g,
 		get_uint(L, m, "max_handles", 1, 1024, &d->sftp_handles);
 		get_uint(L, m, "idle_seconds", 1, 7 * 86400,
 		    &d->sftp_idle_seconds);
+		get_uint(L, m, "keepalive_seconds", 1, 3600,
+		    &d->sftp_keepalive_seconds);
 	}
 	if ((m = config_setting_get_member(g, "limits")) != NULL) {
 		check_known(L, m, limits_known);
@@ -637,6 +640,10 @@ load_daemon(struct loader *L, const config_setting_t *g,
 		    &d->upload_buffer);
 		get_uint(L, m, "queued_uploads", 1, 100000,
 		    &d->queued_uploads);
+		get_uint(L, m, "uploads_per_party", 0, 64,
+		    &d->uploads_per_party);
+		get_uint(L, m, "upload_stall_seconds", 1, 86400,
+		    &d->upload_stall_seconds);
 	}
 	if ((m = config_setting_get_member(g, "bans")) != NULL) {
 		check_known(L, m, bans_known);
@@ -672,6 +679,7 @@ daemon_defaults(struct sg_daemon_conf *d)
 	d->sftp_auth_tries = 6;
 	d->sftp_handles = 16;
 	d->sftp_idle_seconds = 1800;
+	d->sftp_keepalive_seconds = 30;
 	d->workers = 4;
 	d->max_connections = 512;
 	d->max_unauth = 64;
@@ -681,6 +689,8 @@ daemon_defaults(struct sg_daemon_conf *d)
 	d->drain_seconds = 30;
 	d->upload_buffer = 512 * 1024;
 	d->queued_uploads = 256;
+	d->uploads_per_party = 0;
+	d->upload_stall_seconds = 60;
 	d->ban_failures = 5;
 	d->ban_seconds = 60;
 	d->ban_max_seconds = 86400;

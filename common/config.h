@@ -167,17 +167,25 @@ struct sg_daemon_conf {
 	unsigned	 sftp_auth_tries;	/* per connection */
 	unsigned	 sftp_handles;		/* open per session */
 	unsigned	 sftp_idle_seconds;
+	unsigned	 sftp_keepalive_seconds;	/* quiet client: ask */
 	unsigned	 workers;
 	unsigned	 max_connections, max_unauth;	/* max_unauth: each front */
 	unsigned	 max_unauth_addr;	/* ... and one address's share */
 	unsigned	 header_bytes, idle_seconds, drain_seconds;
 	unsigned	 upload_buffer;
 	unsigned	 queued_uploads;	/* waiting for a thread */
+	unsigned	 uploads_per_party;	/* threads one party may hold;
+						   0: all but one */
+	unsigned	 upload_stall_seconds;	/* an upload this long without
+						   UPLOAD_STALL_BYTES ends */
 	unsigned	 ban_failures, ban_seconds, ban_max_seconds;
 	unsigned	 ban_party_failures;	/* per party, any address */
 	unsigned	 retention_check_seconds, day_seconds;
 	unsigned	 checkpoint_records, checkpoint_seconds;
 };
+
+/* what an upload must bring in each upload_stall_seconds */
+#define SG_UPLOAD_STALL_BYTES	4096
 
 struct sg_config {
 	char			*path;		/* the schoolgate.conf read */

@@ -120,6 +120,7 @@ struct gw {
 	/* pipeline */
 	struct gw_pool		*pool;
 	uv_async_t		 mbox_async;
+	uv_timer_t		 stall_timer;	/* uploads that stopped */
 	uv_timer_t		 retention_timer;
 	/* successful password checks, keyed per process (login.c) */
 	struct {

@@ -295,6 +295,7 @@ reason(int status)
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
 	case 409: return "Conflict";
 	case 411: return "Length Required";
 	case 413: return "Content Too Large";
@@ -1017,8 +1018,11 @@ up_done(void *arg, struct gw_upload *u)
 		respond(c, 422, "application/json", buf, len, extra);
 	} else {
 		c->st = ST_DONE;
-		problem(c, r->status >= 500 ? 503 : 400, "unavailable",
-		    r->problem, "Retry-After: 60\r\n");
+		if (r->status == 408)
+			problem(c, 408, "stalled", r->problem, NULL);
+		else
+			problem(c, r->status >= 500 ? 503 : 400,
+			    "unavailable", r->problem, "Retry-After: 60\r\n");
 	}
 	free(buf);
 	gw_upload_free(u);

@@ -68,6 +68,12 @@ struct gw_upload {
 	size_t			 nrecs;
 	int			 done, owner_gone;
 	struct gw_upload	*qnext;		/* pool queue */
+	unsigned		 party_cap;	/* threads its party may hold */
+	/* the stall check (I/O thread, under mu) */
+	int			 stalled;
+	unsigned		 stall_seconds;
+	uint64_t		 seen;		/* total at since */
+	int64_t			 since;
 };
 
 struct msg {
@@ -83,6 +89,7 @@ struct gw_pool {
 	pthread_cond_t		 cv;
 	struct gw_upload	*qhead, *qtail;
 	unsigned		 queued;
+	struct gw_upload	**cur;		/* running, one per thread */
 	int			 stop;
 	pthread_mutex_t		 mbmu;
 	struct msg		*mbhead, *mbtail;
@@ -472,6 +479,28 @@ run_upload(struct gw_upload *u)
 	if (u->cancelled)
 		rc = -2;
 	pthread_mutex_unlock(&u->mu);
+	if (rc == -2 && u->stalled) {
+		/* the client stopped sending: the thread goes back */
+		const char *f[] = { NULL, NULL, "SCHOOLGATE_REASON=stalled",
+		    NULL };
+		char a[96], b[128];
+
+		sg_store_seal_abort(seal);
+		u->res.status = 408;
+		snprintf(u->res.problem, sizeof(u->res.problem), "under %u "
+		    "bytes of the file arrived in %u seconds; nothing was "
+		    "kept: send it again", SG_UPLOAD_STALL_BYTES,
+		    u->stall_seconds);
+		snprintf(a, sizeof(a), "SCHOOLGATE_TRANSFER=%s", u->res.id);
+		snprintf(b, sizeof(b), "SCHOOLGATE_PARTY=%s", u->party);
+		f[0] = a;
+		f[1] = b;
+		gw_journalf(EV_UPLOAD_FAILED, LOG_NOTICE, f, "upload %s from "
+		    "%s ended: it stalled (under %u bytes in %u seconds); "
+		    "nothing was kept", u->res.id, u->party,
+		    SG_UPLOAD_STALL_BYTES, u->stall_seconds);
+		goto out;
+	}
 	if (rc == -2) {
 		/* the client went away: nothing to tell, nothing kept */
 		const char *f[] = { NULL, "SCHOOLGATE_REASON=client-gone", NULL };
@@ -588,30 +617,100 @@ out:
 	free(pks);
 }
 
+/* The first queued upload whose party holds fewer threads than it may
+ * (all but one, by default): a party whose uploads stall holds its own
+ * threads, never every one. Under p->mu. */
+static struct gw_upload *
+next_upload(struct gw_pool *p)
+{
+	struct gw_upload *u, *prev = NULL;
+	unsigned i, mine;
+
+	for (u = p->qhead; u != NULL; prev = u, u = u->qnext) {
+		for (i = 0, mine = 0; i < p->nth; i++)
+			if (p->cur[i] != NULL &&
+			    strcmp(p->cur[i]->party, u->party) == 0)
+				mine++;
+		if (mine >= u->party_cap)
+			continue;
+		if (prev != NULL)
+			prev->qnext = u->qnext;
+		else
+			p->qhead = u->qnext;
+		if (p->qtail == u)
+			p->qtail = prev;
+		u->qnext = NULL;
+		p->queued--;
+		return u;
+	}
+	return NULL;
+}
+
 static void *
 worker(void *arg)
 {
 	struct gw *g = arg;
 	struct gw_pool *p = g->pool;
 	struct gw_upload *u;
+	unsigned slot;
 
 	for (;;) {
 		pthread_mutex_lock(&p->mu);
-		while (p->qhead == NULL && !p->stop)
+		while ((u = next_upload(p)) == NULL &&
+		    !(p->stop && p->qhead == NULL))
 			pthread_cond_wait(&p->cv, &p->mu);
-		if (p->qhead == NULL) {
+		if (u == NULL) {
 			pthread_mutex_unlock(&p->mu);
 			return NULL;
 		}
-		u = p->qhead;
-		p->qhead = u->qnext;
-		if (p->qhead == NULL)
-			p->qtail = NULL;
-		p->queued--;
+		for (slot = 0; p->cur[slot] != NULL; slot++)
+			;
+		p->cur[slot] = u;
 		pthread_mutex_unlock(&p->mu);
 		run_upload(u);
+		pthread_mutex_lock(&p->mu);
+		p->cur[slot] = NULL;
+		/* a party's upload that waited for this thread may go */
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
 		post(g, u, 1);
 	}
+}
+
+/* I/O thread: an upload that is running and not held back by us must
+ * bring SG_UPLOAD_STALL_BYTES in each upload_stall_seconds, or it ends
+ * (a client trickling bytes, or gone without a FIN, keeps no thread). */
+static void
+on_stall_check(uv_timer_t *t)
+{
+	struct gw *g = t->data;
+	struct gw_pool *p = g->pool;
+	int64_t now = gw_now_us();
+	unsigned i;
+
+	pthread_mutex_lock(&p->mu);
+	for (i = 0; i < p->nth; i++) {
+		struct gw_upload *u = p->cur[i];
+
+		if (u == NULL)
+			continue;
+		pthread_mutex_lock(&u->mu);
+		if (u->eof || u->cancelled || u->paused || u->since == 0) {
+			u->seen = u->total;
+			u->since = now;
+		} else if (now - u->since >= (int64_t)u->stall_seconds *
+		    1000000) {
+			if (u->total - u->seen < SG_UPLOAD_STALL_BYTES) {
+				u->stalled = 1;
+				u->cancelled = 1;
+				pthread_cond_signal(&u->cv);
+			}
+			u->seen = u->total;
+			u->since = now;
+		}
+		pthread_mutex_unlock(&u->mu);
+	}
+	pthread_mutex_unlock(&p->mu);
 }
 
 int
@@ -625,6 +724,11 @@ gw_pool_start(struct gw *g, unsigned n)
 		free(p);
 		return -1;
 	}
+	if ((p->cur = calloc(n, sizeof(*p->cur))) == NULL) {
+		free(p->th);
+		free(p);
+		return -1;
+	}
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	pthread_mutex_init(&p->mbmu, NULL);
@@ -632,6 +736,9 @@ gw_pool_start(struct gw *g, unsigned n)
 	g->mbox_async.data = g;
 	if (uv_async_init(g->loop, &g->mbox_async, on_mbox) != 0)
 		return -1;
+	g->stall_timer.data = g;
+	uv_timer_init(g->loop, &g->stall_timer);
+	uv_timer_start(&g->stall_timer, on_stall_check, 1000, 1000);
 	for (i = 0; i < n; i++) {
 		if (pthread_create(&p->th[i], NULL, worker, g) != 0)
 			break;
@@ -655,6 +762,8 @@ gw_pool_stop(struct gw *g)
 	for (i = 0; i < p->nth; i++)
 		pthread_join(p->th[i], NULL);
 	on_mbox(&g->mbox_async);
+	uv_timer_stop(&g->stall_timer);
+	free(p->cur);
 	free(p->th);
 	free(p);
 	g->pool = NULL;
@@ -701,6 +810,10 @@ gw_upload_begin(struct gw *g, const char *party, const char *agreement,
 	u->arg = arg;
 	u->full_mark = g->conf->cfg->daemon.upload_buffer;
 	u->mark = WAIT_MARK;
+	u->stall_seconds = g->conf->cfg->daemon.upload_stall_seconds;
+	u->party_cap = g->conf->cfg->daemon.uploads_per_party;
+	if (u->party_cap == 0 || u->party_cap > p->nth)
+		u->party_cap = p->nth > 1 ? p->nth - 1 : 1;
 	sg_report_init(&u->res.report, u->conf->cfg->max_errors);
 	if (u->flow == NULL || !u->party || !u->agreement || !u->flowid ||
 	    !u->name || (pass && !u->pass)) {

@@ -297,6 +297,7 @@ finish(struct daemon *dm)
 	}
 	g->vault = NULL;
 	uv_close((uv_handle_t *)&g->mbox_async, NULL);
+	uv_close((uv_handle_t *)&g->stall_timer, NULL);
 	uv_close((uv_handle_t *)&g->retention_timer, NULL);
 	uv_close((uv_handle_t *)&dm->status, NULL);
 	uv_close((uv_handle_t *)&dm->watchdog, NULL);

@@ -58,7 +58,7 @@ struct sess {
 	ssh_channel		 ch;
 	uv_poll_t		 poll;
 	uv_timer_t		 timer;
-	uint64_t		 active;	/* loop ms: the client last sent */
+	uint64_t		 active;	/* loop ms: last SFTP input (idle) */
 	int			 events;
 	char			 addr[48];
 	char			 party[96];
@@ -67,6 +67,9 @@ struct sess {
 	ssh_message		 amsg;
 	int			 closing, refs, in_drive, want_close;
 	int			 kick;		/* drive again soon */
+	uint64_t		 heard;		/* last bytes at all */
+	unsigned		 ka_unanswered;	/* keepalives since heard */
+	int			 want_ka;	/* drive() sends one */
 	int			 ended;		/* the channel was closed */
 	int			 pulling;	/* inside pull()'s read */
 	struct sftp		*sftp;
@@ -237,6 +240,7 @@ on_data(ssh_session s, ssh_channel ch, void *data, uint32_t len,
 	if (c->sftp == NULL || c->pulling)
 		return 0;	/* the subsystem request is still queued, or
 				   pull() is taking it in order */
+	c->active = uv_now(c->f->g->loop);
 	return (int)sftp_input(c->sftp, data, len);
 }
 
@@ -318,6 +322,7 @@ auth_ok(struct sess *c, ssh_message m, const char *party)
 
 	snprintf(c->party, sizeof(c->party), "%s", party);
 	c->authed = 1;
+	c->active = c->heard = uv_now(g->loop);
 	gw_unauth_release(g, GW_FRONT_SFTP, c->addr);
 	gw_login_ok(g, c->addr, party);
 	ssh_message_auth_reply_success(m, 0);
@@ -567,8 +572,10 @@ on_poll(uv_poll_t *p, int status, int events)
 		sess_close(c, NULL);
 		return;
 	}
-	if (events & UV_READABLE)
-		c->active = uv_now(c->f->g->loop);
+	if (events & UV_READABLE) {
+		c->heard = uv_now(c->f->g->loop);
+		c->ka_unanswered = 0;
+	}
 	drive(c);
 }
 
@@ -593,6 +600,7 @@ pull(struct sess *c)
 		n = ssh_channel_read_nonblocking(c->ch, buf, (uint32_t)room, 0);
 		if (n <= 0)
 			break;
+		c->active = uv_now(c->f->g->loop);
 		if (sftp_input(c->sftp, buf, (size_t)n) != (size_t)n) {
 			/* cannot happen: room was checked; be safe */
 			c->want_close = 1;
@@ -622,6 +630,10 @@ drive(struct sess *c)
 	}
 	if (c->kex_done && !c->want_close) {
 		ssh_event_dopoll(c->ev, 0);
+		if (c->want_ka && c->authed) {
+			c->want_ka = 0;
+			ssh_send_keepalive(c->s);
+		}
 		while (!c->auth_wait && !c->want_close &&
 		    (m = ssh_message_get(c->s)) != NULL)
 			if (!on_message(c, m))
@@ -643,10 +655,22 @@ drive(struct sess *c)
 	set_events(c);
 }
 
+/* Every min(idle, keepalive) seconds once signed in. A client that has
+ * sent nothing for keepalive_seconds is asked (keepalive@openssh.com,
+ * which every client answers); after SSH_KA_MAX unanswered, it is gone
+ * (vanished without a FIN, or stopped) and the session ends, whatever it
+ * was doing. A session with no SFTP request for idle_seconds ends unless
+ * an upload of its waits for its verdict. */
+#define SSH_KA_MAX	3
+
 static void
 on_timer(uv_timer_t *t)
 {
 	struct sess *c = t->data;
+	const struct sg_daemon_conf *d = &c->f->g->conf->cfg->daemon;
+	uint64_t now = uv_now(c->f->g->loop),
+	    idle = (uint64_t)d->sftp_idle_seconds * 1000,
+	    ka = (uint64_t)d->sftp_keepalive_seconds * 1000;
 
 	if (!c->authed) {
 		if (c->tried)
@@ -654,21 +678,29 @@ on_timer(uv_timer_t *t)
 		sess_close(c, "the login grace time ran out");
 		return;
 	}
-	if (c->sftp != NULL && sftp_busy(c->sftp) > 0)
-		return;		/* an upload waits for its verdict */
-	{
-		/* idle is time since the client last sent anything, not
-		 * since sign-in: wait out the rest of it */
-		uint64_t idle = (uint64_t)c->f->g->conf->cfg->daemon.
-		    sftp_idle_seconds * 1000, now = uv_now(c->f->g->loop);
+	if (now - c->heard >= ka) {
+		if (c->ka_unanswered >= SSH_KA_MAX) {
+			char a[80], b[128];
+			const char *f[] = { a, b, "SCHOOLGATE_FRONT=sftp",
+			    "SCHOOLGATE_REASON=keepalive", NULL };
 
-		if (now - c->active < idle) {
-			uv_timer_start(t, on_timer, idle - (now - c->active),
-			    idle);
+			snprintf(a, sizeof(a), "SCHOOLGATE_CLIENT=%s", c->addr);
+			snprintf(b, sizeof(b), "SCHOOLGATE_PARTY=%s", c->party);
+			gw_journalf(EV_PROTOCOL, LOG_NOTICE, f, "SFTP session of "
+			    "%s from %s ended: the client stopped answering "
+			    "keepalives", c->party, c->addr);
+			sess_close(c, "keepalive");
 			return;
 		}
+		c->ka_unanswered++;
+		c->want_ka = 1;
+		c->kick = 1;
+		set_events(c);
 	}
-	sess_close(c, "idle");
+	if (c->sftp != NULL && sftp_busy(c->sftp) > 0)
+		return;		/* an upload waits for its verdict */
+	if (now - c->active >= idle)
+		sess_close(c, "idle");
 }
 
 static void
@@ -786,7 +818,8 @@ on_listen(uv_poll_t *p, int status, int events)
 		c->poll.data = c->timer.data = c;
 		uv_timer_start(&c->timer, on_timer,
 		    (uint64_t)d->sftp_grace_seconds * 1000,
-		    (uint64_t)d->sftp_idle_seconds * 1000);
+		    (uint64_t)(d->sftp_idle_seconds < d->sftp_keepalive_seconds ?
+		    d->sftp_idle_seconds : d->sftp_keepalive_seconds) * 1000);
 		c->refs = 0;
 		f->n++;
 		g->n.connections++;
