@@ -1524,7 +1524,8 @@ sg_config_load(const char *path, struct sg_diag *diag)
 
 		load_agreement(&L, files[i], a, cfg);
 		for (j = 0; a->id && j < cfg->nagreements; j++)
-			if (strcmp(cfg->agreements[j].id, a->id) == 0) {
+			if (cfg->agreements[j].id != NULL &&
+			    strcmp(cfg->agreements[j].id, a->id) == 0) {
 				sg_diag_add(diag, "%s: duplicate agreement id "
 				    "\"%s\" (also in %s)", files[i], a->id,
 				    cfg->agreements[j].file);

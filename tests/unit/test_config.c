@@ -278,6 +278,29 @@ status_on_dates(void **state)
 	assert_int_equal(sg_agreement_status_on(&a, d2026), SG_AGR_ACTIVE);
 }
 
+/* An empty agreement file beside a good one is refused with a message
+ * (it crashed the loader: the duplicate-id check read its NULL id). */
+static void
+empty_agreement_file(void **state)
+{
+	struct sg_diag d;
+	struct sg_config *c;
+
+	(void)state;
+	write_file("agreements/a0.conf", "");
+	sg_diag_init(&d);
+	c = sg_config_load(dir, &d);
+	assert_null(c);
+	assert_true(diag_has(&d, "each agreement file holds one group"));
+	sg_diag_free(&d);
+	{
+		char p[200];
+
+		snprintf(p, sizeof(p), "%s/agreements/a0.conf", dir);
+		assert_int_equal(unlink(p), 0);
+	}
+}
+
 int
 main(void)
 {
@@ -294,6 +317,7 @@ main(void)
 		cmocka_unit_test(every_problem_reported),
 		cmocka_unit_test(suspended_needs_until),
 		cmocka_unit_test(status_on_dates),
+		cmocka_unit_test(empty_agreement_file),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, setup, teardown);
