@@ -72,7 +72,7 @@ CLI        := $(BUILD)/schoolgate
 
 DAEMON_SRC := daemon/schoolgated.c daemon/https.c daemon/pipeline.c \
               daemon/xfer.c daemon/journal.c daemon/login.c daemon/ssh.c \
-              daemon/sftp.c daemon/control.c daemon/web.c
+              daemon/sftp.c daemon/control.c daemon/web.c daemon/access.c
 LLHTTP_OBJ := $(BUILD)/llhttp/llhttp.o $(BUILD)/llhttp/api.o \
               $(BUILD)/llhttp/http.o
 DAEMON_OBJ := $(sort $(DAEMON_SRC:%.c=$(BUILD)/%.o)) $(BUILD)/gen/web_assets.o \
@@ -169,12 +169,14 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 # The suite for one build (BUILD/SAN): unit tests, then the command-line
 # and hostile-input corpus driven through the real `schoolgate` binary.
 check: all $(UNIT_BIN)
+	@tests/check-layering
 	@tests/run-unit $(BUILD)
 	@tests/corpus/run $(BUILD)
 	@tests/age/kit $(BUILD)
 	@tests/store/run $(BUILD)
 	@BUILD=$(BUILD) tests/daemon/run
 	@BUILD=$(BUILD) tests/daemon/sftp
+	@BUILD=$(BUILD) tests/daemon/matrix
 	@BUILD=$(BUILD) tests/daemon/crash
 	@BUILD=$(BUILD) tests/daemon/crash --sftp
 	@BUILD=$(BUILD) tests/daemon/journal

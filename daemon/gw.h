@@ -6,7 +6,7 @@
  * (intake, checking, sealing, the store and the log) and hands results
  * back through a mailbox drained on the I/O thread (uv_async).
  *
- * A front door authenticates a party, asks gw_may_send() and then
+ * A front door authenticates a party, asks gw_access_upload() and then
  * gw_upload_begin(), feeds bytes with gw_upload_feed() (which says when
  * to stop reading: backpressure), ends with gw_upload_end(), and gets
  * done() on the I/O thread with the verdict. It never needs to know how
@@ -190,13 +190,6 @@ struct gw_dl_memo {
 int	gw_dl_recorded(struct gw_dl_memo *, const char *party, const char *id);
 /* ... and now it has (call once the record is durable) */
 void	gw_dl_note(struct gw_dl_memo *, const char *party, const char *id);
-/* What every front checks before an upload starts: draining, the
- * sender's right to the flow, the name, the queue and duplicates.
- * 0 with the byte limit for the upload, or an HTTP-style status with a
- * problem slug and a reason. */
-int	gw_upload_admit(struct gw *, const char *party, const char *agreement,
-	    const char *flow, const char *name, unsigned method,
-	    uint64_t *max_bytes, const char **slug, const char **why);
 /* Held: accepted and not deleted (a second upload of the same name to
  * the same flow by the same sender is refused while one is). */
 int	gw_name_held(struct gw *, const char *sender, const char *agreement,
@@ -229,17 +222,50 @@ void	gw_upload_cancel(struct gw_upload *);
 const struct gw_upload_result *gw_upload_result(const struct gw_upload *);
 void	gw_upload_free(struct gw_upload *);
 
-/* Authorisation shared by every front door. Returns 0, or an HTTP-style
- * status with a reason (403/404) in why. */
-int	gw_may_send(struct gw *, const char *party, const char *agreement,
-	    const char *flow, unsigned method, const struct sg_flow **,
-	    const char **why);
-/* 1 when party may read the transfer's metadata (recipient or sender),
- * 2 when it may also fetch the content (a recipient of a released,
- * live transfer), 0 otherwise. */
-int	gw_may_read(struct gw *, const struct gw_xfer *, const char *party);
-/* The agreement's reason to refuse releases, or NULL when active. */
-const char *gw_agreement_block(struct gw *, const char *agreement);
+/* Access (access.c): the one authority both fronts ask, against the
+ * configuration in force and today's date. Its answers are these codes;
+ * each front maps them to its protocol's statuses in one table. */
+enum gw_acc {
+	GW_ACC_OK,
+	GW_ACC_UNKNOWN,		/* nothing this party may know of */
+	GW_ACC_REFUSED,		/* known, but not by this means */
+	GW_ACC_INACTIVE,	/* the agreement is suspended, ended, gone */
+	GW_ACC_BAD_NAME,	/* the file name breaks the name rule */
+	GW_ACC_DUPLICATE,	/* a file of that name is still held */
+	GW_ACC_BUSY		/* draining, or too many uploads queued */
+};
+/* May party send on agreement/flow by method (an SG_METHOD_ bit)? */
+enum gw_acc gw_access_send(struct gw *, const char *party,
+	    const char *agreement, const char *flow, unsigned method,
+	    const struct sg_flow **, const char **why);
+/* Everything a front checks before an upload starts: draining, the
+ * sender's right to the flow, the name, the queue and duplicates. With
+ * GW_ACC_OK, *max_bytes is the byte limit for the upload. */
+enum gw_acc gw_access_upload(struct gw *, const char *party,
+	    const char *agreement, const char *flow, const char *name,
+	    unsigned method, uint64_t *max_bytes, const char **why);
+/* What party may do with a transfer: nothing (it is not told the
+ * transfer exists), see its record (its sender; a recipient whose
+ * agreement is not active today, or who confirmed receipt), or also read
+ * its content and find it in its inbox and /receive (a recipient it was
+ * released to, still a recipient of that flow in the configuration in
+ * force, under an active agreement, not yet confirmed). why says why not
+ * more. */
+enum gw_see { GW_SEE_NONE, GW_SEE_META, GW_SEE_READ };
+enum gw_see gw_access_xfer(struct gw *, const struct gw_xfer *,
+	    const char *party, const char **why);
+/* 1 when the transfer is in party's received list (the HTTPS inbox):
+ * what it may read, and what it confirmed receiving (a record, no longer
+ * fetched) while it is still a recipient under an active agreement.
+ * SFTP's /receive lists files to fetch: GW_SEE_READ only. */
+int	gw_access_received(struct gw *, const struct gw_xfer *,
+	    const char *party);
+/* 1 when party sent the transfer: its "sent" listing (with deletions). */
+int	gw_access_sent_by(const struct gw_xfer *, const char *party);
+/* 1 when party is a recipient that confirmed receipt. */
+int	gw_access_confirmed(const struct gw_xfer *, const char *party);
+/* The name a download has, on both fronts (SFTP prefixes the id). */
+void	gw_access_name(struct gw *, struct gw_xfer *, char *out, size_t cap);
 
 /* Sign-in shared by every front door (login.c). A password check from
  * addr returns 1 (matches a recent success), 0 (refused now), 2

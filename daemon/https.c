@@ -386,6 +386,27 @@ problem(struct conn *c, int status, const char *type, const char *detail,
 	free(buf);
 }
 
+/* The access authority's answers as HTTP: the one table. */
+static void
+refuse(struct conn *c, enum gw_acc acc, const char *why)
+{
+	static const struct {
+		int		 status;
+		const char	*slug;
+	} map[] = {
+		[GW_ACC_OK] =		{ 500, "internal" },
+		[GW_ACC_UNKNOWN] =	{ 404, "not-found" },
+		[GW_ACC_REFUSED] =	{ 403, "forbidden" },
+		[GW_ACC_INACTIVE] =	{ 403, "agreement-inactive" },
+		[GW_ACC_BAD_NAME] =	{ 400, "bad-name" },
+		[GW_ACC_DUPLICATE] =	{ 409, "duplicate" },
+		[GW_ACC_BUSY] =		{ 503, "unavailable" },
+	};
+
+	problem(c, map[acc].status, map[acc].slug, why, acc == GW_ACC_BUSY ?
+	    "Retry-After: 60\r\n" : NULL);
+}
+
 static void
 not_found(struct conn *c)
 {
@@ -1502,9 +1523,8 @@ api_inbox(struct conn *c, int sent)
 	for (i = g->nx; i-- > 0;) {
 		struct gw_xfer *x = g->x[i];
 
-		if (sent ? !(x->sender && strcmp(x->sender, c->party) == 0) :
-		    (gw_may_read(g, x, c->party) != 2 ||
-		    gw_agreement_block(g, x->agreement) != NULL))
+		if (sent ? !gw_access_sent_by(x, c->party) :
+		    !gw_access_received(g, x, c->party))
 			continue;
 		fputs(first ? "" : ",", f);
 		first = 0;
@@ -1654,36 +1674,6 @@ parse_range(const char *s, uint64_t size, uint64_t *off, uint64_t *end)
 	return 0;
 }
 
-/* The name a download is saved under: the sender's, with ".age" for a
- * sealed file, and for a checked CSV (which the gateway hands out
- * decrypted, out of its ZIP) ".csv" in place of ".zip" or ".age". Names
- * passed the resolver's file-name rule, so they are safe in a header. */
-static void
-download_name(struct gw *g, struct gw_xfer *x, char *out, size_t cap)
-{
-	const char *name = gw_xfer_name(g, x);
-	const struct sg_agreement *a = x->agreement ?
-	    sg_config_agreement(g->conf->cfg, x->agreement) : NULL;
-	const struct sg_flow *fl = a ? sg_agreement_flow(a, x->flow) : NULL;
-	size_t n = strlen(name);
-
-	if (!sg_vseg_ok(name, n, SG_VSEG_NAME)) {
-		out[0] = '\0';
-		return;
-	}
-	if (x->sealed)
-		snprintf(out, cap, "%s.age", name);
-	else if (fl != NULL && fl->format == SG_FORMAT_CSV && n > 4 &&
-	    (strcasecmp(name + n - 4, ".zip") == 0 ||
-	    strcasecmp(name + n - 4, ".age") == 0))
-		snprintf(out, cap, "%.*s.csv", (int)(n - 4), name);
-	else if (fl != NULL && fl->format == SG_FORMAT_CSV && (n < 4 ||
-	    strcasecmp(name + n - 4, ".csv") != 0))
-		snprintf(out, cap, "%s.csv", name);
-	else
-		snprintf(out, cap, "%s", name);
-}
-
 static void
 api_content(struct conn *c, struct gw_xfer *x)
 {
@@ -1694,10 +1684,6 @@ api_content(struct conn *c, struct gw_xfer *x)
 	uint64_t size;
 	int rr;
 
-	if ((why = gw_agreement_block(g, x->agreement)) != NULL) {
-		problem(c, 403, "agreement-inactive", why, NULL);
-		return;
-	}
 	if ((c->dl_fd = sg_vault_open_object(g->vault, x->id, err)) < 0) {
 		problem(c, 503, "unavailable", "the object cannot be read",
 		    NULL);
@@ -1739,7 +1725,7 @@ api_content(struct conn *c, struct gw_xfer *x)
 		    "not one this file has", extra);
 		return;
 	}
-	download_name(g, x, r->disposition, sizeof(r->disposition));
+	gw_access_name(g, x, r->disposition, sizeof(r->disposition));
 	r->size = size;
 	r->type = SG_REC_DOWNLOADED;
 	if (c->hp.method == HTTP_HEAD ||
@@ -1767,15 +1753,14 @@ static void
 api_upload(struct conn *c, char *agreement, char *flow, char *name)
 {
 	struct gw *g = c->hs->g;
-	const char *why, *slug;
+	const char *why;
 	uint64_t cl = (c->hp.flags & F_CONTENT_LENGTH) ?
 	    c->hp.content_length : UINT64_MAX;
-	int st;
+	enum gw_acc acc;
 
-	if ((st = gw_upload_admit(g, c->party, agreement, flow, name,
-	    SG_METHOD_HTTPS, &c->body_max, &slug, &why)) != 0) {
-		problem(c, st, slug, why, st == 503 ? "Retry-After: 60\r\n" :
-		    NULL);
+	if ((acc = gw_access_upload(g, c->party, agreement, flow, name,
+	    SG_METHOD_HTTPS, &c->body_max, &why)) != GW_ACC_OK) {
+		refuse(c, acc, why);
 		return;
 	}
 	if (!(c->hp.flags & F_CHUNKED) && cl == UINT64_MAX) {
@@ -2340,7 +2325,9 @@ dispatch(struct conn *c)
 {
 	struct gw *g = c->hs->g;
 	char url[URL_MAX + 1], *seg[SG_VPATH_MAXSEG], *query;
-	int n, m = c->hp.method, may;
+	int n, m = c->hp.method;
+	enum gw_see see;
+	const char *why;
 	struct gw_xfer *x;
 
 	c->st = ST_HEADERS;
@@ -2378,8 +2365,8 @@ dispatch(struct conn *c)
 	}
 	if ((n == 3 || n == 4) && strcmp(seg[1], "transfers") == 0) {
 		x = sg_transfer_id_ok(seg[2]) ? gw_xfer_find(g, seg[2]) : NULL;
-		may = gw_may_read(g, x, c->party);
-		if (may == 0) {
+		see = gw_access_xfer(g, x, c->party, &why);
+		if (see == GW_SEE_NONE) {
 			not_found(c);	/* whether it exists is not told */
 			return;
 		}
@@ -2392,18 +2379,24 @@ dispatch(struct conn *c)
 			return;
 		}
 		if (n == 3 && m == HTTP_DELETE) {
-			if (may != 2) {
-				problem(c, 403, "forbidden", "only a recipient "
-				    "confirms receipt", NULL);
+			/* confirming again changes nothing */
+			if (see == GW_SEE_META &&
+			    gw_access_confirmed(x, c->party)) {
+				c->st = ST_DONE;
+				respond(c, 204, "application/json", "", 0,
+				    NULL);
+				return;
+			}
+			if (see != GW_SEE_READ) {
+				problem(c, 403, "forbidden", why, NULL);
 				return;
 			}
 			api_confirm(c, x);
 			return;
 		}
 		if (n == 4 && (m == HTTP_GET || m == HTTP_HEAD)) {
-			if (may != 2) {
-				problem(c, 403, "forbidden", "only the "
-				    "recipients may fetch the file", NULL);
+			if (see != GW_SEE_READ) {
+				problem(c, 403, "forbidden", why, NULL);
 				return;
 			}
 			api_content(c, x);

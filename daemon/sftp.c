@@ -85,8 +85,12 @@ struct handle {
 	/* directory */
 	struct dent	*ents;
 	size_t		 nents, next;
-	/* upload */
+	/* upload: begun at the first byte written, so that an empty
+	 * create-and-close (sshfs, then it opens the file again to write)
+	 * sends nothing */
 	struct gw_upload *up;
+	int		 begun;
+	uint64_t	 max;
 	char		 agreement[SG_VNAME_MAX + 1], flow[SG_VNAME_MAX + 1];
 	char		 name[SG_VNAME_MAX + 1];
 	uint64_t	 off;
@@ -398,22 +402,23 @@ sends_on(const struct sg_agreement *a, const char *party,
 }
 
 /* The name a transfer has in /receive/. */
+/* The name a transfer has in /receive/: its id, and the name it has
+ * over HTTPS (the access authority's). */
 static void
 in_name(struct sftp *s, struct gw_xfer *x, char *buf, size_t cap)
 {
-	snprintf(buf, cap, "%s_%s%s", x->id, gw_xfer_name(s->g, x),
-	    x->sealed ? ".age" : "");
+	char name[SG_VNAME_MAX + 8];
+
+	gw_access_name(s->g, x, name, sizeof(name));
+	snprintf(buf, cap, "%s_%s", x->id, name);
 }
 
 static int
 shows_in_receive(struct sftp *s, struct gw_xfer *x)
 {
-	struct gw_rcpt *r;
+	const char *why;
 
-	if (gw_may_read(s->g, x, s->party) != 2)
-		return 0;
-	r = gw_xfer_rcpt(x, s->party);
-	return r == NULL || r->confirmed == 0;
+	return gw_access_xfer(s->g, x, s->party, &why) == GW_SEE_READ;
 }
 
 static int
@@ -546,9 +551,21 @@ resolve(struct sftp *s, const char *path, int dots, struct node *n)
 			snprintf(want, sizeof(want), "%s_%s.txt", id,
 			    gw_xfer_name(s->g, n->x));
 		} else {
-			if (gw_may_read(s->g, n->x, s->party) != 2)
+			const char *why;
+			enum gw_see see = gw_access_xfer(s->g, n->x, s->party,
+			    &why);
+
+			if (see == GW_SEE_NONE)
 				goto none;
 			in_name(s, n->x, want, sizeof(want));
+			if (see != GW_SEE_READ) {
+				/* its record, but not its content: say why */
+				if (strcmp(want, seg[1]) == 0) {
+					n->denied = 1;
+					n->why = why;
+				}
+				goto none;
+			}
 		}
 		if (strcmp(want, seg[1]) != 0)
 			goto none;
@@ -627,6 +644,23 @@ node_attrs(struct sftp *s, const struct node *n, struct attrs *a)
 	default:
 		return -1;
 	}
+}
+
+/* The access authority's answers as SFTP statuses: the one table. */
+static uint32_t
+fx_status(enum gw_acc acc)
+{
+	static const uint32_t map[] = {
+		[GW_ACC_OK] =		FX_OK,
+		[GW_ACC_UNKNOWN] =	FX_NO_SUCH_FILE,
+		[GW_ACC_REFUSED] =	FX_PERMISSION_DENIED,
+		[GW_ACC_INACTIVE] =	FX_PERMISSION_DENIED,
+		[GW_ACC_BAD_NAME] =	FX_FAILURE,
+		[GW_ACC_DUPLICATE] =	FX_FAILURE,
+		[GW_ACC_BUSY] =		FX_FAILURE,
+	};
+
+	return map[acc];
 }
 
 static void
@@ -1047,21 +1081,21 @@ do_open(struct sftp *s, uint32_t id, struct rd *r)
 		return;
 	resolve(s, path, 0, &n);
 	if ((pf & PF_WRITE) && n.kind == N_DROPFILE) {
-		const char *why, *slug;
+		const char *why;
 		uint64_t max;
 		struct handle *h;
-		int st;
+		enum gw_acc acc;
 
 		if ((pf & (PF_READ | PF_APPEND)) != 0) {
 			status(s, id, FX_PERMISSION_DENIED, "drop folders are "
 			    "write-only: open for writing only");
 			return;
 		}
-		if ((st = gw_upload_admit(s->g, s->party, n.agreement, n.flow,
-		    n.name, SG_METHOD_SFTP, &max, &slug, &why)) != 0) {
+		if ((acc = gw_access_upload(s->g, s->party, n.agreement,
+		    n.flow, n.name, SG_METHOD_SFTP, &max, &why)) !=
+		    GW_ACC_OK) {
 			s->io->notice(s->arg, why);
-			status(s, id, st == 403 ? FX_PERMISSION_DENIED :
-			    FX_FAILURE, why);
+			status(s, id, fx_status(acc), why);
 			return;
 		}
 		if ((i = handle_new(s, H_UPLOAD)) < 0) {
@@ -1074,15 +1108,7 @@ do_open(struct sftp *s, uint32_t id, struct rd *r)
 		    n.agreement);
 		snprintf(h->flow, sizeof(h->flow), "%s", n.flow);
 		snprintf(h->name, sizeof(h->name), "%s", n.name);
-		h->up = gw_upload_begin(s->g, s->party, n.agreement, n.flow,
-		    n.name, NULL, max, &up_cb, s);
-		if (h->up == NULL) {
-			handle_free(s, i);
-			status(s, id, FX_FAILURE, "out of resources; try "
-			    "again later");
-			return;
-		}
-		s->busy++;
+		h->max = max;
 		send_handle(s, id, i);
 		return;
 	}
@@ -1125,10 +1151,6 @@ do_open(struct sftp *s, uint32_t id, struct rd *r)
 		const char *why;
 		char err[SG_ERR_MAX];
 
-		if ((why = gw_agreement_block(g, x->agreement)) != NULL) {
-			status(s, id, FX_PERMISSION_DENIED, why);
-			return;
-		}
 		if ((i = handle_new(s, H_OBJECT)) < 0) {
 			status(s, id, FX_FAILURE, "too many open files in "
 			    "this session");
@@ -1170,7 +1192,9 @@ do_close(struct sftp *s, uint32_t id, struct rd *r)
 		return;
 	}
 	h = &s->h[i];
-	if (h->kind != H_UPLOAD) {
+	if (h->kind != H_UPLOAD || (!h->begun && h->verdict == 0)) {
+		/* a file created and closed empty was not sent: nothing is
+		 * recorded, and the name may be opened again */
 		handle_free(s, i);
 		status(s, id, FX_OK, NULL);
 		return;
@@ -1243,6 +1267,18 @@ do_write(struct sftp *s, uint32_t id, struct rd *r)
 		    "offset %" PRIu64 ", got %" PRIu64 ")", h->off, off);
 		status(s, id, FX_FAILURE, h->why);
 		return;
+	}
+	if (n > 0 && !h->begun) {
+		h->up = gw_upload_begin(s->g, s->party, h->agreement, h->flow,
+		    h->name, NULL, h->max, &up_cb, s);
+		if (h->up == NULL) {
+			upload_refused(s, h, "out of resources; try again "
+			    "later");
+			status(s, id, FX_FAILURE, h->why);
+			return;
+		}
+		h->begun = 1;
+		s->busy++;
 	}
 	h->off += n;
 	rc = n > 0 ? gw_upload_feed(h->up, data, n) : 0;

@@ -483,7 +483,7 @@ function receivedPage () {
   return listPage('/v1/inbox', t => {
     const me = t.recipients[0] ?? {}
     const status = me.confirmed
-      ? `You confirmed you received it on ${fmtDate(me.confirmed)}`
+      ? `You confirmed you received it on ${fmtDate(me.confirmed)}; it can no longer be downloaded`
       : me.downloaded ? `Downloaded on ${fmtDate(me.downloaded)}; not yet confirmed` : 'Not downloaded yet'
     const confirm = me.confirmed
       ? null
@@ -502,8 +502,9 @@ function receivedPage () {
         }
       })
     }
+    // once receipt is confirmed the file is no longer handed out
     return card(t.name, me.confirmed ? tag('Confirmed', 'green') : me.downloaded ? tag('Downloaded', 'blue') : tag('New', 'yellow'),
-      [el('a', { class: 'govuk-link', href: `/v1/transfers/${encodeURIComponent(t.id)}/content` }, 'Download', hiddenText(` ${t.name}`))],
+      me.confirmed ? [] : [el('a', { class: 'govuk-link', href: `/v1/transfers/${encodeURIComponent(t.id)}/content` }, 'Download', hiddenText(` ${t.name}`))],
       [
         ['From', t.sender_name],
         ['Agreement', t.agreement_title],
