@@ -33,7 +33,6 @@
 
 #define BLK		(64 * 1024)
 #define WAIT_MARK	(64 * 1024)
-#define MAX_RECS	20
 
 struct blk {
 	struct blk	*next;
@@ -64,8 +63,8 @@ struct gw_upload {
 	uint64_t		 total;
 	/* results (the thread writes them before DONE) */
 	struct gw_upload_result	 res;
-	struct rec		 recs[MAX_RECS];
-	size_t			 nrecs;
+	struct rec		*recs;		/* written, for the index */
+	size_t			 nrecs, caprecs;
 	int			 done, owner_gone;
 	struct gw_upload	*qnext;		/* pool queue */
 	unsigned		 party_cap;	/* threads its party may hold */
@@ -125,6 +124,7 @@ upload_destroy(struct gw_upload *u)
 		free(b);
 	}
 	sg_report_free(&u->res.report);
+	free(u->recs);
 	gw_conf_unref(u->conf);
 	free(u->party);
 	free(u->agreement);
@@ -314,13 +314,22 @@ gw_upload_free(struct gw_upload *u)
 		upload_destroy(u);
 }
 
+/* A record now durable in the log, for the index once the verdict is
+ * back on the I/O thread: one per recipient, however many. */
 static void
 add_rec(struct gw_upload *u, int type, const struct sg_payload *pl)
 {
-	if (u->nrecs < MAX_RECS) {
-		u->recs[u->nrecs].type = type;
-		u->recs[u->nrecs++].pl = *pl;
+	if (u->nrecs == u->caprecs) {
+		size_t nc = u->caprecs ? 2 * u->caprecs : 8;
+		struct rec *nr = realloc(u->recs, nc * sizeof(*nr));
+
+		if (nr == NULL)
+			abort();	/* the index cannot lose a record */
+		u->recs = nr;
+		u->caprecs = nc;
 	}
+	u->recs[u->nrecs].type = type;
+	u->recs[u->nrecs++].pl = *pl;
 }
 
 static void
