@@ -61,18 +61,18 @@ LDFLAGS += -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack -Wl,--as-needed \
 LIBS    := $(PKG_LIBS) -lcsv -lpthread
 TESTLIBS := $(PKG_TESTLIBS)
 
-COMMON_SRC := $(wildcard common/*.c)
+COMMON_SRC := $(wildcard common/*/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 LIB        := $(BUILD)/libschoolgate.a
 
-CLI_SRC    := daemon/schoolgate.c daemon/cmd_crypt.c daemon/cmd_log.c \
-              daemon/cmd_status.c
+CLI_SRC    := daemon/cli/schoolgate.c daemon/cli/cmd_crypt.c daemon/cli/cmd_log.c \
+              daemon/cli/cmd_status.c
 CLI_OBJ    := $(sort $(CLI_SRC:%.c=$(BUILD)/%.o))
 CLI        := $(BUILD)/schoolgate
 
-DAEMON_SRC := daemon/schoolgated.c daemon/https.c daemon/pipeline.c \
-              daemon/xfer.c daemon/journal.c daemon/login.c daemon/ssh.c \
-              daemon/sftp.c daemon/control.c daemon/web.c daemon/access.c
+DAEMON_SRC := daemon/schoolgated.c daemon/front/https.c daemon/pipeline/upload.c \
+              daemon/core/transfers.c daemon/journal.c daemon/core/signin.c daemon/front/ssh.c \
+              daemon/front/sftp.c daemon/control.c daemon/front/web.c daemon/core/access.c
 LLHTTP_OBJ := $(BUILD)/llhttp/llhttp.o $(BUILD)/llhttp/api.o \
               $(BUILD)/llhttp/http.o
 DAEMON_OBJ := $(sort $(DAEMON_SRC:%.c=$(BUILD)/%.o)) $(BUILD)/gen/web_assets.o \
@@ -102,7 +102,7 @@ $(BUILD)/%.o: %.c
 # optimisation, hardening and sanitizers but not our warning set.
 # LLHTTP_STRICT_MODE: CRLF only (no bare LF), no lax header characters.
 LLHTTP_FLAGS := -isystem $(LLHTTP_INC) -DLLHTTP_STRICT_MODE=1
-$(BUILD)/daemon/https.o: CFLAGS += $(LLHTTP_FLAGS)
+$(BUILD)/daemon/front/https.o: CFLAGS += $(LLHTTP_FLAGS)
 $(BUILD)/llhttp/%.o: $(LLHTTP_DIR)/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 $(OPT) $(HARDEN) -w $(LLHTTP_FLAGS) -c $< -o $@
@@ -139,7 +139,7 @@ $(BUILD)/gen/web_assets.c: scripts/embed-assets $(WEB_OWN) $(WEB_CSS) \
 	@mkdir -p $(dir $@)
 	@scripts/embed-assets $@ $(WEB_EMBED)
 
-$(BUILD)/gen/web_assets.o: $(BUILD)/gen/web_assets.c daemon/web_assets.h
+$(BUILD)/gen/web_assets.o: $(BUILD)/gen/web_assets.c daemon/front/web_assets.h
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(LIB): $(COMMON_OBJ)
@@ -204,7 +204,7 @@ FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Icommon \
 FUZZ_BIN   := $(FUZZ_BUILD)/fuzz_csvcheck $(FUZZ_BUILD)/fuzz_config \
               $(FUZZ_BUILD)/fuzz_zipin
 
-$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC) common/*.h
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC) common/*/*.h
 	@mkdir -p $(FUZZ_BUILD)
 	clang $(FUZZ_FLAGS) -o $@ $< $(COMMON_SRC) $(LIBS)
 

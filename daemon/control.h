@@ -7,7 +7,7 @@
 
 #include <uv.h>
 
-#include "store.h"
+#include "store/store.h"
 
 /* The answer to one request line (malloc'd text), or NULL when the
  * request is not known. */

@@ -18,13 +18,13 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "age.h"
-#include "auth.h"
-#include "config.h"
-#include "note.h"
-#include "report.h"
-#include "store.h"
-#include "vault.h"
+#include "seal/age.h"
+#include "policy/auth.h"
+#include "policy/config.h"
+#include "log/note.h"
+#include "check/report.h"
+#include "store/store.h"
+#include "store/vault.h"
 
 struct gw;
 struct gw_upload;
@@ -122,7 +122,7 @@ struct gw {
 	uv_async_t		 mbox_async;
 	uv_timer_t		 stall_timer;	/* uploads that stopped */
 	uv_timer_t		 retention_timer;
-	/* successful password checks, keyed per process (login.c) */
+	/* successful password checks, keyed per process (core/signin.c) */
 	struct {
 		unsigned char		key[32];
 		int			keyed;
@@ -149,7 +149,7 @@ struct gw_conf *gw_conf_load(const char *path, struct sg_diag *);
 void	gw_conf_ref(struct gw_conf *);
 void	gw_conf_unref(struct gw_conf *);
 
-/* transfers (xfer.c) */
+/* transfers (core/transfers.c) */
 int	gw_xfers_load(struct gw *, char err[SG_ERR_MAX]);
 struct gw_xfer *gw_xfer_find(struct gw *, const char *id);
 struct gw_xfer *gw_xfer_new(struct gw *, const char *id);
@@ -203,7 +203,7 @@ void	gw_xfers_free(struct gw *);
  * two records: the sender was never told). */
 int	gw_finish_unreleased(struct gw *, char err[SG_ERR_MAX]);
 
-/* pipeline (pipeline.c) */
+/* pipeline (pipeline/upload.c) */
 int	gw_pool_start(struct gw *, unsigned workers);
 void	gw_pool_stop(struct gw *);
 unsigned gw_pool_queued(struct gw *);
@@ -222,7 +222,7 @@ void	gw_upload_cancel(struct gw_upload *);
 const struct gw_upload_result *gw_upload_result(const struct gw_upload *);
 void	gw_upload_free(struct gw_upload *);
 
-/* Access (access.c): the one authority both fronts ask, against the
+/* Access (core/access.c): the one authority both fronts ask, against the
  * configuration in force and today's date. Its answers are these codes;
  * each front maps them to its protocol's statuses in one table. */
 enum gw_acc {
@@ -267,7 +267,7 @@ int	gw_access_confirmed(const struct gw_xfer *, const char *party);
 /* The name a download has, on both fronts (SFTP prefixes the id). */
 void	gw_access_name(struct gw *, struct gw_xfer *, char *out, size_t cap);
 
-/* Sign-in shared by every front door (login.c). A password check from
+/* Sign-in shared by every front door (core/signin.c). A password check from
  * addr returns 1 (matches a recent success), 0 (refused now), 2
  * (argon2id runs on the work pool; cb(arg, ok) follows on the I/O
  * thread) or -1 (too many checks wait, from this address or in all:

@@ -26,11 +26,11 @@
 #include <systemd/sd-daemon.h>
 
 #include "control.h"
-#include "https.h"
-#include "ssh.h"
-#include "codec.h"
-#include "keys.h"
-#include "version.h"
+#include "front/https.h"
+#include "front/ssh.h"
+#include "base/codec.h"
+#include "seal/keys.h"
+#include "base/version.h"
 
 struct daemon {
 	struct gw	 g;

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "policy/config.h"
 
 static char dir[64], agr[128];
 

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "csvcheck.h"
+#include "check/csvcheck.h"
 
 static char *codes[] = { "M", "F" };
 static struct sg_column cols[] = {

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/types.h>
 
-#include "zipin.h"
+#include "intake/zipin.h"
 
 struct mem {
 	const uint8_t	*p;

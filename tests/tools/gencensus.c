@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ident.h"
+#include "check/ident.h"
 
 static uint64_t rng_state;
 

@@ -17,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "keys.h"
-#include "tlog.h"
+#include "seal/keys.h"
+#include "log/tlog.h"
 
 static struct sg_log *lg;
 static unsigned long per_thread;

@@ -16,8 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "keys.h"
-#include "vault.h"
+#include "seal/keys.h"
+#include "store/vault.h"
 
 struct rnd {
 	uint64_t	s, left;

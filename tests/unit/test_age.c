@@ -13,9 +13,9 @@
 
 #include <openssl/rand.h>
 
-#include "age.h"
-#include "keys.h"
-#include "store.h"
+#include "seal/age.h"
+#include "seal/keys.h"
+#include "store/store.h"
 
 struct mbuf {
 	unsigned char	*p;

@@ -1,4 +1,4 @@
-/* Unit tests for common/auth.c. */
+/* Unit tests for common/policy/auth.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,7 @@
 
 #include <argon2.h>
 
-#include "auth.h"
+#include "policy/auth.h"
 
 static void
 passwd_round_trip(void **state)

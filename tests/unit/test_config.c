@@ -1,4 +1,4 @@
-/* Unit tests for common/config.c: the shipped example loads; broken
+/* Unit tests for common/policy/config.c: the shipped example loads; broken
  * configurations are refused as a whole, with every problem reported as
  * file:line: setting: message. */
 #include <setjmp.h>
@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "config.h"
+#include "policy/config.h"
 
 static char dir[64];
 

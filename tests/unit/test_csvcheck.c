@@ -1,4 +1,4 @@
-/* Unit tests for common/csvcheck.c. Every case runs three ways, which
+/* Unit tests for common/check/csvcheck.c. Every case runs three ways, which
  * must agree: synchronous in one piece, threaded in one piece, and
  * synchronous fed one byte at a time. */
 #include <setjmp.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "csvcheck.h"
+#include "check/csvcheck.h"
 
 static char *sex_codes[] = { "M", "F" };
 

@@ -1,4 +1,4 @@
-/* Unit tests for common/ident.c: every validator, valid and invalid
+/* Unit tests for common/check/ident.c: every validator, valid and invalid
  * values, and every failure reason. Expected check letters and digits
  * were worked by hand (see the comments), not with the code under test. */
 #include <setjmp.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "ident.h"
+#include "check/ident.h"
 
 #define S(x) x, strlen(x)
 

@@ -1,4 +1,4 @@
-/* Unit tests for common/keyset.c. */
+/* Unit tests for common/check/keyset.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "keyset.h"
+#include "check/keyset.h"
 
 struct dups {
 	uint32_t	idx[64], first[64];

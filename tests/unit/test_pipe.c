@@ -1,4 +1,4 @@
-/* Unit tests for common/pipe.c: bytes cross intact and in order between
+/* Unit tests for common/base/pipe.c: bytes cross intact and in order between
  * two threads; an abort on either side releases the other. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "pipe.h"
+#include "base/pipe.h"
 
 #define TOTAL	(3u << 20)
 

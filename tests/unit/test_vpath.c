@@ -1,4 +1,4 @@
-/* Unit tests for common/vpath.c: the one resolver of client paths. */
+/* Unit tests for common/policy/vpath.c: the one resolver of client paths. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "vpath.h"
+#include "policy/vpath.h"
 
 static int
 split(const char *in, int flags, char *out, size_t cap)

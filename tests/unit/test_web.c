@@ -9,8 +9,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "html.h"
-#include "session.h"
+#include "base/html.h"
+#include "policy/session.h"
 
 static void
 form_fields(void **st)

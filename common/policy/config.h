@@ -1,0 +1,238 @@
+/*
+ * config: the configuration model (parties, agreements, flows, manifests,
+ * LA codes) and its loader.
+ *
+ * Files are parsed with libconfig. One daemon configuration file
+ * (schoolgate.conf) names a parties file, a directory of agreement files
+ * (*.conf) and the LA code list; relative names are taken from the
+ * configuration file's directory.
+ *
+ * Contract: sg_config_load() either returns a complete configuration or
+ * NULL; it never returns a half-loaded one. Every problem it finds is
+ * appended to `diag` as "file:line: setting: message", all of them, not
+ * only the first. The returned configuration owns all of its memory and is
+ * released with sg_config_free(); it is read-only afterwards and may be
+ * shared between threads.
+ */
+#ifndef SG_CONFIG_H
+#define SG_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/diag.h"
+#include "check/ident.h"
+
+enum sg_validator {
+	SG_V_UPN, SG_V_UPN_OR_TEMP, SG_V_TRN, SG_V_ULN, SG_V_NINO,
+	SG_V_POSTCODE, SG_V_DATE, SG_V_EMAIL, SG_V_UKPHONE, SG_V_LAESTAB,
+	SG_V_URN, SG_V_INTEGER, SG_V_CODE, SG_V_TEXT
+};
+
+/* Name of a validator as written in the configuration ("upn", ...). */
+const char	*sg_validator_name(enum sg_validator v);
+
+struct sg_column {
+	char			*name;
+	enum sg_validator	 type;
+	int			 required;	/* the column must be present */
+	int			 allow_empty;	/* a cell may be empty */
+	int64_t			 min, max;	/* integer */
+	size_t			 max_length;	/* text, in characters */
+	char			**codes;	/* code */
+	size_t			 ncodes;
+	int			 trn_strict;	/* trn: 7 digits only */
+	enum sg_la_policy	 la_policy;	/* upn, laestab */
+};
+
+enum sg_injection { SG_INJ_REJECT, SG_INJ_ALLOW_NUMERIC };
+
+struct sg_manifest {
+	struct sg_column	*columns;
+	size_t			 ncolumns;
+	int			 key;		/* column index, -1: none */
+	int			 key_unique;
+	uint64_t		 max_rows;
+	int			 order_enforced;
+	enum sg_injection	 injection;
+	size_t			 max_field_bytes;
+	size_t			 max_errors;	/* errors listed in a report */
+	const struct sg_lacodes	*la;		/* owned by the config */
+};
+
+#define SG_METHOD_SFTP		0x1
+#define SG_METHOD_HTTPS		0x2
+
+#define SG_ENC_ZIP_AES		0x1
+#define SG_ENC_ZIP_LEGACY	0x2	/* ZipCrypto: weak, opt-in only */
+#define SG_ENC_AGE		0x4
+
+enum sg_format { SG_FORMAT_CSV, SG_FORMAT_OPAQUE };
+enum sg_delivery { SG_DELIVERY_GATEWAY, SG_DELIVERY_SEALED };
+
+/* Limits on what an intake container may produce. */
+struct sg_limits {
+	uint64_t	max_bytes;	/* uncompressed bytes of the one entry */
+	uint64_t	max_ratio;	/* uncompressed : compressed */
+	unsigned	max_entries;
+	unsigned	max_name;	/* entry-name length */
+};
+
+struct sg_flow {
+	char			*id;
+	char			 appendix;	/* 'A' or 'B' */
+	char			*description;
+	char			**senders;
+	size_t			 nsenders;
+	char			**recipients;
+	size_t			 nrecipients;
+	unsigned		 methods;
+	enum sg_format		 format;
+	unsigned		 encryptions;
+	char			*file_pattern;	/* fnmatch(3) glob, or NULL */
+	char			**types;	/* opaque: "pdf", "docx", ... */
+	size_t			 ntypes;
+	char			*frequency;
+	int			 retention_days;
+	int			 retention_after_confirmed; /* else release */
+	int64_t			 delete_by;	/* days since epoch, -1: none */
+	enum sg_delivery	 delivery;
+	struct sg_limits	 limits;
+	struct sg_manifest	 manifest;	/* format csv */
+	const char		*file;		/* where it was defined */
+	int			 line;
+};
+
+enum sg_agreement_status {
+	SG_AGR_ACTIVE, SG_AGR_SUSPENDED, SG_AGR_EXPIRED
+};
+
+struct sg_agreement_party {
+	char	*party;
+	char	*role;		/* "controller" or "processor" */
+};
+
+struct sg_agreement {
+	char			*id;
+	char			*title;
+	char			*lawful_basis;
+	struct sg_agreement_party *parties;
+	size_t			 nparties;
+	int64_t			 start, review, end;	/* days since epoch */
+	enum sg_agreement_status status;
+	int64_t			 suspended_until;	/* -1 when not suspended */
+	struct sg_flow		*flows;
+	size_t			 nflows;
+	char			*file;
+};
+
+struct sg_party {
+	char	*id;		/* "school:3204001", "org:sil" */
+	char	*name;
+	char	*age_recipient;	/* optional age1... public key */
+	/* HTTPS credentials: an argon2id hash, API token hashes
+	 * ("sha256:<hex>"), client-certificate SHA-256 fingerprints */
+	char	*password;
+	char	**tokens;
+	size_t	 ntokens;
+	char	**cert_sha256;
+	size_t	 ncerts;
+	/* SFTP: authorised public keys, kept as "type base64" (ed25519,
+	 * ecdsa, rsa of 3072 bits or more), and whether the password
+	 * above may also be used over SFTP */
+	char	**ssh_keys;
+	size_t	 nssh_keys;
+	int	 sftp_password;
+};
+
+/* Where schoolgated listens for schoolgate status unless daemon.control
+ * says otherwise. */
+#define SG_CONTROL_DEFAULT	"/run/schoolgate/control"
+
+/* The daemon's own settings (schoolgate.conf, group "daemon"); paths
+ * resolved against the configuration file's directory. */
+struct sg_daemon_conf {
+	char		*state_dir;	/* store/, log/, meta/ */
+	char		*keys_dir;	/* default <state_dir>/keys */
+	char		*secrets;	/* ZIP passwords (0600), optional */
+	char		*control;	/* local socket for schoolgate status */
+	char		*https_listen;	/* "address:port" */
+	char		*tls_cert, *tls_key;
+	int		 web;		/* serve the web page for staff */
+	unsigned	 session_idle_seconds;	/* web sign-in, inactivity */
+	unsigned	 session_max_seconds;	/* web sign-in, at most */
+	char		*sftp_listen;	/* "address:port", or NULL: no SFTP
+					   front unless systemd passes one */
+	unsigned	 sftp_grace_seconds;	/* to sign in */
+	unsigned	 sftp_auth_tries;	/* per connection */
+	unsigned	 sftp_handles;		/* open per session */
+	unsigned	 sftp_idle_seconds;
+	unsigned	 sftp_keepalive_seconds;	/* quiet client: ask */
+	unsigned	 workers;
+	unsigned	 max_connections, max_unauth;	/* max_unauth: each front */
+	unsigned	 max_unauth_addr;	/* ... and one address's share */
+	unsigned	 header_bytes, idle_seconds, drain_seconds;
+	unsigned	 upload_buffer;
+	unsigned	 queued_uploads;	/* waiting for a thread */
+	unsigned	 uploads_per_party;	/* threads one party may hold;
+						   0: all but one */
+	unsigned	 upload_stall_seconds;	/* an upload this long without
+						   UPLOAD_STALL_BYTES ends */
+	unsigned	 ban_failures, ban_seconds, ban_max_seconds;
+	unsigned	 ban_party_failures;	/* per party, any address */
+	unsigned	 retention_check_seconds, day_seconds;
+	unsigned	 checkpoint_records, checkpoint_seconds;
+};
+
+/* what an upload must bring in each upload_stall_seconds */
+#define SG_UPLOAD_STALL_BYTES	4096
+
+struct sg_config {
+	char			*path;		/* the schoolgate.conf read */
+	struct sg_party		*parties;
+	size_t			 nparties;
+	struct sg_agreement	*agreements;
+	size_t			 nagreements;
+	struct sg_lacodes	 la;
+	size_t			 max_errors;
+	struct sg_daemon_conf	 daemon;
+};
+
+/* Load `path` (a file, or a directory holding schoolgate.conf). */
+struct sg_config *sg_config_load(const char *path, struct sg_diag *diag);
+void		 sg_config_free(struct sg_config *cfg);
+
+const struct sg_party	  *sg_config_party(const struct sg_config *,
+			    const char *id);
+const struct sg_agreement *sg_config_agreement(const struct sg_config *,
+			    const char *id);
+const struct sg_flow	  *sg_agreement_flow(const struct sg_agreement *,
+			    const char *id);
+
+/* The agreement's effective status on `today` (days since epoch): an
+ * active agreement past its end date is expired, one suspended until a
+ * date that has passed is active again, one not yet started is
+ * suspended. */
+enum sg_agreement_status sg_agreement_status_on(const struct sg_agreement *,
+			    int64_t today);
+const char	*sg_agreement_status_name(enum sg_agreement_status);
+
+/* Today, in days since 1970-01-01 (UTC). */
+int64_t		 sg_today(void);
+/* Format days since epoch as YYYY-MM-DD into buf (11 bytes). */
+void		 sg_date_format(int64_t days, char buf[11]);
+
+/* 1 when `party` is among the flow's senders / recipients. */
+int		 sg_flow_has_sender(const struct sg_flow *, const char *party);
+int		 sg_flow_has_recipient(const struct sg_flow *, const char *party);
+
+/* ZIP passwords per sender and flow (the daemon's secrets file, which
+ * must be chmod 600). path NULL gives an empty set. NULL on error, with
+ * the reason in diag (never a password). */
+struct sg_secrets;
+struct sg_secrets *sg_secrets_load(const char *path, struct sg_diag *);
+void		 sg_secrets_free(struct sg_secrets *);
+const char	*sg_secrets_zip(const struct sg_secrets *, const char *party,
+		    const char *agreement, const char *flow);
+
+#endif

@@ -1,0 +1,117 @@
+/*
+ * schoolgate status: asks the running daemon over its local control
+ * socket (daemon.control; root or the service user only) and prints the
+ * answer: uptime, sessions per front, uploads in flight, counts since
+ * start, bans, the transfer log's size and its last checkpoint.
+ */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "policy/config.h"
+#include "store/store.h"
+
+#define MAX_ANSWER	(64 * 1024)
+
+static int
+status_usage(void)
+{
+	fprintf(stderr, "usage: schoolgate status [--config DIR | --socket "
+	    "PATH] [--json]\n");
+	return EXIT_TROUBLE;
+}
+
+int
+cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *dir = NULL, *sock = NULL;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct sockaddr_un sa;
+	char *buf;
+	size_t len = 0;
+	ssize_t n;
+	int ch, json = 0, fd;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:s:j", opts, NULL)) != -1)
+		switch (ch) {
+		case 'c': dir = optarg; break;
+		case 's': sock = optarg; break;
+		case 'j': json = 1; break;
+		default: return status_usage();
+		}
+	if (optind != argc || (dir != NULL && sock != NULL))
+		return status_usage();
+	if (dir != NULL) {
+		struct sg_config *cfg;
+
+		if ((cfg = cli_load_config(dir)) == NULL)
+			return EXIT_TROUBLE;
+		snprintf(path, sizeof(path), "%s", cfg->daemon.control);
+		sg_config_free(cfg);
+	} else if (sock != NULL && strlen(sock) >= sizeof(path)) {
+		fprintf(stderr, "schoolgate: %s: the socket path is too long\n",
+		    sock);
+		return EXIT_TROUBLE;
+	} else
+		snprintf(path, sizeof(path), "%s", sock ? sock :
+		    SG_CONTROL_DEFAULT);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, strlen(path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		fprintf(stderr, "schoolgate: cannot reach the daemon at %s: %s"
+		    "%s\n", path, strerror(errno), errno == EACCES ?
+		    " (run as root or as the service user)" :
+		    " (is it running? systemctl status schoolgated)");
+		if (fd >= 0)
+			close(fd);
+		return EXIT_TROUBLE;
+	}
+	/* the daemon may answer (and close) before reading: no SIGPIPE */
+	if (send(fd, json ? "status json\n" : "status\n", json ? 12 : 7,
+	    MSG_NOSIGNAL) < 0 && errno != EPIPE) {
+		fprintf(stderr, "schoolgate: %s: %s\n", path, strerror(errno));
+		close(fd);
+		return EXIT_TROUBLE;
+	}
+	if ((buf = malloc(MAX_ANSWER + 1)) == NULL) {
+		fprintf(stderr, "schoolgate: %s: %s\n", path, strerror(errno));
+		close(fd);
+		return EXIT_TROUBLE;
+	}
+	while (len < MAX_ANSWER &&
+	    (n = read(fd, buf + len, MAX_ANSWER - len)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	if (len == 0 || strncmp(buf, "error: ", 7) == 0) {
+		fprintf(stderr, "schoolgate: the daemon at %s answered: %s",
+		    path, len ? buf + 7 : "nothing\n");
+		free(buf);
+		return EXIT_TROUBLE;
+	}
+	fwrite(buf, 1, len, stdout);
+	free(buf);
+	return fflush(stdout) == 0 ? 0 : EXIT_TROUBLE;
+}

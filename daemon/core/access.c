@@ -1,0 +1,198 @@
+/*
+ * access: the one place that decides what a party may do, for both
+ * front doors: send on a flow, see a transfer, read its content, and
+ * the name a download has. Every answer is taken against the
+ * configuration in force now (g->conf, replaced by a reload) and today's
+ * date, never against what was true when a file was released: a
+ * recipient taken out of an agreement, or an agreement suspended, ends,
+ * or removed, stops reading at once, on both fronts alike.
+ *
+ * The answers are our own codes; each front maps them to its protocol's
+ * statuses in one table (https.c, sftp.c).
+ */
+#include "gw.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "policy/vpath.h"
+
+static const char confirmed_why[] = "receipt of this transfer was "
+    "confirmed; it can no longer be downloaded";
+
+/* Why an agreement stops releases today, or NULL when it is active. */
+static const char *
+agreement_block(const struct sg_agreement *a)
+{
+	if (a == NULL)
+		return "the agreement is no longer configured";
+	switch (sg_agreement_status_on(a, sg_today())) {
+	case SG_AGR_ACTIVE:
+		return NULL;
+	case SG_AGR_SUSPENDED:
+		return "the agreement is suspended";
+	default:
+		return "the agreement has ended";
+	}
+}
+
+enum gw_acc
+gw_access_send(struct gw *g, const char *party, const char *agreement,
+    const char *flow, unsigned method, const struct sg_flow **out,
+    const char **why)
+{
+	const struct sg_agreement *a = sg_config_agreement(g->conf->cfg,
+	    agreement);
+	const struct sg_flow *f = a ? sg_agreement_flow(a, flow) : NULL;
+
+	*out = NULL;
+	/* a flow this party does not send on is answered as one that does
+	 * not exist: which agreements and flows exist is not told */
+	if (f == NULL || !sg_flow_has_sender(f, party)) {
+		*why = "no such agreement and flow for this party";
+		return GW_ACC_UNKNOWN;
+	}
+	if ((*why = agreement_block(a)) != NULL)
+		return GW_ACC_INACTIVE;
+	if (!(f->methods & method)) {
+		*why = "this flow does not accept uploads by this method";
+		return GW_ACC_REFUSED;
+	}
+	*out = f;
+	return GW_ACC_OK;
+}
+
+enum gw_see
+gw_access_xfer(struct gw *g, const struct gw_xfer *x, const char *party,
+    const char **why)
+{
+	const struct sg_agreement *a;
+	const struct sg_flow *f;
+	const struct gw_rcpt *r;
+	const char *block;
+
+	*why = "no such transfer";
+	if (x == NULL || x->state == GW_DELETED)
+		return GW_SEE_NONE;
+	if (x->sender != NULL && strcmp(x->sender, party) == 0) {
+		*why = "only the recipients may fetch the file";
+		return GW_SEE_META;
+	}
+	if (x->state != GW_ACCEPTED || !x->released ||
+	    (r = gw_xfer_rcpt((struct gw_xfer *)x, party)) == NULL)
+		return GW_SEE_NONE;
+	/* released to this party once: is it still a recipient of this
+	 * flow, in this agreement, as configured now? */
+	a = x->agreement ? sg_config_agreement(g->conf->cfg, x->agreement) :
+	    NULL;
+	f = a && x->flow ? sg_agreement_flow(a, x->flow) : NULL;
+	if (f == NULL || !sg_flow_has_recipient(f, party))
+		return GW_SEE_NONE;
+	if ((block = agreement_block(a)) != NULL) {
+		*why = block;
+		return GW_SEE_META;
+	}
+	if (r->confirmed != 0) {
+		*why = confirmed_why;
+		return GW_SEE_META;
+	}
+	*why = NULL;
+	return GW_SEE_READ;
+}
+
+int
+gw_access_received(struct gw *g, const struct gw_xfer *x, const char *party)
+{
+	const char *why;
+
+	switch (gw_access_xfer(g, x, party, &why)) {
+	case GW_SEE_READ:
+		return 1;
+	case GW_SEE_META:
+		return why == confirmed_why;
+	default:
+		return 0;
+	}
+}
+
+int
+gw_access_sent_by(const struct gw_xfer *x, const char *party)
+{
+	return x != NULL && x->sender != NULL && strcmp(x->sender, party) == 0;
+}
+
+int
+gw_access_confirmed(const struct gw_xfer *x, const char *party)
+{
+	const struct gw_rcpt *r = x ? gw_xfer_rcpt((struct gw_xfer *)x,
+	    party) : NULL;
+
+	return r != NULL && r->confirmed != 0;
+}
+
+/* The name a download is saved under, the same on both fronts: the
+ * sender's, with ".age" for a sealed file, and for a checked CSV (which
+ * the gateway hands out decrypted, out of its ZIP) ".csv" in place of
+ * ".zip" or ".age". Names passed the resolver's file-name rule, so they
+ * are safe in a header and in a listing. */
+void
+gw_access_name(struct gw *g, struct gw_xfer *x, char *out, size_t cap)
+{
+	const char *name = gw_xfer_name(g, x);
+	const struct sg_agreement *a = x->agreement ?
+	    sg_config_agreement(g->conf->cfg, x->agreement) : NULL;
+	const struct sg_flow *fl = a && x->flow ?
+	    sg_agreement_flow(a, x->flow) : NULL;
+	size_t n = strlen(name);
+	int csv = fl != NULL && fl->format == SG_FORMAT_CSV;
+
+	if (!sg_vseg_ok(name, n, SG_VSEG_NAME)) {
+		out[0] = '\0';
+		return;
+	}
+	if (x->sealed)
+		snprintf(out, cap, "%s.age", name);
+	else if (csv && n > 4 && (strcasecmp(name + n - 4, ".zip") == 0 ||
+	    strcasecmp(name + n - 4, ".age") == 0))
+		snprintf(out, cap, "%.*s.csv", (int)(n - 4), name);
+	else if (csv && (n < 4 || strcasecmp(name + n - 4, ".csv") != 0))
+		snprintf(out, cap, "%s.csv", name);
+	else
+		snprintf(out, cap, "%s", name);
+}
+
+enum gw_acc
+gw_access_upload(struct gw *g, const char *party, const char *agreement,
+    const char *flow, const char *name, unsigned method,
+    uint64_t *max_bytes, const char **why)
+{
+	const struct sg_flow *f;
+	enum gw_acc acc;
+
+	if (g->draining) {
+		*why = "the gateway is shutting down; try again shortly";
+		return GW_ACC_BUSY;
+	}
+	if ((acc = gw_access_send(g, party, agreement, flow, method, &f,
+	    why)) != GW_ACC_OK)
+		return acc;
+	if (!sg_vseg_ok(name, strlen(name), SG_VSEG_NAME)) {
+		*why = "file names may use letters, digits, spaces and "
+		    ". _ - ( ) + , (up to 128)";
+		return GW_ACC_BAD_NAME;
+	}
+	if (gw_pool_queued(g) >= g->conf->cfg->daemon.queued_uploads) {
+		*why = "the gateway is busy; try again in a minute";
+		return GW_ACC_BUSY;
+	}
+	if (gw_name_held(g, party, agreement, flow, name)) {
+		*why = "a file of this name sent to this flow is still held; "
+		    "send it under another name";
+		return GW_ACC_DUPLICATE;
+	}
+	/* the encrypted file may be a little larger than what it holds */
+	*max_bytes = f->limits.max_bytes + f->limits.max_bytes / 64 +
+	    (1 << 20);
+	return GW_ACC_OK;
+}

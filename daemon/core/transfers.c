@@ -1,0 +1,745 @@
+/*
+ * xfer: the transfers the gateway holds, folded from the transfer log
+ * (the source of truth), the sender's file names and reports (meta/),
+ * authorisation, and the retention timer.
+ */
+#include "gw.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "base/json.h"
+#include "seal/keys.h"
+#include "log/tlog.h"
+#include "policy/vpath.h"
+
+static char *meta_read(struct gw *, const char *id, const char *suffix,
+    size_t *len);
+
+int64_t
+gw_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+struct gw_conf *
+gw_conf_load(const char *path, struct sg_diag *diag)
+{
+	struct gw_conf *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	if ((c->cfg = sg_config_load(path, diag)) == NULL) {
+		free(c);
+		return NULL;
+	}
+	if ((c->secrets = sg_secrets_load(c->cfg->daemon.secrets, diag)) ==
+	    NULL) {
+		sg_config_free(c->cfg);
+		free(c);
+		return NULL;
+	}
+	c->refs = 1;
+	return c;
+}
+
+void
+gw_conf_ref(struct gw_conf *c)
+{
+	c->refs++;
+}
+
+void
+gw_conf_unref(struct gw_conf *c)
+{
+	if (c == NULL || --c->refs > 0)
+		return;
+	sg_secrets_free(c->secrets);
+	sg_config_free(c->cfg);
+	free(c);
+}
+
+struct gw_xfer *
+gw_xfer_find(struct gw *g, const char *id)
+{
+	size_t i;
+
+	for (i = g->nx; i-- > 0;)
+		if (strcmp(g->x[i]->id, id) == 0)
+			return g->x[i];
+	return NULL;
+}
+
+struct gw_xfer *
+gw_xfer_new(struct gw *g, const char *id)
+{
+	struct gw_xfer *x, **nv;
+
+	if (g->nx == g->capx) {
+		size_t cap = g->capx ? g->capx * 2 : 64;
+
+		if ((nv = realloc(g->x, cap * sizeof(*nv))) == NULL)
+			return NULL;
+		g->x = nv;
+		g->capx = cap;
+	}
+	if ((x = calloc(1, sizeof(*x))) == NULL)
+		return NULL;
+	snprintf(x->id, sizeof(x->id), "%s", id);
+	g->x[g->nx++] = x;
+	return x;
+}
+
+static void
+xfer_free(struct gw_xfer *x)
+{
+	size_t i;
+
+	for (i = 0; i < x->nrcpt; i++)
+		free(x->rcpt[i].party);
+	free(x->rcpt);
+	free(x->agreement);
+	free(x->flow);
+	free(x->sender);
+	free(x->name);
+	free(x);
+}
+
+void
+gw_xfers_free(struct gw *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->nx; i++)
+		xfer_free(g->x[i]);
+	free(g->x);
+	g->x = NULL;
+	g->nx = g->capx = 0;
+}
+
+struct gw_rcpt *
+gw_xfer_rcpt(struct gw_xfer *x, const char *party)
+{
+	size_t i;
+
+	for (i = 0; i < x->nrcpt; i++)
+		if (strcmp(x->rcpt[i].party, party) == 0)
+			return &x->rcpt[i];
+	return NULL;
+}
+
+int
+gw_xfer_is_recipient(const struct gw_xfer *x, const char *party)
+{
+	return gw_xfer_rcpt((struct gw_xfer *)x, party) != NULL;
+}
+
+static char *
+pget(const char *pl, size_t n, const char *key)
+{
+	char v[256];
+
+	if (sg_payload_get(pl, n, key, v, sizeof(v)) != 0)
+		return NULL;
+	return strdup(v);
+}
+
+static uint64_t
+pget_u64(const char *pl, size_t n, const char *key)
+{
+	char v[32];
+
+	if (sg_payload_get(pl, n, key, v, sizeof(v)) != 0)
+		return 0;
+	return strtoull(v, NULL, 10);
+}
+
+void
+gw_xfer_apply(struct gw *g, int type, const char *pl, size_t n,
+    int64_t t)
+{
+	char id[SG_ID_MAX], *s;
+	struct gw_xfer *x;
+	struct gw_rcpt *r, *nv;
+
+	if (sg_payload_get(pl, n, "object", id, sizeof(id)) != 0)
+		return;
+	x = gw_xfer_find(g, id);
+	switch (type) {
+	case SG_REC_RECEIVED:
+	case SG_REC_REJECTED:
+		if (x == NULL && (x = gw_xfer_new(g, id)) == NULL)
+			return;
+		x->agreement = pget(pl, n, "agreement");
+		x->flow = pget(pl, n, "flow");
+		x->sender = pget(pl, n, "sender");
+		x->rows = pget_u64(pl, n, "rows");
+		x->received = t;
+		if (type == SG_REC_RECEIVED) {
+			x->state = GW_ACCEPTED;
+			x->plain_size = pget_u64(pl, n, "plain_size");
+			x->obj_size = pget_u64(pl, n, "object_size");
+			sg_payload_get(pl, n, "plain_sha256", x->plain_sha256,
+			    sizeof(x->plain_sha256));
+		} else {
+			x->state = GW_REJECTED;
+			x->errors = pget_u64(pl, n, "errors");
+			sg_payload_get(pl, n, "rule", x->rule,
+			    sizeof(x->rule));
+		}
+		break;
+	case SG_REC_RELEASED:
+		if (x == NULL || (s = pget(pl, n, "to")) == NULL)
+			return;
+		if ((nv = realloc(x->rcpt, (x->nrcpt + 1) * sizeof(*nv))) ==
+		    NULL) {
+			free(s);
+			return;
+		}
+		x->rcpt = nv;
+		memset(&x->rcpt[x->nrcpt], 0, sizeof(*nv));
+		x->rcpt[x->nrcpt++].party = s;
+		x->released = 1;
+		x->released_at = t;
+		if ((s = pget(pl, n, "delivery")) != NULL) {
+			x->sealed = strcmp(s, "sealed") == 0;
+			free(s);
+		}
+		break;
+	case SG_REC_DOWNLOADED:
+	case SG_REC_CONFIRMED:
+		if (x == NULL || (s = pget(pl, n, "party")) == NULL)
+			return;
+		if ((r = gw_xfer_rcpt(x, s)) != NULL) {
+			if (type == SG_REC_CONFIRMED)
+				r->confirmed = t;
+			else {
+				if (r->downloaded == 0)
+					r->downloaded = t;
+				r->downloads++;
+			}
+		}
+		free(s);
+		break;
+	case SG_REC_DELETED:
+	case SG_REC_QUARANTINED:
+		if (x == NULL)
+			return;
+		x->state = GW_DELETED;
+		x->deleted_at = t;
+		if (type == SG_REC_QUARANTINED)
+			snprintf(x->delete_reason, sizeof(x->delete_reason),
+			    "quarantined");
+		else
+			sg_payload_get(pl, n, "reason", x->delete_reason,
+			    sizeof(x->delete_reason));
+		break;
+	}
+}
+
+int
+gw_xfers_load(struct gw *g, char err[SG_ERR_MAX])
+{
+	struct sg_log_reader *r;
+	struct sg_log_rec rec;
+	int rc;
+
+	if (sg_log_reader_open(g->vopts.log_dir, &r, err) != 0)
+		return -1;
+	while ((rc = sg_log_reader_next(r, &rec, err)) == 1)
+		gw_xfer_apply(g, rec.type, rec.payload, rec.plen,
+		    (int64_t)rec.time_us);
+	sg_log_reader_close(r);
+	return rc;
+}
+
+int
+gw_finish_unreleased(struct gw *g, char err[SG_ERR_MAX])
+{
+	const char *f[3];
+	char a[96];
+	size_t i;
+
+	for (i = 0; i < g->nx; i++) {
+		struct gw_xfer *x = g->x[i];
+
+		if (x->state != GW_ACCEPTED || x->released)
+			continue;
+		if (sg_vault_delete(g->vault, x->id, "unacknowledged", err) !=
+		    0)
+			return -1;
+		x->state = GW_DELETED;
+		snprintf(x->delete_reason, sizeof(x->delete_reason),
+		    "unacknowledged");
+		snprintf(a, sizeof(a), "SCHOOLGATE_TRANSFER=%s", x->id);
+		f[0] = a;
+		f[1] = "SCHOOLGATE_REASON=unacknowledged";
+		f[2] = NULL;
+		gw_journalf(EV_RECOVERY, LOG_WARNING, f, "transfer %s was "
+		    "stored but never released (the gateway stopped before "
+		    "answering the sender): deleted", x->id);
+	}
+	return 0;
+}
+
+/* meta/<id>: {"name":...,"report":{...}} (0600). The name is the
+ * sender's and may be personal data: it stays here, never in the log
+ * or the journal. */
+int
+gw_meta_write(struct gw *g, const char *id, const char *name,
+    const struct sg_report *r, char err[SG_ERR_MAX])
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int rc;
+
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		return sg_errf(err, "out of memory");
+	fputs("{\"name\":", f);
+	sg_json_str(f, name);
+	fputs(",\"report\":", f);
+	sg_report_json(r, f);
+	fputs("}\n", f);
+	if (fclose(f) != 0) {
+		free(buf);
+		return sg_errf(err, "out of memory");
+	}
+	rc = sg_durable_file(g->meta_dir, id, buf, len, 0600, err);
+	free(buf);
+	if (rc != 0 || !r->rejected)
+		return rc;
+	/* the report as a person reads it (SFTP /reports/) */
+	buf = NULL;
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		return sg_errf(err, "out of memory");
+	fprintf(f, "File: %s\nTransfer: %s\n\n", name, id);
+	sg_report_print(r, f);
+	if (fclose(f) != 0) {
+		free(buf);
+		return sg_errf(err, "out of memory");
+	}
+	{
+		char tname[SG_ID_MAX + 8];
+
+		snprintf(tname, sizeof(tname), "%s.txt", id);
+		rc = sg_durable_file(g->meta_dir, tname, buf, len, 0600, err);
+	}
+	free(buf);
+	return rc;
+}
+
+char *
+gw_xfer_report_text(struct gw *g, const char *id, size_t *len)
+{
+	return meta_read(g, id, ".txt", len);
+}
+
+uint64_t
+gw_xfer_report_size(struct gw *g, const char *id)
+{
+	char fname[SG_ID_MAX + 8];
+	struct stat st;
+
+	snprintf(fname, sizeof(fname), "%s.txt", id);
+	if (!sg_transfer_id_ok(id) || fstatat(g->meta_dir, fname, &st,
+	    AT_SYMLINK_NOFOLLOW) != 0 || st.st_size < 0)
+		return 0;
+	return (uint64_t)st.st_size;
+}
+
+int
+gw_xfer_rename(struct gw *g, struct gw_xfer *x, const char *name,
+    char err[SG_ERR_MAX])
+{
+	char *report = gw_xfer_report(g, x->id), *buf = NULL, *nn;
+	size_t len = 0;
+	FILE *f;
+	int rc;
+
+	if (report == NULL)
+		return sg_errf(err, "the transfer's record cannot be read");
+	if ((nn = strdup(name)) == NULL ||
+	    (f = open_memstream(&buf, &len)) == NULL) {
+		free(nn);
+		free(report);
+		return sg_errf(err, "out of memory");
+	}
+	fputs("{\"name\":", f);
+	sg_json_str(f, name);
+	fprintf(f, ",\"report\":%s}\n", report);
+	free(report);
+	if (fclose(f) != 0) {
+		free(buf);
+		free(nn);
+		return sg_errf(err, "out of memory");
+	}
+	rc = sg_durable_replace(g->meta_dir, x->id, buf, len, 0600, err);
+	free(buf);
+	if (rc == 0) {
+		free(x->name);
+		x->name = nn;
+	} else
+		free(nn);
+	return rc;
+}
+
+/* meta/<id><suffix>, whole (malloc'd, NUL-terminated), or NULL. */
+static char *
+meta_read(struct gw *g, const char *id, const char *suffix, size_t *len)
+{
+	char fname[SG_ID_MAX + 8], *buf;
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if (!sg_transfer_id_ok(id))
+		return NULL;
+	snprintf(fname, sizeof(fname), "%s%s", id, suffix);
+	if ((fd = openat(g->meta_dir, fname, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0)
+		return NULL;
+	if (fstat(fd, &st) != 0 || st.st_size > 16 << 20 ||
+	    (buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	n = pread(fd, buf, (size_t)st.st_size, 0);
+	close(fd);
+	if (n != st.st_size) {
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	if (len != NULL)
+		*len = (size_t)n;
+	return buf;
+}
+
+/* meta/<id> parsed (jansson): an object with a string "name" and an
+ * object "report", or NULL. */
+static json_t *
+meta_json(struct gw *g, const char *id)
+{
+	size_t len;
+	char *m = meta_read(g, id, "", &len);
+	json_t *j;
+
+	if (m == NULL)
+		return NULL;
+	j = json_loadb(m, len, JSON_REJECT_DUPLICATES, NULL);
+	free(m);
+	if (j != NULL && (!json_is_object(j) ||
+	    !json_is_string(json_object_get(j, "name")) ||
+	    !json_is_object(json_object_get(j, "report")))) {
+		json_decref(j);
+		j = NULL;
+	}
+	return j;
+}
+
+const char *
+gw_xfer_name(struct gw *g, struct gw_xfer *x)
+{
+	json_t *j;
+
+	if (x->name != NULL)
+		return x->name;
+	if ((j = meta_json(g, x->id)) == NULL)
+		return "unknown";
+	x->name = strdup(json_string_value(json_object_get(j, "name")));
+	json_decref(j);
+	return x->name ? x->name : "unknown";
+}
+
+char *
+gw_xfer_report(struct gw *g, const char *id)
+{
+	json_t *j = meta_json(g, id);
+	char *rep;
+
+	if (j == NULL)
+		return NULL;
+	rep = json_dumps(json_object_get(j, "report"), JSON_COMPACT |
+	    JSON_PRESERVE_ORDER);
+	json_decref(j);
+	return rep;
+}
+
+int
+gw_name_held(struct gw *g, const char *sender, const char *agreement,
+    const char *flow, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < g->nx; i++) {
+		struct gw_xfer *x = g->x[i];
+
+		if (x->state != GW_ACCEPTED || !x->sender || !x->agreement ||
+		    !x->flow || strcmp(x->sender, sender) != 0 ||
+		    strcmp(x->agreement, agreement) != 0 ||
+		    strcmp(x->flow, flow) != 0)
+			continue;
+		if (strcmp(gw_xfer_name(g, x), name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Retention: each flow's rule, applied on a timer. The deletion (log
+ * first, then the shred) runs off the I/O thread. */
+struct del_work {
+	uv_work_t	 w;
+	struct gw	*g;
+	char		 id[SG_ID_MAX];
+	char		 reason[32];
+	int		 rc;
+	char		 err[SG_ERR_MAX];
+};
+
+static void
+del_run(uv_work_t *w)
+{
+	struct del_work *d = w->data;
+
+	d->rc = sg_vault_delete(d->g->vault, d->id, d->reason, d->err);
+}
+
+static void
+del_done(uv_work_t *w, int status)
+{
+	struct del_work *d = w->data;
+	struct gw_xfer *x = gw_xfer_find(d->g, d->id);
+	const char *f[4];
+	char a[96], b[96];
+
+	(void)status;
+	d->g->n.vault_work--;
+	snprintf(a, sizeof(a), "SCHOOLGATE_TRANSFER=%s", d->id);
+	snprintf(b, sizeof(b), "SCHOOLGATE_REASON=%s", d->reason);
+	f[0] = a, f[1] = b, f[2] = NULL;
+	if (d->rc == 0 && x != NULL) {
+		x->state = GW_DELETED;
+		x->deleted_at = gw_now_us();
+		snprintf(x->delete_reason, sizeof(x->delete_reason), "%s",
+		    d->reason);
+		d->g->n.deleted++;
+		gw_journalf(EV_DELETED, LOG_INFO, f, "transfer %s deleted "
+		    "(%s); its key material was overwritten", d->id,
+		    d->reason);
+	} else {
+		if (x != NULL)
+			x->deleted_at = 0;	/* try again next time */
+		gw_journalf(EV_STORE_FAILED, LOG_ERR, f, "transfer %s could "
+		    "not be deleted: %s", d->id, d->err);
+	}
+	free(d);
+}
+
+static int64_t
+due_us(struct gw *g, struct gw_xfer *x, const struct sg_flow *f)
+{
+	int64_t day = (int64_t)g->conf->cfg->daemon.day_seconds * 1000000;
+	int64_t base = x->released_at, due;
+	size_t i;
+
+	if (f->retention_after_confirmed) {
+		for (i = 0; i < x->nrcpt; i++) {
+			if (x->rcpt[i].confirmed == 0)
+				return -1;
+			if (x->rcpt[i].confirmed > base)
+				base = x->rcpt[i].confirmed;
+		}
+	}
+	due = base + (int64_t)f->retention_days * day;
+	if (f->delete_by >= 0 && f->delete_by * 86400LL * 1000000 < due)
+		due = f->delete_by * 86400LL * 1000000;
+	return due;
+}
+
+int64_t
+gw_xfer_due(struct gw *g, struct gw_xfer *x)
+{
+	const struct sg_agreement *a;
+	const struct sg_flow *f;
+
+	if (x->state != GW_ACCEPTED || x->agreement == NULL ||
+	    (a = sg_config_agreement(g->conf->cfg, x->agreement)) == NULL ||
+	    (f = sg_agreement_flow(a, x->flow)) == NULL)
+		return -1;
+	if (!x->released)
+		return -1;
+	return due_us(g, x, f);
+}
+
+static void
+on_retention(uv_timer_t *t)
+{
+	struct gw *g = t->data;
+	int64_t now = gw_now_us();
+	size_t i;
+
+	if (g->draining)
+		return;		/* the next start deletes what is due */
+	for (i = 0; i < g->nx; i++) {
+		struct gw_xfer *x = g->x[i];
+		const struct sg_agreement *a;
+		const struct sg_flow *f;
+		struct del_work *d;
+		int64_t due;
+
+		if (x->state != GW_ACCEPTED || !x->released ||
+		    x->deleted_at != 0 || x->agreement == NULL ||
+		    (a = sg_config_agreement(g->conf->cfg, x->agreement)) ==
+		    NULL || (f = sg_agreement_flow(a, x->flow)) == NULL)
+			continue;	/* a flow no longer configured: kept */
+		if ((due = due_us(g, x, f)) < 0 || due > now)
+			continue;
+		if ((d = calloc(1, sizeof(*d))) == NULL)
+			return;
+		d->g = g;
+		d->w.data = d;
+		snprintf(d->id, sizeof(d->id), "%s", x->id);
+		snprintf(d->reason, sizeof(d->reason), "retention-%s",
+		    f->retention_after_confirmed ? "confirmed" : "release");
+		x->deleted_at = now;	/* in progress */
+		if (uv_queue_work(g->loop, &d->w, del_run, del_done) != 0) {
+			x->deleted_at = 0;
+			free(d);
+		} else
+			g->n.vault_work++;
+	}
+}
+
+void
+gw_retention_start(struct gw *g)
+{
+	uint64_t ms = (uint64_t)g->conf->cfg->daemon.retention_check_seconds *
+	    1000;
+
+	g->retention_timer.data = g;
+	uv_timer_init(g->loop, &g->retention_timer);
+	uv_timer_start(&g->retention_timer, on_retention, ms, ms);
+}
+
+/* ---- records a front door waits on (DOWNLOADED, CONFIRMED) ---- */
+
+struct rec_work {
+	uv_work_t	 w;
+	struct gw	*g;
+	int		 type;
+	struct sg_payload pl;
+	int		 rc;
+	char		 err[SG_ERR_MAX];
+	char		 id[SG_ID_MAX];
+	char		 party[96];
+	gw_record_cb	 cb;
+	void		*arg;
+};
+
+static void
+rec_run(uv_work_t *w)
+{
+	struct rec_work *r = w->data;
+
+	r->rc = sg_vault_record(r->g->vault, r->type, &r->pl, NULL, r->err);
+}
+
+static void
+rec_after(uv_work_t *w, int status)
+{
+	struct rec_work *r = w->data;
+	struct gw *g = r->g;
+	const char *fl[3];
+	char a[96], b[128];
+
+	(void)status;
+	g->n.vault_work--;
+	if (r->rc == 0)
+		gw_xfer_apply(g, r->type, r->pl.buf, r->pl.len, gw_now_us());
+	snprintf(a, sizeof(a), "SCHOOLGATE_TRANSFER=%s", r->id);
+	snprintf(b, sizeof(b), "SCHOOLGATE_PARTY=%s", r->party);
+	fl[0] = a, fl[1] = b, fl[2] = NULL;
+	if (r->rc != 0)
+		gw_journalf(EV_LOG_FAILED, LOG_CRIT, fl, "the transfer log "
+		    "could not be written: %s", r->err);
+	else if (r->type == SG_REC_DOWNLOADED) {
+		g->n.downloads++;
+		gw_journalf(EV_DOWNLOADED, LOG_INFO, fl, "transfer %s "
+		    "downloaded by %s", r->id, r->party);
+	} else
+		gw_journalf(EV_CONFIRMED, LOG_INFO, fl, "transfer %s: %s "
+		    "confirmed receipt", r->id, r->party);
+	r->cb(r->arg, r->rc == 0);
+	free(r);
+}
+
+int
+gw_record(struct gw *g, int type, const char *id, const char *party,
+    uint64_t from, uint64_t bytes, gw_record_cb cb, void *arg)
+{
+	struct rec_work *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return -1;
+	r->g = g;
+	r->type = type;
+	r->cb = cb;
+	r->arg = arg;
+	r->w.data = r;
+	snprintf(r->id, sizeof(r->id), "%s", id);
+	snprintf(r->party, sizeof(r->party), "%s", party);
+	sg_payload_init(&r->pl);
+	if (type == SG_REC_DOWNLOADED) {
+		sg_payload_u64(&r->pl, "bytes", bytes);
+		sg_payload_u64(&r->pl, "from", from);
+	}
+	sg_payload_str(&r->pl, "object", id);
+	sg_payload_str(&r->pl, "party", party);
+	if (sg_payload_end(&r->pl) != 0 ||
+	    uv_queue_work(g->loop, &r->w, rec_run, rec_after) != 0) {
+		free(r);
+		return -1;
+	}
+	g->n.vault_work++;	/* the vault stays open until it is done */
+	return 0;
+}
+
+int
+gw_dl_recorded(struct gw_dl_memo *m, const char *party, const char *id)
+{
+	unsigned i;
+
+	if (strcmp(m->party, party) != 0)
+		return 0;
+	for (i = 0; i < GW_DL_MEMO; i++)
+		if (strcmp(m->id[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+void
+gw_dl_note(struct gw_dl_memo *m, const char *party, const char *id)
+{
+	if (strcmp(m->party, party) != 0) {	/* another sign-in */
+		memset(m, 0, sizeof(*m));
+		snprintf(m->party, sizeof(m->party), "%s", party);
+	}
+	if (!gw_dl_recorded(m, party, id)) {
+		snprintf(m->id[m->next], sizeof(m->id[0]), "%s", id);
+		m->next = (m->next + 1) % GW_DL_MEMO;
+	}
+}
+

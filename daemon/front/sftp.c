@@ -1,0 +1,1822 @@
+/*
+ * sftp: the SFTP v3 subsystem and each party's virtual tree (sftp.h).
+ *
+ * Requests are handled one at a time, in order. A request that has to
+ * wait (a WRITE whose upload buffer is over its mark, a CLOSE waiting
+ * for the verdict, an OPEN or REMOVE waiting for its log record) stops
+ * the processing of the rest; they stay in the input buffer and, when
+ * that is full, in the SSH channel, whose window then closes: the
+ * client is slowed, never buffered without bound.
+ */
+#include "front/sftp.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "log/tlog.h"
+#include "policy/vpath.h"
+
+/* packet types */
+enum {
+	FXP_INIT = 1, FXP_VERSION, FXP_OPEN, FXP_CLOSE, FXP_READ, FXP_WRITE,
+	FXP_LSTAT, FXP_FSTAT, FXP_SETSTAT, FXP_FSETSTAT, FXP_OPENDIR,
+	FXP_READDIR, FXP_REMOVE, FXP_MKDIR, FXP_RMDIR, FXP_REALPATH,
+	FXP_STAT, FXP_RENAME, FXP_READLINK, FXP_SYMLINK,
+	FXP_STATUS = 101, FXP_HANDLE, FXP_DATA, FXP_NAME, FXP_ATTRS,
+	FXP_EXTENDED = 200, FXP_EXTENDED_REPLY
+};
+
+/* status codes */
+enum {
+	FX_OK, FX_EOF, FX_NO_SUCH_FILE, FX_PERMISSION_DENIED, FX_FAILURE,
+	FX_BAD_MESSAGE, FX_NO_CONNECTION, FX_CONNECTION_LOST,
+	FX_OP_UNSUPPORTED
+};
+
+#define ATTR_SIZE	0x1
+#define ATTR_UIDGID	0x2
+#define ATTR_PERM	0x4
+#define ATTR_TIME	0x8
+#define ATTR_EXT	0x80000000u
+
+#define PF_READ		0x01
+#define PF_WRITE	0x02
+#define PF_APPEND	0x04
+#define PF_CREAT	0x08
+#define PF_TRUNC	0x10
+#define PF_EXCL		0x20
+
+/* What clients send: 32 KiB of data plus the request's header. */
+#define MAX_PACKET	34000
+#define IN_CAP		(1024 * 1024)
+#define OUT_MARK	(512 * 1024)
+#define READ_MAX	32768
+#define PATH_MAX_LEN	1024
+#define RECENT		16
+#define REPORT_DAYS	30
+#define NAMES_PER_REPLY	64
+
+enum hkind { H_FREE, H_DIR, H_UPLOAD, H_OBJECT, H_TEXT };
+
+struct attrs {
+	uint32_t	flags;
+	uint64_t	size;
+	uint32_t	perm;
+	uint32_t	atime, mtime;
+};
+
+struct dent {
+	char		*name;
+	struct attrs	 a;
+};
+
+struct handle {
+	enum hkind	 kind;
+	uint32_t	 gen;
+	/* directory */
+	struct dent	*ents;
+	size_t		 nents, next;
+	/* upload: begun at the first byte written, so that an empty
+	 * create-and-close (sshfs, then it opens the file again to write)
+	 * sends nothing */
+	struct gw_upload *up;
+	int		 begun;
+	uint64_t	 max;
+	char		 agreement[SG_VNAME_MAX + 1], flow[SG_VNAME_MAX + 1];
+	char		 name[SG_VNAME_MAX + 1];
+	uint64_t	 off;
+	int		 ended, verdict;	/* verdict: status, 0 = none */
+	char		 why[768];
+	char		 id[SG_ID_MAX];
+	/* reading */
+	int		 fd;
+	struct sg_age_file *af;
+	uint64_t	 size;
+	char		*text;
+};
+
+/* Uploads this session closed, so that STAT, SETSTAT and RENAME (the
+ * WinSCP .filepart pattern) find them. */
+struct recent {
+	char		 id[SG_ID_MAX];
+	char		 agreement[SG_VNAME_MAX + 1], flow[SG_VNAME_MAX + 1];
+	char		 name[SG_VNAME_MAX + 1];
+	uint64_t	 size;
+	uint32_t	 when;
+};
+
+enum wait { W_NONE, W_WRITE, W_CLOSE, W_RECORD };
+
+struct sftp {
+	struct gw		*g;
+	char			 party[96];
+	const struct sftp_io	*io;
+	void			*arg;
+	unsigned char		*in;
+	size_t			 inlen;
+	int			 inited;
+	struct handle		*h;
+	unsigned		 nh;
+	uint32_t		 gen;
+	enum wait		 wait;
+	uint32_t		 wait_id;	/* the request waiting */
+	int			 wait_h;	/* its handle */
+	char			 wait_xid[SG_ID_MAX];	/* its transfer */
+	struct gw_dl_memo	 dl_memo;	/* downloads recorded */
+	int			 resumed;	/* a held WRITE may be answered */
+	int			 refs;
+	int			 dead;
+	int			 in_process;
+	int			 broken;	/* fatal() was called */
+	unsigned		 busy;
+	struct recent		 recent[RECENT];
+	unsigned		 nrecent;
+};
+
+/* ---- output ---- */
+
+struct pkt {
+	unsigned char	*b;
+	size_t		 len, cap;
+	int		 oom;
+};
+
+static void
+pk_need(struct pkt *p, size_t n)
+{
+	unsigned char *nb;
+	size_t nc;
+
+	if (p->oom || p->len + n <= p->cap)
+		return;
+	nc = p->cap ? p->cap : 256;
+	while (nc < p->len + n)
+		nc *= 2;
+	if ((nb = realloc(p->b, nc)) == NULL) {
+		p->oom = 1;
+		return;
+	}
+	p->b = nb;
+	p->cap = nc;
+}
+
+static void
+pk_u8(struct pkt *p, uint8_t v)
+{
+	pk_need(p, 1);
+	if (!p->oom)
+		p->b[p->len++] = v;
+}
+
+static void
+pk_u32(struct pkt *p, uint32_t v)
+{
+	pk_need(p, 4);
+	if (p->oom)
+		return;
+	p->b[p->len++] = (unsigned char)(v >> 24);
+	p->b[p->len++] = (unsigned char)(v >> 16);
+	p->b[p->len++] = (unsigned char)(v >> 8);
+	p->b[p->len++] = (unsigned char)v;
+}
+
+static void
+pk_u64(struct pkt *p, uint64_t v)
+{
+	pk_u32(p, (uint32_t)(v >> 32));
+	pk_u32(p, (uint32_t)v);
+}
+
+static void
+pk_bytes(struct pkt *p, const void *s, size_t n)
+{
+	pk_u32(p, (uint32_t)n);
+	pk_need(p, n);
+	if (!p->oom && n > 0) {
+		memcpy(p->b + p->len, s, n);
+		p->len += n;
+	}
+}
+
+static void
+pk_str(struct pkt *p, const char *s)
+{
+	pk_bytes(p, s, strlen(s));
+}
+
+static void
+pk_begin(struct pkt *p, uint8_t type)
+{
+	memset(p, 0, sizeof(*p));
+	pk_u32(p, 0);
+	pk_u8(p, type);
+}
+
+static void
+pk_send(struct sftp *s, struct pkt *p)
+{
+	if (p->oom) {
+		free(p->b);
+		s->io->fatal(s->arg, "out of memory");
+		return;
+	}
+	p->b[0] = (unsigned char)((p->len - 4) >> 24);
+	p->b[1] = (unsigned char)((p->len - 4) >> 16);
+	p->b[2] = (unsigned char)((p->len - 4) >> 8);
+	p->b[3] = (unsigned char)(p->len - 4);
+	s->io->send(s->arg, p->b, p->len);
+	free(p->b);
+}
+
+static void
+status(struct sftp *s, uint32_t id, uint32_t code, const char *msg)
+{
+	static const char *const text[] = { "Success", "End of file",
+	    "No such file", "Permission denied", "Failure", "Bad message",
+	    "No connection", "Connection lost", "Operation unsupported" };
+	struct pkt p;
+
+	pk_begin(&p, FXP_STATUS);
+	pk_u32(&p, id);
+	pk_u32(&p, code);
+	pk_str(&p, msg ? msg : code <= FX_OP_UNSUPPORTED ? text[code] :
+	    "Failure");
+	pk_str(&p, "en");
+	pk_send(s, &p);
+}
+
+static void
+pk_attrs(struct pkt *p, const struct attrs *a)
+{
+	pk_u32(p, a->flags);
+	if (a->flags & ATTR_SIZE)
+		pk_u64(p, a->size);
+	if (a->flags & ATTR_UIDGID) {
+		pk_u32(p, 0);
+		pk_u32(p, 0);
+	}
+	if (a->flags & ATTR_PERM)
+		pk_u32(p, a->perm);
+	if (a->flags & ATTR_TIME) {
+		pk_u32(p, a->atime);
+		pk_u32(p, a->mtime);
+	}
+}
+
+/* ---- input ---- */
+
+struct rd {
+	const unsigned char	*p;
+	size_t			 len;
+	int			 bad;
+};
+
+static uint32_t
+rd_u32(struct rd *r)
+{
+	uint32_t v;
+
+	if (r->len < 4) {
+		r->bad = 1;
+		return 0;
+	}
+	v = (uint32_t)r->p[0] << 24 | (uint32_t)r->p[1] << 16 |
+	    (uint32_t)r->p[2] << 8 | r->p[3];
+	r->p += 4;
+	r->len -= 4;
+	return v;
+}
+
+static uint64_t
+rd_u64(struct rd *r)
+{
+	uint64_t hi = rd_u32(r);
+
+	return hi << 32 | rd_u32(r);
+}
+
+static const unsigned char *
+rd_bytes(struct rd *r, uint32_t *n)
+{
+	const unsigned char *b;
+
+	*n = rd_u32(r);
+	if (r->bad || *n > r->len) {
+		r->bad = 1;
+		*n = 0;
+		return NULL;
+	}
+	b = r->p;
+	r->p += *n;
+	r->len -= *n;
+	return b;
+}
+
+/* A string into buf (NUL-terminated); refused when it holds a NUL or
+ * does not fit. */
+static int
+rd_str(struct rd *r, char *buf, size_t cap)
+{
+	uint32_t n;
+	const unsigned char *b = rd_bytes(r, &n);
+
+	if (b == NULL || n >= cap || memchr(b, 0, n) != NULL) {
+		r->bad = 1;
+		return -1;
+	}
+	memcpy(buf, b, n);
+	buf[n] = '\0';
+	return 0;
+}
+
+static void
+rd_attrs(struct rd *r)
+{
+	uint32_t f = rd_u32(r), n, i, l;
+
+	if (f & ATTR_SIZE)
+		rd_u64(r);
+	if (f & ATTR_UIDGID)
+		rd_u64(r);
+	if (f & ATTR_PERM)
+		rd_u32(r);
+	if (f & ATTR_TIME)
+		rd_u64(r);
+	if (f & ATTR_EXT) {
+		n = rd_u32(r);
+		for (i = 0; i < n && !r->bad; i++) {
+			rd_bytes(r, &l);
+			rd_bytes(r, &l);
+		}
+	}
+}
+
+/* ---- the virtual tree ---- */
+
+enum nkind {
+	N_NONE, N_ROOT, N_SEND, N_AGREEMENT, N_DROP, N_DROPFILE, N_RECEIVE,
+	N_INFILE, N_REPORTS, N_REPORT
+};
+
+struct node {
+	enum nkind		 kind;
+	char			 canon[PATH_MAX_LEN];
+	char			 segbuf[PATH_MAX_LEN];
+	const char		*agreement, *flow, *name;
+	struct gw_xfer		*x;
+	const char		*why;	/* for N_NONE: why refused */
+	int			 denied;	/* refused, not missing */
+};
+
+static uint32_t
+secs(int64_t us)
+{
+	return us > 0 ? (uint32_t)(us / 1000000) : 0;
+}
+
+/* 1 when the party sends on some flow of a over SFTP. */
+static int
+sends_on(const struct sg_agreement *a, const char *party,
+    const struct sg_flow *only)
+{
+	size_t i;
+
+	for (i = 0; i < a->nflows; i++) {
+		const struct sg_flow *f = &a->flows[i];
+
+		if ((only == NULL || only == f) &&
+		    (f->methods & SG_METHOD_SFTP) &&
+		    sg_flow_has_sender(f, party))
+			return 1;
+	}
+	return 0;
+}
+
+/* The name a transfer has in /receive/. */
+/* The name a transfer has in /receive/: its id, and the name it has
+ * over HTTPS (the access authority's). */
+static void
+in_name(struct sftp *s, struct gw_xfer *x, char *buf, size_t cap)
+{
+	char name[SG_VNAME_MAX + 8];
+
+	gw_access_name(s->g, x, name, sizeof(name));
+	snprintf(buf, cap, "%s_%s", x->id, name);
+}
+
+static int
+shows_in_receive(struct sftp *s, struct gw_xfer *x)
+{
+	const char *why;
+
+	return gw_access_xfer(s->g, x, s->party, &why) == GW_SEE_READ;
+}
+
+static int
+shows_in_reports(struct sftp *s, struct gw_xfer *x)
+{
+	return x->state == GW_REJECTED && x->sender != NULL &&
+	    strcmp(x->sender, s->party) == 0 &&
+	    x->received > gw_now_us() - (int64_t)REPORT_DAYS * 86400 *
+	    1000000;
+}
+
+static struct recent *
+recent_find(struct sftp *s, const char *agreement, const char *flow,
+    const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < s->nrecent && i < RECENT; i++) {
+		struct recent *r = &s->recent[i];
+
+		if (strcmp(r->agreement, agreement) == 0 &&
+		    strcmp(r->flow, flow) == 0 && strcmp(r->name, name) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+/* The one resolver: every path a client names goes through here. */
+static void
+resolve(struct sftp *s, const char *path, int dots, struct node *n)
+{
+	char *seg[SG_VPATH_MAXSEG];
+	const struct sg_config *cfg = s->g->conf->cfg;
+	int k, i;
+	size_t at = 0;
+
+	n->kind = N_NONE;
+	n->agreement = n->flow = n->name = NULL;
+	n->x = NULL;
+	n->denied = 0;
+	n->canon[0] = '\0';
+	n->why = "no such file or folder";
+	if (strlen(path) >= sizeof(n->segbuf)) {
+		n->denied = 1;
+		n->why = "the path is too long";
+		return;
+	}
+	/* the names below point into segbuf, split in place */
+	snprintf(n->segbuf, sizeof(n->segbuf), "%s", path);
+	if ((k = sg_vpath_split(n->segbuf, seg, SG_VPATH_RELATIVE |
+	    SG_VPATH_TRAILING | SG_VPATH_DOT | (dots ? SG_VPATH_DOTS : 0))) <
+	    0) {
+		n->denied = 1;
+		n->why = "that path is not allowed here (no \"..\", control "
+		    "characters or backslashes)";
+		return;
+	}
+	for (i = 0; i < k; i++)
+		at += (size_t)snprintf(n->canon + at, sizeof(n->canon) - at,
+		    "/%s", seg[i]);
+	if (k == 0)
+		snprintf(n->canon, sizeof(n->canon), "/");
+	if (dots)
+		return;		/* REALPATH: the canonical form only */
+	if (k == 0) {
+		n->kind = N_ROOT;
+		return;
+	}
+	if (strcmp(seg[0], "send") == 0) {
+		const struct sg_agreement *a;
+		const struct sg_flow *f;
+
+		if (k == 1) {
+			n->kind = N_SEND;
+			return;
+		}
+		if (!sg_vseg_ok(seg[1], strlen(seg[1]), SG_VSEG_ID) ||
+		    (a = sg_config_agreement(cfg, seg[1])) == NULL ||
+		    !sends_on(a, s->party, NULL))
+			return;
+		n->agreement = seg[1];
+		if (k == 2) {
+			n->kind = N_AGREEMENT;
+			return;
+		}
+		if (!sg_vseg_ok(seg[2], strlen(seg[2]), SG_VSEG_ID) ||
+		    (f = sg_agreement_flow(a, seg[2])) == NULL ||
+		    !sends_on(a, s->party, f))
+			return;
+		n->flow = seg[2];
+		if (k == 3) {
+			n->kind = N_DROP;
+			return;
+		}
+		if (k == 4) {
+			if (!sg_vseg_ok(seg[3], strlen(seg[3]),
+			    SG_VSEG_NAME)) {
+				n->denied = 1;
+				n->why = "file names may use letters, digits, "
+				    "spaces and . _ - ( ) + , (up to 128)";
+				return;
+			}
+			n->name = seg[3];
+			n->kind = N_DROPFILE;
+		}
+		return;
+	}
+	if (strcmp(seg[0], "receive") == 0 || strcmp(seg[0], "reports") ==
+	    0) {
+		int rep = seg[0][1] == 'e' && seg[0][2] == 'p';
+		char id[SG_ID_MAX], want[PATH_MAX_LEN];
+		const char *us;
+		size_t il;
+
+		if (k == 1) {
+			n->kind = rep ? N_REPORTS : N_RECEIVE;
+			return;
+		}
+		if (k != 2 || (us = strchr(seg[1], '_')) == NULL ||
+		    (il = (size_t)(us - seg[1])) >= sizeof(id))
+			return;
+		memcpy(id, seg[1], il);
+		id[il] = '\0';
+		if (!sg_transfer_id_ok(id) ||
+		    (n->x = gw_xfer_find(s->g, id)) == NULL)
+			return;
+		if (rep) {
+			if (!shows_in_reports(s, n->x))
+				goto none;
+			snprintf(want, sizeof(want), "%s_%s.txt", id,
+			    gw_xfer_name(s->g, n->x));
+		} else {
+			const char *why;
+			enum gw_see see = gw_access_xfer(s->g, n->x, s->party,
+			    &why);
+
+			if (see == GW_SEE_NONE)
+				goto none;
+			in_name(s, n->x, want, sizeof(want));
+			if (see != GW_SEE_READ) {
+				/* its record, but not its content: say why */
+				if (strcmp(want, seg[1]) == 0) {
+					n->denied = 1;
+					n->why = why;
+				}
+				goto none;
+			}
+		}
+		if (strcmp(want, seg[1]) != 0)
+			goto none;
+		n->name = seg[1];
+		n->kind = rep ? N_REPORT : N_INFILE;
+		return;
+none:
+		n->x = NULL;
+	}
+}
+
+static void
+dir_attrs(struct sftp *s, struct attrs *a, uint32_t perm)
+{
+	memset(a, 0, sizeof(*a));
+	a->flags = ATTR_SIZE | ATTR_UIDGID | ATTR_PERM | ATTR_TIME;
+	a->perm = 040000 | perm;
+	a->atime = a->mtime = secs(s->g->started);
+}
+
+static void
+file_attrs(struct attrs *a, uint64_t size, uint32_t perm, uint32_t t)
+{
+	memset(a, 0, sizeof(*a));
+	a->flags = ATTR_SIZE | ATTR_UIDGID | ATTR_PERM | ATTR_TIME;
+	a->size = size;
+	a->perm = 0100000 | perm;
+	a->atime = a->mtime = t;
+}
+
+static uint64_t
+in_size(const struct gw_xfer *x)
+{
+	return x->sealed ? x->obj_size : x->plain_size;
+}
+
+static uint32_t
+in_time(const struct gw_xfer *x)
+{
+	return secs(x->released_at ? x->released_at : x->received);
+}
+
+/* Attributes of an existing node; -1 when it does not exist. */
+static int
+node_attrs(struct sftp *s, const struct node *n, struct attrs *a)
+{
+	switch (n->kind) {
+	case N_ROOT:
+	case N_SEND:
+	case N_AGREEMENT:
+		dir_attrs(s, a, 0500);
+		return 0;
+	case N_DROP:
+		dir_attrs(s, a, 0300);	/* write-only */
+		return 0;
+	case N_RECEIVE:
+	case N_REPORTS:
+		dir_attrs(s, a, 0500);
+		return 0;
+	case N_DROPFILE: {
+		struct recent *r = recent_find(s, n->agreement, n->flow,
+		    n->name);
+
+		if (r == NULL)
+			return -1;
+		file_attrs(a, r->size, 0200, r->when);
+		return 0;
+	}
+	case N_INFILE:
+		file_attrs(a, in_size(n->x), 0400, in_time(n->x));
+		return 0;
+	case N_REPORT:
+		file_attrs(a, gw_xfer_report_size(s->g, n->x->id), 0400,
+		    secs(n->x->received));
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* The access authority's answers as SFTP statuses: the one table. */
+static uint32_t
+fx_status(enum gw_acc acc)
+{
+	static const uint32_t map[] = {
+		[GW_ACC_OK] =		FX_OK,
+		[GW_ACC_UNKNOWN] =	FX_NO_SUCH_FILE,
+		[GW_ACC_REFUSED] =	FX_PERMISSION_DENIED,
+		[GW_ACC_INACTIVE] =	FX_PERMISSION_DENIED,
+		[GW_ACC_BAD_NAME] =	FX_FAILURE,
+		[GW_ACC_DUPLICATE] =	FX_FAILURE,
+		[GW_ACC_BUSY] =		FX_FAILURE,
+	};
+
+	return map[acc];
+}
+
+static void
+not_there(struct sftp *s, uint32_t id, const struct node *n)
+{
+	status(s, id, n->denied ? FX_PERMISSION_DENIED : FX_NO_SUCH_FILE,
+	    n->why);
+}
+
+/* ---- handles ---- */
+
+static int
+handle_new(struct sftp *s, enum hkind kind)
+{
+	unsigned i, max = s->g->conf->cfg->daemon.sftp_handles;
+
+	if (s->h == NULL && (s->h = calloc(max, sizeof(*s->h))) == NULL)
+		return -1;
+	if (s->nh == 0)
+		s->nh = max;
+	for (i = 0; i < s->nh; i++)
+		if (s->h[i].kind == H_FREE) {
+			memset(&s->h[i], 0, sizeof(s->h[i]));
+			s->h[i].kind = kind;
+			s->h[i].gen = ++s->gen;
+			s->h[i].fd = -1;
+			return (int)i;
+		}
+	return -1;
+}
+
+static void
+send_handle(struct sftp *s, uint32_t id, int i)
+{
+	struct pkt p;
+	unsigned char hb[8];
+	uint32_t g = s->h[i].gen;
+
+	hb[0] = (unsigned char)(i >> 8), hb[1] = (unsigned char)i;
+	hb[2] = (unsigned char)(g >> 24), hb[3] = (unsigned char)(g >> 16);
+	hb[4] = (unsigned char)(g >> 8), hb[5] = (unsigned char)g;
+	pk_begin(&p, FXP_HANDLE);
+	pk_u32(&p, id);
+	pk_bytes(&p, hb, 6);
+	pk_send(s, &p);
+}
+
+static int
+rd_handle(struct sftp *s, struct rd *r)
+{
+	uint32_t n, g;
+	const unsigned char *b = rd_bytes(r, &n);
+	unsigned i;
+
+	if (b == NULL || n != 6)
+		return -1;
+	i = (unsigned)b[0] << 8 | b[1];
+	g = (uint32_t)b[2] << 24 | (uint32_t)b[3] << 16 |
+	    (uint32_t)b[4] << 8 | b[5];
+	if (i >= s->nh || s->h[i].kind == H_FREE || s->h[i].gen != g)
+		return -1;
+	return (int)i;
+}
+
+static void
+handle_free(struct sftp *s, int i)
+{
+	struct handle *h = &s->h[i];
+	size_t k;
+
+	if (h->kind == H_FREE)
+		return;
+	for (k = 0; k < h->nents; k++)
+		free(h->ents[k].name);
+	free(h->ents);
+	if (h->up != NULL) {
+		gw_upload_cancel(h->up);
+		s->busy--;
+	}
+	if (h->af != NULL)
+		sg_age_file_close(h->af);
+	if (h->fd >= 0)
+		close(h->fd);
+	free(h->text);
+	memset(h, 0, sizeof(*h));
+	h->kind = H_FREE;
+	h->fd = -1;	/* a second free closes nothing */
+}
+
+/* ---- directories ---- */
+
+static int
+add_ent(struct handle *h, size_t *cap, const char *name,
+    const struct attrs *a)
+{
+	if (h->nents == *cap) {
+		size_t nc = *cap ? *cap * 2 : 16;
+		struct dent *ne = realloc(h->ents, nc * sizeof(*ne));
+
+		if (ne == NULL)
+			return -1;
+		h->ents = ne;
+		*cap = nc;
+	}
+	if ((h->ents[h->nents].name = strdup(name)) == NULL)
+		return -1;
+	h->ents[h->nents++].a = *a;
+	return 0;
+}
+
+static int
+list_dir(struct sftp *s, const struct node *n, struct handle *h)
+{
+	const struct sg_config *cfg = s->g->conf->cfg;
+	struct attrs a, self;
+	size_t cap = 0, i;
+	char name[PATH_MAX_LEN];
+	int rc = 0;
+
+	node_attrs(s, n, &self);
+	rc |= add_ent(h, &cap, ".", &self);
+	dir_attrs(s, &a, 0500);
+	rc |= add_ent(h, &cap, "..", &a);
+	switch (n->kind) {
+	case N_ROOT:
+		rc |= add_ent(h, &cap, "send", &a);
+		rc |= add_ent(h, &cap, "receive", &a);
+		rc |= add_ent(h, &cap, "reports", &a);
+		break;
+	case N_SEND:
+		for (i = 0; i < cfg->nagreements; i++)
+			if (sends_on(&cfg->agreements[i], s->party, NULL))
+				rc |= add_ent(h, &cap, cfg->agreements[i].id,
+				    &a);
+		break;
+	case N_AGREEMENT: {
+		const struct sg_agreement *ag = sg_config_agreement(cfg,
+		    n->agreement);
+
+		dir_attrs(s, &a, 0300);
+		for (i = 0; ag != NULL && i < ag->nflows; i++)
+			if (sends_on(ag, s->party, &ag->flows[i]))
+				rc |= add_ent(h, &cap, ag->flows[i].id, &a);
+		break;
+	}
+	case N_DROP:
+		/* write-only: only what this session has just sent */
+		for (i = 0; i < s->nrecent && i < RECENT; i++) {
+			struct recent *r = &s->recent[i];
+
+			if (strcmp(r->agreement, n->agreement) == 0 &&
+			    strcmp(r->flow, n->flow) == 0) {
+				file_attrs(&a, r->size, 0200, r->when);
+				rc |= add_ent(h, &cap, r->name, &a);
+			}
+		}
+		break;
+	case N_RECEIVE:
+		for (i = 0; i < s->g->nx; i++) {
+			struct gw_xfer *x = s->g->x[i];
+
+			if (!shows_in_receive(s, x))
+				continue;
+			in_name(s, x, name, sizeof(name));
+			file_attrs(&a, in_size(x), 0400, in_time(x));
+			rc |= add_ent(h, &cap, name, &a);
+		}
+		break;
+	case N_REPORTS:
+		for (i = 0; i < s->g->nx; i++) {
+			struct gw_xfer *x = s->g->x[i];
+			struct node rn;
+
+			if (!shows_in_reports(s, x))
+				continue;
+			snprintf(name, sizeof(name), "%s_%s.txt", x->id,
+			    gw_xfer_name(s->g, x));
+			memset(&rn, 0, sizeof(rn));
+			rn.kind = N_REPORT;
+			rn.x = x;
+			node_attrs(s, &rn, &a);
+			rc |= add_ent(h, &cap, name, &a);
+		}
+		break;
+	default:
+		return -1;
+	}
+	return rc;
+}
+
+static void
+longname(const char *name, const struct attrs *a, const char *owner,
+    char *buf, size_t cap)
+{
+	char mode[11], when[32];
+	time_t t = a->mtime;
+	struct tm tm;
+	static const char rwx[] = "rwxrwxrwx";
+	int i;
+
+	mode[0] = (a->perm & 040000) ? 'd' : '-';
+	for (i = 0; i < 9; i++)
+		mode[i + 1] = (a->perm & (1u << (8 - i))) ? rwx[i] : '-';
+	mode[10] = '\0';
+	gmtime_r(&t, &tm);
+	if (t > time(NULL) - 180 * 86400)
+		strftime(when, sizeof(when), "%b %e %H:%M", &tm);
+	else
+		strftime(when, sizeof(when), "%b %e  %Y", &tm);
+	snprintf(buf, cap, "%s    1 %-14s %-10s %10" PRIu64 " %s %s", mode,
+	    owner, "schoolgate", a->size, when, name);
+}
+
+/* ---- requests ---- */
+
+static void process(struct sftp *);
+
+static void
+s_unref(struct sftp *s)
+{
+	if (--s->refs == 0 && s->dead)
+		free(s);
+}
+
+/*
+ * Requests are handled one at a time, never inside one another. A reply
+ * can make libssh read the socket and hand us more input (ssh.c's data
+ * callback): that input is queued, and process() takes it once the
+ * reply in hand is out. The asynchronous events below (the pipeline
+ * catching up, a verdict, a log record) answer inside the same fence.
+ */
+static int
+fence_enter(struct sftp *s)
+{
+	if (s->dead)
+		return 0;
+	s->in_process++;
+	return 1;
+}
+
+/* the caller holds a reference */
+static void
+fence_leave(struct sftp *s)
+{
+	s->in_process--;
+	process(s);
+}
+
+static void
+up_resume(void *arg)
+{
+	struct sftp *s = arg;
+
+	if (s->wait == W_WRITE) {
+		s->resumed = 1;
+		process(s);
+	}
+}
+
+static void
+remember(struct sftp *s, struct handle *h)
+{
+	struct recent *r = &s->recent[s->nrecent++ % RECENT];
+
+	snprintf(r->id, sizeof(r->id), "%s", h->id);
+	snprintf(r->agreement, sizeof(r->agreement), "%s", h->agreement);
+	snprintf(r->flow, sizeof(r->flow), "%s", h->flow);
+	snprintf(r->name, sizeof(r->name), "%s", h->name);
+	r->size = h->off;
+	r->when = secs(gw_now_us());
+}
+
+/* The verdict, as the client will read it. */
+static void
+verdict_text(struct handle *h, const struct gw_upload_result *r)
+{
+	const struct sg_report *rep = &r->report;
+
+	snprintf(h->id, sizeof(h->id), "%s", r->id);
+	if (r->status == 201) {
+		h->verdict = FX_OK;
+		snprintf(h->why, sizeof(h->why), "schoolgate: %s accepted: "
+		    "transfer %s, %" PRIu64 " row(s)", h->name, r->id,
+		    rep->rows);
+		return;
+	}
+	h->verdict = FX_FAILURE;
+	if (r->status == 422) {
+		const struct sg_report_entry *e = rep->nerrors ?
+		    &rep->errors[0] : NULL;
+		char where[200];
+
+		where[0] = '\0';
+		if (e != NULL && e->row > 0 && e->column[0] != '\0')
+			snprintf(where, sizeof(where), " at row %" PRIu64
+			    ", column %.80s", e->row, e->column);
+		else if (e != NULL && e->row > 0)
+			snprintf(where, sizeof(where), " at row %" PRIu64,
+			    e->row);
+		else if (e != NULL && e->column[0] != '\0')
+			snprintf(where, sizeof(where), " (column %.80s)",
+			    e->column);
+		snprintf(h->why, sizeof(h->why), "schoolgate: %s rejected: "
+		    "%s%s; %" PRIu64 " error(s); report: /reports/%s_%s.txt",
+		    h->name, e ? e->rule : "rejected", where,
+		    rep->nerrors_total, r->id, h->name);
+	} else
+		snprintf(h->why, sizeof(h->why), "schoolgate: %s not "
+		    "accepted: %.160s", h->name, r->problem[0] ? r->problem :
+		    "the gateway could not take it; try again later");
+}
+
+/* The handle is gone before anything is sent: what the client reads is
+ * a copy, whatever a reply lets run meanwhile. */
+static void
+finish_close(struct sftp *s, int i, uint32_t id)
+{
+	struct handle *h = &s->h[i];
+	int verdict = h->verdict;
+	char why[sizeof(h->why)];
+
+	memcpy(why, h->why, sizeof(why));
+	if (verdict == FX_OK)
+		remember(s, h);
+	handle_free(s, i);
+	s->io->notice(s->arg, why);
+	status(s, id, (uint32_t)verdict, why);
+}
+
+static void
+up_done(void *arg, struct gw_upload *u)
+{
+	struct sftp *s = arg;
+	unsigned i;
+
+	for (i = 0; i < s->nh; i++)
+		if (s->h[i].kind == H_UPLOAD && s->h[i].up == u)
+			break;
+	if (i == s->nh) {
+		gw_upload_free(u);
+		return;
+	}
+	verdict_text(&s->h[i], gw_upload_result(u));
+	gw_upload_free(u);
+	s->h[i].up = NULL;
+	s->busy--;
+	if (s->wait == W_CLOSE && s->wait_h == (int)i && fence_enter(s)) {
+		s->refs++;
+		s->wait = W_NONE;
+		finish_close(s, (int)i, s->wait_id);
+		fence_leave(s);
+		s_unref(s);
+	}
+}
+
+static const struct gw_upload_cb up_cb = { up_resume, up_done };
+
+/* A log record the answer waits for (DOWNLOADED before the handle of a
+ * download, CONFIRMED before REMOVE's status). */
+static void
+record_after(void *arg, int ok)
+{
+	struct sftp *s = arg;
+	uint32_t id = s->wait_id;
+	int i = s->wait_h;
+
+	if (!fence_enter(s)) {
+		s_unref(s);
+		return;
+	}
+	s->wait = W_NONE;
+	if (!ok) {
+		if (i >= 0)
+			handle_free(s, i);
+		status(s, id, FX_FAILURE, "the transfer log could not be "
+		    "written; try again later");
+	} else if (i >= 0) {
+		gw_dl_note(&s->dl_memo, s->party, s->wait_xid);
+		send_handle(s, id, i);
+	} else
+		status(s, id, FX_OK, "receipt confirmed");
+	fence_leave(s);
+	s_unref(s);
+}
+
+static void
+wait_record(struct sftp *s, uint32_t id, int i, int type, const char *xid,
+    uint64_t bytes)
+{
+	s->wait = W_RECORD;
+	s->wait_id = id;
+	s->wait_h = i;
+	snprintf(s->wait_xid, sizeof(s->wait_xid), "%s", xid);
+	s->refs++;
+	if (gw_record(s->g, type, xid, s->party, 0, bytes, record_after, s) !=
+	    0) {
+		s->refs--;
+		s->wait = W_NONE;
+		if (i >= 0)
+			handle_free(s, i);
+		status(s, id, FX_FAILURE, "out of resources; try again later");
+	}
+}
+
+static void
+do_open(struct sftp *s, uint32_t id, struct rd *r)
+{
+	char path[PATH_MAX_LEN];
+	uint32_t pf;
+	struct node n;
+	int i;
+
+	if (rd_str(r, path, sizeof(path)) != 0)
+		return;
+	pf = rd_u32(r);
+	rd_attrs(r);
+	if (r->bad)
+		return;
+	resolve(s, path, 0, &n);
+	if ((pf & PF_WRITE) && n.kind == N_DROPFILE) {
+		const char *why;
+		uint64_t max;
+		struct handle *h;
+		enum gw_acc acc;
+
+		if ((pf & (PF_READ | PF_APPEND)) != 0) {
+			status(s, id, FX_PERMISSION_DENIED, "drop folders are "
+			    "write-only: open for writing only");
+			return;
+		}
+		if ((acc = gw_access_upload(s->g, s->party, n.agreement,
+		    n.flow, n.name, SG_METHOD_SFTP, &max, &why)) !=
+		    GW_ACC_OK) {
+			s->io->notice(s->arg, why);
+			status(s, id, fx_status(acc), why);
+			return;
+		}
+		if ((i = handle_new(s, H_UPLOAD)) < 0) {
+			status(s, id, FX_FAILURE, "too many open files in "
+			    "this session");
+			return;
+		}
+		h = &s->h[i];
+		snprintf(h->agreement, sizeof(h->agreement), "%s",
+		    n.agreement);
+		snprintf(h->flow, sizeof(h->flow), "%s", n.flow);
+		snprintf(h->name, sizeof(h->name), "%s", n.name);
+		h->max = max;
+		send_handle(s, id, i);
+		return;
+	}
+	if (pf & (PF_WRITE | PF_APPEND | PF_CREAT | PF_TRUNC)) {
+		status(s, id, FX_PERMISSION_DENIED, n.kind == N_NONE &&
+		    n.denied ? n.why : "files can only be written into a "
+		    "drop folder, /send/<agreement>/<flow>/");
+		return;
+	}
+	if (n.kind == N_REPORT) {
+		struct handle *h;
+
+		if ((i = handle_new(s, H_TEXT)) < 0) {
+			status(s, id, FX_FAILURE, "too many open files in "
+			    "this session");
+			return;
+		}
+		h = &s->h[i];
+		if ((h->text = gw_xfer_report_text(s->g, n.x->id, &h->size)) ==
+		    NULL) {
+			handle_free(s, i);
+			status(s, id, FX_FAILURE, "the report cannot be "
+			    "read");
+			return;
+		}
+		send_handle(s, id, i);
+		return;
+	}
+	if (n.kind != N_INFILE) {
+		if (n.kind == N_NONE)
+			not_there(s, id, &n);
+		else
+			status(s, id, FX_FAILURE, "not a file");
+		return;
+	}
+	{
+		struct gw *g = s->g;
+		struct gw_xfer *x = n.x;
+		struct handle *h;
+		const char *why;
+		char err[SG_ERR_MAX];
+
+		if ((i = handle_new(s, H_OBJECT)) < 0) {
+			status(s, id, FX_FAILURE, "too many open files in "
+			    "this session");
+			return;
+		}
+		h = &s->h[i];
+		if ((h->fd = sg_vault_open_object(g->vault, x->id, err)) < 0 ||
+		    (!x->sealed && sg_age_file_open(h->fd, g->ids, g->nids,
+		    &h->af, &why) != 0)) {
+			handle_free(s, i);
+			status(s, id, FX_FAILURE, "the file cannot be opened");
+			return;
+		}
+		if (h->af != NULL)
+			h->size = sg_age_file_size(h->af);
+		else {
+			off_t e = lseek(h->fd, 0, SEEK_END);
+
+			h->size = e < 0 ? 0 : (uint64_t)e;
+		}
+		/* DOWNLOADED is durable before the first byte is sent,
+		 * once a session */
+		if (gw_dl_recorded(&s->dl_memo, s->party, x->id))
+			send_handle(s, id, i);
+		else
+			wait_record(s, id, i, SG_REC_DOWNLOADED, x->id,
+			    h->size);
+	}
+}
+
+static void
+do_close(struct sftp *s, uint32_t id, struct rd *r)
+{
+	int i = rd_handle(s, r);
+	struct handle *h;
+
+	if (i < 0) {
+		status(s, id, FX_FAILURE, "no such handle");
+		return;
+	}
+	h = &s->h[i];
+	if (h->kind != H_UPLOAD || (!h->begun && h->verdict == 0)) {
+		/* a file created and closed empty was not sent: nothing is
+		 * recorded, and the name may be opened again */
+		handle_free(s, i);
+		status(s, id, FX_OK, NULL);
+		return;
+	}
+	if (h->verdict != 0 || h->up == NULL) {
+		/* refused already (too large, out of order), or decided */
+		if (h->verdict == 0) {
+			h->verdict = FX_FAILURE;
+			snprintf(h->why, sizeof(h->why), "schoolgate: %s not "
+			    "accepted", h->name);
+		}
+		finish_close(s, i, id);
+		return;
+	}
+	/* the verdict is the answer: wait for it */
+	h->ended = 1;
+	gw_upload_end(h->up);
+	s->wait = W_CLOSE;
+	s->wait_id = id;
+	s->wait_h = i;
+}
+
+/* The upload cannot continue: nothing is stored; CLOSE says why. */
+static void
+upload_refused(struct sftp *s, struct handle *h, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+upload_refused(struct sftp *s, struct handle *h, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	n = snprintf(h->why, sizeof(h->why), "schoolgate: %s not accepted: ",
+	    h->name);
+	va_start(ap, fmt);
+	vsnprintf(h->why + n, sizeof(h->why) - (size_t)n, fmt, ap);
+	va_end(ap);
+	h->verdict = FX_FAILURE;
+	if (h->up != NULL) {
+		gw_upload_cancel(h->up);
+		h->up = NULL;
+		s->busy--;
+	}
+}
+
+static void
+do_write(struct sftp *s, uint32_t id, struct rd *r)
+{
+	int i = rd_handle(s, r), rc;
+	uint64_t off = rd_u64(r);
+	uint32_t n;
+	const unsigned char *data = rd_bytes(r, &n);
+	struct handle *h;
+
+	if (r->bad)
+		return;
+	if (i < 0 || s->h[i].kind != H_UPLOAD) {
+		status(s, id, i < 0 ? FX_FAILURE : FX_PERMISSION_DENIED,
+		    i < 0 ? "no such handle" : "not open for writing");
+		return;
+	}
+	h = &s->h[i];
+	if (h->verdict != 0) {
+		status(s, id, FX_FAILURE, h->why);
+		return;
+	}
+	if (off != h->off) {
+		upload_refused(s, h, "writes must be sequential (expected "
+		    "offset %" PRIu64 ", got %" PRIu64 ")", h->off, off);
+		status(s, id, FX_FAILURE, h->why);
+		return;
+	}
+	if (n > 0 && !h->begun) {
+		h->up = gw_upload_begin(s->g, s->party, h->agreement, h->flow,
+		    h->name, NULL, h->max, &up_cb, s);
+		if (h->up == NULL) {
+			upload_refused(s, h, "out of resources; try again "
+			    "later");
+			status(s, id, FX_FAILURE, h->why);
+			return;
+		}
+		h->begun = 1;
+		s->busy++;
+	}
+	h->off += n;
+	rc = n > 0 ? gw_upload_feed(h->up, data, n) : 0;
+	if (rc < 0) {
+		upload_refused(s, h, "the file is larger than this flow "
+		    "accepts");
+		status(s, id, FX_FAILURE, h->why);
+		return;
+	}
+	if (rc == 1) {
+		/* hold the answer until the pipeline catches up */
+		s->wait = W_WRITE;
+		s->wait_id = id;
+		s->wait_h = i;
+		s->resumed = 0;
+		return;
+	}
+	status(s, id, FX_OK, NULL);
+}
+
+static void
+do_read(struct sftp *s, uint32_t id, struct rd *r)
+{
+	int i = rd_handle(s, r);
+	uint64_t off = rd_u64(r);
+	uint32_t len = rd_u32(r);
+	struct handle *h;
+	struct pkt p;
+	ssize_t got;
+
+	if (r->bad)
+		return;
+	if (i < 0 || (s->h[i].kind != H_OBJECT && s->h[i].kind != H_TEXT)) {
+		status(s, id, FX_FAILURE, i < 0 ? "no such handle" :
+		    "not open for reading");
+		return;
+	}
+	h = &s->h[i];
+	if (off >= h->size) {
+		status(s, id, FX_EOF, NULL);
+		return;
+	}
+	if (len > READ_MAX)
+		len = READ_MAX;
+	if (len > h->size - off)
+		len = (uint32_t)(h->size - off);
+	pk_begin(&p, FXP_DATA);
+	pk_u32(&p, id);
+	pk_u32(&p, len);
+	pk_need(&p, len);
+	if (p.oom) {
+		free(p.b);
+		status(s, id, FX_FAILURE, "out of memory");
+		return;
+	}
+	if (h->kind == H_TEXT) {
+		memcpy(p.b + p.len, h->text + off, len);
+		got = len;
+	} else if (h->af != NULL)
+		got = sg_age_file_pread(h->af, p.b + p.len, len, off);
+	else
+		got = pread(h->fd, p.b + p.len, len, (off_t)off);
+	if (got <= 0) {
+		free(p.b);
+		status(s, id, FX_FAILURE, "the stored file cannot be read");
+		return;
+	}
+	/* a short read is fine: fix the length */
+	p.b[p.len - 4] = (unsigned char)((uint32_t)got >> 24);
+	p.b[p.len - 3] = (unsigned char)((uint32_t)got >> 16);
+	p.b[p.len - 2] = (unsigned char)((uint32_t)got >> 8);
+	p.b[p.len - 1] = (unsigned char)got;
+	p.len += (size_t)got;
+	pk_send(s, &p);
+}
+
+static void
+attrs_reply(struct sftp *s, uint32_t id, const struct attrs *a)
+{
+	struct pkt p;
+
+	pk_begin(&p, FXP_ATTRS);
+	pk_u32(&p, id);
+	pk_attrs(&p, a);
+	pk_send(s, &p);
+}
+
+static void
+do_stat(struct sftp *s, uint32_t id, struct rd *r)
+{
+	char path[PATH_MAX_LEN];
+	struct node n;
+	struct attrs a;
+
+	if (rd_str(r, path, sizeof(path)) != 0)
+		return;
+	resolve(s, path, 0, &n);
+	if (node_attrs(s, &n, &a) != 0) {
+		not_there(s, id, &n);
+		return;
+	}
+	attrs_reply(s, id, &a);
+}
+
+static void
+do_fstat(struct sftp *s, uint32_t id, struct rd *r)
+{
+	int i = rd_handle(s, r);
+	struct attrs a;
+
+	if (r->bad)
+		return;
+	if (i < 0) {
+		status(s, id, FX_FAILURE, "no such handle");
+		return;
+	}
+	if (s->h[i].kind == H_DIR)
+		dir_attrs(s, &a, 0500);
+	else if (s->h[i].kind == H_UPLOAD)
+		file_attrs(&a, s->h[i].off, 0200, secs(gw_now_us()));
+	else
+		file_attrs(&a, s->h[i].size, 0400, secs(gw_now_us()));
+	attrs_reply(s, id, &a);
+}
+
+/* Times and modes are accepted and ignored, so that clients that set
+ * them after an upload carry on. */
+static void
+do_setstat(struct sftp *s, uint32_t id, struct rd *r, int fh)
+{
+	char path[PATH_MAX_LEN];
+	struct node n;
+	struct attrs a;
+	int i = -1;
+
+	if (fh)
+		i = rd_handle(s, r);
+	else if (rd_str(r, path, sizeof(path)) != 0)
+		return;
+	rd_attrs(r);
+	if (r->bad)
+		return;
+	if (fh) {
+		status(s, id, i < 0 ? FX_FAILURE : FX_OK, i < 0 ?
+		    "no such handle" : NULL);
+		return;
+	}
+	resolve(s, path, 0, &n);
+	if (node_attrs(s, &n, &a) != 0) {
+		not_there(s, id, &n);
+		return;
+	}
+	status(s, id, FX_OK, NULL);
+}
+
+static void
+do_opendir(struct sftp *s, uint32_t id, struct rd *r)
+{
+	char path[PATH_MAX_LEN];
+	struct node n;
+	int i;
+
+	if (rd_str(r, path, sizeof(path)) != 0)
+		return;
+	resolve(s, path, 0, &n);
+	switch (n.kind) {
+	case N_ROOT: case N_SEND: case N_AGREEMENT: case N_DROP:
+	case N_RECEIVE: case N_REPORTS:
+		break;
+	case N_NONE:
+		not_there(s, id, &n);
+		return;
+	default:
+		status(s, id, FX_FAILURE, "not a folder");
+		return;
+	}
+	if ((i = handle_new(s, H_DIR)) < 0) {
+		status(s, id, FX_FAILURE, "too many open handles in this "
+		    "session");
+		return;
+	}
+	if (list_dir(s, &n, &s->h[i]) != 0) {
+		handle_free(s, i);
+		status(s, id, FX_FAILURE, "out of memory");
+		return;
+	}
+	send_handle(s, id, i);
+}
+
+static void
+do_readdir(struct sftp *s, uint32_t id, struct rd *r)
+{
+	int i = rd_handle(s, r);
+	struct handle *h;
+	struct pkt p;
+	size_t k, n;
+	char ln[PATH_MAX_LEN + 128];
+
+	if (r->bad)
+		return;
+	if (i < 0 || s->h[i].kind != H_DIR) {
+		status(s, id, FX_FAILURE, "no such handle");
+		return;
+	}
+	h = &s->h[i];
+	if (h->next >= h->nents) {
+		status(s, id, FX_EOF, NULL);
+		return;
+	}
+	n = h->nents - h->next;
+	if (n > NAMES_PER_REPLY)
+		n = NAMES_PER_REPLY;
+	pk_begin(&p, FXP_NAME);
+	pk_u32(&p, id);
+	pk_u32(&p, (uint32_t)n);
+	for (k = 0; k < n; k++) {
+		struct dent *e = &h->ents[h->next++];
+
+		pk_str(&p, e->name);
+		longname(e->name, &e->a, s->party, ln, sizeof(ln));
+		pk_str(&p, ln);
+		pk_attrs(&p, &e->a);
+	}
+	pk_send(s, &p);
+}
+
+static void
+do_remove(struct sftp *s, uint32_t id, struct rd *r)
+{
+	char path[PATH_MAX_LEN];
+	struct node n;
+
+	if (rd_str(r, path, sizeof(path)) != 0)
+		return;
+	resolve(s, path, 0, &n);
+	if (n.kind == N_INFILE) {
+		/* removing a received file confirms its receipt */
+		wait_record(s, id, -1, SG_REC_CONFIRMED, n.x->id, 0);
+		return;
+	}
+	if (n.kind == N_NONE && !n.denied) {
+		not_there(s, id, &n);
+		return;
+	}
+	status(s, id, FX_PERMISSION_DENIED, n.kind == N_DROPFILE ? "a file "
+	    "sent is not withdrawn by removing it; ask the recipients" :
+	    n.kind == N_NONE ? n.why : "only files in /receive/ can be "
+	    "removed (to confirm receipt)");
+}
+
+static void
+do_realpath(struct sftp *s, uint32_t id, struct rd *r)
+{
+	char path[PATH_MAX_LEN];
+	struct node n;
+	struct attrs a;
+	struct pkt p;
+
+	if (rd_str(r, path, sizeof(path)) != 0)
+		return;
+	resolve(s, path[0] ? path : ".", 1, &n);
+	if (n.denied) {
+		not_there(s, id, &n);
+		return;
+	}
+	memset(&a, 0, sizeof(a));
+	pk_begin(&p, FXP_NAME);
+	pk_u32(&p, id);
+	pk_u32(&p, 1);
+	pk_str(&p, n.canon);
+	pk_str(&p, n.canon);
+	pk_attrs(&p, &a);
+	pk_send(s, &p);
+}
+
+/* RENAME of an upload this session has just closed, within its drop
+ * folder: WinSCP sends to "name.filepart" and renames when done. Only
+ * the name on record changes; the file is not checked again. */
+static void
+rename_paths(struct sftp *s, uint32_t id, const char *from, const char *to)
+{
+	struct node a, b;
+	struct recent *rc;
+	struct gw_xfer *x;
+	char err[SG_ERR_MAX];
+
+	resolve(s, from, 0, &a);
+	resolve(s, to, 0, &b);
+	if (a.kind != N_DROPFILE || (rc = recent_find(s, a.agreement, a.flow,
+	    a.name)) == NULL) {
+		if (a.kind == N_NONE || a.kind == N_DROPFILE)
+			not_there(s, id, &a);
+		else
+			status(s, id, FX_PERMISSION_DENIED, "only a file just "
+			    "sent can be renamed");
+		return;
+	}
+	if (b.kind != N_DROPFILE || strcmp(a.agreement, b.agreement) != 0 ||
+	    strcmp(a.flow, b.flow) != 0) {
+		status(s, id, FX_PERMISSION_DENIED, b.kind == N_NONE &&
+		    b.denied ? b.why : "a file sent can only be renamed within "
+		    "its drop folder");
+		return;
+	}
+	if (strcmp(a.name, b.name) == 0) {
+		status(s, id, FX_OK, NULL);
+		return;
+	}
+	if (gw_name_held(s->g, s->party, b.agreement, b.flow, b.name)) {
+		status(s, id, FX_FAILURE, "a file of that name sent to this "
+		    "flow is still held");
+		return;
+	}
+	if ((x = gw_xfer_find(s->g, rc->id)) == NULL ||
+	    x->state != GW_ACCEPTED) {
+		not_there(s, id, &a);
+		return;
+	}
+	if (gw_xfer_rename(s->g, x, b.name, err) != 0) {
+		status(s, id, FX_FAILURE, "the new name could not be "
+		    "recorded");
+		return;
+	}
+	snprintf(rc->name, sizeof(rc->name), "%s", b.name);
+	status(s, id, FX_OK, NULL);
+}
+
+static void
+do_rename(struct sftp *s, uint32_t id, struct rd *r)
+{
+	char from[PATH_MAX_LEN], to[PATH_MAX_LEN];
+
+	if (rd_str(r, from, sizeof(from)) != 0 ||
+	    rd_str(r, to, sizeof(to)) != 0)
+		return;
+	rename_paths(s, id, from, to);
+}
+
+static void
+do_extended(struct sftp *s, uint32_t id, struct rd *r)
+{
+	char name[64];
+
+	if (rd_str(r, name, sizeof(name)) != 0)
+		return;
+	if (strcmp(name, "posix-rename@openssh.com") == 0) {
+		do_rename(s, id, r);
+		return;
+	}
+	status(s, id, FX_OP_UNSUPPORTED, "that extension is not offered");
+}
+
+static void
+do_init(struct sftp *s, struct rd *r)
+{
+	struct pkt p;
+
+	(void)rd_u32(r);	/* the client's version; we speak 3 */
+	pk_begin(&p, FXP_VERSION);
+	pk_u32(&p, 3);
+	pk_str(&p, "posix-rename@openssh.com");
+	pk_str(&p, "1");
+	pk_send(s, &p);
+	s->inited = 1;
+}
+
+/* One request; 0, or -1 when the packet does not parse (the session
+ * ends: a client that sends what it says it does not is not one to
+ * guess about). */
+static int
+request(struct sftp *s, const unsigned char *b, size_t len)
+{
+	struct rd r = { b + 1, len - 1, 0 };
+	uint8_t type = b[0];
+	uint32_t id;
+
+	if (type == FXP_INIT) {
+		if (s->inited)
+			return -1;
+		do_init(s, &r);
+		return r.bad ? -1 : 0;
+	}
+	if (!s->inited)
+		return -1;
+	id = rd_u32(&r);
+	if (r.bad)
+		return -1;
+	switch (type) {
+	case FXP_OPEN:		do_open(s, id, &r); break;
+	case FXP_CLOSE:		do_close(s, id, &r); break;
+	case FXP_READ:		do_read(s, id, &r); break;
+	case FXP_WRITE:		do_write(s, id, &r); break;
+	case FXP_LSTAT:
+	case FXP_STAT:		do_stat(s, id, &r); break;
+	case FXP_FSTAT:		do_fstat(s, id, &r); break;
+	case FXP_SETSTAT:	do_setstat(s, id, &r, 0); break;
+	case FXP_FSETSTAT:	do_setstat(s, id, &r, 1); break;
+	case FXP_OPENDIR:	do_opendir(s, id, &r); break;
+	case FXP_READDIR:	do_readdir(s, id, &r); break;
+	case FXP_REMOVE:	do_remove(s, id, &r); break;
+	case FXP_REALPATH:	do_realpath(s, id, &r); break;
+	case FXP_RENAME:	do_rename(s, id, &r); break;
+	case FXP_EXTENDED:	do_extended(s, id, &r); break;
+	case FXP_MKDIR:
+	case FXP_RMDIR:
+	case FXP_SYMLINK:
+	case FXP_READLINK:
+		status(s, id, FX_PERMISSION_DENIED, "folders and links are "
+		    "fixed here: /send/, /receive/ and /reports/");
+		return 0;
+	default:
+		status(s, id, FX_OP_UNSUPPORTED, NULL);
+		return 0;
+	}
+	return r.bad ? -1 : 0;
+}
+
+/* Handles buffered requests until one has to wait. */
+static void
+process(struct sftp *s)
+{
+	size_t at = 0;
+
+	if (s->in_process > 0 || s->dead)
+		return;
+	s->in_process = 1;
+	s->refs++;
+	if (s->wait == W_WRITE && s->resumed) {
+		s->wait = W_NONE;
+		status(s, s->wait_id, FX_OK, NULL);
+	}
+	while (!s->dead && !s->broken && s->wait == W_NONE &&
+	    s->io->pending(s->arg) < OUT_MARK && s->inlen - at >= 4) {
+		const unsigned char *p = s->in + at;
+		size_t len = (size_t)p[0] << 24 | (size_t)p[1] << 16 |
+		    (size_t)p[2] << 8 | p[3];
+
+		if (len == 0 || len > MAX_PACKET) {
+			s->broken = 1;
+			s->io->fatal(s->arg, "an SFTP packet larger than the "
+			    "limit, or empty");
+			break;
+		}
+		if (s->inlen - at < 4 + len)
+			break;
+		at += 4 + len;
+		if (request(s, p + 4, len) != 0) {
+			s->broken = 1;
+			s->io->fatal(s->arg, "a malformed SFTP request");
+			break;
+		}
+	}
+	if (at > 0 && !s->dead) {
+		memmove(s->in, s->in + at, s->inlen - at);
+		s->inlen -= at;
+		if (s->inlen == 0) {
+			/* an idle session keeps no buffer */
+			free(s->in);
+			s->in = NULL;
+		}
+	}
+	s->in_process = 0;
+	s_unref(s);
+}
+
+struct sftp *
+sftp_new(struct gw *g, const char *party, const struct sftp_io *io,
+    void *arg)
+{
+	struct sftp *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->g = g;
+	s->io = io;
+	s->arg = arg;
+	s->refs = 1;
+	s->wait_h = -1;
+	snprintf(s->party, sizeof(s->party), "%s", party);
+	return s;
+}
+
+size_t
+sftp_room(const struct sftp *s)
+{
+	return s->dead ? 0 : IN_CAP - s->inlen;
+}
+
+size_t
+sftp_input(struct sftp *s, const void *buf, size_t len)
+{
+	size_t take;
+
+	if (s->dead)
+		return len;
+	take = IN_CAP - s->inlen;
+	if (take > len)
+		take = len;
+	if (take > 0) {
+		if (s->in == NULL && (s->in = malloc(IN_CAP)) == NULL) {
+			s->io->fatal(s->arg, "out of memory");
+			return len;
+		}
+		memcpy(s->in + s->inlen, buf, take);
+		s->inlen += take;
+	}
+	process(s);
+	return take;
+}
+
+void
+sftp_kick(struct sftp *s)
+{
+	process(s);
+}
+
+unsigned
+sftp_busy(const struct sftp *s)
+{
+	return s->busy;
+}
+
+void
+sftp_free(struct sftp *s)
+{
+	unsigned i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->nh; i++)
+		if (s->h[i].kind != H_FREE)
+			handle_free(s, (int)i);
+	free(s->h);
+	s->h = NULL;
+	s->nh = 0;
+	free(s->in);
+	s->in = NULL;
+	s->inlen = 0;
+	s->dead = 1;
+	s_unref(s);
+}
