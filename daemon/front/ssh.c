@@ -71,6 +71,7 @@ struct sess {
 	unsigned		 ka_unanswered;	/* keepalives since heard */
 	int			 want_ka;	/* drive() sends one */
 	int			 ended;		/* the channel was closed */
+	int			 chan_gone;	/* ... by the client */
 	int			 pulling;	/* inside pull()'s read */
 	struct sftp		*sftp;
 	/* channel output not yet accepted by libssh (window) */
@@ -264,13 +265,23 @@ on_eof(ssh_session s, ssh_channel ch, void *arg)
 	ssh_channel_close(ch);
 }
 
+/* The client closed the channel: answer with our own close, as sshd
+ * does, and let the client end the connection. Dropping it at once made
+ * Go's SSH (rclone) fail its own close ("use of closed network
+ * connection", exit 5) in about one run in five. A client that keeps the
+ * connection open with nothing on it is closed after CHAN_LINGER_MS. */
+#define CHAN_LINGER_MS	5000
+
+static void on_timer(uv_timer_t *);
+
 static void
 on_chclose(ssh_session s, ssh_channel ch, void *arg)
 {
 	struct sess *c = arg;
 
 	on_eof(s, ch, arg);
-	c->want_close = 1;
+	c->chan_gone = 1;
+	uv_timer_start(&c->timer, on_timer, CHAN_LINGER_MS, CHAN_LINGER_MS);
 }
 
 /* ---- authentication ---- */
@@ -676,6 +687,10 @@ on_timer(uv_timer_t *t)
 		if (c->tried)
 			gw_login_failed(c->f->g, c->addr, "unknown", "sftp");
 		sess_close(c, "the login grace time ran out");
+		return;
+	}
+	if (c->chan_gone) {
+		sess_close(c, "the channel was closed");
 		return;
 	}
 	if (now - c->heard >= ka) {
