@@ -207,10 +207,11 @@ int	gw_finish_unreleased(struct gw *, char err[SG_ERR_MAX]);
 int	gw_pool_start(struct gw *, unsigned workers);
 void	gw_pool_stop(struct gw *);
 unsigned gw_pool_queued(struct gw *);
+/* front ("https", "sftp") and addr (the client's) are for the journal */
 struct gw_upload *gw_upload_begin(struct gw *, const char *party,
-	    const char *agreement, const char *flow, const char *name,
-	    const char *zip_password, uint64_t max_bytes,
-	    const struct gw_upload_cb *, void *arg);
+	    const char *front, const char *addr, const char *agreement,
+	    const char *flow, const char *name, const char *zip_password,
+	    uint64_t max_bytes, const struct gw_upload_cb *, void *arg);
 /* Copies the bytes into the upload's buffer; returns 1 when the buffer
  * is over its mark (stop reading until resume()), 0 otherwise, -1 when
  * the upload is now larger than max_bytes (the front door answers "too
@@ -219,6 +220,9 @@ int	gw_upload_feed(struct gw_upload *, const void *, size_t);
 void	gw_upload_end(struct gw_upload *);
 /* The client went away: the upload is abandoned (nothing stored). */
 void	gw_upload_cancel(struct gw_upload *);
+/* The front door refused it part way (rule: "out-of-order", ...): the
+ * same, and the journal says why. */
+void	gw_upload_refuse(struct gw_upload *, const char *rule);
 const struct gw_upload_result *gw_upload_result(const struct gw_upload *);
 void	gw_upload_free(struct gw_upload *);
 
@@ -242,8 +246,9 @@ enum gw_acc gw_access_send(struct gw *, const char *party,
  * sender's right to the flow, the name, the queue and duplicates. With
  * GW_ACC_OK, *max_bytes is the byte limit for the upload. */
 enum gw_acc gw_access_upload(struct gw *, const char *party,
-	    const char *agreement, const char *flow, const char *name,
-	    unsigned method, uint64_t *max_bytes, const char **why);
+	    const char *addr, const char *agreement, const char *flow,
+	    const char *name, unsigned method, uint64_t *max_bytes,
+	    const char **why);
 /* What party may do with a transfer: nothing (it is not told the
  * transfer exists), see its record (its sender; a recipient whose
  * agreement is not active today, or who confirmed receipt), or also read

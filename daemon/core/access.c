@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 
 #include "policy/vpath.h"
 
@@ -162,34 +163,66 @@ gw_access_name(struct gw *g, struct gw_xfer *x, char *out, size_t cap)
 		snprintf(out, cap, "%s", name);
 }
 
+/* An upload refused before it began, in the journal: who, how, which
+ * flow and the rule; never the file's name (it may name a pupil). */
+static enum gw_acc
+refused(enum gw_acc acc, const char *party, const char *addr,
+    unsigned method, const char *agreement, const char *flow)
+{
+	static const char *const slug[] = {
+		[GW_ACC_OK] = "ok", [GW_ACC_UNKNOWN] = "unknown-flow",
+		[GW_ACC_REFUSED] = "method", [GW_ACC_INACTIVE] = "inactive",
+		[GW_ACC_BAD_NAME] = "bad-name", [GW_ACC_DUPLICATE] = "duplicate",
+		[GW_ACC_BUSY] = "busy",
+	};
+	const char *front = method == SG_METHOD_SFTP ? "sftp" : "https";
+	char a[128], b[128], c[128], d[64], e[80], r[64];
+	const char *f[] = { a, b, c, d, e, r, NULL };
+
+	snprintf(a, sizeof(a), "SCHOOLGATE_PARTY=%s", party);
+	snprintf(b, sizeof(b), "SCHOOLGATE_AGREEMENT=%.64s", agreement);
+	snprintf(c, sizeof(c), "SCHOOLGATE_FLOW=%.64s", flow);
+	snprintf(d, sizeof(d), "SCHOOLGATE_FRONT=%s", front);
+	snprintf(e, sizeof(e), "SCHOOLGATE_CLIENT=%s", addr);
+	snprintf(r, sizeof(r), "SCHOOLGATE_REASON=%s", slug[acc]);
+	gw_journalf(EV_UPLOAD_FAILED, LOG_NOTICE, f, "upload from %s over %s "
+	    "(%s) to %.64s/%.64s refused before it began: %s", party, front,
+	    addr, agreement, flow, slug[acc]);
+	return acc;
+}
+
 enum gw_acc
-gw_access_upload(struct gw *g, const char *party, const char *agreement,
-    const char *flow, const char *name, unsigned method,
-    uint64_t *max_bytes, const char **why)
+gw_access_upload(struct gw *g, const char *party, const char *addr,
+    const char *agreement, const char *flow, const char *name,
+    unsigned method, uint64_t *max_bytes, const char **why)
 {
 	const struct sg_flow *f;
 	enum gw_acc acc;
 
 	if (g->draining) {
 		*why = "the gateway is shutting down; try again shortly";
-		return GW_ACC_BUSY;
+		return refused(GW_ACC_BUSY, party, addr, method, agreement,
+		    flow);
 	}
 	if ((acc = gw_access_send(g, party, agreement, flow, method, &f,
 	    why)) != GW_ACC_OK)
-		return acc;
+		return refused(acc, party, addr, method, agreement, flow);
 	if (!sg_vseg_ok(name, strlen(name), SG_VSEG_NAME)) {
 		*why = "file names may use letters, digits, spaces and "
 		    ". _ - ( ) + , (up to 128)";
-		return GW_ACC_BAD_NAME;
+		return refused(GW_ACC_BAD_NAME, party, addr, method,
+		    agreement, flow);
 	}
 	if (gw_pool_queued(g) >= g->conf->cfg->daemon.queued_uploads) {
 		*why = "the gateway is busy; try again in a minute";
-		return GW_ACC_BUSY;
+		return refused(GW_ACC_BUSY, party, addr, method, agreement,
+		    flow);
 	}
 	if (gw_name_held(g, party, agreement, flow, name)) {
 		*why = "a file of this name sent to this flow is still held; "
 		    "send it under another name";
-		return GW_ACC_DUPLICATE;
+		return refused(GW_ACC_DUPLICATE, party, addr, method,
+		    agreement, flow);
 	}
 	/* the encrypted file may be a little larger than what it holds */
 	*max_bytes = f->limits.max_bytes + f->limits.max_bytes / 64 +

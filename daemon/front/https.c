@@ -1758,8 +1758,8 @@ api_upload(struct conn *c, char *agreement, char *flow, char *name)
 	    c->hp.content_length : UINT64_MAX;
 	enum gw_acc acc;
 
-	if ((acc = gw_access_upload(g, c->party, agreement, flow, name,
-	    SG_METHOD_HTTPS, &c->body_max, &why)) != GW_ACC_OK) {
+	if ((acc = gw_access_upload(g, c->party, c->addr, agreement, flow,
+	    name, SG_METHOD_HTTPS, &c->body_max, &why)) != GW_ACC_OK) {
 		refuse(c, acc, why);
 		return;
 	}
@@ -1784,7 +1784,8 @@ api_upload(struct conn *c, char *agreement, char *flow, char *name)
 		    "application/age", NULL);
 		return;
 	}
-	c->up = gw_upload_begin(g, c->party, agreement, flow, name,
+	c->up = gw_upload_begin(g, c->party, "https", c->addr, agreement,
+	    flow, name,
 	    c->hvlen[H_ZIP] ? c->hv[H_ZIP] : NULL, c->body_max, &up_cb, c);
 	OPENSSL_cleanse(c->hv[H_ZIP], sizeof(c->hv[H_ZIP]));
 	if (c->up == NULL) {

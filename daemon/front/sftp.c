@@ -119,6 +119,7 @@ enum wait { W_NONE, W_WRITE, W_CLOSE, W_RECORD };
 struct sftp {
 	struct gw		*g;
 	char			 party[96];
+	char			 addr[48];	/* the client's, for the journal */
 	const struct sftp_io	*io;
 	void			*arg;
 	unsigned char		*in;
@@ -1091,9 +1092,9 @@ do_open(struct sftp *s, uint32_t id, struct rd *r)
 			    "write-only: open for writing only");
 			return;
 		}
-		if ((acc = gw_access_upload(s->g, s->party, n.agreement,
-		    n.flow, n.name, SG_METHOD_SFTP, &max, &why)) !=
-		    GW_ACC_OK) {
+		if ((acc = gw_access_upload(s->g, s->party, s->addr,
+		    n.agreement, n.flow, n.name, SG_METHOD_SFTP, &max,
+		    &why)) != GW_ACC_OK) {
 			s->io->notice(s->arg, why);
 			status(s, id, fx_status(acc), why);
 			return;
@@ -1219,11 +1220,13 @@ do_close(struct sftp *s, uint32_t id, struct rd *r)
 
 /* The upload cannot continue: nothing is stored; CLOSE says why. */
 static void
-upload_refused(struct sftp *s, struct handle *h, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+upload_refused(struct sftp *s, struct handle *h, const char *rule,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* rule: what the journal records (no name, no content) */
 static void
-upload_refused(struct sftp *s, struct handle *h, const char *fmt, ...)
+upload_refused(struct sftp *s, struct handle *h, const char *rule,
+    const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -1235,7 +1238,7 @@ upload_refused(struct sftp *s, struct handle *h, const char *fmt, ...)
 	va_end(ap);
 	h->verdict = FX_FAILURE;
 	if (h->up != NULL) {
-		gw_upload_cancel(h->up);
+		gw_upload_refuse(h->up, rule);
 		h->up = NULL;
 		s->busy--;
 	}
@@ -1263,17 +1266,18 @@ do_write(struct sftp *s, uint32_t id, struct rd *r)
 		return;
 	}
 	if (off != h->off) {
-		upload_refused(s, h, "writes must be sequential (expected "
-		    "offset %" PRIu64 ", got %" PRIu64 ")", h->off, off);
+		upload_refused(s, h, "out-of-order", "writes must be "
+		    "sequential (expected offset %" PRIu64 ", got %" PRIu64
+		    ")", h->off, off);
 		status(s, id, FX_FAILURE, h->why);
 		return;
 	}
 	if (n > 0 && !h->begun) {
-		h->up = gw_upload_begin(s->g, s->party, h->agreement, h->flow,
-		    h->name, NULL, h->max, &up_cb, s);
+		h->up = gw_upload_begin(s->g, s->party, "sftp", s->addr,
+		    h->agreement, h->flow, h->name, NULL, h->max, &up_cb, s);
 		if (h->up == NULL) {
-			upload_refused(s, h, "out of resources; try again "
-			    "later");
+			upload_refused(s, h, "resources", "out of resources; "
+			    "try again later");
 			status(s, id, FX_FAILURE, h->why);
 			return;
 		}
@@ -1283,8 +1287,8 @@ do_write(struct sftp *s, uint32_t id, struct rd *r)
 	h->off += n;
 	rc = n > 0 ? gw_upload_feed(h->up, data, n) : 0;
 	if (rc < 0) {
-		upload_refused(s, h, "the file is larger than this flow "
-		    "accepts");
+		upload_refused(s, h, "too-large", "the file is larger than "
+		    "this flow accepts");
 		status(s, id, FX_FAILURE, h->why);
 		return;
 	}
@@ -1745,8 +1749,8 @@ process(struct sftp *s)
 }
 
 struct sftp *
-sftp_new(struct gw *g, const char *party, const struct sftp_io *io,
-    void *arg)
+sftp_new(struct gw *g, const char *party, const char *addr,
+    const struct sftp_io *io, void *arg)
 {
 	struct sftp *s = calloc(1, sizeof(*s));
 
@@ -1758,6 +1762,7 @@ sftp_new(struct gw *g, const char *party, const struct sftp_io *io,
 	s->refs = 1;
 	s->wait_h = -1;
 	snprintf(s->party, sizeof(s->party), "%s", party);
+	snprintf(s->addr, sizeof(s->addr), "%s", addr);
 	return s;
 }
 

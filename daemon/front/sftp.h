@@ -36,7 +36,7 @@ struct sftp_io {
 	void	(*fatal)(void *arg, const char *why);
 };
 
-struct sftp *sftp_new(struct gw *, const char *party,
+struct sftp *sftp_new(struct gw *, const char *party, const char *addr,
 	    const struct sftp_io *, void *arg);
 /* Takes up to len bytes (it may take fewer while it waits: an upload
  * over its buffer, output not yet sent, a record being written); the

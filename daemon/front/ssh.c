@@ -493,8 +493,8 @@ on_channel_request(struct sess *c, ssh_message m)
 	}
 	if (sub == SSH_CHANNEL_REQUEST_SUBSYSTEM && c->sftp == NULL &&
 	    strcmp(ssh_message_channel_request_subsystem(m), "sftp") == 0) {
-		if ((c->sftp = sftp_new(c->f->g, c->party, &sftp_io,
-		    c)) == NULL) {
+		if ((c->sftp = sftp_new(c->f->g, c->party, c->addr,
+		    &sftp_io, c)) == NULL) {
 			ssh_message_reply_default(m);
 			c->want_close = 1;
 			return;

@@ -51,6 +51,8 @@ struct gw_upload {
 	const struct sg_agreement *agr;
 	const struct sg_flow	*flow;
 	char			*party, *agreement, *flowid, *name, *pass;
+	char			 front[8], addr[48];	/* how, from where */
+	const char		*refused;	/* a front's refusal (rule) */
 	uint64_t		 max_bytes;
 	struct gw_upload_cb	 cb;
 	void			*arg;
@@ -240,6 +242,7 @@ gw_upload_feed(struct gw_upload *u, const void *buf, size_t len)
 		/* larger than the flow allows: abandoned, the front door
 		 * answers */
 		u->cancelled = 1;
+		u->refused = "too-large";
 		pthread_cond_signal(&u->cv);
 		pthread_mutex_unlock(&u->mu);
 		return -1;
@@ -285,6 +288,18 @@ gw_upload_end(struct gw_upload *u)
 	u->eof = 1;
 	pthread_cond_signal(&u->cv);
 	pthread_mutex_unlock(&u->mu);
+}
+
+void
+gw_upload_refuse(struct gw_upload *u, const char *rule)
+{
+	if (u == NULL)
+		return;
+	pthread_mutex_lock(&u->mu);
+	if (u->refused == NULL)
+		u->refused = rule;
+	pthread_mutex_unlock(&u->mu);
+	gw_upload_cancel(u);
 }
 
 void
@@ -398,17 +413,39 @@ first_rule(const struct sg_report *r)
 	return "unknown";
 }
 
+/* The fields every upload line carries: the transfer, agreement, flow,
+ * party, front door and client address (never the file's name or
+ * content). f has room for GW_UP_FIELDS more after them. */
+#define GW_UP_FIELDS	6
+struct up_fields {
+	char	 s[6][160];
+};
+
+static size_t
+up_fields(const struct gw_upload *u, struct up_fields *b, const char **f)
+{
+	snprintf(b->s[0], sizeof(b->s[0]), "SCHOOLGATE_TRANSFER=%s", u->res.id);
+	snprintf(b->s[1], sizeof(b->s[1]), "SCHOOLGATE_AGREEMENT=%s",
+	    u->agreement);
+	snprintf(b->s[2], sizeof(b->s[2]), "SCHOOLGATE_FLOW=%s", u->flowid);
+	snprintf(b->s[3], sizeof(b->s[3]), "SCHOOLGATE_PARTY=%s", u->party);
+	snprintf(b->s[4], sizeof(b->s[4]), "SCHOOLGATE_FRONT=%s", u->front);
+	snprintf(b->s[5], sizeof(b->s[5]), "SCHOOLGATE_CLIENT=%s", u->addr);
+	f[0] = b->s[0], f[1] = b->s[1], f[2] = b->s[2], f[3] = b->s[3];
+	f[4] = b->s[4], f[5] = b->s[5];
+	return 6;
+}
+
 static void
 journal_verdict(struct gw_upload *u, int accepted)
 {
-	const char *f[10];
-	char a[96], b[96], c[96], d[96], e[96], h[96], i[96], j[96];
+	const char *f[12];
+	struct up_fields uf;
+	char e[96], h[96], i[96], j[96];
+	size_t n;
 	const struct sg_report *r = &u->res.report;
 
-	snprintf(a, sizeof(a), "SCHOOLGATE_TRANSFER=%s", u->res.id);
-	snprintf(b, sizeof(b), "SCHOOLGATE_AGREEMENT=%s", u->agreement);
-	snprintf(c, sizeof(c), "SCHOOLGATE_FLOW=%s", u->flowid);
-	snprintf(d, sizeof(d), "SCHOOLGATE_PARTY=%s", u->party);
+	n = up_fields(u, &uf, f);
 	snprintf(e, sizeof(e), "SCHOOLGATE_VERDICT=%s", accepted ?
 	    "accepted" : "rejected");
 	snprintf(h, sizeof(h), "SCHOOLGATE_BYTES=%llu",
@@ -417,17 +454,18 @@ journal_verdict(struct gw_upload *u, int accepted)
 	    (unsigned long long)r->rows);
 	snprintf(j, sizeof(j), "SCHOOLGATE_REASON=%s", accepted ? "ok" :
 	    first_rule(r));
-	f[0] = a, f[1] = b, f[2] = c, f[3] = d, f[4] = e, f[5] = h, f[6] = i;
-	f[7] = j, f[8] = NULL;
+	f[n++] = e, f[n++] = h, f[n++] = i, f[n++] = j, f[n] = NULL;
 	if (accepted)
 		gw_journalf(EV_ACCEPTED, LOG_INFO, f, "upload %s accepted: %s/%s "
-		    "from %s, %llu rows, released to %zu recipient(s)",
-		    u->res.id, u->agreement, u->flowid, u->party,
-		    (unsigned long long)r->rows, u->flow->nrecipients);
+		    "from %s over %s (%s), %llu rows, released to %zu "
+		    "recipient(s)", u->res.id, u->agreement, u->flowid,
+		    u->party, u->front, u->addr, (unsigned long long)r->rows,
+		    u->flow->nrecipients);
 	else
 		gw_journalf(EV_REJECTED, LOG_NOTICE, f, "upload %s rejected: "
-		    "%s/%s from %s: %s (%llu error(s))", u->res.id,
-		    u->agreement, u->flowid, u->party, first_rule(r),
+		    "%s/%s from %s over %s (%s): %s (%llu error(s))",
+		    u->res.id, u->agreement, u->flowid, u->party, u->front,
+		    u->addr, first_rule(r),
 		    (unsigned long long)r->nerrors_total);
 }
 
@@ -488,42 +526,56 @@ run_upload(struct gw_upload *u)
 	if (u->cancelled)
 		rc = -2;
 	pthread_mutex_unlock(&u->mu);
-	if (rc == -2 && u->stalled) {
-		/* the client stopped sending: the thread goes back */
-		const char *f[] = { NULL, NULL, "SCHOOLGATE_REASON=stalled",
-		    NULL };
-		char a[96], b[128];
-
-		sg_store_seal_abort(seal);
-		u->res.status = 408;
-		snprintf(u->res.problem, sizeof(u->res.problem), "under %u "
-		    "bytes of the file arrived in %u seconds; nothing was "
-		    "kept: send it again", SG_UPLOAD_STALL_BYTES,
-		    u->stall_seconds);
-		snprintf(a, sizeof(a), "SCHOOLGATE_TRANSFER=%s", u->res.id);
-		snprintf(b, sizeof(b), "SCHOOLGATE_PARTY=%s", u->party);
-		f[0] = a;
-		f[1] = b;
-		gw_journalf(EV_UPLOAD_FAILED, LOG_NOTICE, f, "upload %s from "
-		    "%s ended: it stalled (under %u bytes in %u seconds); "
-		    "nothing was kept", u->res.id, u->party,
-		    SG_UPLOAD_STALL_BYTES, u->stall_seconds);
-		goto out;
-	}
 	if (rc == -2) {
-		/* the client went away: nothing to tell, nothing kept */
-		const char *f[] = { NULL, "SCHOOLGATE_REASON=client-gone", NULL };
-		char a[96];
+		/* stopped part way: stalled, refused by the front door, or
+		 * the client went away; nothing is kept */
+		const char *f[12];
+		struct up_fields uf;
+		char reason[96];
+		size_t n = up_fields(u, &uf, f);
+		const char *refused;
 
 		sg_store_seal_abort(seal);
-		u->res.status = 499;
-		snprintf(u->res.problem, sizeof(u->res.problem), "the client "
-		    "closed the connection before the end of the file");
-		snprintf(a, sizeof(a), "SCHOOLGATE_TRANSFER=%s", u->res.id);
-		f[0] = a;
-		gw_journalf(EV_UPLOAD_FAILED, LOG_NOTICE, f, "upload %s "
-		    "abandoned: the client went away part way; nothing was "
-		    "kept", u->res.id);
+		pthread_mutex_lock(&u->mu);
+		refused = u->refused;
+		pthread_mutex_unlock(&u->mu);
+		snprintf(reason, sizeof(reason), "SCHOOLGATE_REASON=%s",
+		    u->stalled ? "stalled" : refused ? refused :
+		    "client-gone");
+		f[n++] = reason;
+		f[n] = NULL;
+		if (u->stalled) {
+			u->res.status = 408;
+			snprintf(u->res.problem, sizeof(u->res.problem),
+			    "under %u bytes of the file arrived in %u "
+			    "seconds; nothing was kept: send it again",
+			    SG_UPLOAD_STALL_BYTES, u->stall_seconds);
+			gw_journalf(EV_UPLOAD_FAILED, LOG_NOTICE, f, "upload %s "
+			    "from %s over %s (%s) to %s/%s ended: it stalled "
+			    "(under %u bytes in %u seconds); nothing was kept",
+			    u->res.id, u->party, u->front, u->addr,
+			    u->agreement, u->flowid, SG_UPLOAD_STALL_BYTES,
+			    u->stall_seconds);
+		} else if (refused != NULL) {
+			u->res.status = 400;
+			snprintf(u->res.problem, sizeof(u->res.problem),
+			    "refused: %s", refused);
+			gw_journalf(EV_UPLOAD_FAILED, LOG_NOTICE, f, "upload %s "
+			    "from %s over %s (%s) to %s/%s refused part way: "
+			    "%s; nothing was kept", u->res.id, u->party,
+			    u->front, u->addr, u->agreement, u->flowid,
+			    refused);
+		} else {
+			u->res.status = 499;
+			snprintf(u->res.problem, sizeof(u->res.problem), "the "
+			    "client closed the connection before the end of "
+			    "the file");
+			gw_journalf(EV_UPLOAD_FAILED, LOG_NOTICE, f, "upload %s "
+			    "from %s over %s (%s) to %s/%s abandoned: the "
+			    "client went away part way; nothing was kept",
+			    u->res.id, u->party, u->front, u->addr,
+			    u->agreement, u->flowid);
+		}
 		goto out;
 	}
 	if (rc != 0 || u->res.report.rejected) {
@@ -790,9 +842,10 @@ gw_pool_queued(struct gw *g)
 }
 
 struct gw_upload *
-gw_upload_begin(struct gw *g, const char *party, const char *agreement,
-    const char *flow, const char *name, const char *zip_password,
-    uint64_t max_bytes, const struct gw_upload_cb *cb, void *arg)
+gw_upload_begin(struct gw *g, const char *party, const char *front,
+    const char *addr, const char *agreement, const char *flow,
+    const char *name, const char *zip_password, uint64_t max_bytes,
+    const struct gw_upload_cb *cb, void *arg)
 {
 	struct gw_pool *p = g->pool;
 	struct gw_upload *u;
@@ -815,6 +868,8 @@ gw_upload_begin(struct gw *g, const char *party, const char *agreement,
 	u->name = strdup(name);
 	u->pass = pass ? strdup(pass) : NULL;
 	u->max_bytes = max_bytes;
+	snprintf(u->front, sizeof(u->front), "%s", front);
+	snprintf(u->addr, sizeof(u->addr), "%s", addr);
 	u->cb = *cb;
 	u->arg = arg;
 	u->full_mark = g->conf->cfg->daemon.upload_buffer;
