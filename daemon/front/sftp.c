@@ -92,7 +92,8 @@ struct handle {
 	int		 begun;
 	uint64_t	 max;
 	char		 agreement[SG_VNAME_MAX + 1], flow[SG_VNAME_MAX + 1];
-	char		 name[SG_VNAME_MAX + 1];
+	char		 name[SG_VNAME_MAX + 1];	/* the transfer's */
+	char		 as[SG_VNAME_MAX + 1];		/* the client's */
 	uint64_t	 off;
 	int		 ended, verdict;	/* verdict: status, 0 = none */
 	char		 why[768];
@@ -105,11 +106,13 @@ struct handle {
 };
 
 /* Uploads this session closed, so that STAT, SETSTAT and RENAME (the
- * WinSCP .filepart pattern) find them. */
+ * WinSCP .filepart pattern) find them, under the name the transfer has
+ * and under the name the client wrote (name.filepart). */
 struct recent {
 	char		 id[SG_ID_MAX];
 	char		 agreement[SG_VNAME_MAX + 1], flow[SG_VNAME_MAX + 1];
 	char		 name[SG_VNAME_MAX + 1];
+	char		 as[SG_VNAME_MAX + 1];
 	uint64_t	 size;
 	uint32_t	 when;
 };
@@ -441,7 +444,8 @@ recent_find(struct sftp *s, const char *agreement, const char *flow,
 		struct recent *r = &s->recent[i];
 
 		if (strcmp(r->agreement, agreement) == 0 &&
-		    strcmp(r->flow, flow) == 0 && strcmp(r->name, name) == 0)
+		    strcmp(r->flow, flow) == 0 && (strcmp(r->name, name) == 0 ||
+		    strcmp(r->as, name) == 0))
 			return r;
 	}
 	return NULL;
@@ -930,6 +934,7 @@ remember(struct sftp *s, struct handle *h)
 	snprintf(r->agreement, sizeof(r->agreement), "%s", h->agreement);
 	snprintf(r->flow, sizeof(r->flow), "%s", h->flow);
 	snprintf(r->name, sizeof(r->name), "%s", h->name);
+	snprintf(r->as, sizeof(r->as), "%s", h->as);
 	r->size = h->off;
 	r->when = secs(gw_now_us());
 }
@@ -1086,14 +1091,23 @@ do_open(struct sftp *s, uint32_t id, struct rd *r)
 		uint64_t max;
 		struct handle *h;
 		enum gw_acc acc;
+		char final[SG_VNAME_MAX + 1];
+		size_t nl = strlen(n.name);
 
+		/* WinSCP writes "name.filepart" and renames it when done:
+		 * the transfer is checked, named and released as "name", so
+		 * a name already held is refused before anything is sent,
+		 * and no recipient ever sees a .filepart */
+		snprintf(final, sizeof(final), "%s", n.name);
+		if (nl > 9 && strcmp(n.name + nl - 9, ".filepart") == 0)
+			final[nl - 9] = '\0';
 		if ((pf & (PF_READ | PF_APPEND)) != 0) {
 			status(s, id, FX_PERMISSION_DENIED, "drop folders are "
 			    "write-only: open for writing only");
 			return;
 		}
 		if ((acc = gw_access_upload(s->g, s->party, s->addr,
-		    n.agreement, n.flow, n.name, SG_METHOD_SFTP, &max,
+		    n.agreement, n.flow, final, SG_METHOD_SFTP, &max,
 		    &why)) != GW_ACC_OK) {
 			s->io->notice(s->arg, why);
 			status(s, id, fx_status(acc), why);
@@ -1108,7 +1122,8 @@ do_open(struct sftp *s, uint32_t id, struct rd *r)
 		snprintf(h->agreement, sizeof(h->agreement), "%s",
 		    n.agreement);
 		snprintf(h->flow, sizeof(h->flow), "%s", n.flow);
-		snprintf(h->name, sizeof(h->name), "%s", n.name);
+		snprintf(h->name, sizeof(h->name), "%s", final);
+		snprintf(h->as, sizeof(h->as), "%s", n.name);
 		h->max = max;
 		send_handle(s, id, i);
 		return;
@@ -1587,7 +1602,9 @@ rename_paths(struct sftp *s, uint32_t id, const char *from, const char *to)
 		    "its drop folder");
 		return;
 	}
-	if (strcmp(a.name, b.name) == 0) {
+	if (strcmp(a.name, b.name) == 0 || strcmp(rc->name, b.name) == 0) {
+		/* name.filepart to name: it has had that name all along */
+		snprintf(rc->as, sizeof(rc->as), "%s", b.name);
 		status(s, id, FX_OK, NULL);
 		return;
 	}
