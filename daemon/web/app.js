@@ -169,7 +169,7 @@ function problemsTable (report, caption) {
   const total = report.error_total ?? errs.length
   const rows = errs.map(e => {
     const where = e.row > 0 ? `Row ${e.row}` : 'The whole file'
-    const col = e.column || 'None'
+    const col = e.column || ''
     const plain = e.row > 0 && e.column ? `${where}, ${e.column}: ${e.message}` : `${where}: ${e.message}`
     return el('tr', { class: 'govuk-table__row' },
       el('td', { class: 'govuk-table__cell', text: e.row > 0 ? String(e.row) : 'Whole file' }),
@@ -427,8 +427,36 @@ function showAccepted (flow, file, res) {
     againLinks())
 }
 
+// A file that could not be opened (its encryption or its container)
+// says so, and what to do: fixing the MIS export would not help.
+function containerAdvice (rule) {
+  if (rule === 'zip.password') return 'The ZIP password did not open it. Check the password agreed for this flow (your data protection lead or the recipient has it) and send it again.'
+  if (rule === 'zip.unencrypted' || rule === 'intake.unencrypted') return 'It is not encrypted. Put it in a ZIP encrypted with AES-256 and the password agreed for this flow, or encrypt it with age to the gateway, and send it again.'
+  if (rule === 'zip.encryption-weak' || rule === 'zip.encryption') return 'Its ZIP encryption is not AES-256. Make the ZIP again with AES-256 encryption and send it again.'
+  if (rule.startsWith('age.')) return 'It is an age file, but not one the gateway can open: encrypt it to the gateway\'s age recipient and send it again.'
+  return 'It is damaged, or not an encrypted ZIP or age file. Make the encrypted file again from the export and send it again.'
+}
+
+function showContainerFailure (file, id, report) {
+  const rule = report.errors[0].rule
+  document.title = 'File could not be opened – Schoolgate'
+  showVerdict(
+    el('h1', { class: 'govuk-heading-l', id: 'rejected', text: 'File could not be opened' }),
+    el('div', { class: 'govuk-inset-text', id: 'container-failure' },
+      `${file.name} could not be opened, so nothing from it was kept or sent to anyone. `,
+      containerAdvice(rule)),
+    id ? el('p', { class: 'govuk-body' }, 'Reference for your records: ', el('strong', { id: 'reference', text: id })) : null,
+    el('p', { class: 'govuk-body' }, 'What the gateway found: ', el('code', { text: rule })),
+    againLinks())
+}
+
 function showRejected (flow, file, id, report) {
   const total = report.error_total ?? (report.errors ?? []).length
+  const errs = report.errors ?? []
+  if (errs.length > 0 && errs.every(e => /^(zip|age|intake)\./.test(e.rule))) {
+    showContainerFailure(file, id, report)
+    return
+  }
   document.title = 'File not accepted – Schoolgate'
   showVerdict(
     el('h1', { class: 'govuk-heading-l', id: 'rejected', text: 'File not accepted' }),

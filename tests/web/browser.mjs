@@ -3,7 +3,8 @@
 // prints "ok - ..." or "not ok - ...: why"; the exit status is the count
 // of failures (0: all passed).
 import { createHash } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { createServer } from 'node:http'
 import { createRequire } from 'node:module'
 import path from 'node:path'
@@ -379,6 +380,25 @@ await test('a file with errors shows the error table: rows, column, rule, reason
   const main = await page.textContent('body')
   for (const u of S.bad_upns) assert(!main.includes(u) && !main.includes(u.slice(1)), 'a UPN is on the page')
   await screen(school, 'rejected')
+})
+
+await test('a wrong ZIP password is told as such: the file could not be opened, check the password; no advice about the MIS export', async () => {
+  const page = school.page
+  await page.goto(`${S.url}/send`)
+  await ready(page)
+  await page.getByLabel('Pupil census extract', { exact: false }).check()
+  // another name: the good file is held under its own
+  const wrong = path.join(mkdtempSync(path.join(tmpdir(), 'sg-web-')), 'census-wrong-password.zip')
+  copyFileSync(S.good, wrong)
+  await page.setInputFiles('#file', wrong)
+  await page.fill('#zip-password', 'not-the-password')
+  await page.click('#send-button')
+  await page.waitForSelector('#accepted, #rejected, #error-summary:not([hidden])', { timeout: 120000 })
+  const main = await page.textContent('main')
+  assert(await page.locator('#container-failure').count() === 1, `not told as a container failure: ${main}`)
+  assert(main.includes('could not be opened') && main.includes('password'), main)
+  assert(!main.includes('management information system') && !main.includes('does not match the agreement'), main)
+  await screen(school, 'wrong-password')
 })
 
 await test('the service sees the file under Received files, downloads it byte-identical and confirms receipt', async () => {
