@@ -155,7 +155,6 @@ struct gw_xfer *gw_xfer_find(struct gw *, const char *id);
 struct gw_xfer *gw_xfer_new(struct gw *, const char *id);
 void	gw_xfer_apply(struct gw *, int type, const char *payload, size_t,
 	    int64_t time_us);
-int	gw_xfer_is_recipient(const struct gw_xfer *, const char *party);
 struct gw_rcpt *gw_xfer_rcpt(struct gw_xfer *, const char *party);
 /* Name of the sender's file, read from meta/ on first use. */
 const char *gw_xfer_name(struct gw *, struct gw_xfer *);

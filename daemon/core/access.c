@@ -64,6 +64,16 @@ gw_access_send(struct gw *g, const char *party, const char *agreement,
 	return GW_ACC_OK;
 }
 
+/* The flow a transfer was sent on, as configured now (NULL: gone). */
+static const struct sg_flow *
+flow_in_force(struct gw *g, const struct gw_xfer *x,
+    const struct sg_agreement **a)
+{
+	*a = x->agreement ? sg_config_agreement(g->conf->cfg, x->agreement) :
+	    NULL;
+	return *a && x->flow ? sg_agreement_flow(*a, x->flow) : NULL;
+}
+
 enum gw_see
 gw_access_xfer(struct gw *g, const struct gw_xfer *x, const char *party,
     const char **why)
@@ -85,9 +95,7 @@ gw_access_xfer(struct gw *g, const struct gw_xfer *x, const char *party,
 		return GW_SEE_NONE;
 	/* released to this party once: is it still a recipient of this
 	 * flow, in this agreement, as configured now? */
-	a = x->agreement ? sg_config_agreement(g->conf->cfg, x->agreement) :
-	    NULL;
-	f = a && x->flow ? sg_agreement_flow(a, x->flow) : NULL;
+	f = flow_in_force(g, x, &a);
 	if (f == NULL || !sg_flow_has_recipient(f, party))
 		return GW_SEE_NONE;
 	if ((block = agreement_block(a)) != NULL) {
@@ -141,10 +149,8 @@ void
 gw_access_name(struct gw *g, struct gw_xfer *x, char *out, size_t cap)
 {
 	const char *name = gw_xfer_name(g, x);
-	const struct sg_agreement *a = x->agreement ?
-	    sg_config_agreement(g->conf->cfg, x->agreement) : NULL;
-	const struct sg_flow *fl = a && x->flow ?
-	    sg_agreement_flow(a, x->flow) : NULL;
+	const struct sg_agreement *a;
+	const struct sg_flow *fl = flow_in_force(g, x, &a);
 	size_t n = strlen(name);
 	int csv = fl != NULL && fl->format == SG_FORMAT_CSV;
 

@@ -140,12 +140,6 @@ gw_xfer_rcpt(struct gw_xfer *x, const char *party)
 	return NULL;
 }
 
-int
-gw_xfer_is_recipient(const struct gw_xfer *x, const char *party)
-{
-	return gw_xfer_rcpt((struct gw_xfer *)x, party) != NULL;
-}
-
 static char *
 pget(const char *pl, size_t n, const char *key)
 {

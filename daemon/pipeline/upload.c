@@ -415,8 +415,8 @@ first_rule(const struct sg_report *r)
 
 /* The fields every upload line carries: the transfer, agreement, flow,
  * party, front door and client address (never the file's name or
- * content). f has room for GW_UP_FIELDS more after them. */
-#define GW_UP_FIELDS	6
+ * content). Returns how many it put in f; the caller's f has room for
+ * its own after them and the NULL. */
 struct up_fields {
 	char	 s[6][160];
 };
