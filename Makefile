@@ -13,6 +13,8 @@
 #
 # SAN=1 builds into build-san/ with -fsanitize=address,undefined.
 
+.DEFAULT_GOAL := all
+
 CC      ?= gcc
 SAN     ?= 0
 PKGS    := libconfig libarchive libcrypto cmocka libuv libsystemd libssh \
@@ -70,9 +72,8 @@ CLI_SRC    := daemon/cli/schoolgate.c daemon/cli/cmd_crypt.c daemon/cli/cmd_log.
 CLI_OBJ    := $(sort $(CLI_SRC:%.c=$(BUILD)/%.o))
 CLI        := $(BUILD)/schoolgate
 
-DAEMON_SRC := daemon/schoolgated.c daemon/front/https.c daemon/pipeline/upload.c \
-              daemon/core/transfers.c daemon/journal.c daemon/core/signin.c daemon/front/ssh.c \
-              daemon/front/sftp.c daemon/control.c daemon/front/web.c daemon/core/access.c
+DAEMON_SRC := $(wildcard daemon/*.c daemon/front/*.c daemon/core/*.c \
+              daemon/pipeline/*.c)
 LLHTTP_OBJ := $(BUILD)/llhttp/llhttp.o $(BUILD)/llhttp/api.o \
               $(BUILD)/llhttp/http.o
 DAEMON_OBJ := $(sort $(DAEMON_SRC:%.c=$(BUILD)/%.o)) $(BUILD)/gen/web_assets.o \

@@ -109,7 +109,8 @@ struct gw {
 	struct sg_age_identity	*ids;		/* storage identity */
 	size_t			 nids;
 	struct sg_note_key	 signer;
-	struct sg_bans		*bans;		/* per address */
+	struct sg_bans		*bans;		/* per whole address */
+	struct sg_bans		*pair_bans;	/* per address and party */
 	struct sg_bans		*party_bans;	/* per party claimed */
 	int			 meta_dir;	/* state/meta */
 	struct gw_xfer		**x;		/* by arrival */
@@ -271,22 +272,60 @@ int	gw_access_confirmed(const struct gw_xfer *, const char *party);
 /* The name a download has, on both fronts (SFTP prefixes the id). */
 void	gw_access_name(struct gw *, struct gw_xfer *, char *out, size_t cap);
 
-/* Sign-in shared by every front door (core/signin.c). A password check from
- * addr returns 1 (matches a recent success), 0 (refused now), 2
- * (argon2id runs on the work pool; cb(arg, ok) follows on the I/O
- * thread) or -1 (too many checks wait, from this address or in all:
- * answer "busy, try again", which is not a failed sign-in). p may be
- * NULL (no such party): the check runs all the same, and fails. */
-typedef void (*gw_login_cb)(void *arg, int ok);
-int	gw_login_password(struct gw *, const char *addr,
-	    const struct sg_party *, const char *pw, size_t pwlen,
-	    gw_login_cb, void *arg);
-/* Journals a failed login and counts it against the address; returns
- * the ban (seconds) it now earns, or 0. */
-unsigned gw_login_failed(struct gw *, const char *addr, const char *party,
-	    const char *front);
-unsigned gw_login_banned(struct gw *, const char *addr);
-void	gw_login_ok(struct gw *, const char *addr, const char *party);
+/* The one sign-in path (core/signin.c). Every front hands over the
+ * credential as it came and maps the result to its protocol. */
+typedef void (*gw_login_cb)(void *arg, int ok);	/* internal */
+enum gw_via { GW_VIA_API, GW_VIA_WEB, GW_VIA_SFTP };
+enum gw_signin {
+	GW_SIGNIN_OK,		/* out->party is signed in */
+	GW_SIGNIN_WAIT,		/* a password check runs; cb follows */
+	GW_SIGNIN_REFUSED,	/* wrong or unknown: journaled and counted */
+	GW_SIGNIN_BANNED,	/* the address, or this party from it, is
+				   banned for out->retry seconds */
+	GW_SIGNIN_BUSY,		/* too many checks wait: "try again in a
+				   moment", not a failed sign-in */
+	GW_SIGNIN_MALFORMED,	/* the credential does not parse */
+	GW_SIGNIN_NEXT,		/* not this credential (an SSH key or a
+				   client certificate that is no party's):
+				   not yet a failure */
+	GW_SIGNIN_KEY_OK,	/* SSH: the key is the party's; the client
+				   signs next */
+};
+struct gw_signed {
+	char		party[96];	/* the party, or the id claimed
+					   ("unknown" when it is none) */
+	unsigned	retry;		/* GW_SIGNIN_BANNED: seconds */
+};
+typedef void (*gw_signin_cb)(void *arg, enum gw_signin,
+	    const struct gw_signed *);
+/* user: the party id as typed. A password for a party that has none (or,
+ * over SFTP, none for SFTP) is checked all the same, as long, and fails:
+ * how long a refusal takes tells no one which ids exist. */
+enum gw_signin gw_signin_password(struct gw *, enum gw_via, const char *addr,
+	    const char *user, const char *pw, size_t pwlen, gw_signin_cb,
+	    void *arg, struct gw_signed *out);
+/* The base64 of an HTTP Basic header ("party:password"). */
+enum gw_signin gw_signin_basic(struct gw *, const char *addr,
+	    const char *b64, gw_signin_cb, void *arg, struct gw_signed *out);
+enum gw_signin gw_signin_token(struct gw *, const char *addr,
+	    const char *token, struct gw_signed *out);
+/* A TLS client certificate's SHA-256 fingerprint, lower-case hex. */
+enum gw_signin gw_signin_cert(struct gw *, const char *addr,
+	    const char *sha256_hex, struct gw_signed *out);
+/* An SSH public key "type base64" offered for user; proof 0: only
+ * offered, 1: signed and verified, -1: a signature that does not verify. */
+enum gw_signin gw_signin_ssh_key(struct gw *, const char *addr,
+	    const char *user, const char *key, int proof,
+	    struct gw_signed *out);
+/* A sign-in that ended without a credential (an SSH client that gave up
+ * or ran out of tries): journaled and counted like a wrong one. */
+void	gw_signin_failed(struct gw *, enum gw_via, const char *addr,
+	    const char *party);
+/* Seconds the whole address is still banned for (0: not), at accept. */
+unsigned gw_signin_banned(struct gw *, const char *addr);
+/* `schoolgate unban ADDRESS`: lifts the address's bans, whole and per
+ * party; returns how many were active. */
+unsigned gw_signin_unban(struct gw *, const char *addr);
 /* Connections not yet signed in. Each front has its own budget
  * (limits.unauthenticated) and one address its share of it
  * (limits.unauthenticated_per_address); past half the budget a new one
@@ -303,9 +342,9 @@ struct gw_unauth_addr {
 int	gw_unauth_admit(struct gw *, enum gw_front, const char *addr);
 void	gw_unauth_release(struct gw *, enum gw_front, const char *addr);
 /* Forgets every cached success (a reload: hashes may have changed). */
-void	gw_login_flush(struct gw *);
+void	gw_signin_forget(struct gw *);
 /* Makes the hash unknown parties' passwords are checked against. 0/-1 */
-int	gw_login_init(struct gw *);
+int	gw_signin_init(struct gw *);
 /* A non-blocking listening socket on "address:port" (setting names the
  * configuration setting in errors); -1 with err. */
 int	gw_listen_socket(const char *listen_on, const char *setting,

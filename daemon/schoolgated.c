@@ -145,7 +145,8 @@ update_status(struct daemon *dm)
 	    (unsigned long long)g->n.rejected,
 	    (unsigned long long)g->n.failed,
 	    (unsigned long long)g->n.downloads,
-	    sg_bans_active(g->bans, gw_now_us() / 1000000));
+	    sg_bans_active(g->bans, gw_now_us() / 1000000) +
+	    sg_bans_active(g->pair_bans, gw_now_us() / 1000000));
 }
 
 static void
@@ -212,7 +213,8 @@ status_text(struct daemon *dm, int json)
 		    (unsigned long long)g->n.failed,
 		    (unsigned long long)g->n.downloads,
 		    (unsigned long long)g->n.deleted, held, rejected, deleted,
-		    sg_bans_active(g->bans, now),
+		    sg_bans_active(g->bans, now) +
+		    sg_bans_active(g->pair_bans, now),
 		    (unsigned long long)li.records,
 		    (unsigned long long)li.bytes,
 		    (unsigned long long)li.segments,
@@ -245,7 +247,8 @@ status_text(struct daemon *dm, int json)
 		    (unsigned long long)g->n.failed,
 		    (unsigned long long)g->n.downloads,
 		    (unsigned long long)g->n.deleted, held, rejected, deleted,
-		    sg_bans_active(g->bans, now),
+		    sg_bans_active(g->bans, now) +
+		    sg_bans_active(g->pair_bans, now),
 		    (unsigned long long)li.records,
 		    (unsigned long long)li.bytes,
 		    (unsigned long long)li.segments,
@@ -260,6 +263,20 @@ on_control(void *arg, const char *req)
 		return status_text(arg, 0);
 	if (strcmp(req, "status json") == 0)
 		return status_text(arg, 1);
+	if (strncmp(req, "unban ", 6) == 0) {
+		struct sg_netmask m;
+		char *out = NULL;
+		unsigned n;
+
+		/* an address as the daemon prints peers, nothing else */
+		if (sg_netmask_parse(req + 6, &m) != 0 || strchr(req + 6, '/'))
+			return strdup("error: not an IPv4 or IPv6 address\n");
+		n = gw_signin_unban(arg, req + 6);
+		if (asprintf(&out, "%s: %u active ban%s lifted\n", req + 6, n,
+		    n == 1 ? "" : "s") < 0)
+			return NULL;
+		return out;
+	}
 	return NULL;
 }
 
@@ -383,9 +400,11 @@ on_hup(uv_signal_t *s, int sig)
 	sg_diag_free(&diag);
 	gw_conf_unref(g->conf);
 	g->conf = nc;
-	gw_login_flush(g);	/* successes were against the old hashes */
+	gw_signin_forget(g);	/* successes were against the old hashes */
 	d = &nc->cfg->daemon;
-	sg_bans_configure(g->bans, d->ban_failures, d->ban_seconds,
+	sg_bans_configure(g->pair_bans, d->ban_failures, d->ban_seconds,
+	    d->ban_max_seconds);
+	sg_bans_configure(g->bans, d->ban_address_failures, d->ban_seconds,
 	    d->ban_max_seconds);
 	sg_bans_configure(g->party_bans, d->ban_party_failures,
 	    d->ban_seconds, d->ban_max_seconds);
@@ -519,7 +538,10 @@ main(int argc, char **argv)
 		if (gw_xfers_load(g, err) != 0 ||
 		    gw_finish_unreleased(g, err) != 0)
 			goto fatal;
-		if ((g->bans = sg_bans_new(d->ban_failures, d->ban_seconds,
+		if ((g->pair_bans = sg_bans_new(d->ban_failures,
+		    d->ban_seconds, d->ban_max_seconds)) == NULL ||
+		    (g->bans = sg_bans_new(d->ban_address_failures,
+		    d->ban_seconds,
 		    d->ban_max_seconds)) == NULL ||
 		    (g->party_bans = sg_bans_new(d->ban_party_failures,
 		    d->ban_seconds, d->ban_max_seconds)) == NULL)
@@ -527,7 +549,7 @@ main(int argc, char **argv)
 	}
 	g->loop = uv_default_loop();
 	g->started = gw_now_us();
-	if (gw_login_init(g) != 0) {
+	if (gw_signin_init(g) != 0) {
 		sg_errf(err, "cannot make the sign-in check's hash");
 		goto fatal;
 	}
@@ -584,6 +606,7 @@ main(int argc, char **argv)
 	gw_ssh_free(dm.sftp);
 	gw_xfers_free(g);
 	sg_bans_free(g->bans);
+	sg_bans_free(g->pair_bans);
 	sg_bans_free(g->party_bans);
 	free(g->unauth.addr);
 	sg_identities_free(g->ids, g->nids);

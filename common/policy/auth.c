@@ -1,6 +1,7 @@
 /* auth: password hashes, token hashes, failure scoring. */
 #include "policy/auth.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,7 +102,7 @@ sg_secret_eq(const char *a, const char *b)
 #define WINDOW		900	/* failures older than this are forgotten */
 
 struct ban {
-	char	 addr[96];	/* the key: an address, or a party id */
+	char	 addr[SG_BANS_KEY];	/* the key */
 	char	 party[96];	/* whom the failures in the window named */
 	int	 mixed;		/* ... more than one party */
 	unsigned failures;
@@ -219,4 +220,98 @@ sg_bans_active(const struct sg_bans *b, int64_t now)
 		if (b->slot[i].addr[0] && b->slot[i].until > now)
 			n++;
 	return n;
+}
+
+void
+sg_bans_pair_key(const char *addr, const char *party, char key[SG_BANS_KEY])
+{
+	/* neither holds a space: addresses are printed by inet_ntop, party
+	 * ids are kind:name words */
+	snprintf(key, SG_BANS_KEY, "%s %s", addr, party);
+}
+
+unsigned
+sg_bans_lift(struct sg_bans *b, const char *addr, int64_t now)
+{
+	size_t i, l = strlen(addr);
+	unsigned n = 0;
+
+	for (i = 0; i < BAN_SLOTS; i++) {
+		struct ban *s = &b->slot[i];
+
+		if (s->addr[0] && strncmp(s->addr, addr, l) == 0 &&
+		    (s->addr[l] == '\0' || s->addr[l] == ' ')) {
+			if (s->until > now)
+				n++;
+			memset(s, 0, sizeof(*s));
+		}
+	}
+	return n;
+}
+
+int
+sg_netmask_parse(const char *text, struct sg_netmask *m)
+{
+	char a[64], *slash, *end;
+	unsigned long bits;
+
+	memset(m, 0, sizeof(*m));
+	if (strlen(text) >= sizeof(a))
+		return -1;
+	snprintf(a, sizeof(a), "%s", text);
+	if ((slash = strchr(a, '/')) != NULL)
+		*slash++ = '\0';
+	if (inet_pton(AF_INET, a, m->net) == 1) {
+		m->family = AF_INET;
+		m->bits = 32;
+	} else if (inet_pton(AF_INET6, a, m->net) == 1) {
+		m->family = AF_INET6;
+		m->bits = 128;
+	} else
+		return -1;
+	if (slash != NULL) {
+		if (*slash < '0' || *slash > '9')
+			return -1;
+		bits = strtoul(slash, &end, 10);
+		if (*end != '\0' || bits > m->bits)
+			return -1;
+		m->bits = (unsigned)bits;
+	}
+	return 0;
+}
+
+static int
+prefix_eq(const unsigned char *a, const unsigned char *b, unsigned bits)
+{
+	unsigned full = bits / 8, rest = bits % 8;
+
+	if (memcmp(a, b, full) != 0)
+		return 0;
+	return rest == 0 || ((a[full] ^ b[full]) & (0xff00u >> rest) & 0xff)
+	    == 0;
+}
+
+int
+sg_netmask_match(const struct sg_netmask *m, size_t n, const char *addr)
+{
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0, 0xff, 0xff };
+	unsigned char a4[4], a6[16];
+	int have4 = inet_pton(AF_INET, addr, a4) == 1;
+	int have6 = !have4 && inet_pton(AF_INET6, addr, a6) == 1;
+	size_t i;
+
+	if (have6 && memcmp(a6, mapped, 12) == 0) {
+		memcpy(a4, a6 + 12, 4);
+		have4 = 1;
+	}
+	for (i = 0; i < n; i++) {
+		if (m[i].family == AF_INET && have4 &&
+		    prefix_eq(m[i].net, a4, m[i].bits))
+			return 1;
+		if (m[i].family == AF_INET6 && have6 &&
+		    prefix_eq(m[i].net, a6, m[i].bits))
+			return 1;
+	}
+	return 0;
 }

@@ -6,10 +6,14 @@
  * where it compares secrets. Nothing here logs or keeps a plaintext
  * secret beyond the call.
  *
- * sg_bans scores failed logins per key (a client address, or a party id
- * for the per-party throttle): past `failures` within the window the key
- * is refused for ban_seconds, doubling on each further ban up to
- * max_seconds. Not thread-safe (the daemon's I/O thread owns it).
+ * sg_bans scores failed logins per key (an address and the party it
+ * named, a whole address, or a party id for the per-party throttle):
+ * past `failures` within the window the key is refused for ban_seconds,
+ * doubling on each further ban up to max_seconds. Not thread-safe (the
+ * daemon's I/O thread owns it).
+ *
+ * sg_netmask is an IPv4 or IPv6 network ("192.0.2.0/24", "2001:db8::/32",
+ * or one address), for the networks operators exempt from address bans.
  */
 #ifndef SG_AUTH_H
 #define SG_AUTH_H
@@ -57,5 +61,24 @@ unsigned sg_bans_fail(struct sg_bans *, const char *addr, const char *party,
 void	sg_bans_success(struct sg_bans *, const char *addr, const char *party);
 /* Addresses banned at `now`. */
 unsigned sg_bans_active(const struct sg_bans *, int64_t now);
+/* Forgets every ban and count of the key `addr` and of the keys made of
+ * it and a party (sg_bans_pair_key); returns how many were banned. */
+unsigned sg_bans_lift(struct sg_bans *, const char *addr, int64_t now);
+/* The key of failures from addr naming party: "addr party". */
+#define SG_BANS_KEY	160
+void	sg_bans_pair_key(const char *addr, const char *party,
+	    char key[SG_BANS_KEY]);
+
+struct sg_netmask {
+	int		 family;	/* AF_INET, AF_INET6 */
+	unsigned char	 net[16];
+	unsigned	 bits;
+};
+/* 0, or -1 when text is not an address or address/prefix. */
+int	sg_netmask_parse(const char *text, struct sg_netmask *);
+/* 1 when the address (text, as the daemon prints peers; an IPv4-mapped
+ * IPv6 address counts as IPv4) is in one of the n networks. */
+int	sg_netmask_match(const struct sg_netmask *, size_t n,
+	    const char *addr);
 
 #endif

@@ -563,6 +563,31 @@ get_path(struct loader *L, const config_setting_t *g, const char *name,
 	free(v);
 }
 
+/* bans.exempt: networks no address ban applies to (a local authority's
+ * shared broadband address, a school's own network) */
+static void
+get_exempt(struct loader *L, const config_setting_t *g,
+    struct sg_daemon_conf *d)
+{
+	char **v;
+	size_t n, i;
+
+	if (get_strv(L, g, "exempt", 0, &v, &n) != 0 || n == 0)
+		return;
+	if (n > 256)
+		problem(L, g, "exempt", "at most 256 networks");
+	else if ((d->ban_exempt = calloc(n, sizeof(*d->ban_exempt))) != NULL) {
+		for (i = 0; i < n; i++)
+			if (sg_netmask_parse(v[i], &d->ban_exempt[i]) != 0)
+				problem(L, config_setting_get_member(g,
+				    "exempt"), NULL, "not an address or "
+				    "network (want 192.0.2.0/24 or "
+				    "2001:db8::/32)");
+		d->nban_exempt = n;
+	}
+	strv_free(v, n);
+}
+
 static void
 load_daemon(struct loader *L, const config_setting_t *g,
     struct sg_config *cfg)
@@ -582,7 +607,8 @@ load_daemon(struct loader *L, const config_setting_t *g,
 	    "unauthenticated_per_address", "uploads_per_party",
 	    "upload_stall_seconds", NULL };
 	static const char *const bans_known[] = { "failures", "ban_seconds",
-	    "max_ban_seconds", "party_failures", NULL };
+	    "max_ban_seconds", "party_failures", "address_failures", "exempt",
+	    NULL };
 	static const char *const ret_known[] = { "check_seconds",
 	    "day_seconds", NULL };
 	static const char *const cp_known[] = { "records", "seconds", NULL };
@@ -653,6 +679,9 @@ load_daemon(struct loader *L, const config_setting_t *g,
 		    &d->ban_max_seconds);
 		get_uint(L, m, "party_failures", 1, 10000,
 		    &d->ban_party_failures);
+		get_uint(L, m, "address_failures", 1, 100000,
+		    &d->ban_address_failures);
+		get_exempt(L, m, d);
 	}
 	if ((m = config_setting_get_member(g, "retention")) != NULL) {
 		check_known(L, m, ret_known);
@@ -695,6 +724,7 @@ daemon_defaults(struct sg_daemon_conf *d)
 	d->ban_seconds = 60;
 	d->ban_max_seconds = 86400;
 	d->ban_party_failures = 20;
+	d->ban_address_failures = 100;
 	d->retention_check_seconds = 3600;
 	d->day_seconds = 86400;
 	d->checkpoint_records = 1000;
@@ -708,6 +738,7 @@ daemon_free(struct sg_daemon_conf *d)
 	free(d->keys_dir);
 	free(d->secrets);
 	free(d->control);
+	free(d->ban_exempt);
 	free(d->https_listen);
 	free(d->tls_cert);
 	free(d->tls_key);

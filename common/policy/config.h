@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "base/diag.h"
+#include "policy/auth.h"
 #include "check/ident.h"
 
 enum sg_validator {
@@ -178,8 +179,12 @@ struct sg_daemon_conf {
 						   0: all but one */
 	unsigned	 upload_stall_seconds;	/* an upload this long without
 						   UPLOAD_STALL_BYTES ends */
-	unsigned	 ban_failures, ban_seconds, ban_max_seconds;
+	unsigned	 ban_failures;		/* per address and party */
+	unsigned	 ban_address_failures;	/* per address, any party */
+	unsigned	 ban_seconds, ban_max_seconds;
 	unsigned	 ban_party_failures;	/* per party, any address */
+	struct sg_netmask *ban_exempt;		/* never banned by address */
+	size_t		 nban_exempt;
 	unsigned	 retention_check_seconds, day_seconds;
 	unsigned	 checkpoint_records, checkpoint_seconds;
 };

@@ -17,6 +17,7 @@ int	cmd_store(int, char **);
 int	cmd_passwd(int, char **);
 int	cmd_token(int, char **);
 int	cmd_status(int, char **);
+int	cmd_unban(int, char **);
 
 struct sg_config;
 /* Loads a configuration, printing every problem on stderr. */

@@ -1,8 +1,9 @@
 /*
- * schoolgate status: asks the running daemon over its local control
- * socket (daemon.control; root or the service user only) and prints the
- * answer: uptime, sessions per front, uploads in flight, counts since
- * start, bans, the transfer log's size and its last checkpoint.
+ * schoolgate status and unban: the commands that talk to the running
+ * daemon over its local control socket (daemon.control; root or the
+ * service user only). status prints the answer: uptime, sessions per
+ * front, uploads in flight, counts since start, bans, the transfer log's
+ * size and its last checkpoint. unban lifts the bans on one address.
  */
 #include "cli/cli.h"
 
@@ -24,37 +25,23 @@ static int
 status_usage(void)
 {
 	fprintf(stderr, "usage: schoolgate status [--config DIR | --socket "
-	    "PATH] [--json]\n");
+	    "PATH] [--json]\n"
+	    "       schoolgate unban [--config DIR | --socket PATH] "
+	    "ADDRESS\n");
 	return EXIT_TROUBLE;
 }
 
-int
-cmd_status(int argc, char **argv)
+/* Sends one request line, prints the answer; the exit status. */
+static int
+ask(const char *dir, const char *sock, const char *request)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *dir = NULL, *sock = NULL;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct sockaddr_un sa;
 	char *buf;
 	size_t len = 0;
 	ssize_t n;
-	int ch, json = 0, fd;
+	int fd;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:s:j", opts, NULL)) != -1)
-		switch (ch) {
-		case 'c': dir = optarg; break;
-		case 's': sock = optarg; break;
-		case 'j': json = 1; break;
-		default: return status_usage();
-		}
-	if (optind != argc || (dir != NULL && sock != NULL))
-		return status_usage();
 	if (dir != NULL) {
 		struct sg_config *cfg;
 
@@ -83,8 +70,8 @@ cmd_status(int argc, char **argv)
 		return EXIT_TROUBLE;
 	}
 	/* the daemon may answer (and close) before reading: no SIGPIPE */
-	if (send(fd, json ? "status json\n" : "status\n", json ? 12 : 7,
-	    MSG_NOSIGNAL) < 0 && errno != EPIPE) {
+	if (send(fd, request, strlen(request), MSG_NOSIGNAL) < 0 &&
+	    errno != EPIPE) {
 		fprintf(stderr, "schoolgate: %s: %s\n", path, strerror(errno));
 		close(fd);
 		return EXIT_TROUBLE;
@@ -114,4 +101,55 @@ cmd_status(int argc, char **argv)
 	fwrite(buf, 1, len, stdout);
 	free(buf);
 	return fflush(stdout) == 0 ? 0 : EXIT_TROUBLE;
+}
+
+static const struct option ctl_opts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "socket", required_argument, NULL, 's' },
+	{ "json", no_argument, NULL, 'j' },
+	{ NULL, 0, NULL, 0 }
+};
+
+int
+cmd_status(int argc, char **argv)
+{
+	const char *dir = NULL, *sock = NULL;
+	int ch, json = 0;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:s:j", ctl_opts, NULL)) != -1)
+		switch (ch) {
+		case 'c': dir = optarg; break;
+		case 's': sock = optarg; break;
+		case 'j': json = 1; break;
+		default: return status_usage();
+		}
+	if (optind != argc || (dir != NULL && sock != NULL))
+		return status_usage();
+	return ask(dir, sock, json ? "status json\n" : "status\n");
+}
+
+int
+cmd_unban(int argc, char **argv)
+{
+	const char *dir = NULL, *sock = NULL;
+	char req[80];
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:s:", ctl_opts, NULL)) != -1)
+		switch (ch) {
+		case 'c': dir = optarg; break;
+		case 's': sock = optarg; break;
+		default: return status_usage();
+		}
+	if (optind != argc - 1 || (dir != NULL && sock != NULL) ||
+	    strlen(argv[optind]) > 45 || strpbrk(argv[optind], " \n/")) {
+		if (optind == argc - 1)
+			fprintf(stderr, "schoolgate: unban: %s is not an IPv4 "
+			    "or IPv6 address\n", argv[optind]);
+		return status_usage();
+	}
+	snprintf(req, sizeof(req), "unban %s\n", argv[optind]);
+	return ask(dir, sock, req);
 }

@@ -45,6 +45,7 @@ usage(FILE *f)
 	    "       schoolgate passwd      (hash a password read from stdin)\n"
 	    "       schoolgate token       (a new API token and its hash)\n"
 	    "       schoolgate status [--config DIR | --socket PATH] [--json]\n"
+	    "       schoolgate unban [--config DIR | --socket PATH] ADDRESS\n"
 	    "       schoolgate seal | open | log | store ...\n"
 	    "       schoolgate --version\n"
 	    "\n"
@@ -57,7 +58,8 @@ usage(FILE *f)
 	    "         load the configuration and report every problem.\n"
 	    "flows    list agreements, flows and the columns to export.\n"
 	    "status   ask the running gateway how it is (root or the service\n"
-	    "         user; see schoolgate(1)).\n");
+	    "         user; see schoolgate(1)).\n"
+	    "unban    lift the sign-in bans on one client address.\n");
 }
 
 struct sg_config *
@@ -660,6 +662,8 @@ main(int argc, char **argv)
 		return cmd_store(argc - 1, argv + 1);
 	if (strcmp(argv[1], "status") == 0)
 		return cmd_status(argc - 1, argv + 1);
+	if (strcmp(argv[1], "unban") == 0)
+		return cmd_unban(argc - 1, argv + 1);
 	if (strcmp(argv[1], "--version") == 0 ||
 	    strcmp(argv[1], "version") == 0) {
 		printf("schoolgate %s\n", SG_VERSION);

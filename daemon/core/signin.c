@@ -1,8 +1,14 @@
 /*
- * login: what every front door does to sign a party in and to count the
- * failures: password checks (argon2id on libuv's work pool, never on the
- * I/O thread, with a short keyed cache of successes), failure journaling
- * and the per-address bans; and the listening socket both fronts open.
+ * signin: the one sign-in path of every front door. A front hands over
+ * the credential it was given (a password, an HTTP Basic header, an API
+ * token, a client certificate's fingerprint, an SSH key) and the
+ * address; this module finds the party on the configuration in force,
+ * checks the credential (argon2id on libuv's work pool, never on the I/O
+ * thread, with a short keyed cache of successes), keeps the bans (per
+ * address and party, per whole address at a much higher count, per
+ * party from anywhere; networks in bans.exempt are never banned by
+ * address), journals every failure, and counts the connections not yet
+ * signed in. Fronts map the result to their protocol and decide nothing.
  */
 #include "gw.h"
 
@@ -168,7 +174,7 @@ busy_slot(struct gw *g, const char *addr)
 }
 
 int
-gw_login_init(struct gw *g)
+gw_signin_init(struct gw *g)
 {
 	unsigned char r[24];
 	char pw[49];
@@ -182,8 +188,12 @@ gw_login_init(struct gw *g)
 	return rc;
 }
 
-int
-gw_login_password(struct gw *g, const char *addr, const struct sg_party *p,
+/* 1 (matches a recent success), 0 (refused now), 2 (argon2id runs on
+ * the work pool; cb(arg, ok) follows on the I/O thread) or -1 (too many
+ * checks wait). p may be NULL (no such party): the check runs all the
+ * same, against a hash of a random password, and fails. */
+static int
+check_password(struct gw *g, const char *addr, const struct sg_party *p,
     const char *pw, size_t pwlen, gw_login_cb cb, void *arg)
 {
 	struct login_work *a;
@@ -196,9 +206,6 @@ gw_login_password(struct gw *g, const char *addr, const struct sg_party *p,
 	const char *hash = dummy ? g->login.dummy : p->password;
 
 	if (!dummy) {
-		if (sg_bans_check(g->party_bans, p->id, gw_now_us() /
-		    1000000) > 0)
-			return 0;	/* throttled: not even the right one */
 		cache_tag(g, p->id, p->password, pw, pwlen, tag);
 		if (cache_hit(g, tag))
 			return 1;
@@ -303,131 +310,340 @@ gw_unauth_release(struct gw *g, enum gw_front f, const char *addr)
 		g->n.unauthenticated--;
 }
 
+
 void
-gw_login_flush(struct gw *g)
+gw_signin_forget(struct gw *g)
 {
 	OPENSSL_cleanse(g->login.cache, sizeof(g->login.cache));
 }
 
-unsigned
-gw_login_failed(struct gw *g, const char *addr, const char *party,
-    const char *front)
+static const char *const via_names[] = { "https", "web", "sftp" };
+
+static int
+exempt(struct gw *g, const char *addr)
 {
-	int64_t now = gw_now_us() / 1000000;
-	unsigned ban = sg_bans_fail(g->bans, addr, party, now), pban = 0;
+	const struct sg_daemon_conf *d = &g->conf->cfg->daemon;
+
+	return sg_netmask_match(d->ban_exempt, d->nban_exempt, addr);
+}
+
+static int64_t
+now_s(void)
+{
+	return gw_now_us() / 1000000;
+}
+
+unsigned
+gw_signin_banned(struct gw *g, const char *addr)
+{
+	if (exempt(g, addr))
+		return 0;
+	return sg_bans_check(g->bans, addr, now_s());
+}
+
+/* Seconds addr is banned for, as a whole or for this party. */
+static unsigned
+banned_for(struct gw *g, const char *addr, const char *party)
+{
+	char key[SG_BANS_KEY];
+	unsigned a, b;
+
+	if (exempt(g, addr))
+		return 0;
+	a = sg_bans_check(g->bans, addr, now_s());
+	if (party == NULL)
+		return a;
+	sg_bans_pair_key(addr, party, key);
+	b = sg_bans_check(g->pair_bans, key, now_s());
+	return a > b ? a : b;
+}
+
+static void
+ban_journal(const char *what, const char *f0, const char *f1,
+    const char *front, unsigned secs)
+{
+	char d[64];
+	const char *f[] = { f0, f1, front, d, NULL };
+
+	snprintf(d, sizeof(d), "SCHOOLGATE_BAN_SECONDS=%u", secs);
+	if (f1 == NULL)
+		f[1] = front, f[2] = d, f[3] = NULL;
+	gw_journalf(EV_BANNED, LOG_WARNING, f, "%s for %u s after repeated "
+	    "failed sign-ins", what, secs);
+}
+
+void
+gw_signin_failed(struct gw *g, enum gw_via via, const char *addr,
+    const char *party)
+{
+	int64_t now = now_s();
+	int known = strcmp(party, "unknown") != 0;
 	const char *f[4];
-	char a[80], b[128], c[48];
+	char a[80], b[128], c[48], key[SG_BANS_KEY], what[256];
+	unsigned ban;
 
 	snprintf(a, sizeof(a), "SCHOOLGATE_CLIENT=%s", addr);
 	snprintf(b, sizeof(b), "SCHOOLGATE_PARTY=%s", party);
-	snprintf(c, sizeof(c), "SCHOOLGATE_FRONT=%s", front);
+	snprintf(c, sizeof(c), "SCHOOLGATE_FRONT=%s", via_names[via]);
 	f[0] = a, f[1] = b, f[2] = c, f[3] = NULL;
-	gw_journalf(EV_AUTH_FAILED, LOG_NOTICE, f, "failed login from %s "
-	    "over %s", addr, front);
+	gw_journalf(EV_AUTH_FAILED, LOG_NOTICE, f, "failed sign-in as %s "
+	    "from %s over %s", party, addr, via_names[via]);
 	/* the per-party throttle, whatever the address ("unknown" is no
 	 * party's id) */
-	if (strcmp(party, "unknown") != 0)
-		pban = sg_bans_fail(g->party_bans, party, party, now);
-	if (pban > 0) {
-		char d[64];
-		const char *f2[] = { b, d, c, NULL };
-
-		snprintf(d, sizeof(d), "SCHOOLGATE_BAN_SECONDS=%u", pban);
-		gw_journalf(EV_BANNED, LOG_WARNING, f2, "password sign-ins as "
-		    "%s refused for %u s after repeated failures from any "
-		    "address", party, pban);
+	if (known && (ban = sg_bans_fail(g->party_bans, party, party,
+	    now)) > 0) {
+		snprintf(what, sizeof(what), "password sign-ins as %s refused "
+		    "from any address", party);
+		ban_journal(what, b, NULL, c, ban);
 	}
-	if (ban > 0) {
-		char d[64];
-		const char *f2[] = { a, d, c, NULL };
-
-		snprintf(d, sizeof(d), "SCHOOLGATE_BAN_SECONDS=%u", ban);
-		gw_journalf(EV_BANNED, LOG_WARNING, f2, "client %s banned for "
-		    "%u s after repeated failed logins", addr, ban);
+	if (exempt(g, addr))
+		return;
+	/* this party from this address: its neighbours behind the same
+	 * address are not locked out */
+	if (known) {
+		sg_bans_pair_key(addr, party, key);
+		if ((ban = sg_bans_fail(g->pair_bans, key, party, now)) > 0) {
+			snprintf(what, sizeof(what), "sign-ins as %s from "
+			    "client %s banned", party, addr);
+			ban_journal(what, a, b, c, ban);
+		}
 	}
-	return ban;
+	/* the whole address, at a much higher count */
+	if ((ban = sg_bans_fail(g->bans, addr, party, now)) > 0) {
+		snprintf(what, sizeof(what), "client %s banned (every party)",
+		    addr);
+		ban_journal(what, a, NULL, c, ban);
+	}
 }
 
-unsigned
-gw_login_banned(struct gw *g, const char *addr)
+static void
+succeeded(struct gw *g, const char *addr, const char *party)
 {
-	return sg_bans_check(g->bans, addr, gw_now_us() / 1000000);
-}
+	char key[SG_BANS_KEY];
 
-void
-gw_login_ok(struct gw *g, const char *addr, const char *party)
-{
+	sg_bans_pair_key(addr, party, key);
 	sg_bans_success(g->bans, addr, party);
+	sg_bans_success(g->pair_bans, key, party);
 	sg_bans_success(g->party_bans, party, party);
 }
 
-int
-gw_listen_socket(const char *listen_on, const char *setting,
-    char err[SG_ERR_MAX])
+unsigned
+gw_signin_unban(struct gw *g, const char *addr)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	char host[64];
-	const char *colon;
-	int port, fd, one = 1;
+	int64_t now = now_s();
+	unsigned n = sg_bans_lift(g->bans, addr, now) +
+	    sg_bans_lift(g->pair_bans, addr, now);
+	char a[80];
+	const char *f[] = { a, NULL };
 
-	memset(&ss, 0, sizeof(ss));
-	if (listen_on == NULL || (colon = strrchr(listen_on, ':')) == NULL ||
-	    (size_t)(colon - listen_on) >= sizeof(host) ||
-	    (port = atoi(colon + 1)) <= 0 || port > 65535)
-		return sg_errf(err, "%s: want address:port", setting);
-	snprintf(host, sizeof(host), "%.*s", (int)(colon - listen_on),
-	    listen_on);
-	if (host[0] == '[') {
-		memmove(host, host + 1, strlen(host));
-		host[strcspn(host, "]")] = '\0';
-	}
-	if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) == 0)
-		sl = sizeof(struct sockaddr_in);
-	else if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) == 0)
-		sl = sizeof(struct sockaddr_in6);
+	snprintf(a, sizeof(a), "SCHOOLGATE_CLIENT=%s", addr);
+	gw_journalf(EV_BANNED, LOG_NOTICE, f, "bans on client %s lifted by "
+	    "an operator (%u active)", addr, n);
+	return n;
+}
+
+/* May this party sign in by password over this front? */
+static int
+password_usable(const struct sg_party *p, enum gw_via via)
+{
+	return p != NULL && p->password != NULL &&
+	    (via != GW_VIA_SFTP || p->sftp_password);
+}
+
+static enum gw_signin
+signed_in(struct gw *g, const char *addr, const char *party,
+    struct gw_signed *out)
+{
+	succeeded(g, addr, party);
+	snprintf(out->party, sizeof(out->party), "%s", party);
+	return GW_SIGNIN_OK;
+}
+
+static enum gw_signin
+refused(struct gw *g, enum gw_via via, const char *addr, const char *party,
+    struct gw_signed *out)
+{
+	gw_signin_failed(g, via, addr, party);
+	snprintf(out->party, sizeof(out->party), "%s", party);
+	return GW_SIGNIN_REFUSED;
+}
+
+struct signin_wait {
+	struct gw	*g;
+	enum gw_via	 via;
+	char		 addr[48];
+	char		 party[96];	/* "unknown": no such party */
+	gw_signin_cb	 cb;
+	void		*arg;
+};
+
+static void
+password_checked(void *arg, int ok)
+{
+	struct signin_wait *w = arg;
+	struct gw *g = w->g;
+	struct gw_signed out;
+	enum gw_signin r;
+
+	memset(&out, 0, sizeof(out));
+	/* decided against the configuration in force when the check ends:
+	 * a party removed (or its password withdrawn) meanwhile fails */
+	if (ok && password_usable(sg_config_party(g->conf->cfg, w->party),
+	    w->via))
+		r = signed_in(g, w->addr, w->party, &out);
 	else
-		return sg_errf(err, "%s: bad address", setting);
-	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0)) < 0)
-		return sg_errf(err, "socket: %s", strerror(errno));
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, sl) != 0 ||
-	    listen(fd, 511) != 0) {
-		sg_errf(err, "cannot listen on %s: %s", listen_on,
-		    strerror(errno));
-		close(fd);
-		return -1;
+		r = refused(g, w->via, w->addr, w->party, &out);
+	w->cb(w->arg, r, &out);
+	free(w);
+}
+
+enum gw_signin
+gw_signin_password(struct gw *g, enum gw_via via, const char *addr,
+    const char *user, const char *pw, size_t pwlen, gw_signin_cb cb,
+    void *arg, struct gw_signed *out)
+{
+	const struct sg_party *p = user ? sg_config_party(g->conf->cfg, user) :
+	    NULL;
+	const char *party = p ? p->id : "unknown";
+	struct signin_wait *w;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->party, sizeof(out->party), "%s", party);
+	if ((out->retry = banned_for(g, addr, p ? p->id : NULL)) > 0)
+		return GW_SIGNIN_BANNED;
+	if (p != NULL && sg_bans_check(g->party_bans, p->id, now_s()) > 0)
+		return refused(g, via, addr, party, out); /* throttled */
+	if (pw == NULL)
+		return refused(g, via, addr, party, out);
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return GW_SIGNIN_BUSY;
+	w->g = g;
+	w->via = via;
+	w->cb = cb;
+	w->arg = arg;
+	snprintf(w->addr, sizeof(w->addr), "%s", addr);
+	snprintf(w->party, sizeof(w->party), "%s", party);
+	/* an unknown party, or one whose password is not for this front,
+	 * is checked against nothing, for as long, and fails */
+	rc = check_password(g, addr, password_usable(p, via) ? p : NULL, pw,
+	    pwlen, password_checked, w);
+	if (rc == 2)
+		return GW_SIGNIN_WAIT;
+	free(w);
+	if (rc < 0)
+		return GW_SIGNIN_BUSY;
+	if (rc == 1)
+		return signed_in(g, addr, party, out);
+	return refused(g, via, addr, party, out);
+}
+
+enum gw_signin
+gw_signin_basic(struct gw *g, const char *addr, const char *b64,
+    gw_signin_cb cb, void *arg, struct gw_signed *out)
+{
+	const struct sg_config *cfg = g->conf->cfg;
+	unsigned char dec[512];
+	char *colon, *second;
+	long n;
+	enum gw_signin r;
+
+	memset(out, 0, sizeof(*out));
+	if ((n = sg_b64_decode(b64, strlen(b64), dec, sizeof(dec) - 1,
+	    1)) < 0)
+		return GW_SIGNIN_MALFORMED;
+	dec[n] = '\0';
+	/* party ids are "kind:name", so the user-id itself holds a colon:
+	 * the password starts after the colon that ends a known party id */
+	if ((colon = memchr(dec, ':', (size_t)n)) != NULL &&
+	    (second = strchr(colon + 1, ':')) != NULL) {
+		*second = '\0';
+		if (sg_config_party(cfg, (char *)dec) != NULL)
+			colon = second;
+		*second = ':';
 	}
-	return fd;
+	if (colon == NULL) {
+		OPENSSL_cleanse(dec, sizeof(dec));
+		if ((out->retry = banned_for(g, addr, NULL)) > 0)
+			return GW_SIGNIN_BANNED;
+		return refused(g, GW_VIA_API, addr, "unknown", out);
+	}
+	*colon = '\0';
+	r = gw_signin_password(g, GW_VIA_API, addr, (char *)dec, colon + 1,
+	    (size_t)n - (size_t)(colon + 1 - (char *)dec), cb, arg, out);
+	OPENSSL_cleanse(dec, sizeof(dec));
+	return r;
 }
 
-int
-gw_socket_port(int fd)
+enum gw_signin
+gw_signin_token(struct gw *g, const char *addr, const char *token,
+    struct gw_signed *out)
 {
-	struct sockaddr_storage ss;
-	socklen_t l = sizeof(ss);
+	const struct sg_config *cfg = g->conf->cfg;
+	char th[SG_TOKEN_HASH_LEN];
+	size_t i, j;
 
-	if (getsockname(fd, (struct sockaddr *)&ss, &l) != 0)
-		return -1;
-	return ntohs(ss.ss_family == AF_INET ?
-	    ((struct sockaddr_in *)&ss)->sin_port :
-	    ((struct sockaddr_in6 *)&ss)->sin6_port);
+	memset(out, 0, sizeof(*out));
+	sg_token_hash(token, strlen(token), th);
+	for (i = 0; i < cfg->nparties; i++)
+		for (j = 0; j < cfg->parties[i].ntokens; j++)
+			if (sg_secret_eq(cfg->parties[i].tokens[j], th)) {
+				if ((out->retry = banned_for(g, addr,
+				    cfg->parties[i].id)) > 0)
+					return GW_SIGNIN_BANNED;
+				return signed_in(g, addr, cfg->parties[i].id,
+				    out);
+			}
+	if ((out->retry = banned_for(g, addr, NULL)) > 0)
+		return GW_SIGNIN_BANNED;
+	return refused(g, GW_VIA_API, addr, "unknown", out);
 }
 
-void
-gw_peer_name(int fd, char *buf, size_t len)
+enum gw_signin
+gw_signin_cert(struct gw *g, const char *addr, const char *sha256_hex,
+    struct gw_signed *out)
 {
-	struct sockaddr_storage ss;
-	socklen_t l = sizeof(ss);
+	const struct sg_config *cfg = g->conf->cfg;
+	size_t i, j;
 
-	snprintf(buf, len, "unknown");
-	if (getpeername(fd, (struct sockaddr *)&ss, &l) != 0)
-		return;
-	if (ss.ss_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
-		    buf, (socklen_t)len);
-	else if (ss.ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
-		    buf, (socklen_t)len);
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < cfg->nparties; i++)
+		for (j = 0; j < cfg->parties[i].ncerts; j++)
+			if (sg_secret_eq(cfg->parties[i].cert_sha256[j],
+			    sha256_hex)) {
+				if ((out->retry = banned_for(g, addr,
+				    cfg->parties[i].id)) > 0)
+					return GW_SIGNIN_BANNED;
+				return signed_in(g, addr, cfg->parties[i].id,
+				    out);
+			}
+	/* a certificate that is no party's: the other credentials may
+	 * still sign the connection in */
+	return GW_SIGNIN_NEXT;
+}
+
+enum gw_signin
+gw_signin_ssh_key(struct gw *g, const char *addr, const char *user,
+    const char *key, int proof, struct gw_signed *out)
+{
+	const struct sg_party *p = user ? sg_config_party(g->conf->cfg, user) :
+	    NULL;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->party, sizeof(out->party), "%s", p ? p->id :
+	    "unknown");
+	if ((out->retry = banned_for(g, addr, p ? p->id : NULL)) > 0)
+		return GW_SIGNIN_BANNED;
+	for (i = 0; p != NULL && i < p->nssh_keys; i++)
+		if (strcmp(p->ssh_keys[i], key) == 0) {
+			if (proof < 0)	/* a signature that does not verify */
+				return refused(g, GW_VIA_SFTP, addr, p->id,
+				    out);
+			return proof > 0 ? signed_in(g, addr, p->id, out) :
+			    GW_SIGNIN_KEY_OK;
+		}
+	/* clients offer their keys in turn: a key that is not one of the
+	 * party's is not yet a failure */
+	return GW_SIGNIN_NEXT;
 }

@@ -1051,16 +1051,26 @@ up_done(void *arg, struct gw_upload *u)
 
 static const struct gw_upload_cb up_cb = { up_resume, up_done };
 
-/* ---- authentication ---- */
+/* ---- authentication: the credential goes to core/signin.c ---- */
 
 static void
-auth_failed(struct conn *c, const char *party)
+auth_refused(struct conn *c)
 {
-	gw_login_failed(c->hs->g, c->addr, party, "https");
 	c->close_after = 1;
 	problem(c, 401, "unauthenticated", "the credentials were not "
 	    "accepted", "WWW-Authenticate: Basic realm=\"schoolgate\", "
 	    "charset=\"UTF-8\"\r\n");
+}
+
+static void
+auth_banned(struct conn *c, unsigned retry)
+{
+	char ra[64];
+
+	snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", retry);
+	c->close_after = 1;
+	problem(c, 429, "banned", "too many failed sign-ins from this address "
+	    "(for this party, or for all); try again later", ra);
 }
 
 /* The connection has signed in: it leaves the pre-sign-in budget. */
@@ -1076,63 +1086,77 @@ signed_in(struct conn *c)
 static void
 authed(struct conn *c, const char *party)
 {
-	struct gw *g = c->hs->g;
-
 	snprintf(c->party, sizeof(c->party), "%s", party);
 	signed_in(c);
-	gw_login_ok(g, c->addr, party);
 }
 
-struct auth_wait {
-	struct conn	*c;
-	char		 party[96];
-};
+/* 1: authenticated now; 0: answered or deferred (the caller returns). */
+static int
+auth_result(struct conn *c, enum gw_signin r, const struct gw_signed *s)
+{
+	switch (r) {
+	case GW_SIGNIN_OK:
+		authed(c, s->party);
+		return 1;
+	case GW_SIGNIN_WAIT:
+		c->refs++;
+		c->st = ST_AUTH;
+		return 0;
+	case GW_SIGNIN_BANNED:
+		auth_banned(c, s->retry);
+		return 0;
+	case GW_SIGNIN_BUSY:
+		c->close_after = 1;
+		problem(c, 503, "busy", "too many sign-ins are being checked; "
+		    "try again in a moment", "Retry-After: 1\r\n");
+		return 0;
+	case GW_SIGNIN_MALFORMED:
+		c->close_after = 1;
+		problem(c, 400, "bad-credentials", "use HTTP Basic or a Bearer "
+		    "token", NULL);
+		return 0;
+	default:
+		auth_refused(c);
+		return 0;
+	}
+}
 
 static void
-auth_after(void *arg, int ok)
+auth_after(void *arg, enum gw_signin r, const struct gw_signed *s)
 {
-	struct auth_wait *a = arg;
-	struct conn *c = a->c;
+	struct conn *c = arg;
 
 	c->refs--;
-	if (!c->closing) {
-		if (ok) {
-			authed(c, a->party);
-			c->st = ST_HEADERS;
-			dispatch(c);
-			if (c->st == ST_UPLOAD) {
-				c->paused = 0;
-				llhttp_resume(&c->hp);
-			}
-			pump(c);
-		} else
-			auth_failed(c, a->party);
-	} else if (c->refs == 0)
-		free(c);
-	free(a);
+	if (c->closing) {
+		if (c->refs == 0)
+			free(c);
+		return;
+	}
+	c->st = ST_HEADERS;
+	if (auth_result(c, r, s)) {
+		dispatch(c);
+		if (c->st == ST_UPLOAD) {
+			c->paused = 0;
+			llhttp_resume(&c->hp);
+		}
+	}
+	pump(c);
 }
 
-static int
-cert_party(struct conn *c, const struct sg_config *cfg, const char **party)
+/* The client certificate's fingerprint, or "" when there is none. */
+static void
+cert_fingerprint(struct conn *c, char hex[65])
 {
 	X509 *x = SSL_get1_peer_certificate(c->ssl);
 	unsigned char md[32];
 	unsigned int l = 32;
-	char hex[65];
-	size_t i, j;
 
+	hex[0] = '\0';
 	if (x == NULL)
-		return 0;
+		return;
 	X509_digest(x, EVP_sha256(), md, &l);
 	X509_free(x);
 	sg_hex(md, 32, hex);
-	for (i = 0; i < cfg->nparties; i++)
-		for (j = 0; j < cfg->parties[i].ncerts; j++)
-			if (sg_secret_eq(cfg->parties[i].cert_sha256[j], hex)) {
-				*party = cfg->parties[i].id;
-				return 1;
-			}
-	return -1;
 }
 
 /* 1: authenticated now; 0: answered or deferred (the caller returns). */
@@ -1140,29 +1164,25 @@ static int
 authenticate(struct conn *c)
 {
 	struct gw *g = c->hs->g;
-	const struct sg_config *cfg = g->conf->cfg;
-	const char *hv = c->hv[H_AUTH], *party = NULL;
-	unsigned char dec[512];
+	const char *hv = c->hv[H_AUTH];
+	struct gw_signed out;
+	char fp[65];
 	unsigned ban;
-	long n;
-	size_t i, j;
-	char *colon;
 
-	if ((ban = gw_login_banned(g, c->addr)) > 0) {
-		char ra[64];
-
-		snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", ban);
-		c->close_after = 1;
-		problem(c, 429, "banned", "too many failed logins from this "
-		    "address; try again later", ra);
+	if ((ban = gw_signin_banned(g, c->addr)) > 0) {
+		auth_banned(c, ban);
 		return 0;
 	}
 	if (c->hvlen[H_AUTH] == 0) {
 		const struct sg_session *s;
 
-		if (cert_party(c, cfg, &party) == 1) {
-			authed(c, party);
-			return 1;
+		cert_fingerprint(c, fp);
+		if (fp[0]) {
+			enum gw_signin r = gw_signin_cert(g, c->addr, fp,
+			    &out);
+
+			if (r != GW_SIGNIN_NEXT)
+				return auth_result(c, r, &out);
 		}
 		if ((s = web_session(c)) != NULL) {
 			/* the web page: the same party, the same checks; a
@@ -1191,89 +1211,13 @@ authenticate(struct conn *c)
 		    "schoolgate\", charset=\"UTF-8\"\r\n");
 		return 0;
 	}
-	if (strncasecmp(hv, "Bearer ", 7) == 0) {
-		char th[SG_TOKEN_HASH_LEN];
-
-		sg_token_hash(hv + 7, strlen(hv + 7), th);
-		for (i = 0; i < cfg->nparties; i++)
-			for (j = 0; j < cfg->parties[i].ntokens; j++)
-				if (sg_secret_eq(cfg->parties[i].tokens[j], th)) {
-					authed(c, cfg->parties[i].id);
-					return 1;
-				}
-		auth_failed(c, "unknown");
-		return 0;
-	}
-	if (strncasecmp(hv, "Basic ", 6) != 0 ||
-	    (n = sg_b64_decode(hv + 6, strlen(hv + 6), dec,
-	    sizeof(dec) - 1, 1)) < 0) {
-		c->close_after = 1;
-		problem(c, 400, "bad-credentials", "use HTTP Basic or a Bearer "
-		    "token", NULL);
-		return 0;
-	}
-	dec[n] = '\0';
-	/* party ids are "kind:name", so the user-id itself holds a colon:
-	 * the password starts after the colon that ends a known party id */
-	colon = memchr(dec, ':', (size_t)n);
-	if (colon != NULL) {
-		char *second = strchr(colon + 1, ':');
-
-		if (second != NULL) {
-			*second = '\0';
-			if (sg_config_party(cfg, (char *)dec) != NULL)
-				colon = second;
-			*second = ':';
-		}
-	}
-	if (colon == NULL) {
-		OPENSSL_cleanse(dec, sizeof(dec));
-		auth_failed(c, "unknown");
-		return 0;
-	}
-	*colon = '\0';
-	{
-		const struct sg_party *p = sg_config_party(cfg, (char *)dec);
-		const char *pw = colon + 1;
-		size_t pwlen = (size_t)n - (size_t)(pw - (char *)dec);
-		struct auth_wait *a;
-		int rc;
-
-		/* an unknown id is checked too (and fails), taking as long
-		 * as a known one */
-		if ((a = calloc(1, sizeof(*a))) == NULL) {
-			OPENSSL_cleanse(dec, sizeof(dec));
-			problem(c, 503, "unavailable", "try again", NULL);
-			return 0;
-		}
-		a->c = c;
-		snprintf(a->party, sizeof(a->party), "%s", p ? p->id :
-		    "unknown");
-		rc = gw_login_password(g, c->addr, p, pw, pwlen, auth_after,
-		    a);
-		OPENSSL_cleanse(dec, sizeof(dec));
-		if (rc == 2) {
-			c->refs++;
-			c->st = ST_AUTH;
-			return 0;
-		}
-		if (rc < 0) {
-			free(a);
-			c->close_after = 1;
-			problem(c, 503, "busy", "too many sign-ins are being "
-			    "checked; try again in a moment",
-			    "Retry-After: 1\r\n");
-			return 0;
-		}
-		if (rc == 1) {
-			authed(c, a->party);
-			free(a);
-			return 1;
-		}
-		auth_failed(c, a->party);
-		free(a);
-		return 0;
-	}
+	if (strncasecmp(hv, "Bearer ", 7) == 0)
+		return auth_result(c, gw_signin_token(g, c->addr, hv + 7, &out),
+		    &out);
+	if (strncasecmp(hv, "Basic ", 6) != 0)
+		return auth_result(c, GW_SIGNIN_MALFORMED, &out);
+	return auth_result(c, gw_signin_basic(g, c->addr, hv + 6, auth_after,
+	    c, &out), &out);
 }
 
 /* ---- the API ---- */
@@ -2053,18 +1997,21 @@ web_form_from_us(struct conn *c, const char *expected)
 
 struct web_login {
 	struct conn	*c;
-	char		 party[96];
+	char		 typed[96];	/* the id as typed, for the form */
 };
 
 static void
-web_signed_in(struct conn *c, const struct sg_party *p)
+web_signed_in(struct conn *c, const char *party)
 {
-	struct gw *g = c->hs->g;
+	const struct sg_party *p = sg_config_party(c->hs->g->conf->cfg, party);
 	const struct sg_session *s;
 	char tok[SG_SESSION_TOKEN], extra[512];
 	unsigned char bind[32];
 
-	gw_login_ok(g, c->addr, p->id);
+	if (p == NULL || p->password == NULL) {
+		web_sign_in_page(c, 401, SI_WRONG, party, "");
+		return;
+	}
 	sg_session_bind(p->password, bind);
 	if ((s = sg_session_start(c->hs->sessions, p->id, bind, gw_now_us(),
 	    tok)) == NULL) {
@@ -2089,12 +2036,33 @@ web_signed_in(struct conn *c, const struct sg_party *p)
 	web_redirect(c, "/send", extra);
 }
 
+/* The sign-in's result as a page; the id as typed goes back into the
+ * form, never into the journal unless it is a party's. */
 static void
-web_login_after(void *arg, int ok)
+web_sign_in_result(struct conn *c, enum gw_signin r, const struct gw_signed *s,
+    const char *typed)
+{
+	switch (r) {
+	case GW_SIGNIN_OK:
+		web_signed_in(c, s->party);
+		break;
+	case GW_SIGNIN_BANNED:
+		web_sign_in_page(c, 429, SI_BANNED, NULL, "");
+		break;
+	case GW_SIGNIN_BUSY:
+		web_sign_in_page(c, 503, SI_BUSY, typed, "");
+		break;
+	default:
+		web_sign_in_page(c, 401, SI_WRONG, typed, "");
+		break;
+	}
+}
+
+static void
+web_login_after(void *arg, enum gw_signin r, const struct gw_signed *s)
 {
 	struct web_login *a = arg;
 	struct conn *c = a->c;
-	const struct sg_party *p;
 
 	c->refs--;
 	if (c->closing) {
@@ -2104,16 +2072,7 @@ web_login_after(void *arg, int ok)
 		return;
 	}
 	c->st = ST_HEADERS;
-	p = sg_config_party(c->hs->g->conf->cfg, a->party);
-	if (ok && p != NULL && p->password != NULL)
-		web_signed_in(c, p);
-	else {
-		/* the id as typed goes back into the form, never into the
-		 * journal unless it is a party's */
-		gw_login_failed(c->hs->g, c->addr, p ? p->id : "unknown",
-		    "web");
-		web_sign_in_page(c, 401, SI_WRONG, a->party, "");
-	}
+	web_sign_in_result(c, r, s, a->typed);
 	free(a);
 	pump(c);
 }
@@ -2122,19 +2081,15 @@ static void
 web_sign_in(struct conn *c)
 {
 	struct gw *g = c->hs->g;
-	const struct sg_party *p;
 	char pre[SG_SESSION_TOKEN], party[96], pw[512];
-	long pl, pwl;
+	struct gw_signed out;
 	struct web_login *a;
-	int rc;
+	long pl, pwl;
+	enum gw_signin r;
 
 	if (c->hvlen[H_COOKIE] == 0 || sg_cookie_get(c->cookie,
 	    COOKIE_PRE, pre, sizeof(pre)) < 0 || !web_form_from_us(c, pre)) {
 		web_sign_in_page(c, 403, SI_EXPIRED, NULL, "");
-		return;
-	}
-	if (gw_login_banned(g, c->addr) > 0) {
-		web_sign_in_page(c, 429, SI_BANNED, NULL, "");
 		return;
 	}
 	pl = sg_form_field(c->form, c->formlen, "party", party, sizeof(party));
@@ -2151,34 +2106,24 @@ web_sign_in(struct conn *c)
 		    pl > 0 ? party : NULL, "");
 		return;
 	}
-	/* an unknown id is checked too (and fails), taking as long as a
-	 * known one */
-	p = sg_config_party(g->conf->cfg, party);
 	if ((a = calloc(1, sizeof(*a))) == NULL) {
 		OPENSSL_cleanse(pw, sizeof(pw));
 		problem(c, 503, "unavailable", "try again", NULL);
 		return;
 	}
 	a->c = c;
-	snprintf(a->party, sizeof(a->party), "%s", party);
-	rc = gw_login_password(g, c->addr, p, pw, (size_t)pwl,
-	    web_login_after, a);
+	snprintf(a->typed, sizeof(a->typed), "%s", party);
+	r = gw_signin_password(g, GW_VIA_WEB, c->addr, party, pw, (size_t)pwl,
+	    web_login_after, a, &out);
 	OPENSSL_cleanse(pw, sizeof(pw));
 	OPENSSL_cleanse(c->form, sizeof(c->form));
-	if (rc == 2) {
+	if (r == GW_SIGNIN_WAIT) {
 		c->refs++;
 		c->st = ST_AUTH;
 		return;
 	}
 	free(a);
-	if (rc < 0)
-		web_sign_in_page(c, 503, SI_BUSY, party, "");
-	else if (rc == 1)
-		web_signed_in(c, p);
-	else {
-		gw_login_failed(g, c->addr, p ? p->id : "unknown", "web");
-		web_sign_in_page(c, 401, SI_WRONG, party, "");
-	}
+	web_sign_in_result(c, r, &out, party);
 }
 
 static void
@@ -2441,7 +2386,7 @@ on_conn(uv_stream_t *l, int status)
 			gw_peer_name(fd, c->addr, sizeof(c->addr));
 	}
 	if (g->draining || g->n.connections >= d->max_connections ||
-	    gw_login_banned(g, c->addr) > 60 ||
+	    gw_signin_banned(g, c->addr) > 60 ||
 	    gw_unauth_admit(g, GW_FRONT_HTTPS, c->addr) != 0) {
 		/* over a limit (or long banned): no TLS work at all */
 		c->refs = 1;

@@ -311,13 +311,13 @@ msg_pubkey_state(ssh_message m)
 #pragma GCC diagnostic pop
 
 
+/* A sign-in that did not succeed: the client may try again, up to
+ * sftp_auth_tries. */
 static void
-auth_refused(struct sess *c, ssh_message m, const char *party, int count)
+auth_refused(struct sess *c, ssh_message m)
 {
 	struct gw *g = c->f->g;
 
-	if (count)
-		gw_login_failed(g, c->addr, party, "sftp");
 	c->tries++;
 	ssh_message_reply_default(m);
 	if (c->tries >= (int)g->conf->cfg->daemon.sftp_auth_tries) {
@@ -335,36 +335,40 @@ auth_ok(struct sess *c, ssh_message m, const char *party)
 	c->authed = 1;
 	c->active = c->heard = uv_now(g->loop);
 	gw_unauth_release(g, GW_FRONT_SFTP, c->addr);
-	gw_login_ok(g, c->addr, party);
 	ssh_message_auth_reply_success(m, 0);
 	uv_timer_stop(&c->timer);
 	uv_timer_again(&c->timer);	/* now the idle timer */
 }
 
-static int
-key_authorised(const struct sg_party *p, ssh_key k)
+/* What core/signin.c decided, as SSH says it. */
+static void
+auth_answer(struct sess *c, ssh_message m, enum gw_signin r,
+    const struct gw_signed *s)
 {
-	char *b64 = NULL, want[16384];
-	size_t i;
-	int ok = 0;
-
-	if (p == NULL || ssh_pki_export_pubkey_base64(k, &b64) != SSH_OK)
-		return 0;
-	snprintf(want, sizeof(want), "%s %s", ssh_key_type_to_char(
-	    ssh_key_type(k)), b64);
-	for (i = 0; i < p->nssh_keys; i++)
-		if (strcmp(p->ssh_keys[i], want) == 0)
-			ok = 1;
-	ssh_string_free_char(b64);
-	return ok;
+	switch (r) {
+	case GW_SIGNIN_OK:
+		auth_ok(c, m, s->party);
+		break;
+	case GW_SIGNIN_KEY_OK:
+		ssh_message_auth_reply_pk_ok_simple(m);
+		break;
+	case GW_SIGNIN_BANNED:
+		/* SSH has no "banned": the connection ends */
+		ssh_message_reply_default(m);
+		c->want_close = 1;
+		ssh_disconnect(c->s);
+		break;
+	default:	/* refused, busy, a key that is not the party's */
+		auth_refused(c, m);
+		break;
+	}
 }
 
 static void
-pw_after(void *arg, int ok)
+pw_after(void *arg, enum gw_signin r, const struct gw_signed *s)
 {
 	struct sess *c = arg;
 	ssh_message m = c->amsg;
-	char party[96];
 
 	c->amsg = NULL;
 	c->auth_wait = 0;
@@ -379,20 +383,24 @@ pw_after(void *arg, int ok)
 			free(c);
 		return;
 	}
-	{
-		const char *u = ssh_message_auth_user(m);
-		const struct sg_party *p = u ? sg_config_party(
-		    c->f->g->conf->cfg, u) : NULL;
-
-		/* a user name that is no party's stays out of the journal */
-		snprintf(party, sizeof(party), "%s", p ? p->id : "unknown");
-	}
-	if (ok)
-		auth_ok(c, m, party);
-	else
-		auth_refused(c, m, party, 1);
+	auth_answer(c, m, r, s);
 	ssh_message_free(m);
 	drive(c);
+}
+
+/* "type base64" of a public key, as parties.conf lists them; 0 or -1. */
+static int
+key_text(ssh_key k, char *out, size_t cap)
+{
+	char *b64 = NULL;
+	int n;
+
+	if (k == NULL || ssh_pki_export_pubkey_base64(k, &b64) != SSH_OK)
+		return -1;
+	n = snprintf(out, cap, "%s %s", ssh_key_type_to_char(ssh_key_type(k)),
+	    b64);
+	ssh_string_free_char(b64);
+	return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
 /* 1 when the message was kept (a password check runs). */
@@ -401,56 +409,39 @@ on_auth(struct sess *c, ssh_message m)
 {
 	struct gw *g = c->f->g;
 	const char *user = ssh_message_auth_user(m);
-	const struct sg_party *p = user ? sg_config_party(g->conf->cfg,
-	    user) : NULL;
-	char pid[96];
+	struct gw_signed out;
+	enum gw_signin r;
 
-	snprintf(pid, sizeof(pid), "%s", p ? p->id : "unknown");
 	/* the methods offered are the same for every user name, known or
-	 * not (a password for a party without sftp_password just fails) */
+	 * not (a password not enabled for SFTP just fails) */
 	if (c->authed) {
 		ssh_message_reply_default(m);
 		return 0;
 	}
 	switch (ssh_message_subtype(m)) {
 	case SSH_AUTH_METHOD_PUBLICKEY: {
-		ssh_key k = msg_pubkey(m);
+		char key[8192];
 		int st = msg_pubkey_state(m);
 
 		c->tried = 1;
-		if (!key_authorised(p, k)) {
-			/* clients offer their keys in turn: a key that is
-			 * not one of the party's is not yet a failure */
-			auth_refused(c, m, pid, 0);
+		if (key_text(msg_pubkey(m), key, sizeof(key)) != 0) {
+			auth_refused(c, m);
 			return 0;
 		}
-		if (st == SSH_PUBLICKEY_STATE_NONE)
-			ssh_message_auth_reply_pk_ok_simple(m);
-		else if (st == SSH_PUBLICKEY_STATE_VALID)
-			auth_ok(c, m, p->id);
-		else
-			auth_refused(c, m, pid, 1);
+		r = gw_signin_ssh_key(g, c->addr, user, key,
+		    st == SSH_PUBLICKEY_STATE_NONE ? 0 :
+		    st == SSH_PUBLICKEY_STATE_VALID ? 1 : -1, &out);
+		auth_answer(c, m, r, &out);
 		return 0;
 	}
 	case SSH_AUTH_METHOD_PASSWORD: {
 		const char *pw = msg_password(m);
-		int rc;
 
 		c->tried = 1;
-		if (pw == NULL) {
-			auth_refused(c, m, pid, 1);
-			return 0;
-		}
-		/* an unknown party, or one whose password is not for SFTP,
-		 * is checked against nothing, for as long, and fails */
-		rc = gw_login_password(g, c->addr, p && p->sftp_password ? p :
-		    NULL, pw, strlen(pw), pw_after, c);
-		if (rc == 1) {
-			auth_ok(c, m, p->id);
-			return 0;
-		}
-		if (rc <= 0) {	/* refused, or busy (not a failure) */
-			auth_refused(c, m, pid, rc == 0);
+		r = gw_signin_password(g, GW_VIA_SFTP, c->addr, user, pw,
+		    pw ? strlen(pw) : 0, pw_after, c, &out);
+		if (r != GW_SIGNIN_WAIT) {
+			auth_answer(c, m, r, &out);
 			return 0;
 		}
 		c->auth_wait = 1;
@@ -685,7 +676,7 @@ on_timer(uv_timer_t *t)
 
 	if (!c->authed) {
 		if (c->tried)
-			gw_login_failed(c->f->g, c->addr, "unknown", "sftp");
+			gw_signin_failed(c->f->g, GW_VIA_SFTP, c->addr, "unknown");
 		sess_close(c, "the login grace time ran out");
 		return;
 	}
@@ -748,7 +739,7 @@ sess_close(struct sess *c, const char *why)
 	if (!c->authed) {
 		gw_unauth_release(g, GW_FRONT_SFTP, c->addr);
 		if (c->tried && why == NULL)
-			gw_login_failed(g, c->addr, "unknown", "sftp");
+			gw_signin_failed(g, GW_VIA_SFTP, c->addr, "unknown");
 	}
 	f->n--;
 	g->n.connections--;
@@ -799,7 +790,7 @@ on_listen(uv_poll_t *p, int status, int events)
 		/* pre-authentication work (key exchange) is bounded: a
 		 * flood of handshakes cannot starve established transfers */
 		if (g->draining || g->n.connections >= d->max_connections ||
-		    gw_login_banned(g, addr) > 0 ||
+		    gw_signin_banned(g, addr) > 0 ||
 		    gw_unauth_admit(g, GW_FRONT_SFTP, addr) != 0) {
 			close(fd);
 			continue;

@@ -1,0 +1,85 @@
+/*
+ * listen: the sockets both front doors open and the peer's printed
+ * address, which every journal line and ban uses.
+ */
+#include "gw.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int
+gw_listen_socket(const char *listen_on, const char *setting,
+    char err[SG_ERR_MAX])
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char host[64];
+	const char *colon;
+	int port, fd, one = 1;
+
+	memset(&ss, 0, sizeof(ss));
+	if (listen_on == NULL || (colon = strrchr(listen_on, ':')) == NULL ||
+	    (size_t)(colon - listen_on) >= sizeof(host) ||
+	    (port = atoi(colon + 1)) <= 0 || port > 65535)
+		return sg_errf(err, "%s: want address:port", setting);
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - listen_on),
+	    listen_on);
+	if (host[0] == '[') {
+		memmove(host, host + 1, strlen(host));
+		host[strcspn(host, "]")] = '\0';
+	}
+	if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) == 0)
+		sl = sizeof(struct sockaddr_in);
+	else if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) == 0)
+		sl = sizeof(struct sockaddr_in6);
+	else
+		return sg_errf(err, "%s: bad address", setting);
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) < 0)
+		return sg_errf(err, "socket: %s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sl) != 0 ||
+	    listen(fd, 511) != 0) {
+		sg_errf(err, "cannot listen on %s: %s", listen_on,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+gw_socket_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t l = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &l) != 0)
+		return -1;
+	return ntohs(ss.ss_family == AF_INET ?
+	    ((struct sockaddr_in *)&ss)->sin_port :
+	    ((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+void
+gw_peer_name(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t l = sizeof(ss);
+
+	snprintf(buf, len, "unknown");
+	if (getpeername(fd, (struct sockaddr *)&ss, &l) != 0)
+		return;
+	if (ss.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
+		    buf, (socklen_t)len);
+	else if (ss.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
+		    buf, (socklen_t)len);
+}
