@@ -21,6 +21,7 @@
 #include "seal/age.h"
 #include "policy/auth.h"
 #include "policy/config.h"
+#include "policy/vpath.h"
 #include "log/note.h"
 #include "check/report.h"
 #include "store/store.h"
@@ -242,13 +243,19 @@ enum gw_acc {
 enum gw_acc gw_access_send(struct gw *, const char *party,
 	    const char *agreement, const char *flow, unsigned method,
 	    const struct sg_flow **, const char **why);
+/* What a refused file name is told, on both fronts. */
+#define GW_NAME_RULE	"file names may use letters (in any language), " \
+	"digits, spaces, apostrophes and . _ - ( ) + , (up to 128 bytes), " \
+	"and may not start with a dot"
 /* Everything a front checks before an upload starts: draining, the
- * sender's right to the flow, the name, the queue and duplicates. With
- * GW_ACC_OK, *max_bytes is the byte limit for the upload. */
+ * sender's right to the flow, the name, the queue and duplicates (a name
+ * the same as one held but for case or normalisation counts). With
+ * GW_ACC_OK, *max_bytes is the byte limit for the upload and canon the
+ * name as it is kept: name, as the client sent it, in NFC. */
 enum gw_acc gw_access_upload(struct gw *, const char *party,
 	    const char *addr, const char *agreement, const char *flow,
 	    const char *name, unsigned method, uint64_t *max_bytes,
-	    const char **why);
+	    char canon[SG_VNAME_MAX + 1], const char **why);
 /* What party may do with a transfer: nothing (it is not told the
  * transfer exists), see its record (its sender; a recipient whose
  * agreement is not active today, or who confirmed receipt), or also read

@@ -21,12 +21,25 @@
 #define SG_VSUFFIX_MAX	4
 #define SG_VSEG_MAX	((SG_ID_MAX - 1) + 1 + SG_VNAME_MAX + SG_VSUFFIX_MAX)
 
-/* What a segment may be: an id (agreement, flow, party: letters, digits,
- * - _ . :) or a file name (letters, digits, space and . _ - ( ) + ,). */
+/* What a segment may be: an id (agreement, flow, party: ASCII letters,
+ * digits, - _ . :) or a file name: Unicode letters, marks and digits,
+ * space, the apostrophe (' and U+2019) and . _ - ( ) + , in well-formed
+ * UTF-8, in NFC, not starting with a dot, at most SG_VNAME_MAX bytes. A
+ * name in another normalisation form is refused here: the fronts make
+ * it NFC first (sg_vname_nfc), so "Zoë" typed either way is one name. */
 enum sg_vseg { SG_VSEG_ID, SG_VSEG_NAME };
 
 /* 1 when s (n bytes) is an acceptable segment of that kind. */
 int	sg_vseg_ok(const char *s, size_t n, enum sg_vseg kind);
+
+/* The NFC form of a file name as a client sent it, into out (cap bytes,
+ * NUL-ended). 0, or -1 when it is not well-formed UTF-8 or its NFC form
+ * does not fit; whether it is an acceptable name is sg_vseg_ok's. */
+int	sg_vname_nfc(const char *in, char *out, size_t cap);
+/* 1 when two names are the same to a person: equal once case-folded and
+ * normalised ("Census.zip" and "census.ZIP", "Zoë" composed and
+ * decomposed), so that one cannot stand in for the other. */
+int	sg_vname_same(const char *a, const char *b);
 
 /* Flags for sg_vpath_split. */
 #define SG_VPATH_RELATIVE	0x1	/* a path without a leading '/' is

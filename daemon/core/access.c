@@ -200,7 +200,8 @@ refused(enum gw_acc acc, const char *party, const char *addr,
 enum gw_acc
 gw_access_upload(struct gw *g, const char *party, const char *addr,
     const char *agreement, const char *flow, const char *name,
-    unsigned method, uint64_t *max_bytes, const char **why)
+    unsigned method, uint64_t *max_bytes, char canon[SG_VNAME_MAX + 1],
+    const char **why)
 {
 	const struct sg_flow *f;
 	enum gw_acc acc;
@@ -213,9 +214,9 @@ gw_access_upload(struct gw *g, const char *party, const char *addr,
 	if ((acc = gw_access_send(g, party, agreement, flow, method, &f,
 	    why)) != GW_ACC_OK)
 		return refused(acc, party, addr, method, agreement, flow);
-	if (!sg_vseg_ok(name, strlen(name), SG_VSEG_NAME)) {
-		*why = "file names may use letters, digits, spaces and "
-		    ". _ - ( ) + , (up to 128)";
+	if (sg_vname_nfc(name, canon, SG_VNAME_MAX + 1) != 0 ||
+	    !sg_vseg_ok(canon, strlen(canon), SG_VSEG_NAME)) {
+		*why = GW_NAME_RULE;
 		return refused(GW_ACC_BAD_NAME, party, addr, method,
 		    agreement, flow);
 	}
@@ -224,9 +225,10 @@ gw_access_upload(struct gw *g, const char *party, const char *addr,
 		return refused(GW_ACC_BUSY, party, addr, method, agreement,
 		    flow);
 	}
-	if (gw_name_held(g, party, agreement, flow, name)) {
-		*why = "a file of this name sent to this flow is still held; "
-		    "send it under another name";
+	if (gw_name_held(g, party, agreement, flow, canon)) {
+		*why = "a file of this name (or one that differs only in "
+		    "capitals or accents' encoding) sent to this flow is "
+		    "still held; send it under another name";
 		return refused(GW_ACC_DUPLICATE, party, addr, method,
 		    agreement, flow);
 	}

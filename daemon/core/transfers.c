@@ -486,7 +486,7 @@ gw_name_held(struct gw *g, const char *sender, const char *agreement,
 		    strcmp(x->agreement, agreement) != 0 ||
 		    strcmp(x->flow, flow) != 0)
 			continue;
-		if (strcmp(gw_xfer_name(g, x), name) == 0)
+		if (sg_vname_same(gw_xfer_name(g, x), name))
 			return 1;
 	}
 	return 0;

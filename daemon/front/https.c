@@ -1533,10 +1533,53 @@ rec_after(void *arg, int ok)
 	free(r);
 }
 
+/* Content-Disposition for a download's name (RFC 6266): a plain ASCII
+ * filename for every client, and for a name with other letters the
+ * UTF-8 one as filename* (RFC 8187) beside an ASCII stand-in. Names have
+ * passed the resolver's rule: no quote, backslash or control. */
+static void
+disposition(const char *name, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char plain[SG_VSEG_MAX + 8], enc[3 * (SG_VSEG_MAX + 8) + 1];
+	size_t i, p = 0, e = 0;
+	int ascii = 1;
+
+	for (i = 0; name[i] && p < sizeof(plain) - 1; i++) {
+		unsigned char ch = (unsigned char)name[i];
+
+		if (ch >= 0x80) {
+			ascii = 0;
+			/* one '_' per character, not per byte */
+			if ((ch & 0xc0) != 0x80)
+				plain[p++] = '_';
+		} else
+			plain[p++] = (char)ch;
+		if (e + 3 < sizeof(enc)) {
+			if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' &&
+			    ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+			    ch == '.' || ch == '-' || ch == '_')
+				enc[e++] = (char)ch;
+			else {
+				enc[e++] = '%';
+				enc[e++] = hex[ch >> 4];
+				enc[e++] = hex[ch & 15];
+			}
+		}
+	}
+	plain[p] = enc[e] = '\0';
+	if (ascii)
+		snprintf(out, cap, "Content-Disposition: attachment; "
+		    "filename=\"%s\"\r\n", plain);
+	else
+		snprintf(out, cap, "Content-Disposition: attachment; "
+		    "filename=\"%s\"; filename*=UTF-8''%s\r\n", plain, enc);
+}
+
 static void
 start_stream(struct conn *c, struct rec_wait *r)
 {
-	char extra[512];
+	char extra[1024];
 	uint64_t total = r->size;
 
 	extra[0] = '\0';
@@ -1547,9 +1590,8 @@ start_stream(struct conn *c, struct rec_wait *r)
 	else
 		snprintf(extra, sizeof(extra), "Accept-Ranges: bytes\r\n");
 	if (r->disposition[0] != '\0')
-		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
-		    "Content-Disposition: attachment; filename=\"%s\"\r\n",
-		    r->disposition);
+		disposition(r->disposition, extra + strlen(extra),
+		    sizeof(extra) - strlen(extra));
 	send_head(c, extra[0] == 'C' ? 206 : 200, c->dl_sealed ?
 	    "application/octet-stream" : "text/csv", r->end - r->off, extra);
 	c->dl_off = r->off;
@@ -1701,9 +1743,10 @@ api_upload(struct conn *c, char *agreement, char *flow, char *name)
 	uint64_t cl = (c->hp.flags & F_CONTENT_LENGTH) ?
 	    c->hp.content_length : UINT64_MAX;
 	enum gw_acc acc;
+	char canon[SG_VNAME_MAX + 1];
 
 	if ((acc = gw_access_upload(g, c->party, c->addr, agreement, flow,
-	    name, SG_METHOD_HTTPS, &c->body_max, &why)) != GW_ACC_OK) {
+	    name, SG_METHOD_HTTPS, &c->body_max, canon, &why)) != GW_ACC_OK) {
 		refuse(c, acc, why);
 		return;
 	}
@@ -1729,7 +1772,7 @@ api_upload(struct conn *c, char *agreement, char *flow, char *name)
 		return;
 	}
 	c->up = gw_upload_begin(g, c->party, "https", c->addr, agreement,
-	    flow, name,
+	    flow, canon,
 	    c->hvlen[H_ZIP] ? c->hv[H_ZIP] : NULL, c->body_max, &up_cb, c);
 	OPENSSL_cleanse(c->hv[H_ZIP], sizeof(c->hv[H_ZIP]));
 	if (c->up == NULL) {

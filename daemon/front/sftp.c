@@ -376,6 +376,7 @@ struct node {
 	char			 canon[PATH_MAX_LEN];
 	char			 segbuf[PATH_MAX_LEN];
 	const char		*agreement, *flow, *name;
+	char			 namebuf[SG_VNAME_MAX + 1];	/* NFC */
 	struct gw_xfer		*x;
 	const char		*why;	/* for N_NONE: why refused */
 	int			 denied;	/* refused, not missing */
@@ -519,14 +520,14 @@ resolve(struct sftp *s, const char *path, int dots, struct node *n)
 			return;
 		}
 		if (k == 4) {
-			if (!sg_vseg_ok(seg[3], strlen(seg[3]),
-			    SG_VSEG_NAME)) {
+			if (sg_vname_nfc(seg[3], n->namebuf,
+			    sizeof(n->namebuf)) != 0 || !sg_vseg_ok(
+			    n->namebuf, strlen(n->namebuf), SG_VSEG_NAME)) {
 				n->denied = 1;
-				n->why = "file names may use letters, digits, "
-				    "spaces and . _ - ( ) + , (up to 128)";
+				n->why = GW_NAME_RULE;
 				return;
 			}
-			n->name = seg[3];
+			n->name = n->namebuf;
 			n->kind = N_DROPFILE;
 		}
 		return;
@@ -1091,7 +1092,7 @@ do_open(struct sftp *s, uint32_t id, struct rd *r)
 		uint64_t max;
 		struct handle *h;
 		enum gw_acc acc;
-		char final[SG_VNAME_MAX + 1];
+		char final[SG_VNAME_MAX + 1], canon[SG_VNAME_MAX + 1];
 		size_t nl = strlen(n.name);
 
 		/* WinSCP writes "name.filepart" and renames it when done:
@@ -1108,7 +1109,7 @@ do_open(struct sftp *s, uint32_t id, struct rd *r)
 		}
 		if ((acc = gw_access_upload(s->g, s->party, s->addr,
 		    n.agreement, n.flow, final, SG_METHOD_SFTP, &max,
-		    &why)) != GW_ACC_OK) {
+		    canon, &why)) != GW_ACC_OK) {
 			s->io->notice(s->arg, why);
 			status(s, id, fx_status(acc), why);
 			return;
@@ -1122,7 +1123,7 @@ do_open(struct sftp *s, uint32_t id, struct rd *r)
 		snprintf(h->agreement, sizeof(h->agreement), "%s",
 		    n.agreement);
 		snprintf(h->flow, sizeof(h->flow), "%s", n.flow);
-		snprintf(h->name, sizeof(h->name), "%s", final);
+		snprintf(h->name, sizeof(h->name), "%s", canon);
 		snprintf(h->as, sizeof(h->as), "%s", n.name);
 		h->max = max;
 		send_handle(s, id, i);

@@ -70,6 +70,66 @@ segments(void **state)
 	assert_false(sg_vseg_ok("", 0, SG_VSEG_NAME));
 }
 
+static int
+name_ok(const char *s)
+{
+	return sg_vseg_ok(s, strlen(s), SG_VSEG_NAME);
+}
+
+/* What schools call their files: apostrophes, letters of any language,
+ * one spelling (NFC), no way round the rules with other code points. */
+static void
+unicode_names(void **state)
+{
+	char out[SG_VNAME_MAX + 1];
+
+	(void)state;
+	assert_true(name_ok("St Mary's census.zip"));
+	assert_true(name_ok("St Mary\u2019s census.zip"));
+	assert_true(name_ok("Zo\u00eb.zip"));			/* composed */
+	assert_false(name_ok("Zoe\u0308.zip"));		/* decomposed */
+	assert_true(name_ok("\u0141\u00f3d\u017a census.zip"));
+	assert_true(name_ok("\u0627\u0644\u062a\u0639\u062f\u0627\u062f.zip"));
+	assert_false(name_ok("a\u2044b.zip"));	/* fraction slash */
+	assert_false(name_ok("a\u202eb.zip"));	/* right-to-left override */
+	assert_false(name_ok("a\u00a0b.zip"));	/* no-break space */
+	assert_false(name_ok("a\u200bb.zip"));	/* zero width space */
+	assert_false(name_ok("a\xc3"));		/* cut short */
+	assert_false(name_ok("a\xc0\xaf" "b"));		/* overlong '/' */
+	assert_false(name_ok("a\xed\xa0\x80"));	/* surrogate */
+	assert_true(name_ok("\u00eb.hidden"));
+	assert_false(name_ok(".Zo\u00eb"));
+	assert_false(name_ok("a\"b"));
+	assert_false(name_ok("a\\b"));
+	/* NFC of what a client sent */
+	assert_int_equal(sg_vname_nfc("Zoe\u0308.zip", out, sizeof(out)), 0);
+	assert_string_equal(out, "Zo\u00eb.zip");
+	assert_true(name_ok(out));
+	assert_int_equal(sg_vname_nfc("plain.zip", out, sizeof(out)), 0);
+	assert_string_equal(out, "plain.zip");
+	assert_int_equal(sg_vname_nfc("bad\xff", out, sizeof(out)), -1);
+	assert_int_equal(sg_vname_nfc("Zoe\u0308.zip", out, 4), -1);
+	/* the same to a person */
+	assert_true(sg_vname_same("census.zip", "CENSUS.ZIP"));
+	assert_true(sg_vname_same("Zo\u00eb.zip", "Zoe\u0308.zip"));
+	assert_true(sg_vname_same("ZO\u00cb.zip", "zoe\u0308.zip"));
+	assert_false(sg_vname_same("Zo\u00eb.zip", "Zoe.zip"));
+	assert_false(sg_vname_same("census.zip", "census2.zip"));
+	/* 128 bytes, not 128 letters */
+	memset(out, 0, sizeof(out));
+	{
+		char big[200];
+		size_t i;
+
+		for (i = 0; i < 64; i++)
+			memcpy(big + 2 * i, "\xc3\xab", 2);
+		big[128] = '\0';
+		assert_true(name_ok(big));
+		memcpy(big + 128, "x", 2);
+		assert_false(name_ok(big));
+	}
+}
+
 static void
 unescape(void **state)
 {
@@ -93,6 +153,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(paths),
 		cmocka_unit_test(segments),
+		cmocka_unit_test(unicode_names),
 		cmocka_unit_test(unescape),
 	};
 
