@@ -8,7 +8,10 @@ const body = document.body
 body.classList.add('js-enabled', 'govuk-frontend-supported')
 const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? ''
 // the gateway's rule for a file's name (sg_vseg_ok, SG_VSEG_NAME)
-const NAME_OK = /^(?!\.)[A-Za-z0-9 ._\-()+,]{1,128}$/
+// (letters of any language, digits, space, apostrophes, . _ - ( ) + ,;
+// NFC, up to 128 bytes, no leading dot)
+const nameOk = n => /^(?!\.)[\p{L}\p{M}\p{Nd} ._\-()+,'\u2019]+$/u.test(n) &&
+  new TextEncoder().encode(n).length <= 128
 
 // ---- small helpers ----
 
@@ -328,8 +331,8 @@ function upload (flow) {
   if (!file) {
     errors.push({ href: '#file', text: 'Choose the file to send' })
     fieldError(fileInput, 'file-group', 'file-error', 'Choose the file to send')
-  } else if (!NAME_OK.test(file.name)) {
-    const t = "The file's name can only use letters, numbers, spaces and . _ - ( ) + , (up to 128 characters, not starting with a full stop): rename the file and choose it again"
+  } else if (!nameOk(file.name.normalize('NFC'))) {
+    const t = "The file's name can only use letters, numbers, spaces, apostrophes and . _ - ( ) + , (up to 128 characters, not starting with a full stop): rename the file and choose it again"
     errors.push({ href: '#file', text: t })
     fieldError(fileInput, 'file-group', 'file-error', t)
   } else if (file.size === 0) {
@@ -356,7 +359,7 @@ function upload (flow) {
   text.textContent = `Sending ${file.name}: 0% of ${fmtSize(file.size)}`
   button.disabled = true
   const xhr = new XMLHttpRequest()
-  xhr.open('PUT', `/v1/flows/${encodeURIComponent(flow.agreement)}/${encodeURIComponent(flow.flow)}/files/${encodeURIComponent(file.name)}`)
+  xhr.open('PUT', `/v1/flows/${encodeURIComponent(flow.agreement)}/${encodeURIComponent(flow.flow)}/files/${encodeURIComponent(file.name.normalize('NFC'))}`)
   xhr.setRequestHeader('X-CSRF-Token', csrf)
   xhr.setRequestHeader('Accept', 'application/json')
   xhr.setRequestHeader('Content-Type', 'application/octet-stream')
@@ -494,17 +497,100 @@ function tag (text, colour) {
   return el('strong', { class: `govuk-tag ${colour ? `govuk-tag--${colour}` : ''}`, text })
 }
 
-// A list page: the transfers from path, each made into a card.
-async function listPage (path, toCard) {
+// A list page: the transfers from path, newest first, 25 to a page, with
+// a filter by status (statusOf names each transfer's); each made into a
+// card. The page and the filter are kept in the address's fragment
+// (#page=2&status=new), so Back and a bookmark work.
+const PAGE_SIZE = 25
+
+function listState () {
+  const h = new URLSearchParams(location.hash.slice(1))
+  return { page: Math.max(1, parseInt(h.get('page') ?? '1', 10) || 1), status: h.get('status') ?? '' }
+}
+
+function listHash (page, status) {
+  const h = new URLSearchParams()
+  if (page > 1) h.set('page', String(page))
+  if (status) h.set('status', status)
+  return `#${h.toString()}`
+}
+
+function pagerItem (n, current, status) {
+  const a = el('a', { class: 'govuk-link govuk-pagination__link', href: listHash(n, status), 'aria-label': `Page ${n}`, text: String(n) })
+  if (n === current) a.setAttribute('aria-current', 'page')
+  return el('li', { class: `govuk-pagination__item${n === current ? ' govuk-pagination__item--current' : ''}` }, a)
+}
+
+function showPager (page, pages, status) {
+  const nav = document.getElementById('pager')
+  nav.hidden = pages <= 1
+  if (pages <= 1) return
+  const prev = document.getElementById('pager-prev')
+  const next = document.getElementById('pager-next')
+  prev.hidden = page <= 1
+  next.hidden = page >= pages
+  prev.querySelector('a').setAttribute('href', listHash(page - 1, status))
+  next.querySelector('a').setAttribute('href', listHash(page + 1, status))
+  // the first, the last and the current page with its neighbours; "…"
+  // for the rest, as the GOV.UK pagination component shows them
+  const items = []
+  let last = 0
+  for (let n = 1; n <= pages; n++) {
+    if (n !== 1 && n !== pages && Math.abs(n - page) > 1) continue
+    if (n - last > 1) items.push(el('li', { class: 'govuk-pagination__item govuk-pagination__item--ellipses', text: '…' }))
+    items.push(pagerItem(n, page, status))
+    last = n
+  }
+  document.getElementById('pager-list').replaceChildren(...items)
+}
+
+async function listPage (path, toCard, statusOf) {
   const r = await api('GET', path)
   if (!r.ok) {
     showErrors([{ text: `Could not load your files: ${await problemText(r)}` }])
     return
   }
-  const list = (await r.json()).transfers
+  // the API lists newest arrival first; the sort (stable) keeps that
+  // order within one second
+  const all = (await r.json()).transfers.slice().sort((a, b) =>
+    (b.received ?? '').localeCompare(a.received ?? ''))
+  const filter = document.getElementById('status-filter')
+  const empty = document.getElementById('empty')
+  const count = document.getElementById('count')
+  empty.dataset.all ??= empty.textContent
   document.getElementById('loading').hidden = true
-  document.getElementById('empty').hidden = list.length > 0
-  document.getElementById('list').replaceChildren(...list.map(toCard))
+  document.getElementById('filter-group').hidden = all.length === 0
+  const show = () => {
+    const st = listState()
+    const status = [...filter.options].some(o => o.value === st.status) ? st.status : ''
+    filter.value = status
+    const list = status ? all.filter(t => statusOf(t) === status) : all
+    const pages = Math.max(1, Math.ceil(list.length / PAGE_SIZE))
+    const page = Math.min(st.page, pages)
+    const shown = list.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE)
+    empty.hidden = list.length > 0
+    empty.textContent = status ? empty.dataset.filtered : empty.dataset.all
+    count.hidden = list.length === 0
+    count.textContent = `Showing ${(page - 1) * PAGE_SIZE + 1} to ${(page - 1) * PAGE_SIZE + shown.length} of ${plural(list.length, 'file', 'files')}`
+    document.getElementById('list').replaceChildren(...shown.map(toCard))
+    showPager(page, pages, status)
+  }
+  filter.onchange = () => { location.hash = listHash(1, filter.value) }
+  window.onhashchange = () => { show(); document.querySelector('h1').scrollIntoView() }
+  show()
+}
+
+function receivedStatus (t) {
+  const me = t.recipients[0] ?? {}
+  return me.confirmed ? 'confirmed' : me.downloaded ? 'downloaded' : 'new'
+}
+
+function sentStatus (t) {
+  if (t.verdict === 'rejected') return 'rejected'
+  if (t.state === 'deleted') return 'deleted'
+  const rc = t.recipients
+  if (rc.length > 0 && rc.every(x => x.confirmed)) return 'confirmed'
+  return rc.some(x => x.downloaded) ? 'downloaded' : 'waiting'
 }
 
 function receivedPage () {
@@ -545,7 +631,7 @@ function receivedPage () {
         t.kept_until ? ['Kept until', fmtDay(t.kept_until)] : null
       ],
       confirm ? el('div', {}, el('p', { class: 'govuk-body-s', text: 'Download the file and check it opens before you confirm.' }), confirm) : null)
-  })
+  }, receivedStatus)
 }
 
 // ---- Sent files ----
@@ -577,9 +663,12 @@ function sentPage () {
       ], details)
     }
     const rc = t.recipients
-    const all = rc.length > 0 && rc.every(x => x.confirmed)
-    const any = rc.some(x => x.downloaded)
-    const state = t.state === 'deleted' ? tag('Deleted', 'grey') : all ? tag('Confirmed', 'green') : any ? tag('Downloaded', 'blue') : tag('Waiting', 'yellow')
+    const state = {
+      deleted: tag('Deleted', 'grey'),
+      confirmed: tag('Confirmed', 'green'),
+      downloaded: tag('Downloaded', 'blue'),
+      waiting: tag('Waiting', 'yellow')
+    }[sentStatus(t)]
     const who = el('ul', { class: 'govuk-list' }, ...rc.map(x => el('li', {},
       el('strong', { text: x.name }), ': ',
       x.downloaded ? `downloaded on ${fmtDate(x.downloaded)}` : 'not downloaded yet',
@@ -595,7 +684,7 @@ function sentPage () {
         ? ['Deleted', deletedText(t)]
         : ['Kept until', t.kept_until ? `${fmtDay(t.kept_until)} (kept ${retentionText(t.retention_days, t.retention_after)})` : `Kept ${retentionText(t.retention_days, t.retention_after)}`]
     ])
-  })
+  }, sentStatus)
 }
 
 // ---- start ----

@@ -498,6 +498,58 @@ await test('a file deleted by its retention rule shows the date and the rule und
   await screen(school, 'sent-deleted')
 })
 
+await test('Sent and Received files show 25 to a page, newest first, with a filter by status', async () => {
+  const auth = `Basic ${Buffer.from(`${S.school.id}:${S.school.password}`).toString('base64')}`
+  const data = readFileSync(S.note)
+  for (let i = 0; i < 27; i++) {
+    const r = await school.page.request.put(`${S.url}/v1/flows/daemon-test/small/files/page-${String(i).padStart(2, '0')}.zip`, {
+      headers: { Authorization: auth, 'Zip-Password': S.zip_password, 'Content-Type': 'application/zip' }, data
+    })
+    assert(r.status() === 201, `upload ${i}: ${r.status()} ${await r.text()}`)
+  }
+  const total = (await (await school.page.request.get(`${S.url}/v1/transfers`)).json()).transfers.length
+  assert(total > 25, `only ${total} sent`)
+  await school.page.goto(`${S.url}/sent`)
+  await ready(school.page)
+  const titles = async () => school.page.locator('.govuk-summary-card__title').allTextContents()
+  let t = await titles()
+  assert(t.length === 25, `${t.length} cards on page 1`)
+  assert(t[0].includes('page-26.zip') && t[1].includes('page-25.zip'), `not newest first: ${t.slice(0, 3)}`)
+  assert((await school.page.textContent('#count')).includes(`Showing 1 to 25 of ${total} files`), await school.page.textContent('#count'))
+  const height = await school.page.evaluate(() => document.documentElement.scrollHeight)
+  await screen(school, 'sent-paged')
+  await school.page.click('#pager-next a')
+  await school.page.waitForFunction(() => location.hash === '#page=2')
+  t = await titles()
+  assert(t.length === total - 25, `${t.length} cards on page 2 of ${total}`)
+  assert(!t.some(x => x.includes('page-26.zip')), 'page 2 repeats page 1')
+  assert(await school.page.locator('#pager-list [aria-current="page"]').textContent() === '2', 'page 2 is not marked current')
+  // the filter: only the rejected census
+  await school.page.selectOption('#status-filter', 'rejected')
+  await school.page.waitForFunction(() => location.hash === '#status=rejected')
+  t = await titles()
+  const cards = await school.page.locator('.govuk-summary-card').allTextContents()
+  assert(cards.length >= 1 && cards.every(c => c.includes('Not accepted')), `filter showed: ${t}`)
+  assert(await school.page.locator('#pager').isHidden(), 'a pager for one page')
+  // the address keeps the page and the filter (Back, a bookmark)
+  await school.page.goto(`${S.url}/sent#page=2`)
+  await ready(school.page)
+  assert((await titles()).length === total - 25, 'page 2 by its address')
+  assert(height < 25 * 600, `page 1 is ${height} px tall`)
+  // Received files: the same, and "New" hides the confirmed ones
+  await service.page.goto(`${S.url}/received`)
+  await ready(service.page)
+  assert((await service.page.locator('.govuk-summary-card').count()) === 25, 'received: not 25 to a page')
+  await service.page.selectOption('#status-filter', 'confirmed')
+  await service.page.waitForFunction(() => location.hash === '#status=confirmed')
+  const conf = await service.page.locator('.govuk-summary-card').allTextContents()
+  assert(conf.length >= 1 && conf.every(c => c.includes('You confirmed you received it')), `confirmed filter: ${conf.length}`)
+  await service.page.selectOption('#status-filter', 'new')
+  const fresh = await service.page.locator('.govuk-summary-card').allTextContents()
+  assert(fresh.length === 25 && fresh.every(c => c.includes('Not downloaded yet')), `new filter: ${fresh.length}`)
+  await screen(service, 'received-filtered')
+})
+
 // a page on another origin (another port on loopback) that posts forms
 // to the gateway: what a hostile site would do
 const hostile = createServer((req, res) => {
