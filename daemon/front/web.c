@@ -57,8 +57,8 @@ fill(const char *name, const char *const vars[])
 char *
 gw_web_render(const char *page, const char *const vars[], size_t *len)
 {
-	const char *all[WEB_MAXVARS + 5];
-	char name[64], *main, *nav = NULL, *out = NULL;
+	const char *all[WEB_MAXVARS + 7];
+	char name[64], *main, *nav = NULL, *pager = NULL, *out = NULL;
 	size_t n = 0, i;
 	int signed_in = 0;
 	FILE *f;
@@ -71,7 +71,17 @@ gw_web_render(const char *page, const char *const vars[], size_t *len)
 			signed_in = 1;
 	}
 	all[n] = NULL;
-	if ((main = fill(name, all)) == NULL)
+	/* the pager the lists of files share */
+	if (signed_in && (pager = fill("tmpl/pager.html", all)) == NULL)
+		return NULL;
+	all[n++] = "pager";
+	all[n++] = pager ? pager : "";
+	all[n] = NULL;
+	main = fill(name, all);
+	n -= 2;
+	all[n] = NULL;
+	free(pager);
+	if (main == NULL)
 		return NULL;
 	if (signed_in && (nav = fill("tmpl/nav.html", all)) == NULL) {
 		free(main);
