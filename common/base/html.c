@@ -1,3 +1,4 @@
+/* html: form fields, cookies and templates for the web page; see html.h. */
 #include "base/html.h"
 
 #include <string.h>
@@ -134,14 +135,32 @@ var(const char *const vars[], const char *name, size_t nl)
 	return NULL;
 }
 
+/* The end of the section opened just before t[i] ("{{/name}}"), or
+ * NULL; sections of the same name do not nest. */
+static const char *
+section_end(const char *t, size_t len, size_t i, const char *name, size_t nl,
+    size_t *after)
+{
+	size_t j;
+
+	for (j = i; j + nl + 5 <= len; j++)
+		if (t[j] == '{' && t[j + 1] == '{' && t[j + 2] == '/' &&
+		    memcmp(t + j + 3, name, nl) == 0 &&
+		    t[j + 3 + nl] == '}' && t[j + 4 + nl] == '}') {
+			*after = j + nl + 5;
+			return t + j;
+		}
+	return NULL;
+}
+
 int
 sg_tmpl_fill(FILE *f, const char *t, size_t len, const char *const vars[])
 {
 	size_t i = 0;
 
 	while (i < len) {
-		const char *open = NULL, *v;
-		size_t j, raw, nl;
+		const char *open = NULL, *v, *end;
+		size_t j, raw, nl, after;
 
 		for (j = i; j + 1 < len; j++)
 			if (t[j] == '{' && t[j + 1] == '{') {
@@ -153,6 +172,24 @@ sg_tmpl_fill(FILE *f, const char *t, size_t len, const char *const vars[])
 			return 0;
 		}
 		fwrite(t + i, 1, j - i, f);
+		if (j + 2 < len && t[j + 2] == '#') {
+			/* {{#name}}...{{/name}}: shown when name has a
+			 * value that is not empty */
+			j += 3;
+			for (nl = 0; j + nl < len && t[j + nl] != '}'; nl++)
+				;
+			if (nl == 0 || j + nl + 2 > len || t[j + nl + 1] != '}' ||
+			    (end = section_end(t, len, j + nl + 2, t + j, nl,
+			    &after)) == NULL)
+				return -1;
+			v = var(vars, t + j, nl);
+			if (v != NULL && v[0] != '\0' && sg_tmpl_fill(f,
+			    t + j + nl + 2, (size_t)(end - (t + j + nl + 2)),
+			    vars) != 0)
+				return -1;
+			i = after;
+			continue;
+		}
 		raw = (j + 2 < len && t[j + 2] == '{') ? 3 : 2;
 		j += raw;
 		for (nl = 0; j + nl < len && t[j + nl] != '}'; nl++)

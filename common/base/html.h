@@ -1,5 +1,5 @@
 /*
- * html: the small pieces of HTTP a web page needs that http-parser does
+ * html: the small pieces of HTTP a web page needs that llhttp does
  * not give: form fields (application/x-www-form-urlencoded), cookies,
  * HTML escaping and a template filler for the pages the daemon serves.
  *
@@ -34,9 +34,12 @@ void	sg_html_escape(FILE *, const char *s, size_t len);
 /*
  * Fills a template: "{{name}}" is replaced by the value of name, HTML
  * escaped; "{{{name}}}" by the value as it is (for fragments the daemon
- * itself composed). vars is name, value, name, value, ..., NULL. A name
- * with no value is replaced by nothing. Returns 0, or -1 when the
- * template has an unterminated placeholder.
+ * itself composed). "{{#name}}...{{/name}}" is the part between, filled
+ * the same way, when name has a value that is not empty, and nothing
+ * otherwise (so the HTML stays in the template and the daemon only says
+ * which parts to show). vars is name, value, name, value, ..., NULL. A
+ * name with no value is replaced by nothing. Returns 0, or -1 when the
+ * template has an unterminated placeholder or section.
  */
 int	sg_tmpl_fill(FILE *, const char *tmpl, size_t len,
 	    const char *const vars[]);

@@ -1902,9 +1902,8 @@ web_sign_in_page(struct conn *c, int status, enum signin_error e,
     const char *party, const char *query)
 {
 	const struct sg_daemon_conf *d = &c->hs->g->conf->cfg->daemon;
-	char pre[SG_SESSION_TOKEN], extra[256], idle[16], errors[1024];
-	const char *notice = "", *perr = "", *pwerr = "", *summary = NULL;
-	const char *pfield = "#party";
+	char pre[SG_SESSION_TOKEN], extra[256], idle[16];
+	const char *summary = NULL, *pfield = "#party";
 	int bad_party = 0, bad_pw = 0;
 
 	if (sg_session_token(pre) != 0) {
@@ -1945,76 +1944,21 @@ web_sign_in_page(struct conn *c, int status, enum signin_error e,
 	case SI_NONE:
 		break;
 	}
-	if (summary != NULL) {
-		char *b = NULL;
-		size_t bl = 0;
-		FILE *f = open_memstream(&b, &bl);
-
-		if (f == NULL) {
-			conn_close(c);
-			return;
-		}
-		fputs("<div class=\"govuk-error-summary\" data-module=\""
-		    "govuk-error-summary\"><div role=\"alert\"><h2 class=\""
-		    "govuk-error-summary__title\">There is a problem</h2>"
-		    "<div class=\"govuk-error-summary__body\"><ul class=\""
-		    "govuk-list govuk-error-summary__list\"><li><a href=\"", f);
-		fputs(pfield, f);
-		fputs("\">", f);
-		sg_html_escape(f, summary, strlen(summary));
-		fputs("</a></li>", f);
-		if (e == SI_EMPTY)
-			fputs("<li><a href=\"#password\">Enter your password"
-			    "</a></li>", f);
-		fputs("</ul></div></div></div>", f);
-		fclose(f);
-		snprintf(errors, sizeof(errors), "%s", b ? b : "");
-		free(b);
-	} else
-		errors[0] = '\0';
-	if (bad_party)
-		perr = e == SI_WRONG ? "<p id=\"party-error\" class=\""
-		    "govuk-error-message\"><span class=\"govuk-visually-"
-		    "hidden\">Error:</span> The organisation ID or the password "
-		    "is not right</p>" : "<p id=\"party-error\" class=\""
-		    "govuk-error-message\"><span class=\"govuk-visually-hidden"
-		    "\">Error:</span> Enter your organisation ID</p>";
-	if (bad_pw)
-		pwerr = "<p id=\"password-error\" class=\"govuk-error-message"
-		    "\"><span class=\"govuk-visually-hidden\">Error:</span> "
-		    "Enter your password</p>";
-	if (summary == NULL && strcmp(query, "timeout") == 0)
-		notice = "<div class=\"govuk-notification-banner\" role=\""
-		    "region\" aria-labelledby=\"notice-title\" data-module=\""
-		    "govuk-notification-banner\"><div class=\"govuk-"
-		    "notification-banner__header\"><h2 class=\"govuk-"
-		    "notification-banner__title\" id=\"notice-title\">Important"
-		    "</h2></div><div class=\"govuk-notification-banner__content"
-		    "\"><p class=\"govuk-notification-banner__heading\">You were "
-		    "signed out because there was no activity for a while. "
-		    "Sign in again to carry on.</p></div></div>";
-	else if (summary == NULL && strcmp(query, "signed-out") == 0)
-		notice = "<div class=\"govuk-notification-banner govuk-"
-		    "notification-banner--success\" role=\"alert\" aria-"
-		    "labelledby=\"notice-title\" data-module=\"govuk-"
-		    "notification-banner\"><div class=\"govuk-notification-"
-		    "banner__header\"><h2 class=\"govuk-notification-banner__"
-		    "title\" id=\"notice-title\">Success</h2></div><div class=\""
-		    "govuk-notification-banner__content\"><p class=\"govuk-"
-		    "notification-banner__heading\">You have signed out.</p>"
-		    "</div></div>";
 	{
+		/* the page's parts are in sign-in.html; this says which to
+		 * show and the words of the error */
 		const char *vars[] = { "title", summary ? "Error: Sign in" :
 		    "Sign in", "page", "sign-in", "csrf", pre, "idle_minutes",
-		    idle, "notice", notice, "errors", errors, "party_value",
-		    party ? party : "", "party_group", bad_party ?
-		    "govuk-form-group--error" : "", "party_input", bad_party ?
-		    "govuk-input--error" : "", "party_described", bad_party ?
-		    " party-error" : "", "party_error", perr, "password_group",
-		    bad_pw ? "govuk-form-group--error" : "", "password_input",
-		    bad_pw ? "govuk-input--error" : "", "password_described",
-		    bad_pw ? " aria-describedby=\"password-error\"" : "",
-		    "password_error", pwerr, NULL };
+		    idle, "summary", summary ? summary : "", "summary_href",
+		    pfield, "summary_password", e == SI_EMPTY ? "1" : "",
+		    "notice_timeout", summary == NULL && strcmp(query,
+		    "timeout") == 0 ? "1" : "", "notice_signed_out",
+		    summary == NULL && strcmp(query, "signed-out") == 0 ?
+		    "1" : "", "party_value", party ? party : "",
+		    "party_error", !bad_party ? "" : e == SI_WRONG ?
+		    "The organisation ID or the password is not right" :
+		    "Enter your organisation ID", "password_error",
+		    bad_pw ? "Enter your password" : "", NULL };
 
 		snprintf(extra, sizeof(extra), "Set-Cookie: " COOKIE_PRE
 		    "=%s; Path=/; Secure; HttpOnly; SameSite=Strict\r\n", pre);

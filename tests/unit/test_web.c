@@ -113,6 +113,30 @@ templates(void **st)
 	assert_int_equal(rc, 0);
 	assert_string_equal(s, "no placeholders { } }}");
 	free(s);
+	/* sections: shown when the value is not empty, filled the same way */
+	{
+		const char *v2[] = { "err", "Enter your ID", "none", "",
+		    "who", "<x>", NULL };
+
+		s = fill("[{{#err}}<p>{{err}} {{who}}</p>{{/err}}]"
+		    "[{{#none}}hidden{{/none}}][{{#missing}}no{{/missing}}]",
+		    v2, &rc);
+		assert_int_equal(rc, 0);
+		assert_string_equal(s, "[<p>Enter your ID &lt;x&gt;</p>][][]");
+		free(s);
+		/* nested, different names */
+		s = fill("{{#err}}a{{#who}}b{{/who}}{{#none}}c{{/none}}"
+		    "{{/err}}", v2, &rc);
+		assert_int_equal(rc, 0);
+		assert_string_equal(s, "ab");
+		free(s);
+		s = fill("{{#err}}unterminated", v2, &rc);
+		assert_int_equal(rc, -1);
+		free(s);
+		s = fill("{{#}}x{{/}}", v2, &rc);
+		assert_int_equal(rc, -1);
+		free(s);
+	}
 }
 
 #define S	1000000LL
