@@ -63,7 +63,10 @@ struct gw_xfer {
 	char		 delete_reason[32];
 	struct gw_rcpt	*rcpt;
 	size_t		 nrcpt;
-	char		*name;		/* the sender's file name (meta/) */
+	char		*name;		/* the sender's file name (meta/),
+					   read at start, never on a
+					   request */
+	uint64_t	 report_size;	/* meta/<id>.txt, 0: none */
 };
 
 struct gw_upload_result {
@@ -73,11 +76,15 @@ struct gw_upload_result {
 	char		 sha256[65];	/* of the plaintext, when accepted */
 	uint64_t	 bytes_in;
 	char		 problem[160];	/* for error statuses */
+	uint64_t	 report_size;	/* the report written for a person */
 };
 
 struct gw_upload_cb {
 	void	(*resume)(void *arg);	/* may read again */
 	void	(*done)(void *arg, struct gw_upload *);
+	/* every byte fed so far has been checked (asked for with
+	 * gw_upload_watch); may be NULL */
+	void	(*checked)(void *arg, struct gw_upload *);
 };
 
 struct gw_counters {
@@ -158,19 +165,25 @@ struct gw_xfer *gw_xfer_new(struct gw *, const char *id);
 void	gw_xfer_apply(struct gw *, int type, const char *payload, size_t,
 	    int64_t time_us);
 struct gw_rcpt *gw_xfer_rcpt(struct gw_xfer *, const char *party);
-/* Name of the sender's file, read from meta/ on first use. */
+/* Name of the sender's file, from memory (listings never read the
+ * disk: names and report sizes are read once, at start). */
 const char *gw_xfer_name(struct gw *, struct gw_xfer *);
 /* The stored report JSON (malloc'd), or NULL. */
 char	*gw_xfer_report(struct gw *, const char *id);
+/* Writes meta/<id> and, for a rejection, the report a person reads
+ * (meta/<id>.txt, its size in *report_size). Off the I/O thread. */
 int	gw_meta_write(struct gw *, const char *id, const char *name,
-	    const struct sg_report *, char err[SG_ERR_MAX]);
+	    const struct sg_report *, uint64_t *report_size,
+	    char err[SG_ERR_MAX]);
 /* A rejected upload's report as text (malloc'd), or NULL. */
 char	*gw_xfer_report_text(struct gw *, const char *id, size_t *len);
-uint64_t gw_xfer_report_size(struct gw *, const char *id);
 /* The sender renamed the file it just sent (SFTP: WinSCP's .filepart);
- * only the meta record changes. */
-int	gw_xfer_rename(struct gw *, struct gw_xfer *, const char *name,
-	    char err[SG_ERR_MAX]);
+ * only the meta record changes, rewritten and synced on libuv's work
+ * pool; cb(arg, ok) follows on the I/O thread, the name in memory
+ * changed when ok. 0, or -1 (not started). */
+typedef void (*gw_done_cb)(void *arg, int ok);
+int	gw_xfer_rename(struct gw *, const char *id, const char *name,
+	    gw_done_cb, void *arg);
 /* Writes a DOWNLOADED (from, bytes) or CONFIRMED record off the I/O
  * thread, applies it to the index and journals it; cb(arg, ok) follows
  * on the I/O thread once it is durable (or failed). -1: not queued. */
@@ -224,6 +237,14 @@ void	gw_upload_cancel(struct gw_upload *);
 /* The front door refused it part way (rule: "out-of-order", ...): the
  * same, and the journal says why. */
 void	gw_upload_refuse(struct gw_upload *, const char *rule);
+/* Asks for one cb.checked once every byte fed so far has been checked
+ * (whole rows), or the verdict is reached: 1. 0 when the upload is still
+ * waiting for a thread (nothing can be checked yet; no cb.checked). */
+int	gw_upload_watch(struct gw_upload *);
+/* 1 when what has been checked already makes it a rejection; why then
+ * says so (the first rule broken, and where), for a front to tell its
+ * client before the verdict. */
+int	gw_upload_failing(struct gw_upload *, char *why, size_t cap);
 const struct gw_upload_result *gw_upload_result(const struct gw_upload *);
 void	gw_upload_free(struct gw_upload *);
 

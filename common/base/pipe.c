@@ -16,6 +16,9 @@ struct sg_pipe {
 	size_t		 wfill;		/* bytes in the block being written */
 	int		 reading;	/* reader holds block (head - 1) */
 	int		 closed, aborted;
+	/* syncs: asked for, passed on by a relaying reader, done */
+	unsigned long	 sync_req, sync_seen, sync_done;
+	int		 relay;
 };
 
 struct sg_pipe *
@@ -165,21 +168,68 @@ sg_pipe_read(struct sg_pipe *p, const void **out)
 		p->reading = 0;		/* release the previous block */
 		pthread_cond_broadcast(&p->cv);
 	}
-	while (!p->aborted && p->count == 0 && !p->closed)
+	for (;;) {
+		if (p->aborted) {
+			n = -1;
+			break;
+		}
+		if (p->count > 0) {
+			*out = p->mem + p->head * p->bsize;
+			n = (long)p->len[p->head];
+			p->head = (p->head + 1) % p->nblocks;
+			p->count--;
+			p->reading = 1;
+			break;
+		}
+		if (p->sync_done != p->sync_req) {
+			/* every block before the sync has been dealt with */
+			if (p->relay && p->sync_seen != p->sync_req) {
+				p->sync_seen = p->sync_req;
+				n = SG_PIPE_SYNC;
+				break;
+			}
+			p->sync_done = p->sync_req;
+			pthread_cond_broadcast(&p->cv);
+		}
+		if (p->closed) {
+			n = 0;
+			break;
+		}
 		pthread_cond_wait(&p->cv, &p->mu);
-	if (p->aborted)
-		n = -1;
-	else if (p->count == 0)
-		n = 0;
-	else {
-		*out = p->mem + p->head * p->bsize;
-		n = (long)p->len[p->head];
-		p->head = (p->head + 1) % p->nblocks;
-		p->count--;
-		p->reading = 1;
 	}
 	pthread_mutex_unlock(&p->mu);
 	return n;
+}
+
+int
+sg_pipe_sync(struct sg_pipe *p)
+{
+	unsigned long gen;
+	int rc;
+
+	pthread_mutex_lock(&p->mu);
+	while (p->wfill > 0 && !p->aborted && busy(p) >= p->nblocks)
+		pthread_cond_wait(&p->cv, &p->mu);
+	if (p->wfill > 0 && !p->aborted) {
+		p->len[wblock(p)] = p->wfill;
+		p->count++;
+		p->wfill = 0;
+	}
+	gen = ++p->sync_req;
+	pthread_cond_broadcast(&p->cv);
+	while (!p->aborted && !p->closed && p->sync_done < gen)
+		pthread_cond_wait(&p->cv, &p->mu);
+	rc = p->aborted || p->sync_done < gen ? -1 : 0;
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
+void
+sg_pipe_relay(struct sg_pipe *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->relay = 1;
+	pthread_mutex_unlock(&p->mu);
 }
 
 void

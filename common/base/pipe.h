@@ -32,9 +32,23 @@ int		sg_pipe_commit(struct sg_pipe *, size_t len);
 size_t		sg_pipe_block_size(const struct sg_pipe *);
 
 /* Consumer: the next filled block. Returns its length (> 0), 0 at the end
- * of data, -1 when the producer aborted. The block stays valid until the
- * next call to sg_pipe_read. */
+ * of data, -1 when the producer aborted, and SG_PIPE_SYNC (relaying
+ * consumers only, see below). The block stays valid until the next call
+ * to sg_pipe_read. */
+#define SG_PIPE_SYNC	(-2)
 long		sg_pipe_read(struct sg_pipe *, const void **);
+
+/* Producer: hands over the partly filled block and waits until the
+ * consumer has finished with every byte written so far (it has come
+ * back for more). Then whatever the consumer made of those bytes may be
+ * read, until the producer writes again. 0, or -1 when the pipe was
+ * aborted or closed. */
+int		sg_pipe_sync(struct sg_pipe *);
+/* Consumer, before reading: it passes what it reads on to a pipe of its
+ * own. Then a sync reaches it as SG_PIPE_SYNC once it has taken every
+ * block before it; it syncs its own pipe and reads again, which tells
+ * the producer. */
+void		sg_pipe_relay(struct sg_pipe *);
 
 /* Either side: stop; the other side's calls now return -1. */
 void		sg_pipe_abort(struct sg_pipe *);

@@ -758,6 +758,19 @@ join(struct parser *ps, int deliver)
 	ps->pipe = NULL;
 }
 
+int
+sg_csvcheck_sync(struct sg_csvcheck *ck)
+{
+	struct parser *ps = ck->ps;
+
+	if (ps->threaded && !ps->aborted && ps->blk != NULL) {
+		if (flush_block(ps) != 0 || sg_pipe_sync(ps->pipe) != 0)
+			return 1;	/* the checker stopped: its verdict */
+	} else if (ps->threaded)
+		return 1;
+	return ck->r->rejected != 0;
+}
+
 void
 sg_csvcheck_free(struct sg_csvcheck *ck)
 {

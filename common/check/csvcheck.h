@@ -40,5 +40,10 @@ int		 sg_csvcheck_feed(struct sg_csvcheck *, const void *, size_t);
  * 0 when the checker ran to the end, -1 when it had stopped. */
 int		 sg_csvcheck_finish(struct sg_csvcheck *);
 void		 sg_csvcheck_free(struct sg_csvcheck *);
+/* Every whole row fed so far has been checked when this returns (a row
+ * not yet ended waits for its end); until the next feed, the report may
+ * be read for what it holds so far. 1 when it already holds an error
+ * (the file will be rejected), 0 when not. */
+int		 sg_csvcheck_sync(struct sg_csvcheck *);
 
 #endif

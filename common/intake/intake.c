@@ -31,6 +31,9 @@ struct consumer {
 	sg_sink_fn		 plain;		/* the tap, or NULL */
 	void			*plain_arg;
 	int			 plain_failed;
+	struct sg_pipe		*pipe;		/* to the worker, when there
+						   is one (written and read on
+						   the intake's thread) */
 };
 
 static int
@@ -189,12 +192,21 @@ worker_main(void *arg)
 	const void *buf;
 	long n;
 
-	while ((n = sg_pipe_read(w->pipe, &buf)) > 0)
+	while ((n = sg_pipe_read(w->pipe, &buf)) > 0 || n == SG_PIPE_SYNC) {
+		if (n == SG_PIPE_SYNC) {
+			/* every byte before the sync is consumed: the CSV
+			 * checker finishes the rows it has, then the next
+			 * read tells the intake's thread */
+			if (w->c->ck != NULL)
+				sg_csvcheck_sync(w->c->ck);
+			continue;
+		}
 		if (consume(w->c, buf, (size_t)n) != 0) {
 			sg_pipe_abort(w->pipe);	/* verdict known: stop */
 			n = 0;
 			break;
 		}
+	}
 	/* n < 0: the decoder failed and has said why; the partial data
 	 * proves nothing more */
 	if (n == 0)
@@ -223,16 +235,19 @@ run_zip(const struct sg_intake_opts *o, struct consumer *c,
 
 	if ((w.pipe = sg_pipe_new(PIPE_BLOCKS, CHUNK)) == NULL)
 		return -1;
+	sg_pipe_relay(w.pipe);
 	if (pthread_create(&th, NULL, worker_main, &w) != 0) {
 		sg_pipe_free(w.pipe);
 		return -1;
 	}
+	c->pipe = w.pipe;
 	rc = sg_zipin_run(&zo, first, nfirst, src, src_arg, to_pipe, w.pipe, r);
 	if (rc == 0)
 		sg_pipe_close(w.pipe);
 	else
 		sg_pipe_abort(w.pipe);
 	pthread_join(th, NULL);
+	c->pipe = NULL;
 	sg_pipe_free(w.pipe);
 	return 0;
 }
@@ -294,10 +309,12 @@ run_age(const struct sg_intake_opts *o, struct consumer *c,
 	}
 	if ((w.pipe = sg_pipe_new(PIPE_BLOCKS, CHUNK)) == NULL)
 		return -1;
+	sg_pipe_relay(w.pipe);
 	if (pthread_create(&th, NULL, worker_main, &w) != 0) {
 		sg_pipe_free(w.pipe);
 		return -1;
 	}
+	c->pipe = w.pipe;
 	st = sg_age_decrypt(o->ids, o->nids, replay_read, &rp, to_pipe,
 	    w.pipe, &why);
 	if (st == SG_AGE_OK)
@@ -305,6 +322,7 @@ run_age(const struct sg_intake_opts *o, struct consumer *c,
 	else
 		sg_pipe_abort(w.pipe);
 	pthread_join(th, NULL);
+	c->pipe = NULL;
 	sg_pipe_free(w.pipe);
 	/* a sink refusal means the checker stopped: its report says why */
 	if (st != SG_AGE_OK && !(st == SG_AGE_IO && c->r.rejected))
@@ -347,6 +365,47 @@ run_plain(const struct sg_intake_opts *o, struct consumer *c,
 	return 0;
 }
 
+/* The source as the intake reads it: when the caller wants to know how
+ * the check stands, everything read so far is checked first. */
+struct watched {
+	const struct sg_intake_opts	*o;
+	struct consumer			*c;
+	struct sg_report		*r;	/* the intake's own */
+	sg_src_fn			 src;
+	void				*arg;
+};
+
+static ssize_t
+watched_read(void *arg, void *buf, size_t cap)
+{
+	struct watched *w = arg;
+	const struct sg_report_entry *first;
+	ssize_t n;
+	int rejected;
+
+	for (;;) {
+		if (w->o->want_sync(w->o->sync_arg)) {
+			first = NULL;
+			rejected = w->r->rejected;
+			if (w->c->pipe != NULL && sg_pipe_sync(w->c->pipe) != 0)
+				rejected = 1;	/* the worker stopped: it has
+						   its verdict */
+			else if (w->c->pipe != NULL) {
+				/* the worker waits for more: its report may
+				 * be read */
+				rejected |= w->c->r.rejected;
+				if (w->c->r.nerrors > 0)
+					first = &w->c->r.errors[0];
+			}
+			if (first == NULL && w->r->nerrors > 0)
+				first = &w->r->errors[0];
+			w->o->synced(w->o->sync_arg, rejected, first);
+		}
+		if ((n = w->src(w->arg, buf, cap)) != SG_SRC_AGAIN)
+			return n;
+	}
+}
+
 int
 sg_intake_check(const struct sg_intake_opts *o, sg_src_fn src,
     void *src_arg, struct sg_report *r)
@@ -358,7 +417,13 @@ sg_intake_check(const struct sg_intake_opts *o, sg_src_fn src,
 	ssize_t n;
 	int rc = -1;
 
+	struct watched wsrc = { o, &c, r, src, src_arg };
+
 	memset(&c, 0, sizeof(c));
+	if (o->want_sync != NULL && o->synced != NULL) {
+		src = watched_read;
+		src_arg = &wsrc;
+	}
 	c.flow = f;
 	c.plain = o->plain;
 	c.plain_arg = o->plain_arg;

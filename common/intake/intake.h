@@ -33,6 +33,17 @@ struct sg_intake_opts {
 	 * checks; a refusal stops the check with rule store.write. */
 	sg_sink_fn		 plain;
 	void			*plain_arg;
+	/* Optional: how the check stands before the end. Before each read
+	 * of the source, want_sync(sync_arg) may ask; then every byte read
+	 * so far is decoded and checked (whole rows: a row not yet ended
+	 * waits for its end) before synced(sync_arg, rejected, the first
+	 * error or NULL) is called, on the thread that runs the intake. The
+	 * daemon uses it to tell an SFTP client of a rejection in the answer
+	 * to its last WRITE. */
+	int			(*want_sync)(void *);
+	void			(*synced)(void *, int rejected,
+				    const struct sg_report_entry *first);
+	void			*sync_arg;
 };
 
 int	sg_intake_check(const struct sg_intake_opts *, sg_src_fn src,

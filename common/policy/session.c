@@ -1,3 +1,4 @@
+/* session: signed-in web sessions, in memory; see session.h. */
 #include "policy/session.h"
 
 #include <stdio.h>

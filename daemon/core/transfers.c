@@ -1,7 +1,10 @@
 /*
- * xfer: the transfers the gateway holds, folded from the transfer log
- * (the source of truth), the sender's file names and reports (meta/),
- * authorisation, and the retention timer.
+ * transfers: the index of the transfers the gateway holds, in memory,
+ * folded from the transfer log (the source of truth); the sender's file
+ * names and reports (meta/: read once at start, written by the pipeline,
+ * renamed on the work pool, so no request reads or syncs the disk on the
+ * I/O thread); and the retention timer. Who may do what with a transfer
+ * is not decided here but in access.c.
  */
 #include "gw.h"
 
@@ -243,6 +246,35 @@ gw_xfer_apply(struct gw *g, int type, const char *pl, size_t n,
 	}
 }
 
+static json_t *meta_json(struct gw *, const char *id);
+
+/* At start, before any client: each transfer's name and report size,
+ * so that no listing reads the disk. */
+static void
+load_meta(struct gw *g)
+{
+	char fname[SG_ID_MAX + 8];
+	struct stat st;
+	json_t *j;
+	size_t i;
+
+	for (i = 0; i < g->nx; i++) {
+		struct gw_xfer *x = g->x[i];
+		const char *n;
+
+		if (x->name == NULL && (j = meta_json(g, x->id)) != NULL) {
+			if ((n = json_string_value(json_object_get(j,
+			    "name"))) != NULL)
+				x->name = strdup(n);
+			json_decref(j);
+		}
+		snprintf(fname, sizeof(fname), "%s.txt", x->id);
+		if (fstatat(g->meta_dir, fname, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    st.st_size > 0)
+			x->report_size = (uint64_t)st.st_size;
+	}
+}
+
 int
 gw_xfers_load(struct gw *g, char err[SG_ERR_MAX])
 {
@@ -256,6 +288,8 @@ gw_xfers_load(struct gw *g, char err[SG_ERR_MAX])
 		gw_xfer_apply(g, rec.type, rec.payload, rec.plen,
 		    (int64_t)rec.time_us);
 	sg_log_reader_close(r);
+	if (rc == 0)
+		load_meta(g);
 	return rc;
 }
 
@@ -293,7 +327,7 @@ gw_finish_unreleased(struct gw *g, char err[SG_ERR_MAX])
  * or the journal. */
 int
 gw_meta_write(struct gw *g, const char *id, const char *name,
-    const struct sg_report *r, char err[SG_ERR_MAX])
+    const struct sg_report *r, uint64_t *report_size, char err[SG_ERR_MAX])
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -311,6 +345,7 @@ gw_meta_write(struct gw *g, const char *id, const char *name,
 		free(buf);
 		return sg_errf(err, "out of memory");
 	}
+	*report_size = 0;
 	rc = sg_durable_file(g->meta_dir, id, buf, len, 0600, err);
 	free(buf);
 	if (rc != 0 || !r->rejected)
@@ -330,6 +365,8 @@ gw_meta_write(struct gw *g, const char *id, const char *name,
 
 		snprintf(tname, sizeof(tname), "%s.txt", id);
 		rc = sg_durable_file(g->meta_dir, tname, buf, len, 0600, err);
+		if (rc == 0)
+			*report_size = len;
 	}
 	free(buf);
 	return rc;
@@ -341,53 +378,79 @@ gw_xfer_report_text(struct gw *g, const char *id, size_t *len)
 	return meta_read(g, id, ".txt", len);
 }
 
-uint64_t
-gw_xfer_report_size(struct gw *g, const char *id)
-{
-	char fname[SG_ID_MAX + 8];
-	struct stat st;
+struct rename_work {
+	uv_work_t	 w;
+	struct gw	*g;
+	char		 id[SG_ID_MAX];
+	char		*name;
+	int		 ok;
+	gw_done_cb	 cb;
+	void		*arg;
+};
 
-	snprintf(fname, sizeof(fname), "%s.txt", id);
-	if (!sg_transfer_id_ok(id) || fstatat(g->meta_dir, fname, &st,
-	    AT_SYMLINK_NOFOLLOW) != 0 || st.st_size < 0)
-		return 0;
-	return (uint64_t)st.st_size;
+/* On the work pool: meta/<id> read and replaced, durably. */
+static void
+rename_run(uv_work_t *w)
+{
+	struct rename_work *r = w->data;
+	char *report = gw_xfer_report(r->g, r->id), *buf = NULL;
+	char err[SG_ERR_MAX];
+	size_t len = 0;
+	FILE *f;
+
+	if (report == NULL || (f = open_memstream(&buf, &len)) == NULL) {
+		free(report);
+		return;
+	}
+	fputs("{\"name\":", f);
+	sg_json_str(f, r->name);
+	fprintf(f, ",\"report\":%s}\n", report);
+	free(report);
+	if (fclose(f) == 0)
+		r->ok = sg_durable_replace(r->g->meta_dir, r->id, buf, len,
+		    0600, err) == 0;
+	free(buf);
+}
+
+static void
+rename_after(uv_work_t *w, int status)
+{
+	struct rename_work *r = w->data;
+	struct gw_xfer *x;
+
+	if (status == 0 && r->ok && (x = gw_xfer_find(r->g, r->id)) != NULL) {
+		free(x->name);
+		x->name = r->name;
+		r->name = NULL;
+	}
+	r->g->n.vault_work--;
+	r->cb(r->arg, status == 0 && r->ok);
+	free(r->name);
+	free(r);
 }
 
 int
-gw_xfer_rename(struct gw *g, struct gw_xfer *x, const char *name,
-    char err[SG_ERR_MAX])
+gw_xfer_rename(struct gw *g, const char *id, const char *name, gw_done_cb cb,
+    void *arg)
 {
-	char *report = gw_xfer_report(g, x->id), *buf = NULL, *nn;
-	size_t len = 0;
-	FILE *f;
-	int rc;
+	struct rename_work *r = calloc(1, sizeof(*r));
 
-	if (report == NULL)
-		return sg_errf(err, "the transfer's record cannot be read");
-	if ((nn = strdup(name)) == NULL ||
-	    (f = open_memstream(&buf, &len)) == NULL) {
-		free(nn);
-		free(report);
-		return sg_errf(err, "out of memory");
+	if (r == NULL || (r->name = strdup(name)) == NULL) {
+		free(r);
+		return -1;
 	}
-	fputs("{\"name\":", f);
-	sg_json_str(f, name);
-	fprintf(f, ",\"report\":%s}\n", report);
-	free(report);
-	if (fclose(f) != 0) {
-		free(buf);
-		free(nn);
-		return sg_errf(err, "out of memory");
+	r->g = g;
+	r->cb = cb;
+	r->arg = arg;
+	r->w.data = r;
+	snprintf(r->id, sizeof(r->id), "%s", id);
+	if (uv_queue_work(g->loop, &r->w, rename_run, rename_after) != 0) {
+		free(r->name);
+		free(r);
+		return -1;
 	}
-	rc = sg_durable_replace(g->meta_dir, x->id, buf, len, 0600, err);
-	free(buf);
-	if (rc == 0) {
-		free(x->name);
-		x->name = nn;
-	} else
-		free(nn);
-	return rc;
+	g->n.vault_work++;
+	return 0;
 }
 
 /* meta/<id><suffix>, whole (malloc'd, NUL-terminated), or NULL. */
@@ -447,15 +510,8 @@ meta_json(struct gw *g, const char *id)
 const char *
 gw_xfer_name(struct gw *g, struct gw_xfer *x)
 {
-	json_t *j;
-
-	if (x->name != NULL)
-		return x->name;
-	if ((j = meta_json(g, x->id)) == NULL)
-		return "unknown";
-	x->name = strdup(json_string_value(json_object_get(j, "name")));
-	json_decref(j);
-	return x->name ? x->name : "unknown";
+	(void)g;
+	return x->name != NULL ? x->name : "unknown";
 }
 
 char *

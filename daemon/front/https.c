@@ -1049,7 +1049,7 @@ up_done(void *arg, struct gw_upload *u)
 	gw_upload_free(u);
 }
 
-static const struct gw_upload_cb up_cb = { up_resume, up_done };
+static const struct gw_upload_cb up_cb = { up_resume, up_done, NULL };
 
 /* ---- authentication: the credential goes to core/signin.c ---- */
 

@@ -97,6 +97,12 @@ struct handle {
 	uint64_t	 off;
 	int		 ended, verdict;	/* verdict: status, 0 = none */
 	char		 why[768];
+	/* the answer to the last WRITE waits until the bytes it carried have
+	 * been checked, so that a client that ignores CLOSE's status (curl,
+	 * paramiko's close()) still hears of a rejection */
+	int		 held;
+	uint32_t	 held_id;
+	char		 early[480];	/* a rejection known before the verdict */
 	char		 id[SG_ID_MAX];
 	/* reading */
 	int		 fd;
@@ -117,7 +123,7 @@ struct recent {
 	uint32_t	 when;
 };
 
-enum wait { W_NONE, W_WRITE, W_CLOSE, W_RECORD };
+enum wait { W_NONE, W_WRITE, W_CLOSE, W_RECORD, W_RENAME };
 
 struct sftp {
 	struct gw		*g;
@@ -135,6 +141,8 @@ struct sftp {
 	uint32_t		 wait_id;	/* the request waiting */
 	int			 wait_h;	/* its handle */
 	char			 wait_xid[SG_ID_MAX];	/* its transfer */
+	struct recent		*wait_recent;	/* W_RENAME: what it renames */
+	char			 wait_name[SG_VNAME_MAX + 1];
 	struct gw_dl_memo	 dl_memo;	/* downloads recorded */
 	int			 resumed;	/* a held WRITE may be answered */
 	int			 refs;
@@ -644,7 +652,7 @@ node_attrs(struct sftp *s, const struct node *n, struct attrs *a)
 		file_attrs(a, in_size(n->x), 0400, in_time(n->x));
 		return 0;
 	case N_REPORT:
-		file_attrs(a, gw_xfer_report_size(s->g, n->x->id), 0400,
+		file_attrs(a, n->x->report_size, 0400,
 		    secs(n->x->received));
 		return 0;
 	default:
@@ -940,6 +948,53 @@ remember(struct sftp *s, struct handle *h)
 	r->when = secs(gw_now_us());
 }
 
+/* Answers the WRITE held on h, if there is one. */
+static void
+answer_held(struct sftp *s, struct handle *h, uint32_t code, const char *why)
+{
+	if (!h->held)
+		return;
+	h->held = 0;
+	status(s, h->held_id, code, code == FX_OK ? NULL : why);
+}
+
+/* 1 when what has been checked already makes h's file a rejection;
+ * h->early then says so. */
+static int
+failing(struct handle *h)
+{
+	char why[200];
+
+	if (h->up == NULL || !gw_upload_failing(h->up, why, sizeof(why)))
+		return 0;
+	snprintf(h->early, sizeof(h->early), "schoolgate: %s rejected: %s; "
+	    "the report follows when the file is closed", h->name, why);
+	return 1;
+}
+
+/* A WRITE whose bytes are in the pipeline. Once what has been checked
+ * makes the file a rejection, it is answered with that (and so is the
+ * one held); otherwise the one held is answered "ok" (it was not the
+ * last) and this one is held until its bytes have been checked. */
+static void
+answer_write(struct sftp *s, struct handle *h, uint32_t id)
+{
+	if (failing(h)) {
+		answer_held(s, h, FX_FAILURE, h->early);
+		status(s, id, FX_FAILURE, h->early);
+		return;
+	}
+	answer_held(s, h, FX_OK, NULL);
+	if (h->up == NULL || !gw_upload_watch(h->up)) {
+		/* nothing to wait for, or nothing checked yet (the upload
+		 * waits for a thread) */
+		status(s, id, FX_OK, NULL);
+		return;
+	}
+	h->held = 1;
+	h->held_id = id;
+}
+
 /* The verdict, as the client will read it. */
 static void
 verdict_text(struct handle *h, const struct gw_upload_result *r)
@@ -990,6 +1045,7 @@ finish_close(struct sftp *s, int i, uint32_t id)
 	char why[sizeof(h->why)];
 
 	memcpy(why, h->why, sizeof(why));
+	answer_held(s, h, (uint32_t)verdict, why);
 	if (verdict == FX_OK)
 		remember(s, h);
 	handle_free(s, i);
@@ -1020,10 +1076,41 @@ up_done(void *arg, struct gw_upload *u)
 		finish_close(s, (int)i, s->wait_id);
 		fence_leave(s);
 		s_unref(s);
+	} else if (s->h[i].held && fence_enter(s)) {
+		/* decided before the client closed (a file that could not
+		 * be opened): the WRITE held says so */
+		s->refs++;
+		answer_held(s, &s->h[i], (uint32_t)s->h[i].verdict,
+		    s->h[i].why);
+		fence_leave(s);
+		s_unref(s);
 	}
 }
 
-static const struct gw_upload_cb up_cb = { up_resume, up_done };
+/* The bytes fed so far are checked: the WRITE held is answered. */
+static void
+up_checked(void *arg, struct gw_upload *u)
+{
+	struct sftp *s = arg;
+	struct handle *h;
+	unsigned i;
+
+	for (i = 0; i < s->nh; i++)
+		if (s->h[i].kind == H_UPLOAD && s->h[i].up == u)
+			break;
+	if (i == s->nh || !s->h[i].held || !fence_enter(s))
+		return;
+	s->refs++;
+	h = &s->h[i];
+	if (failing(h))
+		answer_held(s, h, FX_FAILURE, h->early);
+	else
+		answer_held(s, h, FX_OK, NULL);
+	fence_leave(s);
+	s_unref(s);
+}
+
+static const struct gw_upload_cb up_cb = { up_resume, up_done, up_checked };
 
 /* A log record the answer waits for (DOWNLOADED before the handle of a
  * download, CONFIRMED before REMOVE's status). */
@@ -1316,7 +1403,7 @@ do_write(struct sftp *s, uint32_t id, struct rd *r)
 		s->resumed = 0;
 		return;
 	}
-	status(s, id, FX_OK, NULL);
+	answer_write(s, h, id);
 }
 
 static void
@@ -1577,13 +1664,34 @@ do_realpath(struct sftp *s, uint32_t id, struct rd *r)
 /* RENAME of an upload this session has just closed, within its drop
  * folder: WinSCP sends to "name.filepart" and renames when done. Only
  * the name on record changes; the file is not checked again. */
+/* The rename recorded (or not): its answer. */
+static void
+renamed(void *arg, int ok)
+{
+	struct sftp *s = arg;
+
+	if (!fence_enter(s)) {
+		s_unref(s);
+		return;
+	}
+	s->wait = W_NONE;
+	if (ok) {
+		snprintf(s->wait_recent->name, sizeof(s->wait_recent->name),
+		    "%s", s->wait_name);
+		status(s, s->wait_id, FX_OK, NULL);
+	} else
+		status(s, s->wait_id, FX_FAILURE, "the new name could not be "
+		    "recorded");
+	fence_leave(s);
+	s_unref(s);
+}
+
 static void
 rename_paths(struct sftp *s, uint32_t id, const char *from, const char *to)
 {
 	struct node a, b;
 	struct recent *rc;
 	struct gw_xfer *x;
-	char err[SG_ERR_MAX];
 
 	resolve(s, from, 0, &a);
 	resolve(s, to, 0, &b);
@@ -1619,13 +1727,18 @@ rename_paths(struct sftp *s, uint32_t id, const char *from, const char *to)
 		not_there(s, id, &a);
 		return;
 	}
-	if (gw_xfer_rename(s->g, x, b.name, err) != 0) {
+	/* the new name is written and synced off the I/O thread; the
+	 * session's requests wait for it */
+	if (gw_xfer_rename(s->g, x->id, b.name, renamed, s) != 0) {
 		status(s, id, FX_FAILURE, "the new name could not be "
 		    "recorded");
 		return;
 	}
-	snprintf(rc->name, sizeof(rc->name), "%s", b.name);
-	status(s, id, FX_OK, NULL);
+	s->refs++;
+	s->wait = W_RENAME;
+	s->wait_id = id;
+	s->wait_recent = rc;
+	snprintf(s->wait_name, sizeof(s->wait_name), "%s", b.name);
 }
 
 static void
@@ -1730,7 +1843,10 @@ process(struct sftp *s)
 	s->refs++;
 	if (s->wait == W_WRITE && s->resumed) {
 		s->wait = W_NONE;
-		status(s, s->wait_id, FX_OK, NULL);
+		if (s->h[s->wait_h].kind == H_UPLOAD)
+			answer_write(s, &s->h[s->wait_h], s->wait_id);
+		else
+			status(s, s->wait_id, FX_OK, NULL);
 	}
 	while (!s->dead && !s->broken && s->wait == W_NONE &&
 	    s->io->pending(s->arg) < OUT_MARK && s->inlen - at >= 4) {

@@ -18,6 +18,7 @@
 #include "gw.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -70,6 +71,10 @@ struct gw_upload {
 	int			 done, owner_gone;
 	struct gw_upload	*qnext;		/* pool queue */
 	unsigned		 party_cap;	/* threads its party may hold */
+	/* how the check stands before the verdict (under mu) */
+	int			 watch;		/* cb.checked wanted */
+	int			 failing;	/* an error found already */
+	char			 fail_why[200];
 	/* the stall check (I/O thread, under mu) */
 	int			 stalled;
 	unsigned		 stall_seconds;
@@ -166,18 +171,28 @@ on_mbox(uv_async_t *a)
 				u->cb.resume(u->arg);
 			continue;
 		}
+		if (kind == 2) {
+			if (!u->owner_gone && !u->done && u->cb.checked)
+				u->cb.checked(u->arg, u);
+			continue;
+		}
 		u->done = 1;
 		g->n.in_flight--;
 		for (i = 0; i < u->nrecs; i++)
 			gw_xfer_apply(g, u->recs[i].type, u->recs[i].pl.buf,
 			    u->recs[i].pl.len, gw_now_us());
-		if (u->res.status == 201) {
+		if (u->res.status == 201 || u->res.status == 422) {
+			/* names and report sizes live in memory */
 			struct gw_xfer *x = gw_xfer_find(g, u->res.id);
 
-			g->n.accepted++;
 			if (x != NULL && x->name == NULL)
 				x->name = strdup(u->name);
-		} else if (u->res.status == 422)
+			if (x != NULL)
+				x->report_size = u->res.report_size;
+		}
+		if (u->res.status == 201)
+			g->n.accepted++;
+		else if (u->res.status == 422)
 			g->n.rejected++;
 		else
 			g->n.failed++;
@@ -197,11 +212,16 @@ upload_read(void *arg, void *buf, size_t cap)
 	int resume = 0;
 
 	pthread_mutex_lock(&u->mu);
-	while (u->bytes == 0 && !u->eof && !u->cancelled)
+	while (u->bytes == 0 && !u->eof && !u->cancelled && !u->watch)
 		pthread_cond_wait(&u->cv, &u->mu);
 	if (u->cancelled) {
 		pthread_mutex_unlock(&u->mu);
 		return -1;
+	}
+	if (u->bytes == 0 && !u->eof) {
+		/* a front waits to hear how the check stands */
+		pthread_mutex_unlock(&u->mu);
+		return SG_SRC_AGAIN;
 	}
 	while (n < cap && u->head != NULL) {
 		struct blk *b = u->head;
@@ -279,6 +299,95 @@ gw_upload_feed(struct gw_upload *u, const void *buf, size_t len)
 	pthread_cond_signal(&u->cv);
 	pthread_mutex_unlock(&u->mu);
 	return over;
+}
+
+/* I/O thread: will a thread take u now (one is idle, and its party is
+ * under its share)? */
+static int
+starts_soon(struct gw_pool *p, struct gw_upload *u)
+{
+	unsigned i, idle = 0, mine = 0;
+
+	pthread_mutex_lock(&p->mu);
+	for (i = 0; i < p->nth; i++)
+		if (p->cur[i] == NULL)
+			idle++;
+		else if (strcmp(p->cur[i]->party, u->party) == 0)
+			mine++;
+	pthread_mutex_unlock(&p->mu);
+	return idle > 0 && mine < u->party_cap;
+}
+
+/* Pipeline thread, before the intake reads: a front waits to answer
+ * and there is nothing more to read now. */
+static int
+want_sync(void *arg)
+{
+	struct gw_upload *u = arg;
+	int want;
+
+	pthread_mutex_lock(&u->mu);
+	want = u->watch && u->bytes == 0 && !u->eof && !u->cancelled;
+	pthread_mutex_unlock(&u->mu);
+	return want;
+}
+
+/* Pipeline thread: everything fed before the sync has been checked. */
+static void
+synced(void *arg, int rejected, const struct sg_report_entry *first)
+{
+	struct gw_upload *u = arg;
+
+	pthread_mutex_lock(&u->mu);
+	u->watch = 0;
+	if (rejected && !u->failing) {
+		u->failing = 1;
+		if (first != NULL && first->row > 0 && first->column[0])
+			snprintf(u->fail_why, sizeof(u->fail_why), "%s at row "
+			    "%" PRIu64 ", column %.80s", first->rule,
+			    first->row, first->column);
+		else if (first != NULL && first->row > 0)
+			snprintf(u->fail_why, sizeof(u->fail_why), "%s at row "
+			    "%" PRIu64, first->rule, first->row);
+		else
+			snprintf(u->fail_why, sizeof(u->fail_why), "%s",
+			    first != NULL ? first->rule : "rejected");
+	}
+	pthread_mutex_unlock(&u->mu);
+	post(u->g, u, 2);
+}
+
+int
+gw_upload_watch(struct gw_upload *u)
+{
+	int started;
+
+	pthread_mutex_lock(&u->mu);
+	started = u->started;
+	pthread_mutex_unlock(&u->mu);
+	/* an upload waiting for a thread is checked only once one is free
+	 * for it; its sender may be the one holding the threads, so it is
+	 * not made to wait for that */
+	if (!started && !starts_soon(u->g->pool, u))
+		return 0;
+	pthread_mutex_lock(&u->mu);
+	u->watch = 1;
+	/* the intake may be waiting for bytes: wake it to look */
+	pthread_cond_signal(&u->cv);
+	pthread_mutex_unlock(&u->mu);
+	return 1;
+}
+
+int
+gw_upload_failing(struct gw_upload *u, char *why, size_t cap)
+{
+	int failing;
+
+	pthread_mutex_lock(&u->mu);
+	if ((failing = u->failing) != 0)
+		snprintf(why, cap, "%s", u->fail_why);
+	pthread_mutex_unlock(&u->mu);
+	return failing;
 }
 
 void
@@ -521,6 +630,9 @@ run_upload(struct gw_upload *u)
 	io.nids = g->nids;
 	io.plain = sg_store_seal_write;
 	io.plain_arg = seal;
+	io.want_sync = want_sync;
+	io.synced = synced;
+	io.sync_arg = u;
 	rc = sg_intake_check(&io, upload_read, u, &u->res.report);
 	pthread_mutex_lock(&u->mu);
 	if (u->cancelled)
@@ -585,7 +697,7 @@ run_upload(struct gw_upload *u)
 			goto drain;
 		}
 		if (gw_meta_write(g, u->res.id, u->name, &u->res.report,
-		    err) != 0) {
+		    &u->res.report_size, err) != 0) {
 			fail(u, 503, "the store could not be written: %s", err);
 			goto drain;
 		}
@@ -607,7 +719,8 @@ run_upload(struct gw_upload *u)
 		journal_verdict(u, 0);
 		goto drain;
 	}
-	if (gw_meta_write(g, u->res.id, u->name, &u->res.report, err) != 0) {
+	if (gw_meta_write(g, u->res.id, u->name, &u->res.report,
+	    &u->res.report_size, err) != 0) {
 		sg_store_seal_abort(seal);
 		fail(u, 503, "the store could not be written: %s", err);
 		goto drain;

@@ -291,6 +291,98 @@ plain_and_opaque(void **state)
 	free(t);
 }
 
+/* How the check stands before the end: a source with nothing more yet
+ * asks (SG_SRC_AGAIN); everything read so far is checked before synced()
+ * says so, on the intake's thread. */
+struct sync_src {
+	struct buf	 b;
+	int		 asked, stage;	/* 0 data, 1 again, 2 end */
+	int		 synced, rejected;
+	uint64_t	 row;
+	char		 column[140];
+};
+
+static ssize_t
+sync_read(void *arg, void *buf, size_t cap)
+{
+	struct sync_src *s = arg;
+
+	if (s->b.off < s->b.len)
+		return from_buf(&s->b, buf, cap);
+	if (s->stage == 0) {
+		s->stage = 1;
+		s->asked = 1;
+		return SG_SRC_AGAIN;
+	}
+	return 0;
+}
+
+static int
+sync_want(void *arg)
+{
+	struct sync_src *s = arg;
+	int w = s->asked;
+
+	s->asked = 0;
+	return w;
+}
+
+static void
+sync_done(void *arg, int rejected, const struct sg_report_entry *first)
+{
+	struct sync_src *s = arg;
+
+	s->synced++;
+	s->rejected = rejected;
+	if (first != NULL) {
+		s->row = first->row;
+		snprintf(s->column, sizeof(s->column), "%s", first->column);
+	}
+}
+
+static void
+sync_before_end(void **state)
+{
+	unsigned char *z = malloc(CAP), *t = malloc(CAP);
+	struct buf tap = { t, 0, 0, 0 };
+	struct sg_intake_opts o;
+	struct sg_report r;
+	const char *csv[2] = { GOOD, BAD };
+	int i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		struct sync_src s;
+
+		memset(&s, 0, sizeof(s));
+		s.b.p = z;
+		s.b.len = zip_of(z, csv[i]);
+		memset(&o, 0, sizeof(o));
+		o.flow = &csv_flow;
+		o.passphrase = "s3cret-Pass";
+		o.require_encryption = 1;
+		o.plain = to_buf;
+		o.plain_arg = &tap;
+		o.want_sync = sync_want;
+		o.synced = sync_done;
+		o.sync_arg = &s;
+		tap.len = 0;
+		sg_report_init(&r, 50);
+		assert_int_equal(sg_intake_check(&o, sync_read, &s, &r), 0);
+		assert_int_equal(s.synced, 1);
+		/* the bad row was known at the sync, before the end */
+		assert_int_equal(s.rejected, i);
+		if (i == 1) {
+			assert_int_equal(s.row, 3);
+			assert_string_equal(s.column, "UPN");
+		}
+		assert_int_equal(r.rejected, i);
+		sg_report_free(&r);
+	}
+	free(z);
+	free(t);
+}
+
 int
 main(void)
 {
@@ -298,6 +390,7 @@ main(void)
 		cmocka_unit_test_setup(zip_csv, setup),
 		cmocka_unit_test_setup(age_csv, setup),
 		cmocka_unit_test_setup(plain_and_opaque, setup),
+		cmocka_unit_test_setup(sync_before_end, setup),
 	};
 
 	return cmocka_run_group_tests_name("intake", tests, NULL, NULL);

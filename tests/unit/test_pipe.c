@@ -100,6 +100,73 @@ zero_copy_blocks(void **state)
 	sg_pipe_free(p);
 }
 
+/* A consumer that counts what it has dealt with, and relays syncs (it
+ * has nothing downstream; it notes that it was asked). */
+struct counter {
+	struct sg_pipe	*p;
+	size_t		 seen;		/* bytes dealt with */
+	int		 syncs;		/* SG_PIPE_SYNC received */
+};
+
+static void *
+counting_consumer(void *arg)
+{
+	struct counter *c = arg;
+	const void *b;
+	long n;
+
+	while ((n = sg_pipe_read(c->p, &b)) > 0 || n == SG_PIPE_SYNC) {
+		if (n == SG_PIPE_SYNC)
+			c->syncs++;
+		else
+			c->seen += (size_t)n;
+	}
+	return NULL;
+}
+
+/* A sync returns only once the consumer has dealt with every byte
+ * written before it, the partly filled block included; a relaying
+ * consumer is told. */
+static void
+sync_waits_for_consumer(void **state)
+{
+	unsigned char buf[1000];
+	struct counter c = { NULL, 0, 0 };
+	pthread_t th;
+	int relay, k;
+
+	(void)state;
+	memset(buf, 'x', sizeof(buf));
+	for (relay = 0; relay < 2; relay++) {
+		c.seen = 0;
+		c.syncs = 0;
+		assert_non_null(c.p = sg_pipe_new(4, 4096));
+		if (relay)
+			sg_pipe_relay(c.p);
+		assert_int_equal(pthread_create(&th, NULL, counting_consumer,
+		    &c), 0);
+		for (k = 1; k <= 20; k++) {
+			/* 1000 bytes: never a whole block of 4096 */
+			assert_int_equal(sg_pipe_write(c.p, buf, sizeof(buf)),
+			    0);
+			assert_int_equal(sg_pipe_sync(c.p), 0);
+			assert_int_equal(c.seen, (size_t)k * sizeof(buf));
+			assert_int_equal(c.syncs, relay ? k : 0);
+		}
+		/* nothing written since: a sync still returns */
+		assert_int_equal(sg_pipe_sync(c.p), 0);
+		sg_pipe_close(c.p);
+		pthread_join(th, NULL);
+		assert_int_equal(c.seen, 20 * sizeof(buf));
+		sg_pipe_free(c.p);
+	}
+	/* an aborted pipe: the sync does not wait */
+	assert_non_null(c.p = sg_pipe_new(4, 4096));
+	sg_pipe_abort(c.p);
+	assert_int_equal(sg_pipe_sync(c.p), -1);
+	sg_pipe_free(c.p);
+}
+
 int
 main(void)
 {
@@ -107,6 +174,7 @@ main(void)
 		cmocka_unit_test(bytes_arrive_in_order),
 		cmocka_unit_test(consumer_abort_releases_producer),
 		cmocka_unit_test(zero_copy_blocks),
+		cmocka_unit_test(sync_waits_for_consumer),
 	};
 
 	return cmocka_run_group_tests_name("pipe", tests, NULL, NULL);
