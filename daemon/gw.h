@@ -121,9 +121,9 @@ struct gw {
 	struct sg_bans		*pair_bans;	/* per address and party */
 	struct sg_bans		*party_bans;	/* per party claimed */
 	int			 meta_dir;	/* state/meta */
-	struct gw_xfer		**x;		/* by arrival */
-	size_t			 nx, capx;
-	struct gw_counters	 n;
+	struct gw_xfer		**xfers;	/* the index, by arrival */
+	size_t			 nxfers, capxfers;
+	struct gw_counters	 count;	/* since start, for status */
 	int			 draining;
 	int64_t			 started;
 	/* pipeline */

@@ -34,7 +34,7 @@
 
 struct daemon {
 	struct gw	 g;
-	struct hs	*https;
+	struct https_front	*https;
 	struct sshf	*sftp;		/* NULL when not configured */
 	struct gw_ctl	*ctl;		/* schoolgate status */
 	uv_signal_t	 sigterm, sigint, sighup;
@@ -139,12 +139,12 @@ update_status(struct daemon *dm)
 	    "flight; "
 	    "%llu accepted, %llu rejected, %llu failed, %llu download(s), "
 	    "%u banned address(es)", g->draining ? "draining: " : "",
-	    g->n.connections, dm->sftp ? gw_ssh_sessions(dm->sftp) : 0,
-	    g->n.in_flight,
-	    (unsigned long long)g->n.accepted,
-	    (unsigned long long)g->n.rejected,
-	    (unsigned long long)g->n.failed,
-	    (unsigned long long)g->n.downloads,
+	    g->count.connections, dm->sftp ? gw_ssh_sessions(dm->sftp) : 0,
+	    g->count.in_flight,
+	    (unsigned long long)g->count.accepted,
+	    (unsigned long long)g->count.rejected,
+	    (unsigned long long)g->count.failed,
+	    (unsigned long long)g->count.downloads,
 	    sg_bans_active(g->bans, gw_now_us() / 1000000) +
 	    sg_bans_active(g->pair_bans, gw_now_us() / 1000000));
 }
@@ -170,14 +170,14 @@ status_text(struct daemon *dm, int json)
 	char started[32], cpt[32], root[48], *out = NULL;
 	int64_t now = gw_now_us() / 1000000, up = now - g->started / 1000000;
 	unsigned sftp = dm->sftp ? gw_ssh_sessions(dm->sftp) : 0;
-	unsigned https = g->n.connections - sftp;
+	unsigned https = g->count.connections - sftp;
 	size_t held = 0, rejected = 0, deleted = 0, i;
 	int n;
 
-	for (i = 0; i < g->nx; i++) {
-		if (g->x[i]->state == GW_ACCEPTED)
+	for (i = 0; i < g->nxfers; i++) {
+		if (g->xfers[i]->state == GW_ACCEPTED)
 			held++;
-		else if (g->x[i]->state == GW_REJECTED)
+		else if (g->xfers[i]->state == GW_REJECTED)
 			rejected++;
 		else
 			deleted++;
@@ -207,12 +207,12 @@ status_text(struct daemon *dm, int json)
 		    g->draining ? "draining" : "running", started,
 		    (long long)up, gw_https_port(dm->https), https,
 		    dm->sftp ? gw_ssh_port(dm->sftp) : 0, sftp,
-		    g->n.unauthenticated, g->n.in_flight,
-		    (unsigned long long)g->n.accepted,
-		    (unsigned long long)g->n.rejected,
-		    (unsigned long long)g->n.failed,
-		    (unsigned long long)g->n.downloads,
-		    (unsigned long long)g->n.deleted, held, rejected, deleted,
+		    g->count.unauthenticated, g->count.in_flight,
+		    (unsigned long long)g->count.accepted,
+		    (unsigned long long)g->count.rejected,
+		    (unsigned long long)g->count.failed,
+		    (unsigned long long)g->count.downloads,
+		    (unsigned long long)g->count.deleted, held, rejected, deleted,
 		    sg_bans_active(g->bans, now) +
 		    sg_bans_active(g->pair_bans, now),
 		    (unsigned long long)li.records,
@@ -241,12 +241,12 @@ status_text(struct daemon *dm, int json)
 		    gw_https_port(dm->https), https,
 		    dm->sftp ? "port " : "off, port ",
 		    dm->sftp ? gw_ssh_port(dm->sftp) : 0, sftp,
-		    g->n.unauthenticated, g->n.in_flight,
-		    (unsigned long long)g->n.accepted,
-		    (unsigned long long)g->n.rejected,
-		    (unsigned long long)g->n.failed,
-		    (unsigned long long)g->n.downloads,
-		    (unsigned long long)g->n.deleted, held, rejected, deleted,
+		    g->count.unauthenticated, g->count.in_flight,
+		    (unsigned long long)g->count.accepted,
+		    (unsigned long long)g->count.rejected,
+		    (unsigned long long)g->count.failed,
+		    (unsigned long long)g->count.downloads,
+		    (unsigned long long)g->count.deleted, held, rejected, deleted,
 		    sg_bans_active(g->bans, now) +
 		    sg_bans_active(g->pair_bans, now),
 		    (unsigned long long)li.records,
@@ -333,7 +333,7 @@ on_drain(uv_timer_t *t)
 	update_status(dm);
 	/* records and deletions on the pool use the vault: it is closed
 	 * (the final checkpoint) only once they are done, deadline or not */
-	if (g->n.vault_work == 0 && ((g->n.in_flight == 0 &&
+	if (g->count.vault_work == 0 && ((g->count.in_flight == 0 &&
 	    gw_https_active(dm->https) == 0 &&
 	    (dm->sftp == NULL || gw_ssh_active(dm->sftp) == 0)) ||
 	    gw_now_us() >= dm->drain_deadline)) {
@@ -354,11 +354,11 @@ on_term(uv_signal_t *s, int sig)
 		return;
 	g->draining = 1;
 	sd_notify(0, "STOPPING=1");
-	snprintf(a, sizeof(a), "SCHOOLGATE_IN_FLIGHT=%u", g->n.in_flight);
+	snprintf(a, sizeof(a), "SCHOOLGATE_IN_FLIGHT=%u", g->count.in_flight);
 	f[0] = a;
 	gw_journalf(EV_STOPPING, LOG_NOTICE, f, "stopping on %s: no new "
 	    "connections; %u upload(s) in flight may finish",
-	    strsignal(sig), g->n.in_flight);
+	    strsignal(sig), g->count.in_flight);
 	gw_https_drain(dm->https);
 	if (dm->sftp)
 		gw_ssh_drain(dm->sftp);
@@ -587,7 +587,7 @@ main(int argc, char **argv)
 
 		snprintf(a, sizeof(a), "SCHOOLGATE_HTTPS_PORT=%d",
 		    gw_https_port(dm.https));
-		snprintf(b, sizeof(b), "SCHOOLGATE_TRANSFERS=%zu", g->nx);
+		snprintf(b, sizeof(b), "SCHOOLGATE_TRANSFERS=%zu", g->nxfers);
 		snprintf(c, sizeof(c), "SCHOOLGATE_SFTP_PORT=%d",
 		    dm.sftp ? gw_ssh_port(dm.sftp) : 0);
 		snprintf(e, sizeof(e), "SCHOOLGATE_VERSION=%s", SG_VERSION);
@@ -596,7 +596,7 @@ main(int argc, char **argv)
 			    gw_ssh_port(dm.sftp));
 		gw_journalf(EV_STARTED, LOG_NOTICE, f, "schoolgated %s "
 		    "started: HTTPS on port %d%s, %zu transfer(s) in the log",
-		    SG_VERSION, gw_https_port(dm.https), sp, g->nx);
+		    SG_VERSION, gw_https_port(dm.https), sp, g->nxfers);
 	}
 	sd_notify(0, "READY=1");
 	update_status(&dm);

@@ -293,7 +293,7 @@ gw_unauth_admit(struct gw *g, enum gw_front f, const char *addr)
 		return -1;
 	e->n[f]++;
 	g->unauth.n[f]++;
-	g->n.unauthenticated++;
+	g->count.unauthenticated++;
 	return 0;
 }
 
@@ -306,8 +306,8 @@ gw_unauth_release(struct gw *g, enum gw_front f, const char *addr)
 		e->addr[0] = '\0';
 	if (g->unauth.n[f] > 0)
 		g->unauth.n[f]--;
-	if (g->n.unauthenticated > 0)
-		g->n.unauthenticated--;
+	if (g->count.unauthenticated > 0)
+		g->count.unauthenticated--;
 }
 
 

@@ -79,9 +79,9 @@ gw_xfer_find(struct gw *g, const char *id)
 {
 	size_t i;
 
-	for (i = g->nx; i-- > 0;)
-		if (strcmp(g->x[i]->id, id) == 0)
-			return g->x[i];
+	for (i = g->nxfers; i-- > 0;)
+		if (strcmp(g->xfers[i]->id, id) == 0)
+			return g->xfers[i];
 	return NULL;
 }
 
@@ -90,18 +90,18 @@ gw_xfer_new(struct gw *g, const char *id)
 {
 	struct gw_xfer *x, **nv;
 
-	if (g->nx == g->capx) {
-		size_t cap = g->capx ? g->capx * 2 : 64;
+	if (g->nxfers == g->capxfers) {
+		size_t cap = g->capxfers ? g->capxfers * 2 : 64;
 
-		if ((nv = realloc(g->x, cap * sizeof(*nv))) == NULL)
+		if ((nv = realloc(g->xfers, cap * sizeof(*nv))) == NULL)
 			return NULL;
-		g->x = nv;
-		g->capx = cap;
+		g->xfers = nv;
+		g->capxfers = cap;
 	}
 	if ((x = calloc(1, sizeof(*x))) == NULL)
 		return NULL;
 	snprintf(x->id, sizeof(x->id), "%s", id);
-	g->x[g->nx++] = x;
+	g->xfers[g->nxfers++] = x;
 	return x;
 }
 
@@ -125,11 +125,11 @@ gw_xfers_free(struct gw *g)
 {
 	size_t i;
 
-	for (i = 0; i < g->nx; i++)
-		xfer_free(g->x[i]);
-	free(g->x);
-	g->x = NULL;
-	g->nx = g->capx = 0;
+	for (i = 0; i < g->nxfers; i++)
+		xfer_free(g->xfers[i]);
+	free(g->xfers);
+	g->xfers = NULL;
+	g->nxfers = g->capxfers = 0;
 }
 
 struct gw_rcpt *
@@ -258,8 +258,8 @@ load_meta(struct gw *g)
 	json_t *j;
 	size_t i;
 
-	for (i = 0; i < g->nx; i++) {
-		struct gw_xfer *x = g->x[i];
+	for (i = 0; i < g->nxfers; i++) {
+		struct gw_xfer *x = g->xfers[i];
 		const char *n;
 
 		if (x->name == NULL && (j = meta_json(g, x->id)) != NULL) {
@@ -300,8 +300,8 @@ gw_finish_unreleased(struct gw *g, char err[SG_ERR_MAX])
 	char a[96];
 	size_t i;
 
-	for (i = 0; i < g->nx; i++) {
-		struct gw_xfer *x = g->x[i];
+	for (i = 0; i < g->nxfers; i++) {
+		struct gw_xfer *x = g->xfers[i];
 
 		if (x->state != GW_ACCEPTED || x->released)
 			continue;
@@ -423,7 +423,7 @@ rename_after(uv_work_t *w, int status)
 		x->name = r->name;
 		r->name = NULL;
 	}
-	r->g->n.vault_work--;
+	r->g->count.vault_work--;
 	r->cb(r->arg, status == 0 && r->ok);
 	free(r->name);
 	free(r);
@@ -449,7 +449,7 @@ gw_xfer_rename(struct gw *g, const char *id, const char *name, gw_done_cb cb,
 		free(r);
 		return -1;
 	}
-	g->n.vault_work++;
+	g->count.vault_work++;
 	return 0;
 }
 
@@ -534,8 +534,8 @@ gw_name_held(struct gw *g, const char *sender, const char *agreement,
 {
 	size_t i;
 
-	for (i = 0; i < g->nx; i++) {
-		struct gw_xfer *x = g->x[i];
+	for (i = 0; i < g->nxfers; i++) {
+		struct gw_xfer *x = g->xfers[i];
 
 		if (x->state != GW_ACCEPTED || !x->sender || !x->agreement ||
 		    !x->flow || strcmp(x->sender, sender) != 0 ||
@@ -576,7 +576,7 @@ del_done(uv_work_t *w, int status)
 	char a[96], b[96];
 
 	(void)status;
-	d->g->n.vault_work--;
+	d->g->count.vault_work--;
 	snprintf(a, sizeof(a), "SCHOOLGATE_TRANSFER=%s", d->id);
 	snprintf(b, sizeof(b), "SCHOOLGATE_REASON=%s", d->reason);
 	f[0] = a, f[1] = b, f[2] = NULL;
@@ -585,7 +585,7 @@ del_done(uv_work_t *w, int status)
 		x->deleted_at = gw_now_us();
 		snprintf(x->delete_reason, sizeof(x->delete_reason), "%s",
 		    d->reason);
-		d->g->n.deleted++;
+		d->g->count.deleted++;
 		gw_journalf(EV_DELETED, LOG_INFO, f, "transfer %s deleted "
 		    "(%s); its key material was overwritten", d->id,
 		    d->reason);
@@ -643,8 +643,8 @@ on_retention(uv_timer_t *t)
 
 	if (g->draining)
 		return;		/* the next start deletes what is due */
-	for (i = 0; i < g->nx; i++) {
-		struct gw_xfer *x = g->x[i];
+	for (i = 0; i < g->nxfers; i++) {
+		struct gw_xfer *x = g->xfers[i];
 		const struct sg_agreement *a;
 		const struct sg_flow *f;
 		struct del_work *d;
@@ -669,7 +669,7 @@ on_retention(uv_timer_t *t)
 			x->deleted_at = 0;
 			free(d);
 		} else
-			g->n.vault_work++;
+			g->count.vault_work++;
 	}
 }
 
@@ -716,7 +716,7 @@ rec_after(uv_work_t *w, int status)
 	char a[96], b[128];
 
 	(void)status;
-	g->n.vault_work--;
+	g->count.vault_work--;
 	if (r->rc == 0)
 		gw_xfer_apply(g, r->type, r->pl.buf, r->pl.len, gw_now_us());
 	snprintf(a, sizeof(a), "SCHOOLGATE_TRANSFER=%s", r->id);
@@ -726,7 +726,7 @@ rec_after(uv_work_t *w, int status)
 		gw_journalf(EV_LOG_FAILED, LOG_CRIT, fl, "the transfer log "
 		    "could not be written: %s", r->err);
 	else if (r->type == SG_REC_DOWNLOADED) {
-		g->n.downloads++;
+		g->count.downloads++;
 		gw_journalf(EV_DOWNLOADED, LOG_INFO, fl, "transfer %s "
 		    "downloaded by %s", r->id, r->party);
 	} else
@@ -763,7 +763,7 @@ gw_record(struct gw *g, int type, const char *id, const char *party,
 		free(r);
 		return -1;
 	}
-	g->n.vault_work++;	/* the vault stays open until it is done */
+	g->count.vault_work++;	/* the vault stays open until it is done */
 	return 0;
 }
 

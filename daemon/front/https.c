@@ -62,7 +62,9 @@ enum cstate {
 	ST_DONE
 };
 
-struct hs {
+/* The HTTPS front door: its listener, TLS context, connections and the
+ * web page's sessions. */
+struct https_front {
 	struct gw		*g;
 	SSL_CTX			*ctx;
 	uv_tcp_t		 listener;
@@ -75,7 +77,7 @@ struct hs {
 struct conn {
 	uv_tcp_t		 tcp;
 	uv_timer_t		 idle;
-	struct hs		*hs;
+	struct https_front	*front;
 	struct conn		*next, *prev;
 	SSL			*ssl;
 	BIO			*rb, *wb;
@@ -428,17 +430,17 @@ on_closed(uv_handle_t *h)
 static void
 conn_close(struct conn *c)
 {
-	struct gw *g = c->hs->g;
+	struct gw *g = c->front->g;
 
 	if (!c->closing) {
 		c->closing = 1;
-		g->n.connections--;
+		g->count.connections--;
 		if (!c->authed_once)
 			gw_unauth_release(g, GW_FRONT_HTTPS, c->addr);
 		if (c->prev)
 			c->prev->next = c->next;
 		else
-			c->hs->conns = c->next;
+			c->front->conns = c->next;
 		if (c->next)
 			c->next->prev = c->prev;
 		if (c->up) {
@@ -507,7 +509,7 @@ finish_response(struct conn *c)
 	if (c->closing || c->in_parser)
 		return;		/* on_written or pump finishes it */
 	if (c->close_after || !llhttp_should_keep_alive(&c->hp) ||
-	    c->hs->g->draining) {
+	    c->front->g->draining) {
 		/* the answer first, then close_notify, then the socket */
 		c->st = ST_DONE;
 		c->close_after = 1;
@@ -579,7 +581,7 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	/* pre-auth work is bounded in time as well as in count: a client
 	 * trickling bytes does not hold an unauthenticated slot forever */
 	if (!c->authed_once && gw_now_us() - c->accepted_at >
-	    (int64_t)c->hs->g->conf->cfg->daemon.idle_seconds * 1000000) {
+	    (int64_t)c->front->g->conf->cfg->daemon.idle_seconds * 1000000) {
 		conn_close(c);
 		return;
 	}
@@ -869,7 +871,7 @@ on_header_value(llhttp_t *p, const char *at, size_t len)
 		c->obs_fold = 1;
 	k = c->hkeep;
 	c->header_bytes += len;
-	if (c->header_bytes > c->hs->g->conf->cfg->daemon.header_bytes)
+	if (c->header_bytes > c->front->g->conf->cfg->daemon.header_bytes)
 		c->header_overflow = 1;
 	if (k >= 0) {
 		char *v = k == H_COOKIE ? c->cookie : c->hv[k];
@@ -1018,7 +1020,7 @@ up_done(void *arg, struct gw_upload *u)
 	    "Schoolgate-Transfer: %s\r\n", r->id, r->id);
 	if (r->status == 201) {
 		f = open_memstream(&buf, &len);
-		struct gw_xfer *x = gw_xfer_find(c->hs->g, r->id);
+		struct gw_xfer *x = gw_xfer_find(c->front->g, r->id);
 
 		fprintf(f, "{\"id\":\"%s\",\"verdict\":\"accepted\","
 		    "\"rows\":%" PRIu64 ",\"sha256\":\"%s\"", r->id,
@@ -1079,7 +1081,7 @@ signed_in(struct conn *c)
 {
 	if (!c->authed_once) {
 		c->authed_once = 1;
-		gw_unauth_release(c->hs->g, GW_FRONT_HTTPS, c->addr);
+		gw_unauth_release(c->front->g, GW_FRONT_HTTPS, c->addr);
 	}
 }
 
@@ -1163,7 +1165,7 @@ cert_fingerprint(struct conn *c, char hex[65])
 static int
 authenticate(struct conn *c)
 {
-	struct gw *g = c->hs->g;
+	struct gw *g = c->front->g;
 	const char *hv = c->hv[H_AUTH];
 	struct gw_signed out;
 	char fp[65];
@@ -1313,7 +1315,7 @@ json_flow(FILE *f, const struct sg_config *cfg, const struct sg_agreement *a,
 static void
 api_flows(struct conn *c)
 {
-	const struct sg_config *cfg = c->hs->g->conf->cfg;
+	const struct sg_config *cfg = c->front->g->conf->cfg;
 	char *buf = NULL;
 	size_t len = 0, i, j;
 	int first = 1;
@@ -1377,7 +1379,7 @@ json_time(FILE *f, const char *key, int64_t us)
 static void
 json_xfer(struct conn *c, FILE *f, struct gw_xfer *x, int full)
 {
-	struct gw *g = c->hs->g;
+	struct gw *g = c->front->g;
 	size_t i;
 
 	fprintf(f, "{\"id\":\"%s\",\"agreement\":", x->id);
@@ -1457,15 +1459,15 @@ json_xfer(struct conn *c, FILE *f, struct gw_xfer *x, int full)
 static void
 api_inbox(struct conn *c, int sent)
 {
-	struct gw *g = c->hs->g;
+	struct gw *g = c->front->g;
 	char *buf = NULL;
 	size_t len = 0, i;
 	int first = 1;
 	FILE *f = open_memstream(&buf, &len);
 
 	fputs("{\"transfers\":[", f);
-	for (i = g->nx; i-- > 0;) {
-		struct gw_xfer *x = g->x[i];
+	for (i = g->nxfers; i-- > 0;) {
+		struct gw_xfer *x = g->xfers[i];
 
 		if (sent ? !gw_access_sent_by(x, c->party) :
 		    !gw_access_received(g, x, c->party))
@@ -1611,7 +1613,7 @@ queue_record(struct conn *c, struct rec_wait *r, const char *id)
 	snprintf(r->id, sizeof(r->id), "%s", id);
 	c->st = ST_WORK;
 	c->refs++;
-	if (gw_record(c->hs->g, r->type, id, c->party, r->off, r->end - r->off,
+	if (gw_record(c->front->g, r->type, id, c->party, r->off, r->end - r->off,
 	    rec_after, r) != 0) {
 		c->refs--;
 		free(r);
@@ -1663,7 +1665,7 @@ parse_range(const char *s, uint64_t size, uint64_t *off, uint64_t *end)
 static void
 api_content(struct conn *c, struct gw_xfer *x)
 {
-	struct gw *g = c->hs->g;
+	struct gw *g = c->front->g;
 	struct rec_wait *r;
 	char err[SG_ERR_MAX];
 	const char *why;
@@ -1738,7 +1740,7 @@ api_confirm(struct conn *c, struct gw_xfer *x)
 static void
 api_upload(struct conn *c, char *agreement, char *flow, char *name)
 {
-	struct gw *g = c->hs->g;
+	struct gw *g = c->front->g;
 	const char *why;
 	uint64_t cl = (c->hp.flags & F_CONTENT_LENGTH) ?
 	    c->hp.content_length : UINT64_MAX;
@@ -1808,7 +1810,7 @@ web_idle_us(const struct sg_daemon_conf *d)
 static const struct sg_session *
 web_session(struct conn *c)
 {
-	const struct sg_config *cfg = c->hs->g->conf->cfg;
+	const struct sg_config *cfg = c->front->g->conf->cfg;
 	const struct sg_session *s;
 	const struct sg_party *p;
 	char tok[SG_SESSION_TOKEN];
@@ -1818,7 +1820,7 @@ web_session(struct conn *c)
 	    sg_cookie_get(c->cookie, COOKIE_SESSION, tok,
 	    sizeof(tok)) < 0)
 		return NULL;
-	s = sg_session_find(c->hs->sessions, tok, gw_now_us(),
+	s = sg_session_find(c->front->sessions, tok, gw_now_us(),
 	    web_idle_us(&cfg->daemon),
 	    (int64_t)cfg->daemon.session_max_seconds * 1000000);
 	if (s == NULL)
@@ -1828,7 +1830,7 @@ web_session(struct conn *c)
 		sg_session_bind(p->password, bind);
 	if (p == NULL || p->password == NULL ||
 	    CRYPTO_memcmp(bind, s->bind, 32) != 0) {
-		sg_session_end(c->hs->sessions, tok);
+		sg_session_end(c->front->sessions, tok);
 		return NULL;
 	}
 	return s;
@@ -1869,7 +1871,7 @@ web_message(struct conn *c, int status, const char *title,
 	    "idle_minutes", idle, NULL };
 
 	snprintf(idle, sizeof(idle), "%u",
-	    c->hs->g->conf->cfg->daemon.session_idle_seconds / 60);
+	    c->front->g->conf->cfg->daemon.session_idle_seconds / 60);
 	web_page(c, status, "message", vars, NULL);
 }
 
@@ -1879,7 +1881,7 @@ static void
 web_app_page(struct conn *c, const struct sg_session *s, const char *page,
     const char *title)
 {
-	const struct sg_config *cfg = c->hs->g->conf->cfg;
+	const struct sg_config *cfg = c->front->g->conf->cfg;
 	char idle[16];
 	const char *vars[] = { "title", title, "page", page, "csrf", s->csrf,
 	    "party", s->party, "party_name", party_name(cfg, s->party),
@@ -1901,7 +1903,7 @@ static void
 web_sign_in_page(struct conn *c, int status, enum signin_error e,
     const char *party, const char *query)
 {
-	const struct sg_daemon_conf *d = &c->hs->g->conf->cfg->daemon;
+	const struct sg_daemon_conf *d = &c->front->g->conf->cfg->daemon;
 	char pre[SG_SESSION_TOKEN], extra[256], idle[16];
 	const char *summary = NULL, *pfield = "#party";
 	int bad_party = 0, bad_pw = 0;
@@ -1990,7 +1992,7 @@ struct web_login {
 static void
 web_signed_in(struct conn *c, const char *party)
 {
-	const struct sg_party *p = sg_config_party(c->hs->g->conf->cfg, party);
+	const struct sg_party *p = sg_config_party(c->front->g->conf->cfg, party);
 	const struct sg_session *s;
 	char tok[SG_SESSION_TOKEN], extra[512];
 	unsigned char bind[32];
@@ -2000,7 +2002,7 @@ web_signed_in(struct conn *c, const char *party)
 		return;
 	}
 	sg_session_bind(p->password, bind);
-	if ((s = sg_session_start(c->hs->sessions, p->id, bind, gw_now_us(),
+	if ((s = sg_session_start(c->front->sessions, p->id, bind, gw_now_us(),
 	    tok)) == NULL) {
 		problem(c, 503, "unavailable", "try again", NULL);
 		return;
@@ -2067,7 +2069,7 @@ web_login_after(void *arg, enum gw_signin r, const struct gw_signed *s)
 static void
 web_sign_in(struct conn *c)
 {
-	struct gw *g = c->hs->g;
+	struct gw *g = c->front->g;
 	char pre[SG_SESSION_TOKEN], party[96], pw[512];
 	struct gw_signed out;
 	struct web_login *a;
@@ -2148,7 +2150,7 @@ web_sign_out(struct conn *c)
 	}
 	if (sg_cookie_get(c->cookie, COOKIE_SESSION, tok,
 	    sizeof(tok)) >= 0)
-		sg_session_end(c->hs->sessions, tok);
+		sg_session_end(c->front->sessions, tok);
 	web_redirect(c, "/sign-in?signed-out", "Set-Cookie: " COOKIE_SESSION
 	    "=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0\r\n");
 }
@@ -2193,7 +2195,7 @@ web_route(struct conn *c, char *seg[], int n, const char *query)
 	const struct sg_session *s;
 	size_t i;
 
-	if (!c->hs->g->conf->cfg->daemon.web) {
+	if (!c->front->g->conf->cfg->daemon.web) {
 		not_found(c);
 		return;
 	}
@@ -2256,7 +2258,7 @@ method:
 static void
 dispatch(struct conn *c)
 {
-	struct gw *g = c->hs->g;
+	struct gw *g = c->front->g;
 	char url[URL_MAX + 1], *seg[SG_VPATH_MAXSEG], *query;
 	int n, m = c->hp.method;
 	enum gw_see see;
@@ -2349,14 +2351,14 @@ method:
 static void
 on_conn(uv_stream_t *l, int status)
 {
-	struct hs *h = l->data;
+	struct https_front *h = l->data;
 	struct gw *g = h->g;
 	const struct sg_daemon_conf *d = &g->conf->cfg->daemon;
 	struct conn *c;
 
 	if (status < 0 || (c = calloc(1, sizeof(*c))) == NULL)
 		return;
-	c->hs = h;
+	c->front = h;
 	c->dl_fd = -1;
 	c->accepted_at = gw_now_us();
 	uv_tcp_init(g->loop, &c->tcp);
@@ -2372,7 +2374,7 @@ on_conn(uv_stream_t *l, int status)
 		if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
 			gw_peer_name(fd, c->addr, sizeof(c->addr));
 	}
-	if (g->draining || g->n.connections >= d->max_connections ||
+	if (g->draining || g->count.connections >= d->max_connections ||
 	    gw_signin_banned(g, c->addr) > 60 ||
 	    gw_unauth_admit(g, GW_FRONT_HTTPS, c->addr) != 0) {
 		/* over a limit (or long banned): no TLS work at all */
@@ -2402,7 +2404,7 @@ on_conn(uv_stream_t *l, int status)
 	c->idle.data = c;
 	uv_timer_start(&c->idle, on_idle, (uint64_t)d->idle_seconds * 1000,
 	    (uint64_t)d->idle_seconds * 1000);
-	g->n.connections++;
+	g->count.connections++;
 	c->next = h->conns;
 	if (h->conns)
 		h->conns->prev = c;
@@ -2410,11 +2412,11 @@ on_conn(uv_stream_t *l, int status)
 	set_reading(c, 1);
 }
 
-struct hs *
+struct https_front *
 gw_https_new(struct gw *g, int fd, char err[SG_ERR_MAX])
 {
 	const struct sg_config *cfg = g->conf->cfg;
-	struct hs *h;
+	struct https_front *h;
 	size_t i;
 
 	if ((h = calloc(1, sizeof(*h))) == NULL) {
@@ -2455,7 +2457,7 @@ bad:
 }
 
 int
-gw_https_port(struct hs *h)
+gw_https_port(struct https_front *h)
 {
 	uv_os_fd_t fd;
 
@@ -2467,7 +2469,7 @@ gw_https_port(struct hs *h)
 /* Stops accepting; idle keep-alive connections are closed, the rest end
  * after their current response. */
 void
-gw_https_drain(struct hs *h)
+gw_https_drain(struct https_front *h)
 {
 	struct conn *c, *next;
 
@@ -2483,7 +2485,7 @@ gw_https_drain(struct hs *h)
 }
 
 unsigned
-gw_https_active(struct hs *h)
+gw_https_active(struct https_front *h)
 {
 	unsigned n = 0;
 	struct conn *c;
@@ -2494,14 +2496,14 @@ gw_https_active(struct hs *h)
 }
 
 void
-gw_https_close_all(struct hs *h)
+gw_https_close_all(struct https_front *h)
 {
 	while (h->conns != NULL)
 		conn_close(h->conns);
 }
 
 void
-gw_https_free(struct hs *h)
+gw_https_free(struct https_front *h)
 {
 	if (h == NULL)
 		return;
@@ -2513,7 +2515,7 @@ gw_https_free(struct hs *h)
 /* New TLS settings on reload (certificate renewed): new connections use
  * them. */
 int
-gw_https_reload(struct hs *h, char err[SG_ERR_MAX])
+gw_https_reload(struct https_front *h, char err[SG_ERR_MAX])
 {
 	const struct sg_config *cfg = h->g->conf->cfg;
 	int want = 0;

@@ -833,8 +833,8 @@ list_dir(struct sftp *s, const struct node *n, struct handle *h)
 		}
 		break;
 	case N_RECEIVE:
-		for (i = 0; i < s->g->nx; i++) {
-			struct gw_xfer *x = s->g->x[i];
+		for (i = 0; i < s->g->nxfers; i++) {
+			struct gw_xfer *x = s->g->xfers[i];
 
 			if (!shows_in_receive(s, x))
 				continue;
@@ -844,8 +844,8 @@ list_dir(struct sftp *s, const struct node *n, struct handle *h)
 		}
 		break;
 	case N_REPORTS:
-		for (i = 0; i < s->g->nx; i++) {
-			struct gw_xfer *x = s->g->x[i];
+		for (i = 0; i < s->g->nxfers; i++) {
+			struct gw_xfer *x = s->g->xfers[i];
 			struct node rn;
 
 			if (!shows_in_reports(s, x))

@@ -742,7 +742,7 @@ sess_close(struct sess *c, const char *why)
 			gw_signin_failed(g, GW_VIA_SFTP, c->addr, "unknown");
 	}
 	f->n--;
-	g->n.connections--;
+	g->count.connections--;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -789,7 +789,7 @@ on_listen(uv_poll_t *p, int status, int events)
 		gw_peer_name(fd, addr, sizeof(addr));
 		/* pre-authentication work (key exchange) is bounded: a
 		 * flood of handshakes cannot starve established transfers */
-		if (g->draining || g->n.connections >= d->max_connections ||
+		if (g->draining || g->count.connections >= d->max_connections ||
 		    gw_signin_banned(g, addr) > 0 ||
 		    gw_unauth_admit(g, GW_FRONT_SFTP, addr) != 0) {
 			close(fd);
@@ -828,7 +828,7 @@ on_listen(uv_poll_t *p, int status, int events)
 		    d->sftp_idle_seconds : d->sftp_keepalive_seconds) * 1000);
 		c->refs = 0;
 		f->n++;
-		g->n.connections++;
+		g->count.connections++;
 		c->next = f->list;
 		if (f->list)
 			f->list->prev = c;

@@ -177,7 +177,7 @@ on_mbox(uv_async_t *a)
 			continue;
 		}
 		u->done = 1;
-		g->n.in_flight--;
+		g->count.in_flight--;
 		for (i = 0; i < u->nrecs; i++)
 			gw_xfer_apply(g, u->recs[i].type, u->recs[i].pl.buf,
 			    u->recs[i].pl.len, gw_now_us());
@@ -191,11 +191,11 @@ on_mbox(uv_async_t *a)
 				x->report_size = u->res.report_size;
 		}
 		if (u->res.status == 201)
-			g->n.accepted++;
+			g->count.accepted++;
 		else if (u->res.status == 422)
-			g->n.rejected++;
+			g->count.rejected++;
 		else
-			g->n.failed++;
+			g->count.failed++;
 		if (u->owner_gone)
 			upload_destroy(u);
 		else
@@ -997,7 +997,7 @@ gw_upload_begin(struct gw *g, const char *party, const char *front,
 		upload_destroy(u);
 		return NULL;
 	}
-	g->n.in_flight++;
+	g->count.in_flight++;
 	pthread_mutex_lock(&p->mu);
 	if (p->qtail)
 		p->qtail->qnext = u;
