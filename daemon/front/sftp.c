@@ -102,7 +102,6 @@ struct handle {
 	 * paramiko's close()) still hears of a rejection */
 	int		 held;
 	uint32_t	 held_id;
-	char		 early[480];	/* a rejection known before the verdict */
 	char		 id[SG_ID_MAX];
 	/* reading */
 	int		 fd;
@@ -959,16 +958,18 @@ answer_held(struct sftp *s, struct handle *h, uint32_t code, const char *why)
 }
 
 /* 1 when what has been checked already makes h's file a rejection;
- * h->early then says so. */
+ * out (EARLY_MAX) then says so. Not kept in the handle: a session holds
+ * sftp_handles of them. */
+#define EARLY_MAX	480
 static int
-failing(struct handle *h)
+failing(struct handle *h, char out[EARLY_MAX])
 {
 	char why[200];
 
 	if (h->up == NULL || !gw_upload_failing(h->up, why, sizeof(why)))
 		return 0;
-	snprintf(h->early, sizeof(h->early), "schoolgate: %s rejected: %s; "
-	    "the report follows when the file is closed", h->name, why);
+	snprintf(out, EARLY_MAX, "schoolgate: %s rejected: %s; the report "
+	    "follows when the file is closed", h->name, why);
 	return 1;
 }
 
@@ -979,9 +980,11 @@ failing(struct handle *h)
 static void
 answer_write(struct sftp *s, struct handle *h, uint32_t id)
 {
-	if (failing(h)) {
-		answer_held(s, h, FX_FAILURE, h->early);
-		status(s, id, FX_FAILURE, h->early);
+	char early[EARLY_MAX];
+
+	if (failing(h, early)) {
+		answer_held(s, h, FX_FAILURE, early);
+		status(s, id, FX_FAILURE, early);
 		return;
 	}
 	answer_held(s, h, FX_OK, NULL);
@@ -1093,6 +1096,7 @@ up_checked(void *arg, struct gw_upload *u)
 {
 	struct sftp *s = arg;
 	struct handle *h;
+	char early[EARLY_MAX];
 	unsigned i;
 
 	for (i = 0; i < s->nh; i++)
@@ -1102,8 +1106,8 @@ up_checked(void *arg, struct gw_upload *u)
 		return;
 	s->refs++;
 	h = &s->h[i];
-	if (failing(h))
-		answer_held(s, h, FX_FAILURE, h->early);
+	if (failing(h, early))
+		answer_held(s, h, FX_FAILURE, early);
 	else
 		answer_held(s, h, FX_OK, NULL);
 	fence_leave(s);
