@@ -136,10 +136,10 @@ struct conn {
 	struct gw_dl_memo	 dl_memo;
 };
 
-static void conn_close(struct conn *);
-static void pump(struct conn *);
-static void dispatch(struct conn *);
-static void finish_response(struct conn *);
+static void http_close(struct conn *);
+static void http_pump(struct conn *);
+static void http_dispatch(struct conn *);
+static void http_finish_response(struct conn *);
 static void json_xfer(struct conn *, FILE *, struct gw_xfer *, int);
 static void web_route(struct conn *, char *seg[], int n, const char *query);
 static const struct sg_session *web_session(struct conn *);
@@ -215,7 +215,7 @@ bad:
 }
 
 static void
-on_written(uv_write_t *w, int status)
+tls_written(uv_write_t *w, int status)
 {
 	struct conn *c = w->data;
 	size_t len = *(size_t *)(w + 1);
@@ -224,23 +224,23 @@ on_written(uv_write_t *w, int status)
 	c->wpending -= len;
 	c->refs--;
 	if (c->closing) {
-		conn_close(c);
+		http_close(c);
 		return;
 	}
 	if (status < 0) {
-		conn_close(c);
+		http_close(c);
 		return;
 	}
 	uv_timer_again(&c->idle);
 	if (c->st == ST_STREAM)
-		pump(c);
+		http_pump(c);
 	else if (c->st == ST_DONE && c->wpending == 0)
-		finish_response(c);
+		http_finish_response(c);
 }
 
 /* Moves TLS output to the socket. */
 static void
-flush_tls(struct conn *c)
+tls_flush(struct conn *c)
 {
 	int n;
 
@@ -250,17 +250,17 @@ flush_tls(struct conn *c)
 		uv_buf_t ub;
 
 		if (w == NULL) {
-			conn_close(c);
+			http_close(c);
 			return;
 		}
 		n = BIO_read(c->wb, buf, n);
 		*(size_t *)(w + 1) = (size_t)n;
 		ub = uv_buf_init(buf, (unsigned)n);
 		w->data = c;
-		if (uv_write(w, (uv_stream_t *)&c->tcp, &ub, 1, on_written) !=
+		if (uv_write(w, (uv_stream_t *)&c->tcp, &ub, 1, tls_written) !=
 		    0) {
 			free(w);
-			conn_close(c);
+			http_close(c);
 			return;
 		}
 		c->wpending += (size_t)n;
@@ -277,7 +277,7 @@ tls_send(struct conn *c, const void *buf, size_t len)
 		c->close_after = 1;
 		return;
 	}
-	flush_tls(c);
+	tls_flush(c);
 }
 
 /* ---- responses ---- */
@@ -314,7 +314,7 @@ reason(int status)
 
 /* Status line and headers; extra is "Name: value\r\n"... or NULL. */
 static void
-send_head(struct conn *c, int status, const char *ctype, uint64_t len,
+http_send_head(struct conn *c, int status, const char *ctype, uint64_t len,
     const char *extra)
 {
 	char h[2048];
@@ -340,14 +340,14 @@ send_head(struct conn *c, int status, const char *ctype, uint64_t len,
 }
 
 static void
-respond(struct conn *c, int status, const char *ctype, const char *body,
+http_respond(struct conn *c, int status, const char *ctype, const char *body,
     size_t len, const char *extra)
 {
 	/* a JSON answer ends in a newline, as curl users expect */
 	int nl = len > 0 && body[len - 1] != '\n' &&
 	    strstr(ctype, "json") != NULL;
 
-	send_head(c, status, ctype, len + (size_t)nl, extra);
+	http_send_head(c, status, ctype, len + (size_t)nl, extra);
 	if (c->hp.method != HTTP_HEAD) {
 		tls_send(c, body, len);
 		if (nl)
@@ -355,11 +355,11 @@ respond(struct conn *c, int status, const char *ctype, const char *body,
 	}
 	c->st = ST_DONE;
 	if (c->wpending == 0)
-		finish_response(c);
+		http_finish_response(c);
 }
 
 static void
-problem(struct conn *c, int status, const char *type, const char *detail,
+http_problem(struct conn *c, int status, const char *type, const char *detail,
     const char *extra)
 {
 	char *buf = NULL;
@@ -367,7 +367,7 @@ problem(struct conn *c, int status, const char *type, const char *detail,
 	FILE *f = open_memstream(&buf, &len);
 
 	if (f == NULL) {
-		conn_close(c);
+		http_close(c);
 		return;
 	}
 	fputs("{\"type\":", f);
@@ -384,13 +384,13 @@ problem(struct conn *c, int status, const char *type, const char *detail,
 		c->close_after = 1;
 	if (c->hp.flags & F_CHUNKED && c->st == ST_HEADERS)
 		c->close_after = 1;
-	respond(c, status, "application/problem+json", buf, len, extra);
+	http_respond(c, status, "application/problem+json", buf, len, extra);
 	free(buf);
 }
 
 /* The access authority's answers as HTTP: the one table. */
 static void
-refuse(struct conn *c, enum gw_acc acc, const char *why)
+http_refuse(struct conn *c, enum gw_acc acc, const char *why)
 {
 	static const struct {
 		int		 status;
@@ -405,14 +405,14 @@ refuse(struct conn *c, enum gw_acc acc, const char *why)
 		[GW_ACC_BUSY] =		{ 503, "unavailable" },
 	};
 
-	problem(c, map[acc].status, map[acc].slug, why, acc == GW_ACC_BUSY ?
+	http_problem(c, map[acc].status, map[acc].slug, why, acc == GW_ACC_BUSY ?
 	    "Retry-After: 60\r\n" : NULL);
 }
 
 static void
-not_found(struct conn *c)
+http_not_found(struct conn *c)
 {
-	problem(c, 404, "not-found", "there is nothing here for you", NULL);
+	http_problem(c, 404, "not-found", "there is nothing here for you", NULL);
 }
 
 /* ---- connection life ---- */
@@ -428,7 +428,7 @@ on_closed(uv_handle_t *h)
 }
 
 static void
-conn_close(struct conn *c)
+http_close(struct conn *c)
 {
 	struct gw *g = c->front->g;
 
@@ -471,7 +471,7 @@ on_idle(uv_timer_t *t)
 	if (!c->lingering && (c->st == ST_VERDICT || c->st == ST_WORK || c->st == ST_AUTH ||
 	    (c->st == ST_UPLOAD && c->paused)))
 		return;	/* backpressure is our own slowness */
-	conn_close(c);
+	http_close(c);
 }
 
 static void
@@ -502,23 +502,23 @@ reset_request(struct conn *c)
 }
 
 static void
-finish_response(struct conn *c)
+http_finish_response(struct conn *c)
 {
 	int early;
 
 	if (c->closing || c->in_parser)
-		return;		/* on_written or pump finishes it */
+		return;		/* tls_written or pump finishes it */
 	if (c->close_after || !llhttp_should_keep_alive(&c->hp) ||
 	    c->front->g->draining) {
 		/* the answer first, then close_notify, then the socket */
 		c->st = ST_DONE;
 		c->close_after = 1;
 		if (c->wpending > 0)
-			return;		/* on_written calls back */
+			return;		/* tls_written calls back */
 		if (!c->shut) {
 			c->shut = 1;
 			SSL_shutdown(c->ssl);
-			flush_tls(c);
+			tls_flush(c);
 			if (c->wpending > 0)
 				return;
 		}
@@ -534,7 +534,7 @@ finish_response(struct conn *c)
 			uv_timer_start(&c->idle, on_idle, 2000, 0);
 			return;
 		}
-		conn_close(c);
+		http_close(c);
 		return;
 	}
 	/* answered before its end (a PUT refused at its headers, with no
@@ -544,7 +544,7 @@ finish_response(struct conn *c)
 	c->skip_end = early;
 	c->paused = 0;
 	llhttp_resume(&c->hp);
-	pump(c);
+	http_pump(c);
 }
 
 /* ---- reading ---- */
@@ -565,14 +565,14 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	struct conn *c = s->data;
 
 	if (n < 0) {
-		conn_close(c);
+		http_close(c);
 		return;
 	}
 	if (n == 0)
 		return;
 	if (c->lingering) {
 		if ((uint64_t)n >= c->linger_left)
-			conn_close(c);
+			http_close(c);
 		else
 			c->linger_left -= (uint64_t)n;
 		return;
@@ -582,14 +582,14 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	 * trickling bytes does not hold an unauthenticated slot forever */
 	if (!c->authed_once && gw_now_us() - c->accepted_at >
 	    (int64_t)c->front->g->conf->cfg->daemon.idle_seconds * 1000000) {
-		conn_close(c);
+		http_close(c);
 		return;
 	}
 	if (BIO_write(c->rb, b->base, (int)n) != (int)n) {
-		conn_close(c);
+		http_close(c);
 		return;
 	}
-	pump(c);
+	http_pump(c);
 }
 
 static void
@@ -645,16 +645,16 @@ bad_request(struct conn *c, const char *why)
 	if (c->st == ST_UPLOAD) {
 		gw_upload_cancel(c->up);
 		c->up = NULL;
-		c->st = ST_HEADERS;	/* so problem() answers */
+		c->st = ST_HEADERS;	/* so http_problem() answers */
 	}
 	if (c->st == ST_HEADERS)
-		problem(c, 400, "bad-request", why ? why : "the request does "
+		http_problem(c, 400, "bad-request", why ? why : "the request does "
 		    "not parse", NULL);
 	else if (c->st == ST_DONE) {
 		if (c->wpending == 0)
-			finish_response(c);	/* an answer already made */
+			http_finish_response(c);	/* an answer already made */
 	} else
-		conn_close(c);
+		http_close(c);
 }
 
 /* Decrypts what has arrived and parses it, as far as the request lets
@@ -691,12 +691,12 @@ message_end(struct conn *c)
 		gw_upload_end(c->up);
 		c->st = ST_VERDICT;
 	} else if (c->st == ST_HEADERS && c->hp.method != HTTP_PUT)
-		dispatch(c);
+		http_dispatch(c);
 	c->in_parser = 0;
 }
 
 static void
-pump(struct conn *c)
+http_pump(struct conn *c)
 {
 	int n, e, ended;
 
@@ -716,7 +716,7 @@ pump(struct conn *c)
 
 			if (got <= 0) {
 				/* mid-body: all we can do is cut it short */
-				conn_close(c);
+				http_close(c);
 				return;
 			}
 			tls_send(c, buf, (size_t)got);
@@ -730,7 +730,7 @@ pump(struct conn *c)
 			c->dl_fd = -1;
 			c->st = ST_DONE;
 			if (c->wpending == 0)
-				finish_response(c);
+				http_finish_response(c);
 		}
 		return;
 	}
@@ -786,15 +786,15 @@ pump(struct conn *c)
 		e = SSL_get_error(c->ssl, n);
 		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
 			break;
-		flush_tls(c);		/* an alert, if any */
-		conn_close(c);
+		tls_flush(c);		/* an alert, if any */
+		http_close(c);
 		return;
 	}
-	flush_tls(c);
+	tls_flush(c);
 	if (c->closing)
 		return;
 	if (c->st == ST_DONE && c->wpending == 0) {
-		finish_response(c);
+		http_finish_response(c);
 		return;
 	}
 	set_reading(c, !c->paused && c->inlen < IN_CAP && c->st != ST_DONE);
@@ -896,7 +896,7 @@ on_headers_complete(llhttp_t *p)
 
 	if (c->header_overflow) {
 		c->close_after = 1;
-		problem(c, 431, "headers-too-large", "the request's headers "
+		http_problem(c, 431, "headers-too-large", "the request's headers "
 		    "are too large", NULL);
 		return HPE_PAUSED;
 	}
@@ -922,7 +922,7 @@ on_headers_complete(llhttp_t *p)
 	 * 401/403/413); everything else once its (empty) body is in */
 	if (p->method != HTTP_PUT)
 		return 0;
-	dispatch(c);
+	http_dispatch(c);
 	return c->st != ST_UPLOAD ? HPE_PAUSED : 0;
 }
 
@@ -936,7 +936,7 @@ on_body(llhttp_t *p, const char *at, size_t len)
 		/* a web form: kept, small */
 		if (c->formlen + len > sizeof(c->form)) {
 			c->close_after = 1;
-			problem(c, 413, "too-large", "the form is too large",
+			http_problem(c, 413, "too-large", "the form is too large",
 			    NULL);
 			return HPE_PAUSED;
 		}
@@ -949,7 +949,7 @@ on_body(llhttp_t *p, const char *at, size_t len)
 		c->body_seen += len;
 		if (c->body_seen > 65536) {
 			c->close_after = 1;
-			problem(c, 413, "too-large", "this request takes no "
+			http_problem(c, 413, "too-large", "this request takes no "
 			    "body", NULL);
 			return HPE_PAUSED;
 		}
@@ -960,8 +960,8 @@ on_body(llhttp_t *p, const char *at, size_t len)
 		gw_upload_cancel(c->up);
 		c->up = NULL;
 		c->close_after = 1;
-		c->st = ST_HEADERS;	/* so problem() answers */
-		problem(c, 413, "too-large", "the file is larger than this "
+		c->st = ST_HEADERS;	/* so http_problem() answers */
+		http_problem(c, 413, "too-large", "the file is larger than this "
 		    "flow accepts", NULL);
 		return HPE_PAUSED;
 	}
@@ -997,7 +997,7 @@ up_resume(void *arg)
 	if (c->st == ST_UPLOAD && c->paused) {
 		c->paused = 0;
 		llhttp_resume(&c->hp);
-		pump(c);
+		http_pump(c);
 	}
 }
 
@@ -1032,19 +1032,19 @@ up_done(void *arg, struct gw_upload *u)
 		fputs("}\n", f);
 		fclose(f);
 		c->st = ST_DONE;
-		respond(c, 201, "application/json", buf, len, extra);
+		http_respond(c, 201, "application/json", buf, len, extra);
 	} else if (r->status == 422) {
 		f = open_memstream(&buf, &len);
 		sg_report_json(&r->report, f);
 		fclose(f);
 		c->st = ST_DONE;
-		respond(c, 422, "application/json", buf, len, extra);
+		http_respond(c, 422, "application/json", buf, len, extra);
 	} else {
 		c->st = ST_DONE;
 		if (r->status == 408)
-			problem(c, 408, "stalled", r->problem, NULL);
+			http_problem(c, 408, "stalled", r->problem, NULL);
 		else
-			problem(c, r->status >= 500 ? 503 : 400,
+			http_problem(c, r->status >= 500 ? 503 : 400,
 			    "unavailable", r->problem, "Retry-After: 60\r\n");
 	}
 	free(buf);
@@ -1059,7 +1059,7 @@ static void
 auth_refused(struct conn *c)
 {
 	c->close_after = 1;
-	problem(c, 401, "unauthenticated", "the credentials were not "
+	http_problem(c, 401, "unauthenticated", "the credentials were not "
 	    "accepted", "WWW-Authenticate: Basic realm=\"schoolgate\", "
 	    "charset=\"UTF-8\"\r\n");
 }
@@ -1071,13 +1071,13 @@ auth_banned(struct conn *c, unsigned retry)
 
 	snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", retry);
 	c->close_after = 1;
-	problem(c, 429, "banned", "too many failed sign-ins from this address "
+	http_problem(c, 429, "banned", "too many failed sign-ins from this address "
 	    "(for this party, or for all); try again later", ra);
 }
 
 /* The connection has signed in: it leaves the pre-sign-in budget. */
 static void
-signed_in(struct conn *c)
+api_signed_in(struct conn *c)
 {
 	if (!c->authed_once) {
 		c->authed_once = 1;
@@ -1089,7 +1089,7 @@ static void
 authed(struct conn *c, const char *party)
 {
 	snprintf(c->party, sizeof(c->party), "%s", party);
-	signed_in(c);
+	api_signed_in(c);
 }
 
 /* 1: authenticated now; 0: answered or deferred (the caller returns). */
@@ -1109,12 +1109,12 @@ auth_result(struct conn *c, enum gw_signin r, const struct gw_signed *s)
 		return 0;
 	case GW_SIGNIN_BUSY:
 		c->close_after = 1;
-		problem(c, 503, "busy", "too many sign-ins are being checked; "
+		http_problem(c, 503, "busy", "too many sign-ins are being checked; "
 		    "try again in a moment", "Retry-After: 1\r\n");
 		return 0;
 	case GW_SIGNIN_MALFORMED:
 		c->close_after = 1;
-		problem(c, 400, "bad-credentials", "use HTTP Basic or a Bearer "
+		http_problem(c, 400, "bad-credentials", "use HTTP Basic or a Bearer "
 		    "token", NULL);
 		return 0;
 	default:
@@ -1136,13 +1136,13 @@ auth_after(void *arg, enum gw_signin r, const struct gw_signed *s)
 	}
 	c->st = ST_HEADERS;
 	if (auth_result(c, r, s)) {
-		dispatch(c);
+		http_dispatch(c);
 		if (c->st == ST_UPLOAD) {
 			c->paused = 0;
 			llhttp_resume(&c->hp);
 		}
 	}
-	pump(c);
+	http_pump(c);
 }
 
 /* The client certificate's fingerprint, or "" when there is none. */
@@ -1163,7 +1163,7 @@ cert_fingerprint(struct conn *c, char hex[65])
 
 /* 1: authenticated now; 0: answered or deferred (the caller returns). */
 static int
-authenticate(struct conn *c)
+api_authenticate(struct conn *c)
 {
 	struct gw *g = c->front->g;
 	const char *hv = c->hv[H_AUTH];
@@ -1193,7 +1193,7 @@ authenticate(struct conn *c)
 			    c->hp.method != HTTP_HEAD &&
 			    !sg_session_csrf_ok(s, c->hv[H_CSRF])) {
 				c->close_after = 1;
-				problem(c, 403, "csrf", "this request did not "
+				http_problem(c, 403, "csrf", "this request did not "
 				    "come from the gateway's own page (no or "
 				    "wrong CSRF token)", NULL);
 				return 0;
@@ -1203,12 +1203,12 @@ authenticate(struct conn *c)
 		}
 		if (c->hvlen[H_COOKIE] > 0 || c->hvlen[H_CSRF] > 0) {
 			/* from the page: no Basic prompt in the browser */
-			problem(c, 401, "session-expired", "you are not signed "
+			http_problem(c, 401, "session-expired", "you are not signed "
 			    "in, or you were signed out after a time without "
 			    "activity", NULL);
 			return 0;
 		}
-		problem(c, 401, "unauthenticated", "sign in with your "
+		http_problem(c, 401, "unauthenticated", "sign in with your "
 		    "party's credentials", "WWW-Authenticate: Basic realm=\""
 		    "schoolgate\", charset=\"UTF-8\"\r\n");
 		return 0;
@@ -1226,7 +1226,7 @@ authenticate(struct conn *c)
 
 /* A URL path: percent-decoded, then split by the one resolver. */
 static int
-split_path(char *url, char *seg[SG_VPATH_MAXSEG])
+http_split_path(char *url, char *seg[SG_VPATH_MAXSEG])
 {
 	if (sg_vpath_unescape(url) != 0)
 		return -1;
@@ -1235,7 +1235,7 @@ split_path(char *url, char *seg[SG_VPATH_MAXSEG])
 
 /* The display name of a party (its id when it has none). */
 static const char *
-party_name(const struct sg_config *cfg, const char *id)
+http_party_name(const struct sg_config *cfg, const char *id)
 {
 	const struct sg_party *p = id ? sg_config_party(cfg, id) : NULL;
 
@@ -1307,7 +1307,7 @@ json_flow(FILE *f, const struct sg_config *cfg, const struct sg_agreement *a,
 	fputs("],\"recipient_names\":[", f);
 	for (i = 0; i < fl->nrecipients; i++) {
 		fputs(i ? "," : "", f);
-		sg_json_str(f, party_name(cfg, fl->recipients[i]));
+		sg_json_str(f, http_party_name(cfg, fl->recipients[i]));
 	}
 	fputs("]}", f);
 }
@@ -1324,7 +1324,7 @@ api_flows(struct conn *c)
 	fputs("{\"party\":", f);
 	sg_json_str(f, c->party);
 	fputs(",\"party_name\":", f);
-	sg_json_str(f, party_name(cfg, c->party));
+	sg_json_str(f, http_party_name(cfg, c->party));
 	fputs(",\"send\":[", f);
 	for (i = 0; i < cfg->nagreements; i++) {
 		const struct sg_agreement *a = &cfg->agreements[i];
@@ -1355,7 +1355,7 @@ api_flows(struct conn *c)
 	}
 	fputs("]}\n", f);
 	fclose(f);
-	respond(c, 200, "application/json", buf, len, NULL);
+	http_respond(c, 200, "application/json", buf, len, NULL);
 	free(buf);
 }
 
@@ -1389,7 +1389,7 @@ json_xfer(struct conn *c, FILE *f, struct gw_xfer *x, int full)
 	fputs(",\"sender\":", f);
 	sg_json_str(f, x->sender ? x->sender : "");
 	fputs(",\"sender_name\":", f);
-	sg_json_str(f, party_name(g->conf->cfg, x->sender));
+	sg_json_str(f, http_party_name(g->conf->cfg, x->sender));
 	{
 		const struct sg_agreement *a = x->agreement ?
 		    sg_config_agreement(g->conf->cfg, x->agreement) : NULL;
@@ -1439,7 +1439,7 @@ json_xfer(struct conn *c, FILE *f, struct gw_xfer *x, int full)
 		    strcmp(x->sender, c->party) == 0)) ? "," : "");
 		sg_json_str(f, x->rcpt[i].party);
 		fputs(",\"name\":", f);
-		sg_json_str(f, party_name(g->conf->cfg, x->rcpt[i].party));
+		sg_json_str(f, http_party_name(g->conf->cfg, x->rcpt[i].party));
 		json_time(f, "downloaded", x->rcpt[i].downloaded);
 		json_time(f, "confirmed", x->rcpt[i].confirmed);
 		fputs("}", f);
@@ -1478,7 +1478,7 @@ api_inbox(struct conn *c, int sent)
 	}
 	fputs("]}\n", f);
 	fclose(f);
-	respond(c, 200, "application/json", buf, len, NULL);
+	http_respond(c, 200, "application/json", buf, len, NULL);
 	free(buf);
 }
 
@@ -1492,7 +1492,7 @@ api_transfer(struct conn *c, struct gw_xfer *x)
 	json_xfer(c, f, x, 1);
 	fputs("\n", f);
 	fclose(f);
-	respond(c, 200, "application/json", buf, len, NULL);
+	http_respond(c, 200, "application/json", buf, len, NULL);
 	free(buf);
 }
 
@@ -1523,11 +1523,11 @@ rec_after(void *arg, int ok)
 	if (!ok) {
 		c->close_after = 1;
 		c->st = ST_HEADERS;
-		problem(c, 503, "unavailable", "the transfer log could not be "
+		http_problem(c, 503, "unavailable", "the transfer log could not be "
 		    "written; try again later", "Retry-After: 60\r\n");
 	} else if (r->type == SG_REC_CONFIRMED) {
 		c->st = ST_DONE;
-		respond(c, 204, "application/json", "", 0, NULL);
+		http_respond(c, 204, "application/json", "", 0, NULL);
 	} else {
 		gw_dl_note(&c->dl_memo, c->party, r->id);
 		start_stream(c, r);
@@ -1594,14 +1594,14 @@ start_stream(struct conn *c, struct rec_wait *r)
 	if (r->disposition[0] != '\0')
 		disposition(r->disposition, extra + strlen(extra),
 		    sizeof(extra) - strlen(extra));
-	send_head(c, extra[0] == 'C' ? 206 : 200, c->dl_sealed ?
+	http_send_head(c, extra[0] == 'C' ? 206 : 200, c->dl_sealed ?
 	    "application/octet-stream" : "text/csv", r->end - r->off, extra);
 	c->dl_off = r->off;
 	c->dl_end = r->end;
 	if (c->hp.method == HTTP_HEAD)
 		c->dl_end = c->dl_off;
 	c->st = ST_STREAM;
-	pump(c);
+	http_pump(c);
 }
 
 /* Writes r's record off the I/O thread; the request waits (ST_WORK)
@@ -1617,7 +1617,7 @@ queue_record(struct conn *c, struct rec_wait *r, const char *id)
 	    rec_after, r) != 0) {
 		c->refs--;
 		free(r);
-		conn_close(c);
+		http_close(c);
 	}
 }
 
@@ -1673,7 +1673,7 @@ api_content(struct conn *c, struct gw_xfer *x)
 	int rr;
 
 	if ((c->dl_fd = sg_vault_open_object(g->vault, x->id, err)) < 0) {
-		problem(c, 503, "unavailable", "the object cannot be read",
+		http_problem(c, 503, "unavailable", "the object cannot be read",
 		    NULL);
 		return;
 	}
@@ -1683,7 +1683,7 @@ api_content(struct conn *c, struct gw_xfer *x)
 		    &why) != 0) {
 			close(c->dl_fd);
 			c->dl_fd = -1;
-			problem(c, 503, "unavailable", "the object cannot be "
+			http_problem(c, 503, "unavailable", "the object cannot be "
 			    "opened", NULL);
 			return;
 		}
@@ -1694,7 +1694,7 @@ api_content(struct conn *c, struct gw_xfer *x)
 		size = e < 0 ? 0 : (uint64_t)e;
 	}
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
-		conn_close(c);
+		http_close(c);
 		return;
 	}
 	rr = parse_range(c->hv[H_RANGE], size, &r->off, &r->end);
@@ -1709,7 +1709,7 @@ api_content(struct conn *c, struct gw_xfer *x)
 		c->dl_fd = -1;
 		snprintf(extra, sizeof(extra), "Content-Range: bytes */%" PRIu64
 		    "\r\n", size);
-		problem(c, rr > 0 ? 416 : 400, "bad-range", "the range is "
+		http_problem(c, rr > 0 ? 416 : 400, "bad-range", "the range is "
 		    "not one this file has", extra);
 		return;
 	}
@@ -1730,7 +1730,7 @@ api_confirm(struct conn *c, struct gw_xfer *x)
 	struct rec_wait *r;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
-		conn_close(c);
+		http_close(c);
 		return;
 	}
 	r->type = SG_REC_CONFIRMED;
@@ -1749,16 +1749,16 @@ api_upload(struct conn *c, char *agreement, char *flow, char *name)
 
 	if ((acc = gw_access_upload(g, c->party, c->addr, agreement, flow,
 	    name, SG_METHOD_HTTPS, &c->body_max, canon, &why)) != GW_ACC_OK) {
-		refuse(c, acc, why);
+		http_refuse(c, acc, why);
 		return;
 	}
 	if (!(c->hp.flags & F_CHUNKED) && cl == UINT64_MAX) {
-		problem(c, 411, "length-required", "send Content-Length or a "
+		http_problem(c, 411, "length-required", "send Content-Length or a "
 		    "chunked body", NULL);
 		return;
 	}
 	if (cl != UINT64_MAX && cl > c->body_max) {
-		problem(c, 413, "too-large", "the file is larger than this "
+		http_problem(c, 413, "too-large", "the file is larger than this "
 		    "flow accepts", NULL);
 		return;
 	}
@@ -1768,7 +1768,7 @@ api_upload(struct conn *c, char *agreement, char *flow, char *name)
 	    strncasecmp(c->hv[H_CTYPE], "application/x-zip-compressed", 28) != 0 &&
 	    strncasecmp(c->hv[H_CTYPE], "application/age", 15) != 0 &&
 	    strncasecmp(c->hv[H_CTYPE], "application/x-www-form-urlencoded", 33) != 0) {
-		problem(c, 415, "unsupported-media-type", "send the file as "
+		http_problem(c, 415, "unsupported-media-type", "send the file as "
 		    "application/octet-stream, application/zip or "
 		    "application/age", NULL);
 		return;
@@ -1778,7 +1778,7 @@ api_upload(struct conn *c, char *agreement, char *flow, char *name)
 	    c->hvlen[H_ZIP] ? c->hv[H_ZIP] : NULL, c->body_max, &up_cb, c);
 	OPENSSL_cleanse(c->hv[H_ZIP], sizeof(c->hv[H_ZIP]));
 	if (c->up == NULL) {
-		problem(c, 503, "unavailable", "out of resources; try again",
+		http_problem(c, 503, "unavailable", "out of resources; try again",
 		    "Retry-After: 10\r\n");
 		return;
 	}
@@ -1789,7 +1789,7 @@ api_upload(struct conn *c, char *agreement, char *flow, char *name)
 			c->up = NULL;
 			c->st = ST_HEADERS;
 			c->close_after = 1;
-			problem(c, 417, "expectation-failed", "only "
+			http_problem(c, 417, "expectation-failed", "only "
 			    "100-continue is understood", NULL);
 			return;
 		}
@@ -1842,7 +1842,7 @@ web_redirect(struct conn *c, const char *to, const char *extra)
 	char h[1024];
 
 	snprintf(h, sizeof(h), "Location: %s\r\n%s", to, extra ? extra : "");
-	respond(c, 303, "text/plain; charset=utf-8", "", 0, h);
+	http_respond(c, 303, "text/plain; charset=utf-8", "", 0, h);
 }
 
 static void
@@ -1853,11 +1853,11 @@ web_page(struct conn *c, int status, const char *page,
 	char *html = gw_web_render(page, vars, &len);
 
 	if (html == NULL) {
-		problem(c, 500, "internal", "the page could not be composed",
+		http_problem(c, 500, "internal", "the page could not be composed",
 		    NULL);
 		return;
 	}
-	respond(c, status, "text/html; charset=utf-8", html, len, extra);
+	http_respond(c, status, "text/html; charset=utf-8", html, len, extra);
 	free(html);
 }
 
@@ -1884,7 +1884,7 @@ web_app_page(struct conn *c, const struct sg_session *s, const char *page,
 	const struct sg_config *cfg = c->front->g->conf->cfg;
 	char idle[16];
 	const char *vars[] = { "title", title, "page", page, "csrf", s->csrf,
-	    "party", s->party, "party_name", party_name(cfg, s->party),
+	    "party", s->party, "party_name", http_party_name(cfg, s->party),
 	    "idle_minutes", idle, NULL };
 
 	snprintf(idle, sizeof(idle), "%u",
@@ -1909,7 +1909,7 @@ web_sign_in_page(struct conn *c, int status, enum signin_error e,
 	int bad_party = 0, bad_pw = 0;
 
 	if (sg_session_token(pre) != 0) {
-		problem(c, 503, "unavailable", "try again", NULL);
+		http_problem(c, 503, "unavailable", "try again", NULL);
 		return;
 	}
 	snprintf(idle, sizeof(idle), "%u", d->session_idle_seconds / 60);
@@ -2004,10 +2004,10 @@ web_signed_in(struct conn *c, const char *party)
 	sg_session_bind(p->password, bind);
 	if ((s = sg_session_start(c->front->sessions, p->id, bind, gw_now_us(),
 	    tok)) == NULL) {
-		problem(c, 503, "unavailable", "try again", NULL);
+		http_problem(c, 503, "unavailable", "try again", NULL);
 		return;
 	}
-	signed_in(c);
+	api_signed_in(c);
 	{
 		char fp[128], fc[80];
 		const char *f[] = { fp, fc, "SCHOOLGATE_WEB=signed-in", NULL };
@@ -2063,7 +2063,7 @@ web_login_after(void *arg, enum gw_signin r, const struct gw_signed *s)
 	c->st = ST_HEADERS;
 	web_sign_in_result(c, r, s, a->typed);
 	free(a);
-	pump(c);
+	http_pump(c);
 }
 
 static void
@@ -2097,7 +2097,7 @@ web_sign_in(struct conn *c)
 	}
 	if ((a = calloc(1, sizeof(*a))) == NULL) {
 		OPENSSL_cleanse(pw, sizeof(pw));
-		problem(c, 503, "unavailable", "try again", NULL);
+		http_problem(c, 503, "unavailable", "try again", NULL);
 		return;
 	}
 	a->c = c;
@@ -2176,7 +2176,7 @@ web_asset(struct conn *c, char *seg[], int n)
 		char extra[96];
 
 		snprintf(extra, sizeof(extra), "ETag: %s\r\n", a->etag);
-		respond(c, 200, a->ctype, (const char *)a->data, a->len,
+		http_respond(c, 200, a->ctype, (const char *)a->data, a->len,
 		    extra);
 	}
 }
@@ -2196,7 +2196,7 @@ web_route(struct conn *c, char *seg[], int n, const char *query)
 	size_t i;
 
 	if (!c->front->g->conf->cfg->daemon.web) {
-		not_found(c);
+		http_not_found(c);
 		return;
 	}
 	if (n >= 2 && strcmp(seg[0], "assets") == 0) {
@@ -2241,7 +2241,7 @@ web_route(struct conn *c, char *seg[], int n, const char *query)
 			else {
 				/* a signed-in browser's connection is
 				 * not a pre-sign-in one */
-				signed_in(c);
+				api_signed_in(c);
 				web_app_page(c, s, pages[i].path,
 				    pages[i].title);
 			}
@@ -2251,12 +2251,12 @@ web_route(struct conn *c, char *seg[], int n, const char *query)
 	    "check it is correct.", "/", "Go to the start");
 	return;
 method:
-	problem(c, 405, "method-not-allowed", "that method is not used here",
+	http_problem(c, 405, "method-not-allowed", "that method is not used here",
 	    NULL);
 }
 
 static void
-dispatch(struct conn *c)
+http_dispatch(struct conn *c)
 {
 	struct gw *g = c->front->g;
 	char url[URL_MAX + 1], *seg[SG_VPATH_MAXSEG], *query;
@@ -2269,15 +2269,15 @@ dispatch(struct conn *c)
 	snprintf(url, sizeof(url), "%s", c->url);
 	if ((query = strchr(url, '?')) != NULL)
 		*query++ = '\0';
-	if ((n = split_path(url, seg)) < 0) {
-		not_found(c);
+	if ((n = http_split_path(url, seg)) < 0) {
+		http_not_found(c);
 		return;
 	}
 	if (n < 1 || strcmp(seg[0], "v1") != 0) {
 		web_route(c, seg, n, query ? query : "");
 		return;
 	}
-	if (c->party[0] == '\0' && !authenticate(c))
+	if (c->party[0] == '\0' && !api_authenticate(c))
 		return;
 	if (n == 6 && m == HTTP_PUT && strcmp(seg[1], "flows") == 0 &&
 	    strcmp(seg[4], "files") == 0 && sg_vseg_ok(seg[2], strlen(seg[2]), SG_VSEG_ID) &&
@@ -2302,11 +2302,11 @@ dispatch(struct conn *c)
 		x = sg_transfer_id_ok(seg[2]) ? gw_xfer_find(g, seg[2]) : NULL;
 		see = gw_access_xfer(g, x, c->party, &why);
 		if (see == GW_SEE_NONE) {
-			not_found(c);	/* whether it exists is not told */
+			http_not_found(c);	/* whether it exists is not told */
 			return;
 		}
 		if (n == 4 && strcmp(seg[3], "content") != 0) {
-			not_found(c);
+			http_not_found(c);
 			return;
 		}
 		if (n == 3 && (m == HTTP_GET || m == HTTP_HEAD)) {
@@ -2318,12 +2318,12 @@ dispatch(struct conn *c)
 			if (see == GW_SEE_META &&
 			    gw_access_confirmed(x, c->party)) {
 				c->st = ST_DONE;
-				respond(c, 204, "application/json", "", 0,
+				http_respond(c, 204, "application/json", "", 0,
 				    NULL);
 				return;
 			}
 			if (see != GW_SEE_READ) {
-				problem(c, 403, "forbidden", why, NULL);
+				http_problem(c, 403, "forbidden", why, NULL);
 				return;
 			}
 			api_confirm(c, x);
@@ -2331,7 +2331,7 @@ dispatch(struct conn *c)
 		}
 		if (n == 4 && (m == HTTP_GET || m == HTTP_HEAD)) {
 			if (see != GW_SEE_READ) {
-				problem(c, 403, "forbidden", why, NULL);
+				http_problem(c, 403, "forbidden", why, NULL);
 				return;
 			}
 			api_content(c, x);
@@ -2339,10 +2339,10 @@ dispatch(struct conn *c)
 		}
 		goto method;
 	}
-	not_found(c);
+	http_not_found(c);
 	return;
 method:
-	problem(c, 405, "method-not-allowed", "that method is not used here",
+	http_problem(c, 405, "method-not-allowed", "that method is not used here",
 	    NULL);
 }
 
@@ -2480,7 +2480,7 @@ gw_https_drain(struct https_front *h)
 	for (c = h->conns; c != NULL; c = next) {
 		next = c->next;
 		if (c->st == ST_HEADERS && c->inlen == 0 && c->urllen == 0)
-			conn_close(c);
+			http_close(c);
 	}
 }
 
@@ -2499,7 +2499,7 @@ void
 gw_https_close_all(struct https_front *h)
 {
 	while (h->conns != NULL)
-		conn_close(h->conns);
+		http_close(h->conns);
 }
 
 void
