@@ -99,11 +99,12 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-# https.c includes llhttp.h; llhttp's generated C is built with our
+# The HTTPS front (front/http.h) includes llhttp.h; llhttp's generated C is built with our
 # optimisation, hardening and sanitizers but not our warning set.
 # LLHTTP_STRICT_MODE: CRLF only (no bare LF), no lax header characters.
 LLHTTP_FLAGS := -isystem $(LLHTTP_INC) -DLLHTTP_STRICT_MODE=1
-$(BUILD)/daemon/front/https.o: CFLAGS += $(LLHTTP_FLAGS)
+$(BUILD)/daemon/front/tls.o $(BUILD)/daemon/front/http.o \
+$(BUILD)/daemon/front/api.o $(BUILD)/daemon/front/webpage.o: CFLAGS += $(LLHTTP_FLAGS)
 $(BUILD)/llhttp/%.o: $(LLHTTP_DIR)/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 $(OPT) $(HARDEN) -w $(LLHTTP_FLAGS) -c $< -o $@

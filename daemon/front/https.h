@@ -1,4 +1,5 @@
-/* https: the HTTPS front door (see https.c). */
+/* https: the HTTPS front door, as the daemon sees it (tls.c, http.c,
+ * api.c and webpage.c make it; front/http.h is what they share). */
 #ifndef GW_HTTPS_H
 #define GW_HTTPS_H
 

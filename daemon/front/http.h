@@ -1,0 +1,148 @@
+/*
+ * http.h: what the parts of the HTTPS front door share, inside
+ * daemon/front/ only: tls.c (TLS), http.c (connections, HTTP, responses,
+ * routing, accepting), api.c (sign-in and the /v1 API) and webpage.c (the
+ * staff web page). front/https.h is the door's interface to the daemon.
+ */
+#ifndef GW_HTTP_H
+#define GW_HTTP_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <llhttp.h>
+#include <openssl/ssl.h>
+
+#include "gw.h"
+#include "front/https.h"
+#include "policy/session.h"
+
+#define IN_CAP		(64 * 1024)
+#define URL_MAX		2048
+#define WRITE_MARK	(256 * 1024)
+#define DL_CHUNK	(64 * 1024)
+
+/* the request headers kept (others are read and dropped) */
+enum { H_AUTH, H_EXPECT, H_ZIP, H_RANGE, H_CTYPE, H_COOKIE, H_CSRF,
+    H_FETCHSITE, H_TE, H_NUM };
+
+#define FORM_MAX	2048	/* a sign-in or sign-out form */
+#define SESSIONS_MAX	4096
+#define SESSIONS_PARTY	64	/* one party's share */
+#define COOKIE_SESSION	"__Host-sg_session"
+#define COOKIE_PRE	"__Host-sg_pre"
+
+enum cstate {
+	ST_HEADERS, ST_AUTH, ST_UPLOAD, ST_VERDICT, ST_WORK, ST_STREAM,
+	ST_DONE
+};
+
+/* The HTTPS front door: its listener, TLS context, connections and the
+ * web page's sessions. */
+struct https_front {
+	struct gw		*g;
+	SSL_CTX			*ctx;
+	uv_tcp_t		 listener;
+	int			 listening;
+	struct conn		*conns;
+	int			 want_certs;
+	struct sg_sessions	*sessions;	/* the web page's sign-ins */
+};
+
+struct conn {
+	uv_tcp_t		 tcp;
+	uv_timer_t		 idle;
+	struct https_front	*front;
+	struct conn		*next, *prev;
+	SSL			*ssl;
+	BIO			*rb, *wb;
+	llhttp_t		 hp;
+	char			 addr[48];
+	int			 authed_once;
+	int64_t			 accepted_at;	/* µs */
+	char			 party[96];
+	/* the request */
+	char			 url[URL_MAX + 1];
+	size_t			 urllen;
+	char			 hname[32];
+	size_t			 hnamelen;
+	int			 hkeep;		/* index of header kept */
+	char			 hv[H_NUM][512];	/* kept headers */
+	size_t			 hvlen[H_NUM];
+	char			 cookie[4096];	/* Cookie: other sites on
+						   this host add theirs */
+	size_t			 header_bytes;
+	int			 header_overflow;
+	int			 obs_fold;	/* a folded header line */
+	const char		*exec_at;	/* what llhttp was given */
+	unsigned char		 last_byte;	/* the byte before it */
+	int			 msg_end;	/* llhttp saw the end */
+	int			 skip_end;	/* of a request answered early */
+	struct {			/* the header lines' ends */
+		size_t	 pos;		/* in in[]: scanned to here */
+		int	 on, prev, text, seen;
+	}			 scan;
+	enum cstate		 st;
+	int			 paused;
+	int			 reading;
+	int			 close_after;
+	int			 shut;		/* close_notify sent */
+	int			 closing;
+	int			 refs;
+	int			 in_parser;
+	const char		*cache;		/* Cache-Control */
+	char			 form[FORM_MAX];	/* a web form's body */
+	size_t			 formlen;
+	unsigned char		 in[IN_CAP];
+	size_t			 inoff, inlen;
+	size_t			 wpending;
+	/* upload */
+	struct gw_upload	*up;
+	uint64_t		 body_seen, body_max;
+	int			 body_refused;
+	int			 msg_done;	/* the whole request was read */
+	int			 lingering;	/* answered early; draining */
+	uint64_t		 linger_left;
+	/* download */
+	int			 dl_fd;
+	struct sg_age_file	*af;
+	uint64_t		 dl_off, dl_end;
+	int			 dl_sealed;
+	struct gw_dl_memo	 dl_memo;
+};
+
+/* tls.c */
+void	tls_send(struct conn *, const void *, size_t);
+void	tls_flush(struct conn *);
+void	tls_written(uv_write_t *, int status);
+
+/* http.c */
+void	http_close(struct conn *);
+void	http_pump(struct conn *);
+void	http_finish_response(struct conn *);
+void	http_dispatch(struct conn *);
+void	http_send_head(struct conn *, int status, const char *ctype,
+	    uint64_t len, const char *extra);
+void	http_respond(struct conn *, int status, const char *ctype,
+	    const char *body, size_t len, const char *extra);
+/* An RFC 9457 problem: status, type slug, detail, extra headers. */
+void	http_problem(struct conn *, int status, const char *type,
+	    const char *detail, const char *extra);
+/* What the access authority decided, as an HTTP status (one table). */
+void	http_refuse(struct conn *, enum gw_acc, const char *why);
+void	http_not_found(struct conn *);
+int	http_split_path(char *url, char *seg[SG_VPATH_MAXSEG]);
+const char *http_party_name(const struct sg_config *, const char *id);
+
+/* api.c */
+/* 1: signed in now; 0: answered or waiting (the caller returns). */
+int	api_authenticate(struct conn *);
+/* The connection has signed in: it leaves the pre-sign-in budget. */
+void	api_signed_in(struct conn *);
+void	api_route(struct conn *, char *seg[], int n);
+
+/* webpage.c */
+void	web_route(struct conn *, char *seg[], int n, const char *query);
+const struct sg_session *web_session(struct conn *);
+
+#endif
