@@ -8,7 +8,8 @@
  * or removed, stops reading at once, on both fronts alike.
  *
  * The answers are our own codes; each front maps them to its protocol's
- * statuses in one table (https.c, sftp.c).
+ * statuses in one table (front/http.c's http_refuse, front/sftp.c's
+ * fx_status).
  */
 #include "gw.h"
 
