@@ -171,6 +171,9 @@ status_text(struct daemon *dm, int json)
 	int64_t now = gw_now_us() / 1000000, up = now - g->started / 1000000;
 	unsigned sftp = dm->sftp ? gw_ssh_sessions(dm->sftp) : 0;
 	unsigned https = g->count.connections - sftp;
+	/* whole addresses, and parties from an address */
+	unsigned bans = sg_bans_active(g->bans, now) +
+	    sg_bans_active(g->pair_bans, now);
 	size_t held = 0, rejected = 0, deleted = 0, i;
 	int n;
 
@@ -213,8 +216,7 @@ status_text(struct daemon *dm, int json)
 		    (unsigned long long)g->count.failed,
 		    (unsigned long long)g->count.downloads,
 		    (unsigned long long)g->count.deleted, held, rejected, deleted,
-		    sg_bans_active(g->bans, now) +
-		    sg_bans_active(g->pair_bans, now),
+		    bans,
 		    (unsigned long long)li.records,
 		    (unsigned long long)li.bytes,
 		    (unsigned long long)li.segments,
@@ -230,7 +232,7 @@ status_text(struct daemon *dm, int json)
 		    "since start:        %llu accepted, %llu rejected, "
 		    "%llu failed, %llu download(s), %llu deleted\n"
 		    "transfers in log:   %zu held, %zu rejected, %zu deleted\n"
-		    "banned addresses:   %u\n"
+		    "active bans:        %u\n"
 		    "transfer log:       %llu record(s), %llu byte(s) in "
 		    "%llu segment(s)\n"
 		    "last checkpoint:    size %llu at %s, root %s\n",
@@ -247,8 +249,7 @@ status_text(struct daemon *dm, int json)
 		    (unsigned long long)g->count.failed,
 		    (unsigned long long)g->count.downloads,
 		    (unsigned long long)g->count.deleted, held, rejected, deleted,
-		    sg_bans_active(g->bans, now) +
-		    sg_bans_active(g->pair_bans, now),
+		    bans,
 		    (unsigned long long)li.records,
 		    (unsigned long long)li.bytes,
 		    (unsigned long long)li.segments,

@@ -142,10 +142,10 @@ sg_pipe_block_size(const struct sg_pipe *p)
 	return p->bsize;
 }
 
-void
-sg_pipe_close(struct sg_pipe *p)
+/* Under mu: hands over the partly filled block, waiting for room. */
+static void
+hand_over_partial(struct sg_pipe *p)
 {
-	pthread_mutex_lock(&p->mu);
 	while (p->wfill > 0 && !p->aborted && busy(p) >= p->nblocks)
 		pthread_cond_wait(&p->cv, &p->mu);
 	if (p->wfill > 0 && !p->aborted) {
@@ -153,6 +153,13 @@ sg_pipe_close(struct sg_pipe *p)
 		p->count++;
 		p->wfill = 0;
 	}
+}
+
+void
+sg_pipe_close(struct sg_pipe *p)
+{
+	pthread_mutex_lock(&p->mu);
+	hand_over_partial(p);
 	p->closed = 1;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
@@ -208,13 +215,7 @@ sg_pipe_sync(struct sg_pipe *p)
 	int rc;
 
 	pthread_mutex_lock(&p->mu);
-	while (p->wfill > 0 && !p->aborted && busy(p) >= p->nblocks)
-		pthread_cond_wait(&p->cv, &p->mu);
-	if (p->wfill > 0 && !p->aborted) {
-		p->len[wblock(p)] = p->wfill;
-		p->count++;
-		p->wfill = 0;
-	}
+	hand_over_partial(p);
 	gen = ++p->sync_req;
 	pthread_cond_broadcast(&p->cv);
 	while (!p->aborted && !p->closed && p->sync_done < gen)
