@@ -237,10 +237,12 @@ void	gw_upload_cancel(struct gw_upload *);
 /* The front door refused it part way (rule: "out-of-order", ...): the
  * same, and the journal says why. */
 void	gw_upload_refuse(struct gw_upload *, const char *rule);
-/* Asks for one cb.checked once every byte fed so far has been checked
- * (whole rows), or the verdict is reached: 1. 0 when the upload is still
- * waiting for a thread (nothing can be checked yet; no cb.checked). */
-int	gw_upload_watch(struct gw_upload *);
+/* Asks for a cb.checked once every byte fed so far has been checked
+ * (whole rows): returns the request's number n (then, once
+ * gw_upload_checked() >= n, those bytes are checked), or 0 when the upload
+ * still waits for a thread (nothing can be checked yet). */
+uint64_t gw_upload_watch(struct gw_upload *);
+uint64_t gw_upload_checked(struct gw_upload *);
 /* 1 when what has been checked already makes it a rejection; why then
  * says so (the first rule broken, and where), for a front to tell its
  * client before the verdict. */

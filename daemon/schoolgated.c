@@ -12,6 +12,7 @@
  */
 #include "gw.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -265,15 +266,23 @@ on_control(void *arg, const char *req)
 	if (strcmp(req, "status json") == 0)
 		return status_text(arg, 1);
 	if (strncmp(req, "unban ", 6) == 0) {
-		struct sg_netmask m;
-		char *out = NULL;
+		unsigned char a[16];
+		char canon[INET6_ADDRSTRLEN], *out = NULL;
 		unsigned n;
 
-		/* an address as the daemon prints peers, nothing else */
-		if (sg_netmask_parse(req + 6, &m) != 0 || strchr(req + 6, '/'))
+		/* written as the daemon writes peers (gw_peer_name): lower
+		 * case, shortest form, an IPv4-mapped address as IPv4 */
+		if (inet_pton(AF_INET, req + 6, a) == 1)
+			inet_ntop(AF_INET, a, canon, sizeof(canon));
+		else if (inet_pton(AF_INET6, req + 6, a) == 1 &&
+		    IN6_IS_ADDR_V4MAPPED((struct in6_addr *)a))
+			inet_ntop(AF_INET, a + 12, canon, sizeof(canon));
+		else if (inet_pton(AF_INET6, req + 6, a) == 1)
+			inet_ntop(AF_INET6, a, canon, sizeof(canon));
+		else
 			return strdup("error: not an IPv4 or IPv6 address\n");
-		n = gw_signin_unban(arg, req + 6);
-		if (asprintf(&out, "%s: %u active ban%s lifted\n", req + 6, n,
+		n = gw_signin_unban(arg, canon);
+		if (asprintf(&out, "%s: %u active ban%s lifted\n", canon, n,
 		    n == 1 ? "" : "s") < 0)
 			return NULL;
 		return out;

@@ -763,11 +763,12 @@ sg_csvcheck_sync(struct sg_csvcheck *ck)
 {
 	struct parser *ps = ck->ps;
 
-	if (ps->threaded && !ps->aborted && ps->blk != NULL) {
-		if (flush_block(ps) != 0 || sg_pipe_sync(ps->pipe) != 0)
-			return 1;	/* the checker stopped: its verdict */
-	} else if (ps->threaded)
-		return 1;
+	if (ps->threaded && (ps->aborted || ps->blk == NULL ||
+	    flush_block(ps) != 0 || sg_pipe_sync(ps->pipe) != 0))
+		return -1;	/* the checker stopped: it has its verdict,
+				   and may still be writing its report */
+	if (!ps->threaded && (ps->pstopped || ck->state == ST_STOPPED))
+		return -1;
 	return ck->r->rejected != 0;
 }
 

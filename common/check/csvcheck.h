@@ -43,7 +43,8 @@ void		 sg_csvcheck_free(struct sg_csvcheck *);
 /* Every whole row fed so far has been checked when this returns (a row
  * not yet ended waits for its end); until the next feed, the report may
  * be read for what it holds so far. 1 when it already holds an error
- * (the file will be rejected), 0 when not. */
+ * (the file will be rejected), 0 when not, -1 when the checker has
+ * stopped (rejected; the report must not be read before finish). */
 int		 sg_csvcheck_sync(struct sg_csvcheck *);
 
 #endif

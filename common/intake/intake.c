@@ -197,8 +197,16 @@ worker_main(void *arg)
 			/* every byte before the sync is consumed: the CSV
 			 * checker finishes the rows it has, then the next
 			 * read tells the intake's thread */
-			if (w->c->ck != NULL)
-				sg_csvcheck_sync(w->c->ck);
+			if (w->c->ck != NULL &&
+			    sg_csvcheck_sync(w->c->ck) < 0) {
+				/* stopped: the verdict is a rejection, and
+				 * the intake's thread is told so by the
+				 * abort, not by reading a report still
+				 * being written */
+				sg_pipe_abort(w->pipe);
+				n = 0;
+				break;
+			}
 			continue;
 		}
 		if (consume(w->c, buf, (size_t)n) != 0) {

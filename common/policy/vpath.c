@@ -16,6 +16,10 @@
 static int
 unicode_name_char(utf8proc_int32_t cp)
 {
+	/* invisible: joiners, variation selectors, fillers */
+	if (utf8proc_get_property(cp)->ignorable || cp == 0x115f ||
+	    cp == 0x1160 || cp == 0x3164 || cp == 0xffa0)
+		return 0;
 	switch (utf8proc_category(cp)) {
 	case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL:
 	case UTF8PROC_CATEGORY_LT: case UTF8PROC_CATEGORY_LM:
@@ -79,6 +83,11 @@ sg_vseg_ok(const char *s, size_t n, enum sg_vseg kind)
 
 			if (l <= 0 || !unicode_name_char(cp))
 				return 0;
+			/* a mark combines with what is before it: not first */
+			if (i == 0 && (utf8proc_category(cp) ==
+			    UTF8PROC_CATEGORY_MN || utf8proc_category(cp) ==
+			    UTF8PROC_CATEGORY_MC))
+				return 0;
 			i += (size_t)l - 1;
 			continue;
 		}
@@ -126,8 +135,12 @@ sg_vname_same(const char *a, const char *b)
 
 	if (ascii_only(a, la) && ascii_only(b, lb))
 		return la == lb && strcasecmp(a, b) == 0;
-	fa = name_map(a, la, UTF8PROC_CASEFOLD);
-	fb = name_map(b, lb, UTF8PROC_CASEFOLD);
+	/* compatibility forms too: a fullwidth or mathematical letter is
+	 * the letter it looks like */
+	fa = name_map(a, la, UTF8PROC_CASEFOLD | UTF8PROC_COMPAT |
+	    UTF8PROC_IGNORE);
+	fb = name_map(b, lb, UTF8PROC_CASEFOLD | UTF8PROC_COMPAT |
+	    UTF8PROC_IGNORE);
 	same = fa != NULL && fb != NULL && strcmp(fa, fb) == 0;
 	free(fa);
 	free(fb);

@@ -341,21 +341,43 @@ gw_signin_banned(struct gw *g, const char *addr)
 	return sg_bans_check(g->bans, addr, now_s());
 }
 
-/* Seconds addr is banned for, as a whole or for this party. */
+/* Seconds addr is banned for, as a whole or for who (a party's id, or
+ * the stand-in for an id that is no party's: see who_of). An exempt
+ * network is never banned as a whole; its parties are, one by one. */
 static unsigned
-banned_for(struct gw *g, const char *addr, const char *party)
+banned_for(struct gw *g, const char *addr, const char *who)
 {
 	char key[SG_BANS_KEY];
-	unsigned a, b;
+	unsigned a = 0, b = 0;
 
-	if (exempt(g, addr))
-		return 0;
-	a = sg_bans_check(g->bans, addr, now_s());
-	if (party == NULL)
-		return a;
-	sg_bans_pair_key(addr, party, key);
-	b = sg_bans_check(g->pair_bans, key, now_s());
+	if (!exempt(g, addr))
+		a = sg_bans_check(g->bans, addr, now_s());
+	if (who != NULL) {
+		sg_bans_pair_key(addr, who, key);
+		b = sg_bans_check(g->pair_bans, key, now_s());
+	}
 	return a > b ? a : b;
+}
+
+/* Whom failures are counted against from one address: the party, or for
+ * an id that is no party's, a stand-in made from the id as typed, so
+ * that a guessed id is banned after as many failures as a real one and
+ * a ban tells no one which ids exist. NULL when nothing was typed. */
+static const char *
+who_of(const struct sg_party *p, const char *typed, char out[24])
+{
+	unsigned char md[32];
+	unsigned int l = 32;
+	char hx[65];
+
+	if (p != NULL)
+		return p->id;
+	if (typed == NULL)
+		return NULL;
+	EVP_Digest(typed, strlen(typed), md, &l, EVP_sha256(), NULL);
+	sg_hex(md, 8, hx);
+	snprintf(out, 24, "?%.16s", hx);
+	return out;
 }
 
 static void
@@ -372,9 +394,10 @@ ban_journal(const char *what, const char *f0, const char *f1,
 	    "failed sign-ins", what, secs);
 }
 
-void
-gw_signin_failed(struct gw *g, enum gw_via via, const char *addr,
-    const char *party)
+/* A failure, journaled and counted; who as who_of() made it. */
+static void
+failed(struct gw *g, enum gw_via via, const char *addr, const char *party,
+    const char *who)
 {
 	int64_t now = now_s();
 	int known = strcmp(party, "unknown") != 0;
@@ -396,24 +419,33 @@ gw_signin_failed(struct gw *g, enum gw_via via, const char *addr,
 		    "from any address", party);
 		ban_journal(what, b, NULL, c, ban);
 	}
-	if (exempt(g, addr))
-		return;
-	/* this party from this address: its neighbours behind the same
-	 * address are not locked out */
-	if (known) {
-		sg_bans_pair_key(addr, party, key);
+	/* this party (or this id) from this address: its neighbours
+	 * behind the same address are not locked out; exempt networks
+	 * too */
+	if (who != NULL) {
+		sg_bans_pair_key(addr, who, key);
 		if ((ban = sg_bans_fail(g->pair_bans, key, party, now)) > 0) {
 			snprintf(what, sizeof(what), "sign-ins as %s from "
 			    "client %s banned", party, addr);
 			ban_journal(what, a, b, c, ban);
 		}
 	}
-	/* the whole address, at a much higher count */
+	/* the whole address, at a much higher count; never an exempt one */
+	if (exempt(g, addr))
+		return;
 	if ((ban = sg_bans_fail(g->bans, addr, party, now)) > 0) {
 		snprintf(what, sizeof(what), "client %s banned (every party)",
 		    addr);
 		ban_journal(what, a, NULL, c, ban);
 	}
+}
+
+void
+gw_signin_failed(struct gw *g, enum gw_via via, const char *addr,
+    const char *party)
+{
+	failed(g, via, addr, party, strcmp(party, "unknown") != 0 ? party :
+	    NULL);
 }
 
 static void
@@ -461,9 +493,9 @@ signed_in(struct gw *g, const char *addr, const char *party,
 
 static enum gw_signin
 refused(struct gw *g, enum gw_via via, const char *addr, const char *party,
-    struct gw_signed *out)
+    const char *who, struct gw_signed *out)
 {
-	gw_signin_failed(g, via, addr, party);
+	failed(g, via, addr, party, who);
 	snprintf(out->party, sizeof(out->party), "%s", party);
 	return GW_SIGNIN_REFUSED;
 }
@@ -473,6 +505,7 @@ struct signin_wait {
 	enum gw_via	 via;
 	char		 addr[48];
 	char		 party[96];	/* "unknown": no such party */
+	char		 who[96];	/* failures count against (who_of) */
 	gw_signin_cb	 cb;
 	void		*arg;
 };
@@ -492,7 +525,8 @@ password_checked(void *arg, int ok)
 	    w->via))
 		r = signed_in(g, w->addr, w->party, &out);
 	else
-		r = refused(g, w->via, w->addr, w->party, &out);
+		r = refused(g, w->via, w->addr, w->party, w->who[0] ? w->who :
+		    NULL, &out);
 	w->cb(w->arg, r, &out);
 	free(w);
 }
@@ -505,17 +539,21 @@ gw_signin_password(struct gw *g, enum gw_via via, const char *addr,
 	const struct sg_party *p = user ? sg_config_party(g->conf->cfg, user) :
 	    NULL;
 	const char *party = p ? p->id : "unknown";
+	char stand_in[24];
+	const char *who = who_of(p, user, stand_in);
 	struct signin_wait *w;
-	int rc;
+	int rc, throttled;
 
 	memset(out, 0, sizeof(*out));
 	snprintf(out->party, sizeof(out->party), "%s", party);
-	if ((out->retry = banned_for(g, addr, p ? p->id : NULL)) > 0)
+	if ((out->retry = banned_for(g, addr, who)) > 0)
 		return GW_SIGNIN_BANNED;
-	if (p != NULL && sg_bans_check(g->party_bans, p->id, now_s()) > 0)
-		return refused(g, via, addr, party, out); /* throttled */
 	if (pw == NULL)
-		return refused(g, via, addr, party, out);
+		return refused(g, via, addr, party, who, out);
+	/* a party throttled after failures from anywhere is refused even
+	 * with the right password, after the same check as any other */
+	throttled = p != NULL && sg_bans_check(g->party_bans, p->id,
+	    now_s()) > 0;
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return GW_SIGNIN_BUSY;
 	w->g = g;
@@ -524,10 +562,11 @@ gw_signin_password(struct gw *g, enum gw_via via, const char *addr,
 	w->arg = arg;
 	snprintf(w->addr, sizeof(w->addr), "%s", addr);
 	snprintf(w->party, sizeof(w->party), "%s", party);
+	snprintf(w->who, sizeof(w->who), "%s", who ? who : "");
 	/* an unknown party, or one whose password is not for this front,
 	 * is checked against nothing, for as long, and fails */
-	rc = check_password(g, addr, password_usable(p, via) ? p : NULL, pw,
-	    pwlen, password_checked, w);
+	rc = check_password(g, addr, !throttled && password_usable(p, via) ?
+	    p : NULL, pw, pwlen, password_checked, w);
 	if (rc == 2)
 		return GW_SIGNIN_WAIT;
 	free(w);
@@ -535,7 +574,7 @@ gw_signin_password(struct gw *g, enum gw_via via, const char *addr,
 		return GW_SIGNIN_BUSY;
 	if (rc == 1)
 		return signed_in(g, addr, party, out);
-	return refused(g, via, addr, party, out);
+	return refused(g, via, addr, party, who, out);
 }
 
 enum gw_signin
@@ -550,8 +589,10 @@ gw_signin_basic(struct gw *g, const char *addr, const char *b64,
 
 	memset(out, 0, sizeof(*out));
 	if ((n = sg_b64_decode(b64, strlen(b64), dec, sizeof(dec) - 1,
-	    1)) < 0)
+	    1)) < 0) {
+		OPENSSL_cleanse(dec, sizeof(dec));	/* part decoded */
 		return GW_SIGNIN_MALFORMED;
+	}
 	dec[n] = '\0';
 	/* party ids are "kind:name", so the user-id itself holds a colon:
 	 * the password starts after the colon that ends a known party id */
@@ -566,7 +607,7 @@ gw_signin_basic(struct gw *g, const char *addr, const char *b64,
 		OPENSSL_cleanse(dec, sizeof(dec));
 		if ((out->retry = banned_for(g, addr, NULL)) > 0)
 			return GW_SIGNIN_BANNED;
-		return refused(g, GW_VIA_API, addr, "unknown", out);
+		return refused(g, GW_VIA_API, addr, "unknown", NULL, out);
 	}
 	*colon = '\0';
 	r = gw_signin_password(g, GW_VIA_API, addr, (char *)dec, colon + 1,
@@ -596,7 +637,7 @@ gw_signin_token(struct gw *g, const char *addr, const char *token,
 			}
 	if ((out->retry = banned_for(g, addr, NULL)) > 0)
 		return GW_SIGNIN_BANNED;
-	return refused(g, GW_VIA_API, addr, "unknown", out);
+	return refused(g, GW_VIA_API, addr, "unknown", NULL, out);
 }
 
 enum gw_signin
@@ -633,13 +674,18 @@ gw_signin_ssh_key(struct gw *g, const char *addr, const char *user,
 	memset(out, 0, sizeof(*out));
 	snprintf(out->party, sizeof(out->party), "%s", p ? p->id :
 	    "unknown");
-	if ((out->retry = banned_for(g, addr, p ? p->id : NULL)) > 0)
-		return GW_SIGNIN_BANNED;
+	{
+		char stand_in[24];
+
+		if ((out->retry = banned_for(g, addr, who_of(p, user,
+		    stand_in))) > 0)
+			return GW_SIGNIN_BANNED;
+	}
 	for (i = 0; p != NULL && i < p->nssh_keys; i++)
 		if (strcmp(p->ssh_keys[i], key) == 0) {
 			if (proof < 0)	/* a signature that does not verify */
 				return refused(g, GW_VIA_SFTP, addr, p->id,
-				    out);
+				    p->id, out);
 			return proof > 0 ? signed_in(g, addr, p->id, out) :
 			    GW_SIGNIN_KEY_OK;
 		}

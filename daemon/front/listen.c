@@ -79,7 +79,15 @@ gw_peer_name(int fd, char *buf, size_t len)
 	if (ss.ss_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
 		    buf, (socklen_t)len);
-	else if (ss.ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
-		    buf, (socklen_t)len);
+	else if (ss.ss_family == AF_INET6) {
+		const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->
+		    sin6_addr;
+
+		/* an IPv4 client on a dual-stack socket is the same client
+		 * as on an IPv4 one: one name, one ban count */
+		if (IN6_IS_ADDR_V4MAPPED(a))
+			inet_ntop(AF_INET, a->s6_addr + 12, buf, (socklen_t)len);
+		else
+			inet_ntop(AF_INET6, a, buf, (socklen_t)len);
+	}
 }

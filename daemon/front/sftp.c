@@ -102,6 +102,7 @@ struct handle {
 	 * paramiko's close()) still hears of a rejection */
 	int		 held;
 	uint32_t	 held_id;
+	uint64_t	 held_watch;	/* gw_upload_watch()'s number */
 	char		 id[SG_ID_MAX];
 	/* reading */
 	int		 fd;
@@ -988,7 +989,7 @@ answer_write(struct sftp *s, struct handle *h, uint32_t id)
 		return;
 	}
 	answer_held(s, h, FX_OK, NULL);
-	if (h->up == NULL || !gw_upload_watch(h->up)) {
+	if (h->up == NULL || (h->held_watch = gw_upload_watch(h->up)) == 0) {
 		/* nothing to wait for, or nothing checked yet (the upload
 		 * waits for a thread) */
 		status(s, id, FX_OK, NULL);
@@ -1102,7 +1103,9 @@ up_checked(void *arg, struct gw_upload *u)
 	for (i = 0; i < s->nh; i++)
 		if (s->h[i].kind == H_UPLOAD && s->h[i].up == u)
 			break;
-	if (i == s->nh || !s->h[i].held || !fence_enter(s))
+	/* a sync for an earlier WRITE does not answer a later one */
+	if (i == s->nh || !s->h[i].held ||
+	    gw_upload_checked(u) < s->h[i].held_watch || !fence_enter(s))
 		return;
 	s->refs++;
 	h = &s->h[i];
@@ -1344,6 +1347,8 @@ upload_refused(struct sftp *s, struct handle *h, const char *rule,
 	vsnprintf(h->why + n, sizeof(h->why) - (size_t)n, fmt, ap);
 	va_end(ap);
 	h->verdict = FX_FAILURE;
+	/* a WRITE held for this upload will hear nothing else */
+	answer_held(s, h, FX_FAILURE, h->why);
 	if (h->up != NULL) {
 		gw_upload_refuse(h->up, rule);
 		h->up = NULL;

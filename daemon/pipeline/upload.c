@@ -72,7 +72,10 @@ struct gw_upload {
 	struct gw_upload	*qnext;		/* pool queue */
 	unsigned		 party_cap;	/* threads its party may hold */
 	/* how the check stands before the verdict (under mu) */
-	int			 watch;		/* cb.checked wanted */
+	/* syncs asked for by the front (watch), the one a sync under way
+	 * covers, and the last one done: a front answers a WRITE held
+	 * under watch n only once checked >= n */
+	uint64_t		 watch, covering, checked;
 	int			 failing;	/* an error found already */
 	char			 fail_why[200];
 	/* the stall check (I/O thread, under mu) */
@@ -212,7 +215,8 @@ upload_read(void *arg, void *buf, size_t cap)
 	int resume = 0;
 
 	pthread_mutex_lock(&u->mu);
-	while (u->bytes == 0 && !u->eof && !u->cancelled && !u->watch)
+	while (u->bytes == 0 && !u->eof && !u->cancelled &&
+	    u->watch <= u->checked)
 		pthread_cond_wait(&u->cv, &u->mu);
 	if (u->cancelled) {
 		pthread_mutex_unlock(&u->mu);
@@ -327,7 +331,11 @@ want_sync(void *arg)
 	int want;
 
 	pthread_mutex_lock(&u->mu);
-	want = u->watch && u->bytes == 0 && !u->eof && !u->cancelled;
+	/* every byte fed before the latest request has been read */
+	want = u->watch > u->checked && u->bytes == 0 && !u->eof &&
+	    !u->cancelled;
+	if (want)
+		u->covering = u->watch;
 	pthread_mutex_unlock(&u->mu);
 	return want;
 }
@@ -339,7 +347,7 @@ synced(void *arg, int rejected, const struct sg_report_entry *first)
 	struct gw_upload *u = arg;
 
 	pthread_mutex_lock(&u->mu);
-	u->watch = 0;
+	u->checked = u->covering;
 	if (rejected && !u->failing) {
 		u->failing = 1;
 		if (first != NULL && first->row > 0 && first->column[0])
@@ -357,9 +365,10 @@ synced(void *arg, int rejected, const struct sg_report_entry *first)
 	post(u->g, u, 2);
 }
 
-int
+uint64_t
 gw_upload_watch(struct gw_upload *u)
 {
+	uint64_t n;
 	int started;
 
 	pthread_mutex_lock(&u->mu);
@@ -371,11 +380,22 @@ gw_upload_watch(struct gw_upload *u)
 	if (!started && !starts_soon(u->g->pool, u))
 		return 0;
 	pthread_mutex_lock(&u->mu);
-	u->watch = 1;
+	n = ++u->watch;
 	/* the intake may be waiting for bytes: wake it to look */
 	pthread_cond_signal(&u->cv);
 	pthread_mutex_unlock(&u->mu);
-	return 1;
+	return n;
+}
+
+uint64_t
+gw_upload_checked(struct gw_upload *u)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&u->mu);
+	n = u->checked;
+	pthread_mutex_unlock(&u->mu);
+	return n;
 }
 
 int

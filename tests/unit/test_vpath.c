@@ -94,6 +94,10 @@ unicode_names(void **state)
 	assert_false(name_ok("a\u202eb.zip"));	/* right-to-left override */
 	assert_false(name_ok("a\u00a0b.zip"));	/* no-break space */
 	assert_false(name_ok("a\u200bb.zip"));	/* zero width space */
+	assert_false(name_ok("cen\u034fsus.zip"));	/* grapheme joiner */
+	assert_false(name_ok("a\ufe0fb.zip"));	/* variation selector */
+	assert_false(name_ok("a\u3164b.zip"));	/* Hangul filler */
+	assert_false(name_ok("\u0301census.zip"));	/* leading mark */
 	assert_false(name_ok("a\xc3"));		/* cut short */
 	assert_false(name_ok("a\xc0\xaf" "b"));		/* overlong '/' */
 	assert_false(name_ok("a\xed\xa0\x80"));	/* surrogate */
@@ -114,6 +118,8 @@ unicode_names(void **state)
 	assert_true(sg_vname_same("Zo\u00eb.zip", "Zoe\u0308.zip"));
 	assert_true(sg_vname_same("ZO\u00cb.zip", "zoe\u0308.zip"));
 	assert_false(sg_vname_same("Zo\u00eb.zip", "Zoe.zip"));
+	/* fullwidth letters are the letters they look like */
+	assert_true(sg_vname_same("\uff23ensus.zip", "census.zip"));
 	assert_false(sg_vname_same("census.zip", "census2.zip"));
 	/* 128 bytes, not 128 letters */
 	memset(out, 0, sizeof(out));
