@@ -381,6 +381,9 @@ int	gw_listen_socket(const char *listen_on, const char *setting,
 	    char err[SG_ERR_MAX]);
 int	gw_socket_port(int fd);
 void	gw_peer_name(int fd, char *buf, size_t len);
+/* An address an operator typed, written as gw_peer_name writes peers;
+ * -1 when it is not an IPv4 or IPv6 address. */
+int	gw_addr_name(const char *text, char *buf, size_t len);
 
 /* journal (journal.c) */
 enum gw_event {

@@ -266,20 +266,11 @@ on_control(void *arg, const char *req)
 	if (strcmp(req, "status json") == 0)
 		return status_text(arg, 1);
 	if (strncmp(req, "unban ", 6) == 0) {
-		unsigned char a[16];
 		char canon[INET6_ADDRSTRLEN], *out = NULL;
 		unsigned n;
 
-		/* written as the daemon writes peers (gw_peer_name): lower
-		 * case, shortest form, an IPv4-mapped address as IPv4 */
-		if (inet_pton(AF_INET, req + 6, a) == 1)
-			inet_ntop(AF_INET, a, canon, sizeof(canon));
-		else if (inet_pton(AF_INET6, req + 6, a) == 1 &&
-		    IN6_IS_ADDR_V4MAPPED((struct in6_addr *)a))
-			inet_ntop(AF_INET, a + 12, canon, sizeof(canon));
-		else if (inet_pton(AF_INET6, req + 6, a) == 1)
-			inet_ntop(AF_INET6, a, canon, sizeof(canon));
-		else
+		/* written as the daemon writes peers */
+		if (gw_addr_name(req + 6, canon, sizeof(canon)) != 0)
 			return strdup("error: not an IPv4 or IPv6 address\n");
 		n = gw_signin_unban(arg, canon);
 		if (asprintf(&out, "%s: %u active ban%s lifted\n", canon, n,

@@ -272,3 +272,14 @@ sg_report_json(const struct sg_report *r, FILE *f)
 	json_counts(f, r, 1);
 	fputs("}\n", f);
 }
+
+int
+sg_report_has(const struct sg_report *r, const char *rule)
+{
+	size_t i;
+
+	for (i = 0; i < r->ncounts; i++)
+		if (strcmp(r->counts[i].rule, rule) == 0)
+			return 1;
+	return 0;
+}

@@ -62,6 +62,9 @@ void	sg_report_merge(struct sg_report *dst, struct sg_report *src);
 void	sg_report_sort(struct sg_report *);
 
 const char *sg_report_verdict(const struct sg_report *);
+/* 1 when rule was reported (an error or a warning, listed or only
+ * counted), 0 when not. */
+int	sg_report_has(const struct sg_report *, const char *rule);
 /* Human-readable report, as a school office reads it. */
 void	sg_report_print(const struct sg_report *, FILE *);
 /* One JSON object: verdict, rows, errors, warnings, error_counts, ... */

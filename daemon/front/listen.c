@@ -67,6 +67,18 @@ gw_socket_port(int fd)
 	    ((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
+/* One IPv6 address as the daemon writes addresses: an IPv4 client on a
+ * dual-stack socket is the same client as on an IPv4 one (one name, one
+ * ban count). */
+static void
+name_in6(const struct in6_addr *a, char *buf, size_t len)
+{
+	if (IN6_IS_ADDR_V4MAPPED(a))
+		inet_ntop(AF_INET, a->s6_addr + 12, buf, (socklen_t)len);
+	else
+		inet_ntop(AF_INET6, a, buf, (socklen_t)len);
+}
+
 void
 gw_peer_name(int fd, char *buf, size_t len)
 {
@@ -79,15 +91,21 @@ gw_peer_name(int fd, char *buf, size_t len)
 	if (ss.ss_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
 		    buf, (socklen_t)len);
-	else if (ss.ss_family == AF_INET6) {
-		const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->
-		    sin6_addr;
+	else if (ss.ss_family == AF_INET6)
+		name_in6(&((struct sockaddr_in6 *)&ss)->sin6_addr, buf, len);
+}
 
-		/* an IPv4 client on a dual-stack socket is the same client
-		 * as on an IPv4 one: one name, one ban count */
-		if (IN6_IS_ADDR_V4MAPPED(a))
-			inet_ntop(AF_INET, a->s6_addr + 12, buf, (socklen_t)len);
-		else
-			inet_ntop(AF_INET6, a, buf, (socklen_t)len);
-	}
+int
+gw_addr_name(const char *text, char *buf, size_t len)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (inet_pton(AF_INET, text, &a4) == 1)
+		inet_ntop(AF_INET, &a4, buf, (socklen_t)len);
+	else if (inet_pton(AF_INET6, text, &a6) == 1)
+		name_in6(&a6, buf, len);
+	else
+		return -1;
+	return 0;
 }

@@ -598,16 +598,6 @@ journal_verdict(struct gw_upload *u, int accepted)
 		    (unsigned long long)r->nerrors_total);
 }
 
-static int
-has_rule(const struct sg_report *r, const char *rule)
-{
-	size_t i;
-
-	for (i = 0; i < r->ncounts; i++)
-		if (strcmp(r->counts[i].rule, rule) == 0)
-			return 1;
-	return 0;
-}
 
 static void
 run_upload(struct gw_upload *u)
@@ -712,7 +702,7 @@ run_upload(struct gw_upload *u)
 	}
 	if (rc != 0 || u->res.report.rejected) {
 		sg_store_seal_abort(seal);
-		if (has_rule(&u->res.report, "store.write")) {
+		if (sg_report_has(&u->res.report, "store.write")) {
 			fail(u, 503, "%s", "the store could not be written");
 			goto drain;
 		}

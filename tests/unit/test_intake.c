@@ -112,19 +112,6 @@ from_buf(void *arg, void *b, size_t cap)
 	return (ssize_t)k;
 }
 
-static int
-has_rule(const struct sg_report *r, const char *rule)
-{
-	size_t i;
-
-	for (i = 0; i < r->nerrors; i++)
-		if (strcmp(r->errors[i].rule, rule) == 0)
-			return 1;
-	for (i = 0; i < r->nwarnings; i++)
-		if (strcmp(r->warnings[i].rule, rule) == 0)
-			return 1;
-	return 0;
-}
 
 static struct sg_age_identity gate;
 
@@ -179,14 +166,14 @@ zip_csv(void **state)
 	zl = zip_of(z, GOOD);
 	assert_int_equal(check(&csv_flow, z, zl, 1, &tap, &r), 0);
 	assert_true(r.rejected);
-	assert_true(has_rule(&r, "intake.container"));
+	assert_true(sg_report_has(&r, "intake.container"));
 	csv_flow.encryptions = SG_ENC_ZIP_AES | SG_ENC_AGE;
 	sg_report_free(&r);
 	/* the tap refuses (the store failed): stopped, never accepted */
 	tap.refuse = 1;
 	assert_int_equal(check(&csv_flow, z, zl, 1, &tap, &r), 0);
 	assert_true(r.rejected);
-	assert_true(has_rule(&r, "store.write"));
+	assert_true(sg_report_has(&r, "store.write"));
 	tap.refuse = 0;
 	sg_report_free(&r);
 	free(z);
@@ -232,7 +219,7 @@ age_csv(void **state)
 	sg_age_enc_free(e);
 	assert_int_equal(check(&csv_flow, a, enc.len, 1, &tap, &r), 0);
 	assert_true(r.rejected);
-	assert_true(has_rule(&r, "age.no-match"));
+	assert_true(sg_report_has(&r, "age.no-match"));
 	assert_int_equal(tap.len, 0);
 	sg_report_free(&r);
 	/* a gateway with no storage identity cannot open one at all */
@@ -245,7 +232,7 @@ age_csv(void **state)
 		o.require_encryption = 1;
 		sg_report_init(&r, 50);
 		assert_int_equal(sg_intake_check(&o, from_buf, &src, &r), 0);
-		assert_true(has_rule(&r, "age.no-identity"));
+		assert_true(sg_report_has(&r, "age.no-identity"));
 		sg_report_free(&r);
 	}
 	free(a);
@@ -264,12 +251,12 @@ plain_and_opaque(void **state)
 	assert_int_equal(check(&csv_flow, (const unsigned char *)GOOD,
 	    strlen(GOOD), 1, &tap, &r), 0);
 	assert_true(r.rejected);
-	assert_true(has_rule(&r, "intake.unencrypted"));
+	assert_true(sg_report_has(&r, "intake.unencrypted"));
 	sg_report_free(&r);
 	assert_int_equal(check(&csv_flow, (const unsigned char *)GOOD,
 	    strlen(GOOD), 0, &tap, &r), 0);
 	assert_false(r.rejected);
-	assert_true(has_rule(&r, "intake.unencrypted"));
+	assert_true(sg_report_has(&r, "intake.unencrypted"));
 	assert_int_equal(r.rows, 2);
 	sg_report_free(&r);
 	/* an opaque "txt" flow: UTF-8 text passes, bytes that are not

@@ -102,19 +102,6 @@ sink_write(void *arg, const void *buf, size_t len)
 	return 0;
 }
 
-static int
-has_rule(const struct sg_report *r, const char *rule)
-{
-	size_t i;
-
-	for (i = 0; i < r->nerrors; i++)
-		if (strcmp(r->errors[i].rule, rule) == 0)
-			return 1;
-	for (i = 0; i < r->nwarnings; i++)
-		if (strcmp(r->warnings[i].rule, rule) == 0)
-			return 1;
-	return 0;
-}
 
 static struct sg_limits lim = { 1 << 20, 1000, 16, 255 };
 
@@ -195,7 +182,7 @@ refusals(void **state)
 	zl = make_zip(z, CAP, "aes256", "s3cret-Pass", &e, 1);
 	/* the wrong password, and none */
 	assert_int_equal(run(z, zl, SG_ENC_ZIP_AES, "wrong", &k, &r), -1);
-	assert_true(has_rule(&r, "zip.password"));
+	assert_true(sg_report_has(&r, "zip.password"));
 	sg_report_free(&r);
 	assert_int_equal(run(z, zl, SG_ENC_ZIP_AES, NULL, &k, &r), -1);
 	assert_true(r.nerrors > 0);
@@ -207,41 +194,41 @@ refusals(void **state)
 	sg_report_free(&r);
 	/* AES where the flow takes only age */
 	assert_int_equal(run(z, zl, SG_ENC_AGE, "s3cret-Pass", &k, &r), -1);
-	assert_true(has_rule(&r, "zip.encryption"));
+	assert_true(sg_report_has(&r, "zip.encryption"));
 	sg_report_free(&r);
 	/* no encryption at all */
 	zl = make_zip(z, CAP, NULL, NULL, &e, 1);
 	assert_int_equal(run(z, zl, SG_ENC_ZIP_AES, NULL, &k, &r), -1);
-	assert_true(has_rule(&r, "zip.unencrypted"));
+	assert_true(sg_report_has(&r, "zip.unencrypted"));
 	sg_report_free(&r);
 	/* ZipCrypto: refused unless the flow opts in, then with a warning */
 	zl = make_zip(z, CAP, "zipcrypt", "s3cret-Pass", &e, 1);
 	assert_int_equal(run(z, zl, SG_ENC_ZIP_AES, "s3cret-Pass", &k, &r),
 	    -1);
-	assert_true(has_rule(&r, "zip.encryption-weak"));
+	assert_true(sg_report_has(&r, "zip.encryption-weak"));
 	sg_report_free(&r);
 	assert_int_equal(run(z, zl, SG_ENC_ZIP_AES | SG_ENC_ZIP_LEGACY,
 	    "s3cret-Pass", &k, &r), 0);
 	assert_int_equal(r.nerrors, 0);
-	assert_true(has_rule(&r, "zip.encryption-weak"));
+	assert_true(sg_report_has(&r, "zip.encryption-weak"));
 	assert_memory_equal(out, CSV, k.len);
 	sg_report_free(&r);
 	/* two files */
 	zl = make_zip(z, CAP, "aes256", "s3cret-Pass", two, 2);
 	assert_int_equal(run(z, zl, SG_ENC_ZIP_AES, "s3cret-Pass", &k, &r),
 	    -1);
-	assert_true(has_rule(&r, "zip.entries"));
+	assert_true(sg_report_has(&r, "zip.entries"));
 	sg_report_free(&r);
 	/* a link, and a name that climbs out */
 	zl = make_zip(z, CAP, NULL, NULL, &link, 1);
 	assert_int_equal(run(z, zl, SG_ENC_ZIP_AES, NULL, &k, &r), -1);
-	assert_true(has_rule(&r, "zip.link") || has_rule(&r,
+	assert_true(sg_report_has(&r, "zip.link") || sg_report_has(&r,
 	    "zip.unencrypted"));
 	sg_report_free(&r);
 	zl = make_zip(z, CAP, "aes256", "s3cret-Pass", &up, 1);
 	assert_int_equal(run(z, zl, SG_ENC_ZIP_AES, "s3cret-Pass", &k, &r),
 	    -1);
-	assert_true(has_rule(&r, "zip.path"));
+	assert_true(sg_report_has(&r, "zip.path"));
 	sg_report_free(&r);
 	free(z);
 	free(out);
@@ -264,7 +251,7 @@ limits(void **state)
 	lim.max_bytes = 100000;
 	assert_int_equal(run(z, zl, SG_ENC_ZIP_AES, "s3cret-Pass", &k, &r),
 	    -1);
-	assert_true(has_rule(&r, "zip.too-large"));
+	assert_true(sg_report_has(&r, "zip.too-large"));
 	assert_true(k.len <= 100000 + 65536);
 	sg_report_free(&r);
 	/* zeros compress a thousandfold: a bomb at a ratio of 100, judged
@@ -274,7 +261,7 @@ limits(void **state)
 	lim.max_ratio = 100;
 	assert_int_equal(run(z, zl, SG_ENC_ZIP_AES, "s3cret-Pass", &k, &r),
 	    -1);
-	assert_true(has_rule(&r, "zip.bomb"));
+	assert_true(sg_report_has(&r, "zip.bomb"));
 	assert_true(k.len <= (2 << 20));
 	sg_report_free(&r);
 	lim = saved;
