@@ -69,6 +69,11 @@ struct sess {
 	int			 kick;		/* drive again soon */
 	uint64_t		 heard;		/* last bytes at all */
 	unsigned		 ka_unanswered;	/* keepalives since heard */
+	/* bytes libssh has read from the socket: it reads inside any call
+	 * (ssh_channel_poll, the event poll), so a reply read there comes
+	 * with no readable event of ours; the count sees every byte */
+	struct ssh_counter_struct rx;
+	uint64_t		 rx_seen;
 	int			 want_ka;	/* drive() sends one */
 	int			 ended;		/* the channel was closed */
 	int			 chan_gone;	/* ... by the client */
@@ -570,13 +575,10 @@ on_poll(uv_poll_t *p, int status, int events)
 {
 	struct sess *c = p->data;
 
+	(void)events;
 	if (status < 0) {
 		sess_close(c, NULL);
 		return;
-	}
-	if (events & UV_READABLE) {
-		c->heard = uv_now(c->f->g->loop);
-		c->ka_unanswered = 0;
 	}
 	drive(c);
 }
@@ -658,7 +660,8 @@ drive(struct sess *c)
 }
 
 /* Every min(idle, keepalive) seconds once signed in. A client that has
- * sent nothing for keepalive_seconds is asked (keepalive@openssh.com,
+ * sent nothing for keepalive_seconds (libssh's count of bytes read, looked
+ * at on each tick) is asked (keepalive@openssh.com,
  * which every client answers); after SSH_KA_MAX unanswered, it is gone
  * (vanished without a FIN, or stopped) and the session ends, whatever it
  * was doing. A session with no SFTP request for idle_seconds ends unless
@@ -683,6 +686,11 @@ on_timer(uv_timer_t *t)
 	if (c->chan_gone) {
 		sess_close(c, "the channel was closed");
 		return;
+	}
+	if (c->rx.in_bytes != c->rx_seen) {
+		c->rx_seen = c->rx.in_bytes;
+		c->heard = now;
+		c->ka_unanswered = 0;
 	}
 	if (now - c->heard >= ka) {
 		if (c->ka_unanswered >= SSH_KA_MAX) {
@@ -817,6 +825,7 @@ on_listen(uv_poll_t *p, int status, int events)
 			continue;
 		}
 		ssh_set_blocking(c->s, 0);
+		ssh_set_counters(c->s, &c->rx, NULL);
 		ssh_set_auth_methods(c->s, SSH_AUTH_METHOD_PUBLICKEY |
 		    SSH_AUTH_METHOD_PASSWORD);
 		uv_poll_init(g->loop, &c->poll, fd);
