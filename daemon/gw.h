@@ -90,7 +90,8 @@ struct gw_upload_cb {
 struct gw_counters {
 	uint64_t	accepted, rejected, failed, downloads, deleted;
 	unsigned	in_flight, connections, unauthenticated;
-	unsigned	vault_work;	/* records and deletions on the pool */
+	unsigned	vault_work;	/* records, deletions, renames and
+					   reads on the work pool */
 };
 
 #define GW_LOGIN_CACHE	256
@@ -168,15 +169,52 @@ struct gw_rcpt *gw_xfer_rcpt(struct gw_xfer *, const char *party);
 /* Name of the sender's file, from memory (listings never read the
  * disk: names and report sizes are read once, at start). */
 const char *gw_xfer_name(struct gw *, struct gw_xfer *);
-/* The stored report JSON (malloc'd), or NULL. */
+/* The stored report JSON (malloc'd), or NULL. Reads meta/: on the
+ * work pool only. */
 char	*gw_xfer_report(struct gw *, const char *id);
+/* The same for the I/O thread: read on the pool, then cb(arg, report)
+ * there (report malloc'd, the callee frees it; NULL: none). Cannot be
+ * cancelled: arg must live until cb. 0, or -1 (not started). */
+typedef void (*gw_report_cb)(void *arg, char *report);
+int	gw_xfer_report_read(struct gw *, const char *id, gw_report_cb,
+	    void *arg);
 /* Writes meta/<id> and, for a rejection, the report a person reads
  * (meta/<id>.txt, its size in *report_size). Off the I/O thread. */
 int	gw_meta_write(struct gw *, const char *id, const char *name,
 	    const struct sg_report *, uint64_t *report_size,
 	    char err[SG_ERR_MAX]);
-/* A rejected upload's report as text (malloc'd), or NULL. */
+/* A rejected upload's report as text (malloc'd), or NULL. On the work
+ * pool only (gw_reader_open_report reads it for a front). */
 char	*gw_xfer_report_text(struct gw *, const char *id, size_t *len);
+
+/* w queued on libuv's work pool and counted in count.vault_work, which
+ * its after() decrements; w->data = item. */
+int	gw_vault_queue(struct gw *, uv_work_t *w, void *item, uv_work_cb run,
+	    uv_after_work_cb after);
+
+/* Reading a stored file for a download (core/reader.c): opened and read
+ * ahead on the work pool, copied from memory on the I/O thread. cb(arg)
+ * follows once it is open (or failed) and whenever gw_reader_get had
+ * answered 0 and the bytes have arrived; never after gw_reader_close. */
+struct gw_reader;
+typedef void (*gw_reader_cb)(void *arg);
+/* x's content as its recipients read it: the plaintext, or for a sealed
+ * delivery the age file as kept. NULL: out of memory. */
+struct gw_reader *gw_reader_open(struct gw *, const struct gw_xfer *,
+	    gw_reader_cb, void *arg);
+/* x's rejection report, as a person reads it (SFTP /reports/). */
+struct gw_reader *gw_reader_open_report(struct gw *, const struct gw_xfer *,
+	    gw_reader_cb, void *arg);
+/* 1: open (its size known), 0: still opening, -1: cannot be read. */
+int	gw_reader_ready(const struct gw_reader *);
+uint64_t gw_reader_size(const struct gw_reader *);
+/* Up to want bytes at off, in memory: *p and how many (fewer at the end
+ * of a block); 0: not read yet (cb follows); -1: cannot be read, or off
+ * is past the end. *p holds until the next gw_reader_get or close (the
+ * next may start a fill into it): copy first. */
+ssize_t	gw_reader_get(struct gw_reader *, uint64_t off, size_t want,
+	    const unsigned char **p);
+void	gw_reader_close(struct gw_reader *);
 /* The sender renamed the file it just sent (SFTP: WinSCP's .filepart);
  * only the meta record changes, rewritten and synced on libuv's work
  * pool; cb(arg, ok) follows on the I/O thread, the name in memory

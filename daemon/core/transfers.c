@@ -388,6 +388,20 @@ struct rename_work {
 	void		*arg;
 };
 
+/* w queued on libuv's work pool, counted in vault_work (the vault stays
+ * open until the count is back to 0: after() decrements it), with
+ * w->data = item, the work item holding w. */
+int
+gw_vault_queue(struct gw *g, uv_work_t *w, void *item, uv_work_cb run,
+    uv_after_work_cb after)
+{
+	w->data = item;
+	if (uv_queue_work(g->loop, w, run, after) != 0)
+		return -1;
+	g->count.vault_work++;
+	return 0;
+}
+
 /* On the work pool: meta/<id> read and replaced, durably. */
 static void
 rename_run(uv_work_t *w)
@@ -442,14 +456,12 @@ gw_xfer_rename(struct gw *g, const char *id, const char *name, gw_done_cb cb,
 	r->g = g;
 	r->cb = cb;
 	r->arg = arg;
-	r->w.data = r;
 	snprintf(r->id, sizeof(r->id), "%s", id);
-	if (uv_queue_work(g->loop, &r->w, rename_run, rename_after) != 0) {
+	if (gw_vault_queue(g, &r->w, r, rename_run, rename_after) != 0) {
 		free(r->name);
 		free(r);
 		return -1;
 	}
-	g->count.vault_work++;
 	return 0;
 }
 
@@ -526,6 +538,52 @@ gw_xfer_report(struct gw *g, const char *id)
 	    JSON_PRESERVE_ORDER);
 	json_decref(j);
 	return rep;
+}
+
+struct report_work {
+	uv_work_t	 w;
+	struct gw	*g;
+	char		 id[SG_ID_MAX];
+	char		*report;
+	gw_report_cb	 cb;
+	void		*arg;
+};
+
+static void
+report_run(uv_work_t *w)
+{
+	struct report_work *r = w->data;
+
+	r->report = gw_xfer_report(r->g, r->id);
+}
+
+static void
+report_after(uv_work_t *w, int status)
+{
+	struct report_work *r = w->data;
+
+	(void)status;
+	r->g->count.vault_work--;
+	r->cb(r->arg, r->report);
+	free(r);
+}
+
+int
+gw_xfer_report_read(struct gw *g, const char *id, gw_report_cb cb, void *arg)
+{
+	struct report_work *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return -1;
+	r->g = g;
+	r->cb = cb;
+	r->arg = arg;
+	snprintf(r->id, sizeof(r->id), "%s", id);
+	if (gw_vault_queue(g, &r->w, r, report_run, report_after) != 0) {
+		free(r);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -660,16 +718,14 @@ on_retention(uv_timer_t *t)
 		if ((d = calloc(1, sizeof(*d))) == NULL)
 			return;
 		d->g = g;
-		d->w.data = d;
 		snprintf(d->id, sizeof(d->id), "%s", x->id);
 		snprintf(d->reason, sizeof(d->reason), "retention-%s",
 		    f->retention_after_confirmed ? "confirmed" : "release");
 		x->deleted_at = now;	/* in progress */
-		if (uv_queue_work(g->loop, &d->w, del_run, del_done) != 0) {
+		if (gw_vault_queue(g, &d->w, d, del_run, del_done) != 0) {
 			x->deleted_at = 0;
 			free(d);
-		} else
-			g->count.vault_work++;
+		}
 	}
 }
 
@@ -748,7 +804,6 @@ gw_record(struct gw *g, int type, const char *id, const char *party,
 	r->type = type;
 	r->cb = cb;
 	r->arg = arg;
-	r->w.data = r;
 	snprintf(r->id, sizeof(r->id), "%s", id);
 	snprintf(r->party, sizeof(r->party), "%s", party);
 	sg_payload_init(&r->pl);
@@ -759,11 +814,10 @@ gw_record(struct gw *g, int type, const char *id, const char *party,
 	sg_payload_str(&r->pl, "object", id);
 	sg_payload_str(&r->pl, "party", party);
 	if (sg_payload_end(&r->pl) != 0 ||
-	    uv_queue_work(g->loop, &r->w, rec_run, rec_after) != 0) {
+	    gw_vault_queue(g, &r->w, r, rec_run, rec_after) != 0) {
 		free(r);
 		return -1;
 	}
-	g->count.vault_work++;	/* the vault stays open until it is done */
 	return 0;
 }
 

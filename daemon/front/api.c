@@ -39,7 +39,8 @@
 #include "policy/vpath.h"
 #include "seal/keys.h"
 
-static void json_xfer(struct conn *, FILE *, struct gw_xfer *, int);
+static void json_xfer(struct conn *, FILE *, struct gw_xfer *,
+    const char *);
 
 /* ---- upload callbacks (from the pipeline, on the I/O thread) ---- */
 
@@ -81,7 +82,7 @@ up_done(void *arg, struct gw_upload *u)
 		    r->report.rows, r->sha256);
 		if (x != NULL) {
 			fputs(",\"transfer\":", f);
-			json_xfer(c, f, x, 0);
+			json_xfer(c, f, x, NULL);
 		}
 		fputs("}\n", f);
 		fclose(f);
@@ -413,7 +414,7 @@ json_time(FILE *f, const char *key, int64_t us)
 }
 
 static void
-json_xfer(struct conn *c, FILE *f, struct gw_xfer *x, int full)
+json_xfer(struct conn *c, FILE *f, struct gw_xfer *x, const char *report)
 {
 	struct gw *g = c->front->g;
 	size_t i;
@@ -481,14 +482,8 @@ json_xfer(struct conn *c, FILE *f, struct gw_xfer *x, int full)
 		fputs("}", f);
 	}
 	fputs("]", f);
-	if (full && x->sender && strcmp(x->sender, c->party) == 0) {
-		char *rep = gw_xfer_report(g, x->id);
-
-		if (rep != NULL) {
-			fprintf(f, ",\"report\":%s", rep);
-			free(rep);
-		}
-	}
+	if (report != NULL)
+		fprintf(f, ",\"report\":%s", report);
 	fputs("}", f);
 }
 
@@ -510,7 +505,7 @@ api_inbox(struct conn *c, int sent)
 			continue;
 		fputs(first ? "" : ",", f);
 		first = 0;
-		json_xfer(c, f, x, 0);
+		json_xfer(c, f, x, NULL);
 	}
 	fputs("]}\n", f);
 	fclose(f);
@@ -519,17 +514,63 @@ api_inbox(struct conn *c, int sent)
 }
 
 static void
-api_transfer(struct conn *c, struct gw_xfer *x)
+transfer_answer(struct conn *c, struct gw_xfer *x, const char *report)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 
-	json_xfer(c, f, x, 1);
+	if (f == NULL) {
+		http_close(c);
+		return;
+	}
+	json_xfer(c, f, x, report);
 	fputs("\n", f);
 	fclose(f);
 	http_respond(c, 200, "application/json", buf, len, NULL);
 	free(buf);
+}
+
+/* The sender's report, read on the work pool. */
+static void
+transfer_report(void *arg, char *report)
+{
+	struct conn *c = arg;
+	struct gw_xfer *x;
+
+	c->refs--;
+	if (c->closing) {
+		if (c->refs == 0)
+			free(c);
+		free(report);
+		return;
+	}
+	c->st = ST_HEADERS;
+	if ((x = gw_xfer_find(c->front->g, c->dl_id)) == NULL)
+		http_problem(c, 404, "not-found", "no such transfer", NULL);
+	else
+		transfer_answer(c, x, report);
+	free(report);
+}
+
+/* GET /v1/transfers/{id}: its record; to its sender, with the report
+ * (meta/, read off the I/O thread). */
+static void
+api_transfer(struct conn *c, struct gw_xfer *x)
+{
+	if (!gw_access_sent_by(x, c->party)) {
+		transfer_answer(c, x, NULL);
+		return;
+	}
+	snprintf(c->dl_id, sizeof(c->dl_id), "%s", x->id);
+	c->refs++;
+	c->st = ST_WORK;
+	if (gw_xfer_report_read(c->front->g, x->id, transfer_report, c) !=
+	    0) {
+		c->refs--;
+		c->st = ST_HEADERS;
+		transfer_answer(c, x, NULL);
+	}
 }
 
 /* A durable record (DOWNLOADED, CONFIRMED) the answer waits for. */
@@ -698,37 +739,27 @@ parse_range(const char *s, uint64_t size, uint64_t *off, uint64_t *end)
 	return 0;
 }
 
+/* The object is open (or not), on the work pool: the range is checked
+ * against its size, DOWNLOADED recorded once per connection, then the
+ * bytes stream as the reader brings them. */
 static void
-api_content(struct conn *c, struct gw_xfer *x)
+content_opened(struct conn *c)
 {
 	struct gw *g = c->front->g;
+	struct gw_xfer *x = gw_xfer_find(g, c->dl_id);
 	struct rec_wait *r;
-	char err[SG_ERR_MAX];
-	const char *why;
 	uint64_t size;
 	int rr;
 
-	if ((c->dl_fd = sg_vault_open_object(g->vault, x->id, err)) < 0) {
-		http_problem(c, 503, "unavailable", "the object cannot be read",
-		    NULL);
+	c->st = ST_HEADERS;
+	if (x == NULL || gw_reader_ready(c->rd) != 1) {
+		gw_reader_close(c->rd);
+		c->rd = NULL;
+		http_problem(c, 503, "unavailable", "the object cannot be "
+		    "opened", NULL);
 		return;
 	}
-	c->dl_sealed = x->sealed;
-	if (!x->sealed) {
-		if (sg_age_file_open(c->dl_fd, g->ids, g->nids, &c->af,
-		    &why) != 0) {
-			close(c->dl_fd);
-			c->dl_fd = -1;
-			http_problem(c, 503, "unavailable", "the object cannot be "
-			    "opened", NULL);
-			return;
-		}
-		size = sg_age_file_size(c->af);
-	} else {
-		off_t e = lseek(c->dl_fd, 0, SEEK_END);
-
-		size = e < 0 ? 0 : (uint64_t)e;
-	}
+	size = gw_reader_size(c->rd);
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
 		http_close(c);
 		return;
@@ -738,11 +769,8 @@ api_content(struct conn *c, struct gw_xfer *x)
 		char extra[64];
 
 		free(r);
-		if (c->af)
-			sg_age_file_close(c->af);
-		c->af = NULL;
-		close(c->dl_fd);
-		c->dl_fd = -1;
+		gw_reader_close(c->rd);
+		c->rd = NULL;
 		snprintf(extra, sizeof(extra), "Content-Range: bytes */%" PRIu64
 		    "\r\n", size);
 		http_problem(c, rr > 0 ? 416 : 400, "bad-range", "the range is "
@@ -758,6 +786,33 @@ api_content(struct conn *c, struct gw_xfer *x)
 		free(r);
 	} else
 		queue_record(c, r, x->id);
+}
+
+/* The reader's news: open, or the bytes the stream waits for. */
+static void
+content_read(void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->st == ST_STREAM)
+		http_pump(c);
+	else
+		content_opened(c);
+}
+
+static void
+api_content(struct conn *c, struct gw_xfer *x)
+{
+	struct gw *g = c->front->g;
+
+	c->dl_sealed = x->sealed;
+	snprintf(c->dl_id, sizeof(c->dl_id), "%s", x->id);
+	if ((c->rd = gw_reader_open(g, x, content_read, c)) == NULL) {
+		http_problem(c, 503, "unavailable", "the object cannot be read",
+		    NULL);
+		return;
+	}
+	c->st = ST_WORK;	/* content_opened() answers */
 }
 
 static void

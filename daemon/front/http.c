@@ -211,12 +211,8 @@ http_close(struct conn *c)
 			gw_upload_cancel(c->up);
 			c->up = NULL;
 		}
-		if (c->af)
-			sg_age_file_close(c->af);
-		c->af = NULL;
-		if (c->dl_fd >= 0)
-			close(c->dl_fd);
-		c->dl_fd = -1;
+		gw_reader_close(c->rd);	/* no callback after this */
+		c->rd = NULL;
 		SSL_free(c->ssl);	/* frees the BIOs */
 		c->ssl = NULL;
 		c->refs += 2;
@@ -467,31 +463,29 @@ http_pump(struct conn *c)
 	if (c->closing)
 		return;
 	if (c->st == ST_STREAM) {
-		/* a download: produce while the socket keeps up */
-		unsigned char buf[DL_CHUNK];
-
+		/* a download: send what the reader holds while the socket
+		 * keeps up; when it holds nothing yet, http_read_ahead()
+		 * pumps again once it does */
 		while (c->wpending < WRITE_MARK && c->dl_off < c->dl_end &&
 		    !c->closing) {
+			const unsigned char *p;
 			size_t want = c->dl_end - c->dl_off > DL_CHUNK ?
 			    DL_CHUNK : (size_t)(c->dl_end - c->dl_off);
-			ssize_t got = c->af ? sg_age_file_pread(c->af, buf,
-			    want, c->dl_off) : pread(c->dl_fd, buf, want,
-			    (off_t)c->dl_off);
+			ssize_t got = gw_reader_get(c->rd, c->dl_off, want, &p);
 
-			if (got <= 0) {
+			if (got == 0)
+				return;
+			if (got < 0) {
 				/* mid-body: all we can do is cut it short */
 				http_close(c);
 				return;
 			}
-			tls_send(c, buf, (size_t)got);
+			tls_send(c, p, (size_t)got);
 			c->dl_off += (uint64_t)got;
 		}
 		if (c->dl_off >= c->dl_end && !c->closing) {
-			if (c->af)
-				sg_age_file_close(c->af);
-			c->af = NULL;
-			close(c->dl_fd);
-			c->dl_fd = -1;
+			gw_reader_close(c->rd);
+			c->rd = NULL;
 			c->st = ST_DONE;
 			if (c->wpending == 0)
 				http_finish_response(c);
@@ -787,7 +781,6 @@ on_conn(uv_stream_t *l, int status)
 	if (status < 0 || (c = calloc(1, sizeof(*c))) == NULL)
 		return;
 	c->front = h;
-	c->dl_fd = -1;
 	c->accepted_at = gw_now_us();
 	uv_tcp_init(g->loop, &c->tcp);
 	c->tcp.data = c;

@@ -104,8 +104,8 @@ struct conn {
 	int			 lingering;	/* answered early; draining */
 	uint64_t		 linger_left;
 	/* download */
-	int			 dl_fd;
-	struct sg_age_file	*af;
+	struct gw_reader	*rd;	/* read on the work pool */
+	char			 dl_id[SG_ID_MAX];
 	uint64_t		 dl_off, dl_end;
 	int			 dl_sealed;
 	struct gw_dl_memo	 dl_memo;

@@ -65,7 +65,7 @@ enum {
 #define REPORT_DAYS	30
 #define NAMES_PER_REPLY	64
 
-enum hkind { H_FREE, H_DIR, H_UPLOAD, H_OBJECT, H_TEXT };
+enum hkind { H_FREE, H_DIR, H_UPLOAD, H_OBJECT };
 
 struct attrs {
 	uint32_t	flags;
@@ -104,11 +104,10 @@ struct handle {
 	uint32_t	 held_id;
 	uint64_t	 held_watch;	/* gw_upload_watch()'s number */
 	char		 id[SG_ID_MAX];
-	/* reading */
-	int		 fd;
-	struct sg_age_file *af;
+	/* reading: a stored file or a report, read on the work pool */
+	struct gw_reader *rd;
+	int		 report;
 	uint64_t	 size;
-	char		*text;
 };
 
 /* Uploads this session closed, so that STAT, SETSTAT and RENAME (the
@@ -123,7 +122,7 @@ struct recent {
 	uint32_t	 when;
 };
 
-enum wait { W_NONE, W_WRITE, W_CLOSE, W_RECORD, W_RENAME };
+enum wait { W_NONE, W_WRITE, W_CLOSE, W_RECORD, W_RENAME, W_OPEN, W_READ };
 
 struct sftp {
 	struct gw		*g;
@@ -143,6 +142,8 @@ struct sftp {
 	char			 wait_xid[SG_ID_MAX];	/* its transfer */
 	struct recent		*wait_recent;	/* W_RENAME: what it renames */
 	char			 wait_name[SG_VNAME_MAX + 1];
+	uint64_t		 wait_off;	/* W_READ: what it reads */
+	uint32_t		 wait_len;
 	struct gw_dl_memo	 dl_memo;	/* downloads recorded */
 	int			 resumed;	/* a held WRITE may be answered */
 	int			 refs;
@@ -187,6 +188,16 @@ pk_u8(struct pkt *p, uint8_t v)
 	pk_need(p, 1);
 	if (!p->oom)
 		p->b[p->len++] = v;
+}
+
+/* v, big-endian, over the four bytes at p->b[at] (already written) */
+static void
+pk_set32(struct pkt *p, size_t at, uint32_t v)
+{
+	p->b[at] = (unsigned char)(v >> 24);
+	p->b[at + 1] = (unsigned char)(v >> 16);
+	p->b[at + 2] = (unsigned char)(v >> 8);
+	p->b[at + 3] = (unsigned char)v;
 }
 
 static void
@@ -241,10 +252,7 @@ pk_send(struct sftp *s, struct pkt *p)
 		s->io->fatal(s->arg, "out of memory");
 		return;
 	}
-	p->b[0] = (unsigned char)((p->len - 4) >> 24);
-	p->b[1] = (unsigned char)((p->len - 4) >> 16);
-	p->b[2] = (unsigned char)((p->len - 4) >> 8);
-	p->b[3] = (unsigned char)(p->len - 4);
+	pk_set32(p, 0, (uint32_t)(p->len - 4));
 	s->io->send(s->arg, p->b, p->len);
 	free(p->b);
 }
@@ -700,7 +708,6 @@ handle_new(struct sftp *s, enum hkind kind)
 			memset(&s->h[i], 0, sizeof(s->h[i]));
 			s->h[i].kind = kind;
 			s->h[i].gen = ++s->gen;
-			s->h[i].fd = -1;
 			return (int)i;
 		}
 	return -1;
@@ -754,14 +761,9 @@ handle_free(struct sftp *s, int i)
 		gw_upload_cancel(h->up);
 		s->busy--;
 	}
-	if (h->af != NULL)
-		sg_age_file_close(h->af);
-	if (h->fd >= 0)
-		close(h->fd);
-	free(h->text);
+	gw_reader_close(h->rd);	/* its callback never comes */
 	memset(h, 0, sizeof(*h));
 	h->kind = H_FREE;
-	h->fd = -1;	/* a second free closes nothing */
 }
 
 /* ---- directories ---- */
@@ -1166,6 +1168,34 @@ wait_record(struct sftp *s, uint32_t id, int i, int type, const char *xid,
 	}
 }
 
+static void opened(struct sftp *, uint32_t, int);
+static int read_answer(struct sftp *, uint32_t, int, uint64_t, uint32_t);
+
+/* A reader has news for the request waiting on it: its file is open,
+ * or the bytes a READ asked for are in. Readers are closed with their
+ * handles, so a session that has gone hears nothing. */
+static void
+reader_news(void *arg)
+{
+	struct sftp *s = arg;
+	uint32_t id = s->wait_id;
+	int i = s->wait_h;
+
+	if ((s->wait != W_OPEN && s->wait != W_READ) || (s->wait == W_OPEN &&
+	    gw_reader_ready(s->h[i].rd) == 0))
+		return;
+	if (!fence_enter(s))
+		return;
+	s->refs++;
+	if (s->wait == W_OPEN) {
+		s->wait = W_NONE;
+		opened(s, id, i);
+	} else if (read_answer(s, id, i, s->wait_off, s->wait_len) == 0)
+		s->wait = W_NONE;
+	fence_leave(s);
+	s_unref(s);
+}
+
 static void
 do_open(struct sftp *s, uint32_t id, struct rd *r)
 {
@@ -1229,26 +1259,7 @@ do_open(struct sftp *s, uint32_t id, struct rd *r)
 		    "drop folder, /send/<agreement>/<flow>/");
 		return;
 	}
-	if (n.kind == N_REPORT) {
-		struct handle *h;
-
-		if ((i = handle_new(s, H_TEXT)) < 0) {
-			status(s, id, FX_FAILURE, "too many open files in "
-			    "this session");
-			return;
-		}
-		h = &s->h[i];
-		if ((h->text = gw_xfer_report_text(s->g, n.x->id, &h->size)) ==
-		    NULL) {
-			handle_free(s, i);
-			status(s, id, FX_FAILURE, "the report cannot be "
-			    "read");
-			return;
-		}
-		send_handle(s, id, i);
-		return;
-	}
-	if (n.kind != N_INFILE) {
+	if (n.kind != N_INFILE && n.kind != N_REPORT) {
 		if (n.kind == N_NONE)
 			not_there(s, id, &n);
 		else
@@ -1256,11 +1267,7 @@ do_open(struct sftp *s, uint32_t id, struct rd *r)
 		return;
 	}
 	{
-		struct gw *g = s->g;
-		struct gw_xfer *x = n.x;
 		struct handle *h;
-		const char *why;
-		char err[SG_ERR_MAX];
 
 		if ((i = handle_new(s, H_OBJECT)) < 0) {
 			status(s, id, FX_FAILURE, "too many open files in "
@@ -1268,28 +1275,42 @@ do_open(struct sftp *s, uint32_t id, struct rd *r)
 			return;
 		}
 		h = &s->h[i];
-		if ((h->fd = sg_vault_open_object(g->vault, x->id, err)) < 0 ||
-		    (!x->sealed && sg_age_file_open(h->fd, g->ids, g->nids,
-		    &h->af, &why) != 0)) {
+		h->report = n.kind == N_REPORT;
+		snprintf(h->id, sizeof(h->id), "%s", n.x->id);
+		/* opened on the work pool: the session waits (W_OPEN) and
+		 * opened() answers */
+		h->rd = h->report ? gw_reader_open_report(s->g, n.x,
+		    reader_news, s) : gw_reader_open(s->g, n.x, reader_news, s);
+		if (h->rd == NULL) {
 			handle_free(s, i);
-			status(s, id, FX_FAILURE, "the file cannot be opened");
+			status(s, id, FX_FAILURE, "out of resources; try "
+			    "again later");
 			return;
 		}
-		if (h->af != NULL)
-			h->size = sg_age_file_size(h->af);
-		else {
-			off_t e = lseek(h->fd, 0, SEEK_END);
-
-			h->size = e < 0 ? 0 : (uint64_t)e;
-		}
-		/* DOWNLOADED is durable before the first byte is sent,
-		 * once a session */
-		if (gw_dl_recorded(&s->dl_memo, s->party, x->id))
-			send_handle(s, id, i);
-		else
-			wait_record(s, id, i, SG_REC_DOWNLOADED, x->id,
-			    h->size);
+		s->wait = W_OPEN;
+		s->wait_id = id;
+		s->wait_h = i;
 	}
+}
+
+/* A file opened for reading: the handle, once DOWNLOADED is durable
+ * (once a session; a report records nothing). */
+static void
+opened(struct sftp *s, uint32_t id, int i)
+{
+	struct handle *h = &s->h[i];
+
+	if (gw_reader_ready(h->rd) != 1) {
+		handle_free(s, i);
+		status(s, id, FX_FAILURE, h->report ? "the report cannot be "
+		    "read" : "the file cannot be opened");
+		return;
+	}
+	h->size = gw_reader_size(h->rd);
+	if (h->report || gw_dl_recorded(&s->dl_memo, s->party, h->id))
+		send_handle(s, id, i);
+	else
+		wait_record(s, id, i, SG_REC_DOWNLOADED, h->id, h->size);
 }
 
 static void
@@ -1415,6 +1436,50 @@ do_write(struct sftp *s, uint32_t id, struct rd *r)
 	answer_write(s, h, id);
 }
 
+/* READ's answer from what the reader holds: 0, or -1 when it holds
+ * nothing yet (the session waits, W_READ, and reader_news() answers). A
+ * read across two blocks is answered whole when both are in, and short
+ * otherwise (SFTP allows it; clients ask again for the rest). */
+static int
+read_answer(struct sftp *s, uint32_t id, int i, uint64_t off, uint32_t len)
+{
+	struct handle *h = &s->h[i];
+	const unsigned char *b;
+	struct pkt p;
+	ssize_t got, more = 0;
+	size_t at;
+
+	if ((got = gw_reader_get(h->rd, off, len, &b)) == 0)
+		return -1;
+	if (got < 0) {
+		status(s, id, FX_FAILURE, "the stored file cannot be read");
+		return 0;
+	}
+	pk_begin(&p, FXP_DATA);
+	pk_u32(&p, id);
+	at = p.len;
+	pk_u32(&p, 0);		/* the length, once known */
+	pk_need(&p, len);
+	if (p.oom) {
+		free(p.b);
+		status(s, id, FX_FAILURE, "out of memory");
+		return 0;
+	}
+	/* copied before asking for the rest: asking may start a fill
+	 * into the block b points into */
+	memcpy(p.b + p.len, b, (size_t)got);
+	p.len += (size_t)got;
+	if ((uint32_t)got < len && (more = gw_reader_get(h->rd,
+	    off + (uint64_t)got, len - (uint32_t)got, &b)) > 0) {
+		memcpy(p.b + p.len, b, (size_t)more);
+		p.len += (size_t)more;
+	} else
+		more = 0;
+	pk_set32(&p, at, (uint32_t)(got + more));
+	pk_send(s, &p);
+	return 0;
+}
+
 static void
 do_read(struct sftp *s, uint32_t id, struct rd *r)
 {
@@ -1422,12 +1487,10 @@ do_read(struct sftp *s, uint32_t id, struct rd *r)
 	uint64_t off = rd_u64(r);
 	uint32_t len = rd_u32(r);
 	struct handle *h;
-	struct pkt p;
-	ssize_t got;
 
 	if (r->bad)
 		return;
-	if (i < 0 || (s->h[i].kind != H_OBJECT && s->h[i].kind != H_TEXT)) {
+	if (i < 0 || s->h[i].kind != H_OBJECT) {
 		status(s, id, FX_FAILURE, i < 0 ? "no such handle" :
 		    "not open for reading");
 		return;
@@ -1441,34 +1504,13 @@ do_read(struct sftp *s, uint32_t id, struct rd *r)
 		len = READ_MAX;
 	if (len > h->size - off)
 		len = (uint32_t)(h->size - off);
-	pk_begin(&p, FXP_DATA);
-	pk_u32(&p, id);
-	pk_u32(&p, len);
-	pk_need(&p, len);
-	if (p.oom) {
-		free(p.b);
-		status(s, id, FX_FAILURE, "out of memory");
-		return;
+	if (read_answer(s, id, i, off, len) != 0) {
+		s->wait = W_READ;
+		s->wait_id = id;
+		s->wait_h = i;
+		s->wait_off = off;
+		s->wait_len = len;
 	}
-	if (h->kind == H_TEXT) {
-		memcpy(p.b + p.len, h->text + off, len);
-		got = len;
-	} else if (h->af != NULL)
-		got = sg_age_file_pread(h->af, p.b + p.len, len, off);
-	else
-		got = pread(h->fd, p.b + p.len, len, (off_t)off);
-	if (got <= 0) {
-		free(p.b);
-		status(s, id, FX_FAILURE, "the stored file cannot be read");
-		return;
-	}
-	/* a short read is fine: fix the length */
-	p.b[p.len - 4] = (unsigned char)((uint32_t)got >> 24);
-	p.b[p.len - 3] = (unsigned char)((uint32_t)got >> 16);
-	p.b[p.len - 2] = (unsigned char)((uint32_t)got >> 8);
-	p.b[p.len - 1] = (unsigned char)got;
-	p.len += (size_t)got;
-	pk_send(s, &p);
 }
 
 static void
