@@ -179,6 +179,7 @@ check: all $(UNIT_BIN)
 	@BUILD=$(BUILD) tests/daemon/run
 	@BUILD=$(BUILD) tests/daemon/sftp
 	@BUILD=$(BUILD) tests/daemon/matrix
+	@BUILD=$(BUILD) tests/daemon/lifecycle
 	@BUILD=$(BUILD) tests/daemon/crash
 	@BUILD=$(BUILD) tests/daemon/crash --sftp
 	@BUILD=$(BUILD) tests/daemon/journal

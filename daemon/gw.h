@@ -67,7 +67,14 @@ struct gw_xfer {
 					   read at start, never on a
 					   request */
 	uint64_t	 report_size;	/* meta/<id>.txt, 0: none */
+	int		 report_gone;	/* REJECTED: its report expired */
+	/* WITHDRAWN: by whom ("the sender" is its party id, or
+	 * "operator"), why (an SG_WITHDRAW_REASONS code), when (µs) */
+	int64_t		 withdrawn_at;
+	char		 withdrawn_by[96];
+	char		 withdrawn_reason[32];
 };
+
 
 struct gw_upload_result {
 	int		 status;	/* 201, 422, or an error status */
@@ -132,6 +139,10 @@ struct gw {
 	uv_async_t		 mbox_async;
 	uv_timer_t		 stall_timer;	/* uploads that stopped */
 	uv_timer_t		 retention_timer;
+	/* each agreement's last recorded state (core/agreements.c) */
+	struct gw_agr_seen	*agr_seen;
+	size_t			 nagr_seen;
+	int64_t			 agr_day;	/* the calendar last looked at */
 	/* successful password checks, keyed per process (core/signin.c) */
 	struct {
 		unsigned char		key[32];
@@ -186,6 +197,33 @@ int	gw_meta_write(struct gw *, const char *id, const char *name,
 /* A rejected upload's report as text (malloc'd), or NULL. On the work
  * pool only (gw_reader_open_report reads it for a front). */
 char	*gw_xfer_report_text(struct gw *, const char *id, size_t *len);
+
+/* A CONFIG_LOADED record for the configuration in force (reason "start"
+ * or "reload"): the SHA-256 of schoolgate.conf, of the parties file, and
+ * one over each agreement's id and file hash; written on the work pool.
+ * Each RECEIVED and REJECTED names its agreement file's hash. */
+int	gw_log_config(struct gw *, const char *reason);
+/* pl (ended) written to the transfer log on the work pool, nobody
+ * waiting; a failure is a journal line. */
+int	gw_log_note(struct gw *, int type, const struct sg_payload *);
+/* The agreements over time (core/agreements.c). Its state today:
+ * "active", "suspended", "review-overdue", "expired", or "removed" (a
+ * NULL agreement). */
+const char *gw_agreement_state(const struct sg_agreement *, int64_t today);
+/* Each agreement whose state differs from the log's last
+ * AGREEMENT_STATUS for it gets a new one, by "configuration" (start,
+ * reload) or "calendar"; warn: a journal warning for each review date
+ * passed. */
+void	gw_agreements_check(struct gw *, const char *by, int warn);
+void	gw_agreement_fold(struct gw *, const char *pl, size_t n);
+void	gw_agreements_free(struct gw *);
+/* x taken out of circulation: a WITHDRAWN record (by, reason), then its
+ * deletion (DELETED "withdrawn", or "operator-delete" when by is
+ * "operator"), the shredding and meta/, on the work pool; cb(arg, ok)
+ * follows (cb may be NULL). Its sender and recipients still see that it
+ * was withdrawn, by whom and when; nobody reads it. -1: not queued. */
+int	gw_xfer_withdraw(struct gw *, struct gw_xfer *, const char *by,
+	    const char *reason, void (*cb)(void *, int), void *arg);
 
 /* w queued on libuv's work pool and counted in count.vault_work, which
  * its after() decrements; w->data = item. */
@@ -246,9 +284,12 @@ void	gw_dl_note(struct gw_dl_memo *, const char *party, const char *id);
  * the same flow by the same sender is refused while one is). */
 int	gw_name_held(struct gw *, const char *sender, const char *agreement,
 	    const char *flow, const char *name);
-/* When the retention rule deletes x (µs), or -1: not yet known (kept
- * until every recipient confirms) or no rule (flow no longer set). */
-int64_t	gw_xfer_due(struct gw *, struct gw_xfer *);
+/* When x's held data is deleted (µs), and by which rule (the log's
+ * reason: agreement-removed, flow-removed, agreement-ended, delete-by,
+ * retention-release, retention-confirmed; report-expired for a rejected
+ * upload's report), or -1: not yet known (kept until every recipient
+ * confirms). rule may be NULL. */
+int64_t	gw_xfer_due(struct gw *, const struct gw_xfer *, const char **rule);
 void	gw_retention_start(struct gw *);
 void	gw_xfers_free(struct gw *);
 /* Deletes transfers received but never released (a crash between the
@@ -326,6 +367,9 @@ enum gw_acc gw_access_upload(struct gw *, const char *party,
  * more. */
 enum gw_see { GW_SEE_NONE, GW_SEE_META, GW_SEE_READ };
 enum gw_see gw_access_xfer(struct gw *, const struct gw_xfer *,
+	    const char *party, const char **why);
+/* May party withdraw x? Its sender only, while the gateway holds it. */
+enum gw_acc gw_access_withdraw(struct gw *, const struct gw_xfer *,
 	    const char *party, const char **why);
 /* 1 when the transfer is in party's received list (the HTTPS inbox):
  * what it may read, and what it confirmed receiving (a record, no longer
@@ -429,7 +473,8 @@ enum gw_event {
 	EV_ACCEPTED, EV_REJECTED, EV_UPLOAD_FAILED, EV_DOWNLOADED,
 	EV_CONFIRMED, EV_DELETED, EV_AUTH_FAILED, EV_BANNED, EV_RECOVERY,
 	EV_STORE_FAILED, EV_LOG_FAILED, EV_QUARANTINED, EV_START_FAILED,
-	EV_PROTOCOL, EV_WEB_SESSION, EV_NUM
+	EV_PROTOCOL, EV_WEB_SESSION, EV_AGREEMENT_STATUS, EV_REVIEW_OVERDUE,
+	EV_NUM
 };
 /* One structured entry. Fields are "NAME=value" strings, NULL-ended;
  * values are ids, counts and rule names, never content or secrets. */

@@ -41,6 +41,8 @@ static const char *const ids[EV_NUM] = {
 	[EV_START_FAILED]	= "2fabecf538474b129ab8e5df24a64389",
 	[EV_PROTOCOL]		= "ebf03dcb356e4781a210a93a2df2dc3c",
 	[EV_WEB_SESSION]	= "53d3055f8529467d90661076d1529c21",
+	[EV_AGREEMENT_STATUS]	= "d8f7c070d0644d40be392b0515433da2",
+	[EV_REVIEW_OVERDUE]	= "500daf5249f64c329e325df82cd23b8a",
 };
 
 const char *

@@ -175,8 +175,30 @@ status_text(struct daemon *dm, int json)
 	/* whole addresses, and parties from an address */
 	unsigned bans = sg_bans_active(g->bans, now) +
 	    sg_bans_active(g->pair_bans, now);
-	size_t held = 0, rejected = 0, deleted = 0, i;
+	size_t held = 0, rejected = 0, deleted = 0, i, alen = 0;
+	char *agr = NULL, date[11];
+	FILE *af;
 	int n;
+
+	/* each agreement's state; those that need someone, in the text */
+	if ((af = open_memstream(&agr, &alen)) == NULL)
+		return NULL;
+	for (i = 0; i < g->conf->cfg->nagreements; i++) {
+		const struct sg_agreement *a = &g->conf->cfg->agreements[i];
+		const char *st = gw_agreement_state(a, sg_today());
+
+		sg_date_format(a->review, date);
+		if (json)
+			fprintf(af, "%s{\"id\":\"%s\",\"state\":\"%s\","
+			    "\"review\":\"%s\"}", i ? "," : "", a->id, st,
+			    date);
+		else if (strcmp(st, "active") != 0)
+			fprintf(af, "  %s: %s%s%s\n", a->id, st,
+			    strcmp(st, "review-overdue") == 0 ? " since " : "",
+			    strcmp(st, "review-overdue") == 0 ? date : "");
+	}
+	if (fclose(af) != 0)
+		return NULL;
 
 	for (i = 0; i < g->nxfers; i++) {
 		if (g->xfers[i]->state == GW_ACCEPTED)
@@ -206,7 +228,7 @@ status_text(struct daemon *dm, int json)
 		    "\"deleted\":%zu},\"banned_addresses\":%u,"
 		    "\"log\":{\"records\":%llu,\"bytes\":%llu,"
 		    "\"segments\":%llu},\"checkpoint\":{\"size\":%llu,"
-		    "\"time\":\"%s\",\"root\":\"%s\"}}\n",
+		    "\"time\":\"%s\",\"root\":\"%s\"},\"agreements\":[%s]}\n",
 		    SG_VERSION, (long)getpid(),
 		    g->draining ? "draining" : "running", started,
 		    (long long)up, gw_https_port(dm->https), https,
@@ -221,7 +243,7 @@ status_text(struct daemon *dm, int json)
 		    (unsigned long long)li.records,
 		    (unsigned long long)li.bytes,
 		    (unsigned long long)li.segments,
-		    (unsigned long long)li.cp_size, cpt, root);
+		    (unsigned long long)li.cp_size, cpt, root, agr);
 	else
 		n = asprintf(&out,
 		    "schoolgated %s, pid %ld: %s\n"
@@ -236,7 +258,8 @@ status_text(struct daemon *dm, int json)
 		    "active bans:        %u\n"
 		    "transfer log:       %llu record(s), %llu byte(s) in "
 		    "%llu segment(s)\n"
-		    "last checkpoint:    size %llu at %s, root %s\n",
+		    "last checkpoint:    size %llu at %s, root %s\n"
+		    "agreements:         %zu configured\n%s",
 		    SG_VERSION, (long)getpid(),
 		    g->draining ? "draining" : "running", started,
 		    (long long)(up / 86400), (long long)(up / 3600 % 24),
@@ -254,7 +277,9 @@ status_text(struct daemon *dm, int json)
 		    (unsigned long long)li.records,
 		    (unsigned long long)li.bytes,
 		    (unsigned long long)li.segments,
-		    (unsigned long long)li.cp_size, cpt, root);
+		    (unsigned long long)li.cp_size, cpt, root,
+		    g->conf->cfg->nagreements, agr);
+	free(agr);
 	return n < 0 ? NULL : out;
 }
 
@@ -265,6 +290,27 @@ on_control(void *arg, const char *req)
 		return status_text(arg, 0);
 	if (strcmp(req, "status json") == 0)
 		return status_text(arg, 1);
+	if (strncmp(req, "delete ", 7) == 0) {
+		struct gw *g = arg;
+		char id[SG_ID_MAX + 1], reason[33], *out = NULL;
+		struct gw_xfer *x;
+
+		if (sscanf(req + 7, "%25s %32s", id, reason) != 2 ||
+		    (x = gw_xfer_find(g, id)) == NULL)
+			return strdup("error: no such transfer\n");
+		if (!sg_withdraw_reason_ok(reason))
+			return strdup("error: the reason is one of: "
+			    SG_WITHDRAW_REASONS "\n");
+		if (x->state != GW_ACCEPTED || x->deleted_at != 0)
+			return strdup("error: the gateway no longer holds "
+			    "this transfer\n");
+		if (gw_xfer_withdraw(g, x, "operator", reason, NULL, NULL) != 0)
+			return strdup("error: out of resources; try again\n");
+		if (asprintf(&out, "transfer %s: being deleted (operator-delete, "
+		    "%s); the journal says when it is done\n", id, reason) < 0)
+			return NULL;
+		return out;
+	}
 	if (strncmp(req, "unban ", 6) == 0) {
 		char canon[INET6_ADDRSTRLEN], *out = NULL;
 		unsigned n;
@@ -426,6 +472,11 @@ on_hup(uv_signal_t *s, int sig)
 		gw_journalf(EV_RELOADED, LOG_NOTICE, f, "configuration "
 		    "reloaded: %zu parties, %zu agreements",
 		    nc->cfg->nparties, nc->cfg->nagreements);
+		if (gw_log_config(g, "reload") != 0)
+			gw_journalf(EV_LOG_FAILED, LOG_CRIT, NULL, "the "
+			    "configuration could not be recorded in the "
+			    "transfer log");
+		gw_agreements_check(g, "configuration", 1);
 	}
 	sd_notify(0, "READY=1");
 }
@@ -568,6 +619,11 @@ main(int argc, char **argv)
 	    on_control, &dm, err)) == NULL)
 		goto fatal;
 	gw_retention_start(g);
+	if (gw_log_config(g, "start") != 0)
+		gw_journalf(EV_LOG_FAILED, LOG_CRIT, NULL, "the configuration "
+		    "could not be recorded in the transfer log");
+	g->agr_day = sg_today();
+	gw_agreements_check(g, "configuration", 1);
 	uv_signal_init(g->loop, &dm.sigterm);
 	uv_signal_init(g->loop, &dm.sigint);
 	uv_signal_init(g->loop, &dm.sighup);
@@ -606,6 +662,7 @@ main(int argc, char **argv)
 	gw_https_free(dm.https);
 	gw_ssh_free(dm.sftp);
 	gw_xfers_free(g);
+	gw_agreements_free(g);
 	sg_bans_free(g->bans);
 	sg_bans_free(g->pair_bans);
 	sg_bans_free(g->party_bans);

@@ -49,7 +49,8 @@ enum sg_rec_type {
 	SG_REC_QUARANTINED,
 	SG_REC_LOG_REPAIRED,
 	SG_REC_CONFIRMED,	/* a recipient confirmed receipt */
-	SG_REC_TYPE_MAX = SG_REC_CONFIRMED
+	SG_REC_WITHDRAWN,	/* taken back by its sender, or an operator */
+	SG_REC_TYPE_MAX = SG_REC_WITHDRAWN
 };
 
 const char	*sg_rec_type_name(int);

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <libconfig.h>
 #include <libssh/libssh.h>
+#include <openssl/evp.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -416,11 +417,22 @@ valid_column_name(const char *s)
 	return s[0] != ' ' && s[len - 1] != ' ';
 }
 
-/* Open and parse one libconfig file; NULL (reported) on failure. */
+#define CONF_FILE_MAX	(16 << 20)
+
+/* Open and parse one libconfig file; NULL (reported) on failure. The
+ * bytes parsed are the bytes hashed: sha256 (may be NULL) gets their
+ * SHA-256 in hex, which the transfer log records (CONFIG_LOADED, and
+ * each RECEIVED names its agreement's). */
 static config_t *
-read_file(struct loader *L, const char *path)
+read_file(struct loader *L, const char *path, char sha256[65])
 {
 	config_t *c = malloc(sizeof(*c));
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	char *text = NULL, *dir, *slash;
+	size_t len = 0;
+	FILE *f;
+	int rc;
 
 	if (c == NULL) {
 		sg_diag_add(L->diag, "%s: out of memory", path);
@@ -428,20 +440,50 @@ read_file(struct loader *L, const char *path)
 		return NULL;
 	}
 	config_init(c);
-	if (config_read_file(c, path) != CONFIG_TRUE) {
-		if (config_error_type(c) == CONFIG_ERR_FILE_IO)
-			sg_diag_add(L->diag, "%s: cannot read: %s", path,
-			    strerror(errno ? errno : EIO));
-		else
-			sg_diag_add(L->diag, "%s:%d: %s",
-			    config_error_file(c) ? config_error_file(c) : path,
-			    config_error_line(c), config_error_text(c));
-		L->errors++;
-		config_destroy(c);
-		free(c);
-		return NULL;
+	if ((f = fopen(path, "re")) == NULL) {
+		sg_diag_add(L->diag, "%s: cannot read: %s", path,
+		    strerror(errno ? errno : EIO));
+		goto fail;
 	}
+	if ((text = malloc(CONF_FILE_MAX + 1)) != NULL)
+		len = fread(text, 1, CONF_FILE_MAX + 1, f);
+	rc = text == NULL || ferror(f);
+	fclose(f);
+	if (rc || len > CONF_FILE_MAX) {
+		sg_diag_add(L->diag, "%s: cannot read: %s", path, rc ?
+		    "read error" : "larger than 16 MiB");
+		goto fail;
+	}
+	text[len] = '\0';
+	if (memchr(text, '\0', len) != NULL) {
+		sg_diag_add(L->diag, "%s: holds a NUL byte", path);
+		goto fail;
+	}
+	EVP_Digest(text, len, md, &mdlen, EVP_sha256(), NULL);
+	if (sha256 != NULL)
+		sg_hex(md, sizeof(md), sha256);
+	/* @include is relative to the file's own directory */
+	if ((dir = strdup(path)) != NULL) {
+		if ((slash = strrchr(dir, '/')) != NULL) {
+			*slash = '\0';
+			config_set_include_dir(c, *dir ? dir : "/");
+		}
+		free(dir);
+	}
+	if (config_read_string(c, text) != CONFIG_TRUE) {
+		sg_diag_add(L->diag, "%s:%d: %s",
+		    config_error_file(c) ? config_error_file(c) : path,
+		    config_error_line(c), config_error_text(c));
+		goto fail;
+	}
+	free(text);
 	return c;
+fail:
+	L->errors++;
+	free(text);
+	config_destroy(c);
+	free(c);
+	return NULL;
 }
 
 static void
@@ -478,7 +520,7 @@ load_lacodes(struct loader *L, const char *path, struct sg_lacodes *la)
 	static const char *const known[] = { "la_codes", NULL };
 	int i, n;
 
-	if ((c = read_file(L, path)) == NULL)
+	if ((c = read_file(L, path, NULL)) == NULL)
 		return;
 	L->file = path;
 	root = config_root_setting(c);
@@ -610,7 +652,7 @@ load_daemon(struct loader *L, const config_setting_t *g,
 	    "max_ban_seconds", "party_failures", "address_failures", "exempt",
 	    NULL };
 	static const char *const ret_known[] = { "check_seconds",
-	    "day_seconds", NULL };
+	    "day_seconds", "report_days", NULL };
 	static const char *const cp_known[] = { "records", "seconds", NULL };
 	struct sg_daemon_conf *d = &cfg->daemon;
 	config_setting_t *m;
@@ -688,6 +730,7 @@ load_daemon(struct loader *L, const config_setting_t *g,
 		get_uint(L, m, "check_seconds", 1, 86400,
 		    &d->retention_check_seconds);
 		get_uint(L, m, "day_seconds", 1, 86400, &d->day_seconds);
+		get_uint(L, m, "report_days", 1, 3660, &d->report_days);
 	}
 	if ((m = config_setting_get_member(g, "checkpoint")) != NULL) {
 		check_known(L, m, cp_known);
@@ -727,6 +770,7 @@ daemon_defaults(struct sg_daemon_conf *d)
 	d->ban_address_failures = 100;
 	d->retention_check_seconds = 3600;
 	d->day_seconds = 86400;
+	d->report_days = 30;
 	d->checkpoint_records = 1000;
 	d->checkpoint_seconds = 60;
 }
@@ -825,7 +869,7 @@ load_parties(struct loader *L, const char *path, struct sg_config *cfg)
 	int i, n;
 	size_t j;
 
-	if ((c = read_file(L, path)) == NULL)
+	if ((c = read_file(L, path, cfg->parties_sha256)) == NULL)
 		return;
 	L->file = path;
 	root = config_root_setting(c);
@@ -1290,7 +1334,10 @@ load_agreement(struct loader *L, const char *path, struct sg_agreement *a,
 	static const char *const root_known[] = { "agreement", NULL };
 	static const char *const known[] = { "id", "title", "lawful_basis",
 	    "parties", "start", "review", "end", "status", "suspended_until",
-	    "flows", NULL };
+	    "on_end", "keep_until", "review_overdue", "flows", NULL };
+	static const char *const end_words[] = { "delete", "keep", NULL };
+	static const char *const review_words[] = { "warn", "suspend",
+	    NULL };
 	static const char *const status_words[] = { "active", "suspended",
 	    "expired", NULL };
 	static const char *const role_words[] = { "controller", "processor",
@@ -1301,7 +1348,7 @@ load_agreement(struct loader *L, const char *path, struct sg_agreement *a,
 	int i, n, t;
 	size_t j;
 
-	if ((c = read_file(L, path)) == NULL)
+	if ((c = read_file(L, path, a->sha256)) == NULL)
 		return;
 	L->file = path;
 	a->file = strdup(path);
@@ -1336,6 +1383,21 @@ load_agreement(struct loader *L, const char *path, struct sg_agreement *a,
 	    config_setting_get_member(g, "suspended_until"))
 		problem(L, g, "suspended_until",
 		    "only a suspended agreement has this date");
+	/* a review date passed: a warning every day, or a suspension */
+	a->review_suspends = get_word(L, g, "review_overdue", 0, 0,
+	    review_words) == 1;
+	/* what happens to held data when the agreement ends: deleted then,
+	 * or kept to a stated date; never kept for ever */
+	a->keep_until = -1;
+	if (get_word(L, g, "on_end", 0, 0, end_words) == 1) {
+		get_date(L, g, "keep_until", 1, &a->keep_until);
+		if (a->keep_until >= 0 && a->end >= 0 &&
+		    a->keep_until < a->end)
+			problem(L, g, "keep_until", "is before the end");
+	} else if (config_setting_get_member(g, "keep_until"))
+		problem(L, g, "keep_until",
+		    "only with on_end = \"keep\" (the default deletes held "
+		    "data when the agreement ends)");
 
 	ps = config_setting_get_member(g, "parties");
 	if (ps == NULL || config_setting_type(ps) != CONFIG_TYPE_LIST ||
@@ -1510,7 +1572,7 @@ sg_config_load(const char *path, struct sg_diag *diag)
 	L.file = cfg->path;
 	cfg->max_errors = 100;
 	daemon_defaults(&cfg->daemon);
-	if ((c = read_file(&L, cfg->path)) == NULL)
+	if ((c = read_file(&L, cfg->path, cfg->conf_sha256)) == NULL)
 		goto fail;
 	root = config_root_setting(c);
 	check_known(&L, root, known);
@@ -1621,6 +1683,45 @@ sg_agreement_flow(const struct sg_agreement *a, const char *id)
 		if (strcmp(a->flows[i].id, id) == 0)
 			return &a->flows[i];
 	return NULL;
+}
+
+int
+sg_withdraw_reason_ok(const char *r)
+{
+	static const char *const ok[] = { "sent-in-error", "wrong-recipient",
+	    "inaccurate", "superseded", "other", NULL };
+	size_t i;
+
+	for (i = 0; ok[i] != NULL; i++)
+		if (strcmp(r, ok[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int
+sg_config_set_sha256(const struct sg_config *cfg, char out[65])
+{
+	unsigned char md[32];
+	char line[256];
+	EVP_MD_CTX *ctx;
+	size_t i;
+	int n, ok;
+
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+	for (i = 0; ok && i < cfg->nagreements; i++) {
+		n = snprintf(line, sizeof(line), "%s %s\n",
+		    cfg->agreements[i].id, cfg->agreements[i].sha256);
+		ok = n > 0 && (size_t)n < sizeof(line) &&
+		    EVP_DigestUpdate(ctx, line, (size_t)n) == 1;
+	}
+	ok = ok && EVP_DigestFinal_ex(ctx, md, NULL) == 1;
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return -1;
+	sg_hex(md, sizeof(md), out);
+	return 0;
 }
 
 enum sg_agreement_status

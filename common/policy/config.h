@@ -122,9 +122,15 @@ struct sg_agreement {
 	int64_t			 start, review, end;	/* days since epoch */
 	enum sg_agreement_status status;
 	int64_t			 suspended_until;	/* -1 when not suspended */
+	/* on_end = "keep": held data stays to this day (inclusive) after
+	 * the agreement ends; -1 (on_end = "delete", the default): it is
+	 * deleted when the agreement ends */
+	int64_t			 keep_until;
+	int			 review_suspends; /* review_overdue = suspend */
 	struct sg_flow		*flows;
 	size_t			 nflows;
 	char			*file;
+	char			 sha256[65];	/* of the file, as parsed */
 };
 
 struct sg_party {
@@ -186,6 +192,7 @@ struct sg_daemon_conf {
 	struct sg_netmask *ban_exempt;		/* never banned by address */
 	size_t		 nban_exempt;
 	unsigned	 retention_check_seconds, day_seconds;
+	unsigned	 report_days;	/* rejected uploads' reports kept */
 	unsigned	 checkpoint_records, checkpoint_seconds;
 };
 
@@ -194,6 +201,7 @@ struct sg_daemon_conf {
 
 struct sg_config {
 	char			*path;		/* the schoolgate.conf read */
+	char			 conf_sha256[65], parties_sha256[65];
 	struct sg_party		*parties;
 	size_t			 nparties;
 	struct sg_agreement	*agreements;
@@ -206,6 +214,18 @@ struct sg_config {
 /* Load `path` (a file, or a directory holding schoolgate.conf). */
 struct sg_config *sg_config_load(const char *path, struct sg_diag *diag);
 void		 sg_config_free(struct sg_config *cfg);
+/* The agreements in force as one SHA-256 (hex): over a line "id sha256\n"
+ * per agreement, in load order (the files' names, sorted). The transfer
+ * log's CONFIG_LOADED records it; `schoolgate config check --hashes`
+ * prints the lines. */
+int		 sg_config_set_sha256(const struct sg_config *, char out[65]);
+
+/* Why a transfer is withdrawn by its sender or deleted by an operator:
+ * the only words the transfer log takes for it (free text could name a
+ * pupil). */
+#define SG_WITHDRAW_REASONS	"sent-in-error, wrong-recipient, " \
+	"inaccurate, superseded, other"
+int		 sg_withdraw_reason_ok(const char *);
 
 const struct sg_party	  *sg_config_party(const struct sg_config *,
 			    const char *id);

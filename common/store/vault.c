@@ -420,6 +420,8 @@ sg_vault_put_commit(struct sg_vault *v, struct sg_store_seal *s,
 	sg_payload_init(&pl);
 	if (m->agreement)
 		sg_payload_str(&pl, "agreement", m->agreement);
+	if (m->agreement_sha256)
+		sg_payload_str(&pl, "agreement_sha256", m->agreement_sha256);
 	sg_payload_str(&pl, "flow", m->flow);
 	sg_payload_str(&pl, "object", id);
 	sg_payload_hex(&pl, "object_sha256", res->obj_sha256, 32);
@@ -439,6 +441,8 @@ sg_vault_put_commit(struct sg_vault *v, struct sg_store_seal *s,
 		sg_store_delete(v->st, id, &shred, NULL);
 		return sg_errf(err, "bad RECEIVED record (ids?)");
 	}
+	if (m->record != NULL)
+		*m->record = pl;
 	/* the object is durable; now its record, then the caller may
 	 * acknowledge */
 	return vault_append(v, SG_REC_RECEIVED, &pl, seq, err);
@@ -450,7 +454,7 @@ sg_vault_receive(struct sg_vault *v, const unsigned char (*pks)[32],
     char id[SG_ID_MAX], uint64_t *seq, struct sg_put_result *res,
     char err[SG_ERR_MAX])
 {
-	struct sg_vault_meta m = { NULL, flow, NULL, 0, npks };
+	struct sg_vault_meta m = { .flow = flow, .npks = npks };
 	struct sg_store_seal *s;
 	unsigned char buf[64 * 1024];
 	ssize_t n;

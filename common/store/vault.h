@@ -64,8 +64,13 @@ int	sg_vault_receive(struct sg_vault *, const unsigned char (*pks)[32],
  * sender and row count when m gives them (ids only, never a name). */
 struct sg_vault_meta {
 	const char	*agreement, *flow, *sender;
+	/* the SHA-256 (hex) of the agreement file the upload was checked
+	 * against, as loaded; NULL: none */
+	const char	*agreement_sha256;
 	uint64_t	 rows;
 	size_t		 npks;
+	struct sg_payload *record;	/* not NULL: the RECEIVED record
+					   written, copied here */
 };
 int	sg_vault_put_begin(struct sg_vault *, const unsigned char (*pks)[32],
 	    size_t npks, struct sg_store_seal **, char err[SG_ERR_MAX]);

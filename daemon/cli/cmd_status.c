@@ -4,6 +4,7 @@
  * service user only). status prints the answer: uptime, sessions per
  * front, uploads in flight, counts since start, bans, the transfer log's
  * size and its last checkpoint. unban lifts the bans on one address.
+ * transfer delete takes a transfer out, audited.
  */
 #include "cli/cli.h"
 
@@ -27,7 +28,9 @@ status_usage(void)
 	fprintf(stderr, "usage: schoolgate status [--config DIR | --socket "
 	    "PATH] [--json]\n"
 	    "       schoolgate unban [--config DIR | --socket PATH] "
-	    "ADDRESS\n");
+	    "ADDRESS\n"
+	    "       schoolgate transfer delete [--config DIR | --socket PATH] "
+	    "--reason CODE ID\n");
 	return EXIT_TROUBLE;
 }
 
@@ -107,6 +110,7 @@ static const struct option ctl_opts[] = {
 	{ "config", required_argument, NULL, 'c' },
 	{ "socket", required_argument, NULL, 's' },
 	{ "json", no_argument, NULL, 'j' },
+	{ "reason", required_argument, NULL, 'r' },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -151,5 +155,34 @@ cmd_unban(int argc, char **argv)
 		return status_usage();
 	}
 	snprintf(req, sizeof(req), "unban %s\n", argv[optind]);
+	return ask(dir, sock, req);
+}
+
+/* schoolgate transfer delete --reason CODE ID: an operator takes a
+ * transfer out of the gateway (audited: a WITHDRAWN record by
+ * "operator", then DELETED "operator-delete"). */
+int
+cmd_transfer(int argc, char **argv)
+{
+	const char *dir = NULL, *sock = NULL, *reason = NULL;
+	char req[96];
+	int ch;
+
+	if (argc < 2 || strcmp(argv[1], "delete") != 0)
+		return status_usage();
+	optind = 2;
+	while ((ch = getopt_long(argc, argv, "c:s:r:", ctl_opts, NULL)) != -1)
+		switch (ch) {
+		case 'c': dir = optarg; break;
+		case 's': sock = optarg; break;
+		case 'r': reason = optarg; break;
+		default: return status_usage();
+		}
+	if (optind != argc - 1 || reason == NULL ||
+	    (dir != NULL && sock != NULL) || strlen(argv[optind]) > 40 ||
+	    strlen(reason) > 32 || strpbrk(argv[optind], " \n") ||
+	    strpbrk(reason, " \n"))
+		return status_usage();
+	snprintf(req, sizeof(req), "delete %s %s\n", argv[optind], reason);
 	return ask(dir, sock, req);
 }

@@ -39,13 +39,15 @@ usage(FILE *f)
 	    "usage: schoolgate check --config DIR --agreement ID --flow ID\n"
 	    "                        [--password-file FILE] [--identity FILE]\n"
 	    "                        [--json] FILE\n"
-	    "       schoolgate config check --config DIR\n"
+	    "       schoolgate config check --config DIR [--hashes]\n"
 	    "       schoolgate flows --config DIR [--party ID] [--json]\n"
 	    "       schoolgate keygen --out DIR\n"
 	    "       schoolgate passwd      (hash a password read from stdin)\n"
 	    "       schoolgate token       (a new API token and its hash)\n"
 	    "       schoolgate status [--config DIR | --socket PATH] [--json]\n"
 	    "       schoolgate unban [--config DIR | --socket PATH] ADDRESS\n"
+	    "       schoolgate transfer delete [--config DIR | --socket PATH]\n"
+	    "                        --reason CODE ID\n"
 	    "       schoolgate seal | open | log | store ...\n"
 	    "       schoolgate --version\n"
 	    "\n"
@@ -59,7 +61,10 @@ usage(FILE *f)
 	    "flows    list agreements, flows and the columns to export.\n"
 	    "status   ask the running gateway how it is (root or the service\n"
 	    "         user; see schoolgate(1)).\n"
-	    "unban    lift the sign-in bans on one client address.\n");
+	    "unban    lift the sign-in bans on one client address.\n"
+	    "transfer delete\n"
+	    "         take a transfer out of the gateway, logged and shredded;\n"
+	    "         CODE: " SG_WITHDRAW_REASONS ".\n");
 }
 
 struct sg_config *
@@ -283,12 +288,14 @@ cmd_config(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
+		{ "hashes", no_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct sg_config *cfg;
 	const char *dir = NULL;
 	size_t i, flows = 0;
-	int ch;
+	int ch, hashes = 0;
+	char set[65];
 
 	if (argc < 2 || strcmp(argv[1], "check") != 0) {
 		usage(stderr);
@@ -298,6 +305,8 @@ cmd_config(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1)
 		if (ch == 'c')
 			dir = optarg;
+		else if (ch == 'H')
+			hashes = 1;
 		else {
 			usage(stderr);
 			return EXIT_TROUBLE;
@@ -324,6 +333,18 @@ cmd_config(int argc, char **argv)
 	printf("configuration %s is valid: %zu parties, %zu agreements, "
 	    "%zu flows, %d LA codes\n", cfg->path, cfg->nparties,
 	    cfg->nagreements, flows, cfg->la.count);
+	if (hashes) {
+		/* as the transfer log's CONFIG_LOADED and RECEIVED records
+		 * name them */
+		printf("conf %s\nparties %s\n", cfg->conf_sha256,
+		    cfg->parties_sha256);
+		for (i = 0; i < cfg->nagreements; i++)
+			printf("agreement %s %s %s\n", cfg->agreements[i].id,
+			    cfg->agreements[i].sha256,
+			    cfg->agreements[i].file);
+		if (sg_config_set_sha256(cfg, set) == 0)
+			printf("set %s\n", set);
+	}
 	sg_config_free(cfg);
 	return 0;
 }
@@ -664,6 +685,8 @@ main(int argc, char **argv)
 		return cmd_status(argc - 1, argv + 1);
 	if (strcmp(argv[1], "unban") == 0)
 		return cmd_unban(argc - 1, argv + 1);
+	if (strcmp(argv[1], "transfer") == 0)
+		return cmd_transfer(argc - 1, argv + 1);
 	if (strcmp(argv[1], "--version") == 0 ||
 	    strcmp(argv[1], "version") == 0) {
 		printf("schoolgate %s\n", SG_VERSION);

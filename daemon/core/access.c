@@ -22,6 +22,8 @@
 
 static const char confirmed_why[] = "receipt of this transfer was "
     "confirmed; it can no longer be downloaded";
+static const char withdrawn_why[] = "this transfer was withdrawn; it "
+    "can no longer be downloaded";
 
 /* Why an agreement stops releases today, or NULL when it is active. */
 static const char *
@@ -31,6 +33,9 @@ agreement_block(const struct sg_agreement *a)
 		return "the agreement is no longer configured";
 	switch (sg_agreement_status_on(a, sg_today())) {
 	case SG_AGR_ACTIVE:
+		if (a->review_suspends && sg_today() > a->review)
+			return "the agreement is suspended: its review is "
+			    "overdue";
 		return NULL;
 	case SG_AGR_SUSPENDED:
 		return "the agreement is suspended";
@@ -57,6 +62,12 @@ gw_access_send(struct gw *g, const char *party, const char *agreement,
 	}
 	if ((*why = agreement_block(a)) != NULL)
 		return GW_ACC_INACTIVE;
+	if (f->delete_by >= 0 && sg_today() >= f->delete_by) {
+		/* what is sent now would be deleted at once */
+		*why = "this flow's delete-by date has come: nothing more may "
+		    "be sent on it";
+		return GW_ACC_INACTIVE;
+	}
 	if (!(f->methods & method)) {
 		*why = "this flow does not accept uploads by this method";
 		return GW_ACC_REFUSED;
@@ -85,13 +96,16 @@ gw_access_xfer(struct gw *g, const struct gw_xfer *x, const char *party,
 	const char *block;
 
 	*why = "no such transfer";
-	if (x == NULL || x->state == GW_DELETED)
+	/* a withdrawn transfer stays a record for the parties to it, so
+	 * that a recipient learns it was taken back, and when */
+	if (x == NULL || (x->state == GW_DELETED && x->withdrawn_at == 0))
 		return GW_SEE_NONE;
 	if (x->sender != NULL && strcmp(x->sender, party) == 0) {
-		*why = "only the recipients may fetch the file";
+		*why = x->withdrawn_at ? withdrawn_why :
+		    "only the recipients may fetch the file";
 		return GW_SEE_META;
 	}
-	if (x->state != GW_ACCEPTED || !x->released ||
+	if (x->state == GW_REJECTED || !x->released ||
 	    (r = gw_xfer_rcpt((struct gw_xfer *)x, party)) == NULL)
 		return GW_SEE_NONE;
 	/* released to this party once: is it still a recipient of this
@@ -99,6 +113,10 @@ gw_access_xfer(struct gw *g, const struct gw_xfer *x, const char *party,
 	f = flow_in_force(g, x, &a);
 	if (f == NULL || !sg_flow_has_recipient(f, party))
 		return GW_SEE_NONE;
+	if (x->withdrawn_at != 0) {
+		*why = withdrawn_why;
+		return GW_SEE_META;
+	}
 	if ((block = agreement_block(a)) != NULL) {
 		*why = block;
 		return GW_SEE_META;
@@ -111,6 +129,24 @@ gw_access_xfer(struct gw *g, const struct gw_xfer *x, const char *party,
 	return GW_SEE_READ;
 }
 
+enum gw_acc
+gw_access_withdraw(struct gw *g, const struct gw_xfer *x, const char *party,
+    const char **why)
+{
+	if (gw_access_xfer(g, x, party, why) == GW_SEE_NONE ||
+	    !gw_access_sent_by(x, party)) {
+		*why = "no such transfer";
+		return GW_ACC_UNKNOWN;
+	}
+	if (x->state != GW_ACCEPTED || x->withdrawn_at != 0 ||
+	    x->deleted_at != 0) {
+		*why = "the gateway no longer holds this transfer";
+		return GW_ACC_REFUSED;
+	}
+	*why = NULL;
+	return GW_ACC_OK;
+}
+
 int
 gw_access_received(struct gw *g, const struct gw_xfer *x, const char *party)
 {
@@ -120,7 +156,7 @@ gw_access_received(struct gw *g, const struct gw_xfer *x, const char *party)
 	case GW_SEE_READ:
 		return 1;
 	case GW_SEE_META:
-		return why == confirmed_why;
+		return why == confirmed_why || why == withdrawn_why;
 	default:
 		return 0;
 	}

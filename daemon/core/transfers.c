@@ -243,13 +243,36 @@ gw_xfer_apply(struct gw *g, int type, const char *pl, size_t n,
 			sg_payload_get(pl, n, "reason", x->delete_reason,
 			    sizeof(x->delete_reason));
 		break;
+	case SG_REC_WITHDRAWN:
+		if (x == NULL)
+			return;
+		x->withdrawn_at = t;
+		sg_payload_get(pl, n, "by", x->withdrawn_by,
+		    sizeof(x->withdrawn_by));
+		sg_payload_get(pl, n, "reason", x->withdrawn_reason,
+		    sizeof(x->withdrawn_reason));
+		break;
 	}
 }
 
 static json_t *meta_json(struct gw *, const char *id);
 
+/* meta/<id> and meta/<id>.txt removed (the sender's file name and the
+ * report go with the data), durably. Absent files are not an error. */
+static void
+meta_remove(struct gw *g, const char *id)
+{
+	char fname[SG_ID_MAX + 8];
+
+	snprintf(fname, sizeof(fname), "%s.txt", id);
+	(void)unlinkat(g->meta_dir, fname, 0);
+	(void)unlinkat(g->meta_dir, id, 0);
+	(void)sg_fsync_dir(g->meta_dir);
+}
+
 /* At start, before any client: each transfer's name and report size,
- * so that no listing reads the disk. */
+ * so that no listing reads the disk. What a deletion left behind (a stop
+ * between the object and meta/) is removed now. */
 static void
 load_meta(struct gw *g)
 {
@@ -262,7 +285,14 @@ load_meta(struct gw *g)
 		struct gw_xfer *x = g->xfers[i];
 		const char *n;
 
-		if (x->name == NULL && (j = meta_json(g, x->id)) != NULL) {
+		if (x->state == GW_DELETED) {
+			meta_remove(g, x->id);
+			continue;
+		}
+		if (x->name == NULL && (j = meta_json(g, x->id)) == NULL &&
+		    x->state == GW_REJECTED)
+			x->report_gone = 1;	/* report-expired earlier */
+		else if (x->name == NULL && j != NULL) {
 			if ((n = json_string_value(json_object_get(j,
 			    "name"))) != NULL)
 				x->name = strdup(n);
@@ -285,8 +315,12 @@ gw_xfers_load(struct gw *g, char err[SG_ERR_MAX])
 	if (sg_log_reader_open(g->vopts.log_dir, &r, err) != 0)
 		return -1;
 	while ((rc = sg_log_reader_next(r, &rec, err)) == 1)
-		gw_xfer_apply(g, rec.type, rec.payload, rec.plen,
-		    (int64_t)rec.time_us);
+		if (rec.type == SG_REC_AGREEMENT_STATUS)
+			gw_agreement_fold(g, (const char *)rec.payload,
+			    rec.plen);
+		else
+			gw_xfer_apply(g, rec.type, rec.payload, rec.plen,
+			    (int64_t)rec.time_us);
 	sg_log_reader_close(r);
 	if (rc == 0)
 		load_meta(g);
@@ -613,6 +647,12 @@ struct del_work {
 	struct gw	*g;
 	char		 id[SG_ID_MAX];
 	char		 reason[32];
+	int		 report_only;	/* a rejected upload's report */
+	/* a withdrawal: its WITHDRAWN record first */
+	int		 withdraw, withdrawn;	/* asked, recorded */
+	struct sg_payload wpl;
+	void		(*cb)(void *, int);
+	void		*arg;
 	int		 rc;
 	char		 err[SG_ERR_MAX];
 };
@@ -622,7 +662,13 @@ del_run(uv_work_t *w)
 {
 	struct del_work *d = w->data;
 
-	d->rc = sg_vault_delete(d->g->vault, d->id, d->reason, d->err);
+	if (d->withdraw)
+		d->withdrawn = (d->rc = sg_vault_record(d->g->vault,
+		    SG_REC_WITHDRAWN, &d->wpl, NULL, d->err)) == 0;
+	if (d->rc == 0 && !d->report_only)
+		d->rc = sg_vault_delete(d->g->vault, d->id, d->reason, d->err);
+	if (d->rc == 0)
+		meta_remove(d->g, d->id);
 }
 
 static void
@@ -638,58 +684,169 @@ del_done(uv_work_t *w, int status)
 	snprintf(a, sizeof(a), "SCHOOLGATE_TRANSFER=%s", d->id);
 	snprintf(b, sizeof(b), "SCHOOLGATE_REASON=%s", d->reason);
 	f[0] = a, f[1] = b, f[2] = NULL;
+	if (d->withdrawn && x != NULL) {
+		/* recorded: deleted now, or by the next retention check */
+		gw_xfer_apply(d->g, SG_REC_WITHDRAWN, d->wpl.buf, d->wpl.len,
+		    gw_now_us());
+		gw_journalf(EV_DELETED, LOG_NOTICE, f, "transfer %s withdrawn "
+		    "by %s (%s)", d->id, x->withdrawn_by, x->withdrawn_reason);
+	}
+
 	if (d->rc == 0 && x != NULL) {
+		/* the sender's file name went with meta/ */
+		free(x->name);
+		x->name = NULL;
+		x->report_size = 0;
+		if (d->report_only) {
+			x->report_gone = 1;
+			gw_journalf(EV_DELETED, LOG_INFO, f, "transfer %s: the "
+			    "report of the rejected upload deleted (%s)",
+			    d->id, d->reason);
+			free(d);
+			return;
+		}
 		x->state = GW_DELETED;
 		x->deleted_at = gw_now_us();
 		snprintf(x->delete_reason, sizeof(x->delete_reason), "%s",
 		    d->reason);
 		d->g->count.deleted++;
 		gw_journalf(EV_DELETED, LOG_INFO, f, "transfer %s deleted "
-		    "(%s); its key material was overwritten", d->id,
-		    d->reason);
+		    "(%s); its key material was overwritten and its name and "
+		    "report removed", d->id, d->reason);
 	} else {
 		if (x != NULL)
 			x->deleted_at = 0;	/* try again next time */
 		gw_journalf(EV_STORE_FAILED, LOG_ERR, f, "transfer %s could "
 		    "not be deleted: %s", d->id, d->err);
 	}
+	if (d->cb != NULL)	/* a withdrawal stands once recorded */
+		d->cb(d->arg, d->withdraw ? d->withdrawn : d->rc == 0);
 	free(d);
 }
 
-static int64_t
-due_us(struct gw *g, struct gw_xfer *x, const struct sg_flow *f)
+int
+gw_xfer_withdraw(struct gw *g, struct gw_xfer *x, const char *by,
+    const char *reason, void (*cb)(void *, int), void *arg)
 {
-	int64_t day = (int64_t)g->conf->cfg->daemon.day_seconds * 1000000;
-	int64_t base = x->released_at, due;
+	struct del_work *d;
+
+	if (x->state != GW_ACCEPTED || x->deleted_at != 0 ||
+	    !sg_withdraw_reason_ok(reason) || (d = calloc(1, sizeof(*d))) ==
+	    NULL)
+		return -1;
+	d->g = g;
+	d->withdraw = 1;
+	d->cb = cb;
+	d->arg = arg;
+	snprintf(d->id, sizeof(d->id), "%s", x->id);
+	snprintf(d->reason, sizeof(d->reason), "%s",
+	    strcmp(by, "operator") == 0 ? "operator-delete" : "withdrawn");
+	sg_payload_init(&d->wpl);
+	sg_payload_str(&d->wpl, "by", by);
+	sg_payload_str(&d->wpl, "object", x->id);
+	sg_payload_str(&d->wpl, "reason", reason);
+	if (sg_payload_end(&d->wpl) != 0) {
+		free(d);
+		return -1;
+	}
+	x->deleted_at = gw_now_us();	/* in progress */
+	if (gw_vault_queue(g, &d->w, d, del_run, del_done) != 0) {
+		x->deleted_at = 0;
+		free(d);
+		return -1;
+	}
+	return 0;
+}
+
+#define DAY_US	(86400LL * 1000000)
+
+/* Keeps the earlier of *due and t, with the rule that set it. */
+static void
+earliest(int64_t *due, const char **rule, int64_t t, const char *why)
+{
+	if (t >= 0 && (*due < 0 || t < *due)) {
+		*due = t;
+		*rule = why;
+	}
+}
+
+/* When x's held data goes, and the rule that says so (the log's reason),
+ * against the configuration in force:
+ *   agreement-removed, flow-removed: its file or flow is gone: at once;
+ *   agreement-ended: the day after its end (or "expired" now), or after
+ *     keep_until when on_end = "keep";
+ *   delete-by: the flow's delete_by, whatever else is pending;
+ *   retention-release, retention-confirmed: retention_days from the
+ *     release, or from the last recipient's confirmation (none until
+ *     every recipient has confirmed).
+ * The earliest wins; -1: none yet. A rejected upload's report goes
+ * report_days after it came (report-expired). */
+static int64_t
+due_us(struct gw *g, const struct gw_xfer *x, const char **rule)
+{
+	const struct sg_daemon_conf *d = &g->conf->cfg->daemon;
+	int64_t day = (int64_t)d->day_seconds * 1000000, due = -1, base;
+	const struct sg_agreement *a;
+	const struct sg_flow *f;
 	size_t i;
 
+	*rule = NULL;
+	if (x->state == GW_REJECTED) {
+		*rule = "report-expired";
+		return x->report_gone ? -1 : x->received +
+		    (int64_t)d->report_days * day;
+	}
+	if (x->state != GW_ACCEPTED)
+		return -1;
+	if (x->withdrawn_at != 0) {	/* recorded, not yet deleted */
+		*rule = strcmp(x->withdrawn_by, "operator") == 0 ?
+		    "operator-delete" : "withdrawn";
+		return 0;
+	}
+	if (x->agreement == NULL || (a = sg_config_agreement(g->conf->cfg,
+	    x->agreement)) == NULL) {
+		*rule = "agreement-removed";
+		return 0;
+	}
+	if ((f = sg_agreement_flow(a, x->flow)) == NULL) {
+		*rule = "flow-removed";
+		return 0;
+	}
+	if (a->keep_until >= 0)
+		earliest(&due, rule, (a->keep_until + 1) * DAY_US,
+		    "agreement-ended");
+	else if (a->status == SG_AGR_EXPIRED)
+		earliest(&due, rule, 0, "agreement-ended");
+	else
+		earliest(&due, rule, (a->end + 1) * DAY_US, "agreement-ended");
+	if (f->delete_by >= 0)
+		earliest(&due, rule, f->delete_by * DAY_US, "delete-by");
+	if (!x->released)
+		return due;
+	base = x->released_at;
 	if (f->retention_after_confirmed) {
 		for (i = 0; i < x->nrcpt; i++) {
 			if (x->rcpt[i].confirmed == 0)
-				return -1;
+				return due;
 			if (x->rcpt[i].confirmed > base)
 				base = x->rcpt[i].confirmed;
 		}
 	}
-	due = base + (int64_t)f->retention_days * day;
-	if (f->delete_by >= 0 && f->delete_by * 86400LL * 1000000 < due)
-		due = f->delete_by * 86400LL * 1000000;
+	earliest(&due, rule, base + (int64_t)f->retention_days * day,
+	    f->retention_after_confirmed ? "retention-confirmed" :
+	    "retention-release");
 	return due;
 }
 
 int64_t
-gw_xfer_due(struct gw *g, struct gw_xfer *x)
+gw_xfer_due(struct gw *g, const struct gw_xfer *x, const char **rule)
 {
-	const struct sg_agreement *a;
-	const struct sg_flow *f;
+	const char *r;
+	int64_t due = due_us(g, x, &r);
 
-	if (x->state != GW_ACCEPTED || x->agreement == NULL ||
-	    (a = sg_config_agreement(g->conf->cfg, x->agreement)) == NULL ||
-	    (f = sg_agreement_flow(a, x->flow)) == NULL)
-		return -1;
-	if (!x->released)
-		return -1;
-	return due_us(g, x, f);
+	if (rule != NULL)
+		*rule = r;
+	return due;
 }
 
 static void
@@ -701,26 +858,28 @@ on_retention(uv_timer_t *t)
 
 	if (g->draining)
 		return;		/* the next start deletes what is due */
+	/* the calendar: states that change at midnight, and the daily
+	 * review warning */
+	if (g->agr_day != sg_today()) {
+		g->agr_day = sg_today();
+		gw_agreements_check(g, "calendar", 1);
+	}
 	for (i = 0; i < g->nxfers; i++) {
 		struct gw_xfer *x = g->xfers[i];
-		const struct sg_agreement *a;
-		const struct sg_flow *f;
 		struct del_work *d;
+		const char *rule;
 		int64_t due;
 
-		if (x->state != GW_ACCEPTED || !x->released ||
-		    x->deleted_at != 0 || x->agreement == NULL ||
-		    (a = sg_config_agreement(g->conf->cfg, x->agreement)) ==
-		    NULL || (f = sg_agreement_flow(a, x->flow)) == NULL)
-			continue;	/* a flow no longer configured: kept */
-		if ((due = due_us(g, x, f)) < 0 || due > now)
+		if (x->deleted_at != 0 || x->report_gone)
+			continue;	/* going, or gone */
+		if ((due = due_us(g, x, &rule)) < 0 || due > now)
 			continue;
 		if ((d = calloc(1, sizeof(*d))) == NULL)
 			return;
 		d->g = g;
+		d->report_only = x->state == GW_REJECTED;
 		snprintf(d->id, sizeof(d->id), "%s", x->id);
-		snprintf(d->reason, sizeof(d->reason), "retention-%s",
-		    f->retention_after_confirmed ? "confirmed" : "release");
+		snprintf(d->reason, sizeof(d->reason), "%s", rule);
 		x->deleted_at = now;	/* in progress */
 		if (gw_vault_queue(g, &d->w, d, del_run, del_done) != 0) {
 			x->deleted_at = 0;
@@ -740,7 +899,8 @@ gw_retention_start(struct gw *g)
 	uv_timer_start(&g->retention_timer, on_retention, ms, ms);
 }
 
-/* ---- records a front door waits on (DOWNLOADED, CONFIRMED) ---- */
+/* ---- records: those a front door waits on (DOWNLOADED, CONFIRMED),
+ * and those nobody waits on (CONFIG_LOADED, AGREEMENT_STATUS) ---- */
 
 struct rec_work {
 	uv_work_t	 w;
@@ -773,6 +933,16 @@ rec_after(uv_work_t *w, int status)
 
 	(void)status;
 	g->count.vault_work--;
+	if (r->cb == NULL) {		/* gw_log_note: nobody waits */
+		const char *e[] = { "SCHOOLGATE_REASON=log", NULL };
+
+		if (r->rc != 0)
+			gw_journalf(EV_LOG_FAILED, LOG_CRIT, e, "the transfer "
+			    "log could not be written (%s): %s",
+			    sg_rec_type_name(r->type), r->err);
+		free(r);
+		return;
+	}
 	if (r->rc == 0)
 		gw_xfer_apply(g, r->type, r->pl.buf, r->pl.len, gw_now_us());
 	snprintf(a, sizeof(a), "SCHOOLGATE_TRANSFER=%s", r->id);
@@ -819,6 +989,43 @@ gw_record(struct gw *g, int type, const char *id, const char *party,
 		return -1;
 	}
 	return 0;
+}
+
+int
+gw_log_note(struct gw *g, int type, const struct sg_payload *pl)
+{
+	struct rec_work *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return -1;
+	r->g = g;
+	r->type = type;
+	r->pl = *pl;
+	if (gw_vault_queue(g, &r->w, r, rec_run, rec_after) != 0) {
+		free(r);
+		return -1;
+	}
+	return 0;
+}
+
+int
+gw_log_config(struct gw *g, const char *reason)
+{
+	const struct sg_config *cfg = g->conf->cfg;
+	struct sg_payload pl;
+	char set[65];
+
+	if (sg_config_set_sha256(cfg, set) != 0)
+		return -1;
+	sg_payload_init(&pl);
+	sg_payload_u64(&pl, "agreements", cfg->nagreements);
+	sg_payload_str(&pl, "conf", cfg->conf_sha256);
+	sg_payload_str(&pl, "parties", cfg->parties_sha256);
+	sg_payload_str(&pl, "reason", reason);
+	sg_payload_str(&pl, "set", set);
+	if (sg_payload_end(&pl) != 0)
+		return -1;
+	return gw_log_note(g, SG_REC_CONFIG_LOADED, &pl);
 }
 
 int

@@ -447,8 +447,9 @@ json_xfer(struct conn *c, FILE *f, struct gw_xfer *x, const char *report)
 	sg_json_str(f, gw_xfer_name(g, x));
 	fprintf(f, ",\"verdict\":\"%s\",\"state\":\"%s\",\"rows\":%" PRIu64,
 	    x->state == GW_REJECTED ? "rejected" : "accepted",
-	    x->state == GW_DELETED ? "deleted" : x->state == GW_REJECTED ?
-	    "rejected" : "released", x->rows);
+	    x->withdrawn_at ? "withdrawn" : x->state == GW_DELETED ?
+	    "deleted" : x->state == GW_REJECTED ? "rejected" : "released",
+	    x->rows);
 	if (x->state != GW_REJECTED)
 		fprintf(f, ",\"size\":%" PRIu64 ",\"sha256\":\"%s\","
 		    "\"delivery\":\"%s\"", x->plain_size, x->plain_sha256,
@@ -458,9 +459,20 @@ json_xfer(struct conn *c, FILE *f, struct gw_xfer *x, const char *report)
 		    x->errors);
 	json_time(f, "received", x->received);
 	if (x->state == GW_ACCEPTED) {
-		int64_t due = gw_xfer_due(g, x);
+		const char *rule;
+		int64_t due = gw_xfer_due(g, x, &rule);
 
 		json_time(f, "kept_until", due > 0 ? due : 0);
+		if (rule != NULL)
+			fprintf(f, ",\"delete_rule\":\"%s\"", rule);
+	}
+	if (x->withdrawn_at != 0) {
+		/* by its sender (a party id) or "operator"; reason a code */
+		json_time(f, "withdrawn", x->withdrawn_at);
+		fputs(",\"withdrawn_by\":", f);
+		sg_json_str(f, x->withdrawn_by);
+		fputs(",\"withdrawn_reason\":", f);
+		sg_json_str(f, x->withdrawn_reason);
 	}
 	if (x->state == GW_DELETED) {
 		json_time(f, "deleted", x->deleted_at);
@@ -605,6 +617,14 @@ rec_after(void *arg, int ok)
 	} else if (r->type == SG_REC_CONFIRMED) {
 		c->st = ST_DONE;
 		http_respond(c, 204, "application/json", "", 0, NULL);
+	} else if (r->type == SG_REC_WITHDRAWN) {
+		struct gw_xfer *x = gw_xfer_find(c->front->g, r->id);
+
+		c->st = ST_DONE;
+		if (x != NULL)
+			transfer_answer(c, x, NULL);
+		else
+			http_respond(c, 204, "application/json", "", 0, NULL);
 	} else {
 		gw_dl_note(&c->dl_memo, c->party, r->id);
 		start_stream(c, r);
@@ -828,6 +848,52 @@ api_confirm(struct conn *c, struct gw_xfer *x)
 	queue_record(c, r, x->id);
 }
 
+/* POST /v1/transfers/{id}/withdraw?reason=CODE by its sender: the
+ * WITHDRAWN record and the deletion are durable before the answer. */
+static void
+api_withdraw(struct conn *c, struct gw_xfer *x, const char *query)
+{
+	struct gw *g = c->front->g;
+	const char *why, *p;
+	char reason[32];
+	enum gw_acc acc;
+	struct rec_wait *r;
+	size_t n;
+
+	if ((acc = gw_access_withdraw(g, x, c->party, &why)) != GW_ACC_OK) {
+		http_refuse(c, acc, why);
+		return;
+	}
+	reason[0] = '\0';
+	for (p = query; *p != '\0'; p += n + (p[n] == '&')) {
+		n = strcspn(p, "&");
+		if (n > 7 && strncmp(p, "reason=", 7) == 0 &&
+		    n - 7 < sizeof(reason))
+			snprintf(reason, sizeof(reason), "%.*s", (int)(n - 7),
+			    p + 7);
+	}
+	if (!sg_withdraw_reason_ok(reason)) {
+		http_problem(c, 400, "bad-reason", "say why with ?reason=, one "
+		    "of: " SG_WITHDRAW_REASONS, NULL);
+		return;
+	}
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		http_close(c);
+		return;
+	}
+	r->c = c;
+	r->type = SG_REC_WITHDRAWN;
+	snprintf(r->id, sizeof(r->id), "%s", x->id);
+	c->st = ST_WORK;
+	c->refs++;
+	if (gw_xfer_withdraw(g, x, c->party, reason, rec_after, r) != 0) {
+		c->refs--;
+		free(r);
+		c->st = ST_HEADERS;
+		http_problem(c, 503, "unavailable", "try again", NULL);
+	}
+}
+
 static void
 api_upload(struct conn *c, char *agreement, char *flow, char *name)
 {
@@ -891,7 +957,7 @@ api_upload(struct conn *c, char *agreement, char *flow, char *name)
 /* /v1/...: the API, for a signed-in party (the route's first segment is
  * "v1"). */
 void
-api_route(struct conn *c, char *seg[], int n)
+api_route(struct conn *c, char *seg[], int n, const char *query)
 {
 	struct gw *g = c->front->g;
 	int m = c->hp.method;
@@ -925,6 +991,12 @@ api_route(struct conn *c, char *seg[], int n)
 		see = gw_access_xfer(g, x, c->party, &why);
 		if (see == GW_SEE_NONE) {
 			http_not_found(c);	/* whether it exists is not told */
+			return;
+		}
+		if (n == 4 && strcmp(seg[3], "withdraw") == 0) {
+			if (m != HTTP_POST)
+				goto method;
+			api_withdraw(c, x, query);
 			return;
 		}
 		if (n == 4 && strcmp(seg[3], "content") != 0) {

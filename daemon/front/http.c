@@ -765,7 +765,7 @@ http_dispatch(struct conn *c)
 		web_route(c, seg, n, query ? query : "");
 		return;
 	}
-	api_route(c, seg, n);
+	api_route(c, seg, n, query ? query : "");
 }
 
 /* ---- accepting ---- */

@@ -139,7 +139,7 @@ const char *http_party_name(const struct sg_config *, const char *id);
 int	api_authenticate(struct conn *);
 /* The connection has signed in: it leaves the pre-sign-in budget. */
 void	api_signed_in(struct conn *);
-void	api_route(struct conn *, char *seg[], int n);
+void	api_route(struct conn *, char *seg[], int n, const char *query);
 
 /* webpage.c */
 void	web_route(struct conn *, char *seg[], int n, const char *query);

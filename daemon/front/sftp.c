@@ -62,7 +62,6 @@ enum {
 #define READ_MAX	32768
 #define PATH_MAX_LEN	1024
 #define RECENT		16
-#define REPORT_DAYS	30
 #define NAMES_PER_REPLY	64
 
 enum hkind { H_FREE, H_DIR, H_UPLOAD, H_OBJECT };
@@ -445,10 +444,10 @@ shows_in_receive(struct sftp *s, struct gw_xfer *x)
 static int
 shows_in_reports(struct sftp *s, struct gw_xfer *x)
 {
+	/* until the report expires (retention.report_days) */
 	return x->state == GW_REJECTED && x->sender != NULL &&
 	    strcmp(x->sender, s->party) == 0 &&
-	    x->received > gw_now_us() - (int64_t)REPORT_DAYS * 86400 *
-	    1000000;
+	    gw_xfer_due(s->g, x, NULL) > gw_now_us();
 }
 
 static struct recent *

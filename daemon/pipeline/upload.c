@@ -713,6 +713,7 @@ run_upload(struct gw_upload *u)
 		}
 		sg_payload_init(&pl);
 		sg_payload_str(&pl, "agreement", u->agreement);
+		sg_payload_str(&pl, "agreement_sha256", u->agr->sha256);
 		sg_payload_u64(&pl, "errors", u->res.report.nerrors_total);
 		sg_payload_str(&pl, "flow", u->flowid);
 		sg_payload_str(&pl, "object", u->res.id);
@@ -736,8 +737,10 @@ run_upload(struct gw_upload *u)
 		goto drain;
 	}
 	{
-		struct sg_vault_meta m = { u->agreement, u->flowid, u->party,
-		    u->res.report.rows, npks };
+		struct sg_vault_meta m = { .agreement = u->agreement,
+		    .flow = u->flowid, .sender = u->party,
+		    .agreement_sha256 = u->agr->sha256,
+		    .rows = u->res.report.rows, .npks = npks, .record = &pl };
 
 		/* frees seal whatever happens */
 		if (sg_vault_put_commit(g->vault, seal, &m, u->res.id, &seq,
@@ -745,18 +748,6 @@ run_upload(struct gw_upload *u)
 			fail(u, 503, "the upload could not be stored: %s", err);
 			goto drain;
 		}
-		sg_payload_init(&pl);
-		sg_payload_str(&pl, "agreement", u->agreement);
-		sg_payload_str(&pl, "flow", u->flowid);
-		sg_payload_str(&pl, "object", u->res.id);
-		sg_payload_hex(&pl, "object_sha256", pr.obj_sha256, 32);
-		sg_payload_u64(&pl, "object_size", pr.obj_size);
-		sg_payload_hex(&pl, "plain_sha256", pr.plain_sha256, 32);
-		sg_payload_u64(&pl, "plain_size", pr.plain_size);
-		sg_payload_u64(&pl, "recipients", npks);
-		sg_payload_u64(&pl, "rows", u->res.report.rows);
-		sg_payload_str(&pl, "sender", u->party);
-		sg_payload_end(&pl);
 		add_rec(u, SG_REC_RECEIVED, &pl);
 	}
 	for (i = 0; i < u->flow->nrecipients; i++) {

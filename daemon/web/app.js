@@ -66,6 +66,15 @@ function retentionText (days, after) {
     : `for ${plural(days, 'day', 'days')} after it is released to the recipients`
 }
 
+// the reasons the gateway takes for a withdrawal (SG_WITHDRAW_REASONS)
+const withdrawReasons = {
+  'sent-in-error': 'sent in error',
+  'wrong-recipient': 'sent to the wrong recipient',
+  inaccurate: 'the data was inaccurate',
+  superseded: 'replaced by a newer file',
+  other: 'another reason'
+}
+
 function deletedText (t) {
   switch (t.deleted_reason) {
     case 'retention-release':
@@ -75,6 +84,17 @@ function deletedText (t) {
       return `Deleted on ${fmtDay(t.deleted)}: the gateway stopped before it could tell you the file was accepted, so it was not kept`
     case 'quarantined':
       return `Removed on ${fmtDay(t.deleted)}: the stored copy failed its integrity check`
+    case 'delete-by':
+      return `Deleted on ${fmtDay(t.deleted)}: the agreement's date for deleting this flow's files had come`
+    case 'agreement-ended':
+      return `Deleted on ${fmtDay(t.deleted)}: the agreement ended`
+    case 'agreement-removed':
+    case 'flow-removed':
+      return `Deleted on ${fmtDay(t.deleted)}: the agreement (or this flow of it) was withdrawn from the gateway`
+    case 'withdrawn':
+      return `Withdrawn by the sender on ${fmtDay(t.withdrawn)} (${withdrawReasons[t.withdrawn_reason] || t.withdrawn_reason}) and deleted`
+    case 'operator-delete':
+      return `Deleted by the gateway's operators on ${fmtDay(t.deleted)} (${withdrawReasons[t.withdrawn_reason] || t.withdrawn_reason || 'no reason recorded'})`
     default:
       return `Deleted on ${fmtDay(t.deleted)} (${t.deleted_reason || 'no reason recorded'})`
   }
@@ -582,12 +602,13 @@ async function listPage (path, toCard, statusOf) {
 
 function receivedStatus (t) {
   const me = t.recipients[0] ?? {}
+  if (t.state === 'withdrawn') return 'withdrawn'
   return me.confirmed ? 'confirmed' : me.downloaded ? 'downloaded' : 'new'
 }
 
 function sentStatus (t) {
   if (t.verdict === 'rejected') return 'rejected'
-  if (t.state === 'deleted') return 'deleted'
+  if (t.state === 'deleted' || t.state === 'withdrawn') return 'deleted'
   const rc = t.recipients
   if (rc.length > 0 && rc.every(x => x.confirmed)) return 'confirmed'
   return rc.some(x => x.downloaded) ? 'downloaded' : 'waiting'
@@ -596,6 +617,15 @@ function sentStatus (t) {
 function receivedPage () {
   return listPage('/v1/inbox', t => {
     const me = t.recipients[0] ?? {}
+    if (t.state === 'withdrawn') {
+      return card(t.name, tag('Withdrawn', 'grey'), [], [
+        ['From', t.sender_name],
+        ['Agreement', t.agreement_title],
+        ['Sent on', fmtDate(t.received)],
+        ['Reference', t.id],
+        ['Status', t.withdrawn_by === 'operator' ? deletedText(t) : `Withdrawn by ${t.sender_name} on ${fmtDate(t.withdrawn)} (${withdrawReasons[t.withdrawn_reason] || t.withdrawn_reason}). If you downloaded it, delete your copy.`]
+      ])
+    }
     const status = me.confirmed
       ? `You confirmed you received it on ${fmtDate(me.confirmed)}; it can no longer be downloaded`
       : me.downloaded ? `Downloaded on ${fmtDate(me.downloaded)}; not yet confirmed` : 'Not downloaded yet'
@@ -636,6 +666,39 @@ function receivedPage () {
 
 // ---- Sent files ----
 
+// Withdrawing a file sent in error: the gateway shreds it and its
+// recipients see that it was withdrawn, and why.
+function withdrawForm (t) {
+  const sel = el('select', { class: 'govuk-select', id: `why-${t.id}` },
+    el('option', { value: '', text: 'Choose a reason' }),
+    ...Object.entries(withdrawReasons).map(([k, v]) => el('option', { value: k, text: v })))
+  const button = el('button', { type: 'button', class: 'govuk-button govuk-button--warning', 'data-withdraw': t.id, 'data-module': 'govuk-button' },
+    'Withdraw this file', hiddenText(`: ${t.name}`))
+  button.addEventListener('click', async () => {
+    if (!sel.value) {
+      showErrors([{ text: `Choose why you are withdrawing ${t.name}` }])
+      return
+    }
+    button.disabled = true
+    const d = await api('POST', `/v1/transfers/${encodeURIComponent(t.id)}/withdraw?reason=${encodeURIComponent(sel.value)}`)
+    if (d.ok) {
+      await sentPage()
+      notice(`You withdrew ${t.name}. It has been deleted from the gateway and its recipients can see that you withdrew it.`)
+    } else {
+      button.disabled = false
+      showErrors([{ text: `Could not withdraw ${t.name}: ${await problemText(d)}` }])
+    }
+  })
+  return el('details', { class: 'govuk-details' },
+    el('summary', { class: 'govuk-details__summary' },
+      el('span', { class: 'govuk-details__summary-text', text: 'Sent in error? Withdraw this file' })),
+    el('div', { class: 'govuk-details__text' },
+      el('div', { class: 'govuk-form-group' },
+        el('label', { class: 'govuk-label', for: `why-${t.id}`, text: 'Why are you withdrawing it?' }), sel),
+      el('p', { class: 'govuk-body-s', text: 'The file is deleted from the gateway at once. Tell your data protection officer if it was sent to the wrong organisation.' }),
+      button))
+}
+
 function sentPage () {
   return listPage('/v1/transfers', t => {
     if (t.verdict === 'rejected') {
@@ -673,6 +736,7 @@ function sentPage () {
       el('strong', { text: x.name }), ': ',
       x.downloaded ? `downloaded on ${fmtDate(x.downloaded)}` : 'not downloaded yet',
       x.confirmed ? `; confirmed received on ${fmtDate(x.confirmed)}` : '')))
+    const gone = t.state === 'deleted' || t.state === 'withdrawn'
     return card(t.name, state, [], [
       ['Reference', t.id],
       ['Agreement', t.agreement_title],
@@ -680,10 +744,10 @@ function sentPage () {
       ['Rows', String(t.rows)],
       ['Size', fmtSize(t.size)],
       ['Recipients', who],
-      t.state === 'deleted'
+      gone
         ? ['Deleted', deletedText(t)]
         : ['Kept until', t.kept_until ? `${fmtDay(t.kept_until)} (kept ${retentionText(t.retention_days, t.retention_after)})` : `Kept ${retentionText(t.retention_days, t.retention_after)}`]
-    ])
+    ], gone ? null : withdrawForm(t))
   }, sentStatus)
 }
 

@@ -498,6 +498,35 @@ await test('a file deleted by its retention rule shows the date and the rule und
   await screen(school, 'sent-deleted')
 })
 
+await test('the school withdraws a file sent in error from Sent files; the service sees it withdrawn, with the reason', async () => {
+  await send(school.page, S.note, false, 'Small opaque text files')
+  assert(await school.page.locator('#accepted').count() === 1, `not accepted: ${await school.page.textContent('main')}`)
+  const id = (await school.page.textContent('#reference')).trim()
+  await school.page.goto(`${S.url}/sent`)
+  await ready(school.page)
+  const card = school.page.locator('.govuk-summary-card', { hasText: id })
+  await card.locator('summary:has-text("Withdraw this file")').click()
+  // no reason chosen: told, nothing withdrawn
+  await card.locator('button:has-text("Withdraw this file")').click()
+  await school.page.waitForSelector('.govuk-error-summary')
+  await card.locator('select').selectOption('sent-in-error')
+  await card.locator('button:has-text("Withdraw this file")').click()
+  await school.page.waitForSelector('.govuk-notification-banner--success')
+  const text = await school.page.locator('.govuk-summary-card', { hasText: id }).textContent()
+  assert(/Withdrawn by the sender on \d{1,2} [A-Z][a-z]+ \d{4} \(sent in error\) and deleted/.test(text), text)
+  await clean(school.page)
+  await service.page.goto(`${S.url}/received`)
+  await ready(service.page)
+  const seen = service.page.locator('.govuk-summary-card', { hasText: id })
+  const st = await seen.textContent()
+  assert(st.includes('Withdrawn') && st.includes('sent in error'), st)
+  assert(await seen.locator('a:has-text("Download")').count() === 0, 'still offers the download')
+  const r = await service.page.request.get(`${S.url}/v1/transfers/${id}/content`)
+  assert(r.status() === 403 || r.status() === 404, `content: ${r.status()}`)
+  await clean(service.page)
+  await screen(service, 'received-withdrawn')
+})
+
 await test('Sent and Received files show 25 to a page, newest first, with a filter by status', async () => {
   const auth = `Basic ${Buffer.from(`${S.school.id}:${S.school.password}`).toString('base64')}`
   const data = readFileSync(S.note)
