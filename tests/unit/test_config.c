@@ -148,8 +148,14 @@ shipped_example_loads(void **state)
 	a = sg_config_agreement(cfg, "wltl-survey");
 	assert_non_null(a);
 	f = sg_agreement_flow(a, "staff-contacts");
+	/* seed 000 lists no identifier: exactly its five items */
+	assert_int_equal(f->manifest.key, -1);
+	assert_int_equal(f->manifest.ncolumns, 5);
+	a = sg_config_agreement(cfg, "star-ab-ect");
+	assert_non_null(a);
+	f = sg_agreement_flow(a, "ect-records");
 	assert_string_equal(f->manifest.columns[f->manifest.key].name, "TRN");
-	assert_non_null(sg_config_agreement(cfg, "star-ab-ect"));
+	assert_string_equal(f->frequency, "ad-hoc");
 	sg_config_free(cfg);
 	sg_diag_free(&d);
 }
@@ -254,6 +260,40 @@ suspended_needs_until(void **state)
 	    "agreement.suspended_until: missing (required)");
 }
 
+/* Held data follows a stated rule when the agreement ends: keep needs a
+ * date, not before the end; a date alone is refused. */
+static void
+on_end_rules(void **state)
+{
+	struct sg_diag d;
+	struct sg_config *c;
+
+	(void)state;
+	REFUSED("status = \"active\";", "status = \"active\"; "
+	    "on_end = \"keep\";", "agreement.keep_until: missing (required)");
+	REFUSED("status = \"active\";", "status = \"active\"; "
+	    "keep_until = \"2031-01-01\";", "only with on_end = \"keep\"");
+	REFUSED("status = \"active\";", "status = \"active\"; "
+	    "on_end = \"keep\"; keep_until = \"2029-01-01\";",
+	    "is before the end");
+	REFUSED("status = \"active\";", "status = \"active\"; "
+	    "on_end = \"archive\";", "on_end");
+	c = load_with(&d, "status = \"active\";", "status = \"active\"; "
+	    "on_end = \"keep\"; keep_until = \"2031-01-01\";");
+	assert_non_null(c);
+	assert_true(c->agreements[0].keep_until > c->agreements[0].end);
+	sg_config_free(c);
+	sg_diag_free(&d);
+	c = load_with(&d, "status = \"active\";", "status = \"active\";");
+	assert_non_null(c);
+	assert_int_equal(c->agreements[0].keep_until, -1);
+	/* the file's hash is of the bytes parsed */
+	assert_int_equal(strlen(c->agreements[0].sha256), 64);
+	assert_int_equal(strlen(c->parties_sha256), 64);
+	sg_config_free(c);
+	sg_diag_free(&d);
+}
+
 static void
 status_on_dates(void **state)
 {
@@ -317,6 +357,7 @@ main(void)
 		cmocka_unit_test(every_problem_reported),
 		cmocka_unit_test(suspended_needs_until),
 		cmocka_unit_test(status_on_dates),
+		cmocka_unit_test(on_end_rules),
 		cmocka_unit_test(empty_agreement_file),
 	};
 
