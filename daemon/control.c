@@ -5,7 +5,8 @@
  * made with mode 0600 in a directory only the service user can enter;
  * on top of that every connection's peer credentials are checked, and
  * only root and the daemon's own user are answered. Never on the
- * network. One request line ("status", "status json" or "unban ADDRESS",
+ * network. One request line ("status", "status json", "unban ADDRESS"
+ * or "delete ID REASON",
  * at most 64 bytes), one answer, then the daemon closes the connection.
  */
 #include "control.h"
@@ -137,7 +138,8 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		nl[-1] = '\0';
 	if ((text = c->ctl->fn(c->ctl->arg, c->line)) == NULL)
 		text = strdup("error: unknown request (the daemon answers "
-		    "\"status\", \"status json\" and \"unban ADDRESS\")\n");
+		    "\"status\", \"status json\", \"unban ADDRESS\" and "
+		    "\"delete ID REASON\")\n");
 	answer(c, text);
 }
 

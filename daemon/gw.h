@@ -199,13 +199,16 @@ int	gw_meta_write(struct gw *, const char *id, const char *name,
 char	*gw_xfer_report_text(struct gw *, const char *id, size_t *len);
 
 /* A CONFIG_LOADED record for the configuration in force (reason "start"
- * or "reload"): the SHA-256 of schoolgate.conf, of the parties file, and
+ * or "reload"): the SHA-256 of schoolgate.conf, of the parties file, of
+ * the LA codes file, and
  * one over each agreement's id and file hash; written on the work pool.
  * Each RECEIVED and REJECTED names its agreement file's hash. */
 int	gw_log_config(struct gw *, const char *reason);
-/* pl (ended) written to the transfer log on the work pool, nobody
- * waiting; a failure is a journal line. */
-int	gw_log_note(struct gw *, int type, const struct sg_payload *);
+/* pl (ended) written to the transfer log on the work pool, no request
+ * waiting; a failure is a journal line; cb(arg, ok) follows if not
+ * NULL. */
+int	gw_log_note(struct gw *, int type, const struct sg_payload *,
+	    void (*cb)(void *, int), void *arg);
 /* The agreements over time (core/agreements.c). Its state today:
  * "active", "suspended", "review-overdue", "expired", or "removed" (a
  * NULL agreement). */

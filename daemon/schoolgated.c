@@ -292,16 +292,24 @@ on_control(void *arg, const char *req)
 		return status_text(arg, 1);
 	if (strncmp(req, "delete ", 7) == 0) {
 		struct gw *g = arg;
-		char id[SG_ID_MAX + 1], reason[33], *out = NULL;
+		char id[SG_ID_MAX], reason[33], *out = NULL;
+		const char *sp = strchr(req + 7, ' ');
 		struct gw_xfer *x;
 
-		if (sscanf(req + 7, "%25s %32s", id, reason) != 2 ||
-		    (x = gw_xfer_find(g, id)) == NULL)
-			return strdup("error: no such transfer\n");
+		/* exactly "delete ID REASON" */
+		if (sp == NULL || (size_t)(sp - (req + 7)) >= sizeof(id) ||
+		    strlen(sp + 1) >= sizeof(reason))
+			return strdup("error: usage: delete ID REASON\n");
+		snprintf(id, sizeof(id), "%.*s", (int)(sp - (req + 7)),
+		    req + 7);
+		snprintf(reason, sizeof(reason), "%s", sp + 1);
 		if (!sg_withdraw_reason_ok(reason))
 			return strdup("error: the reason is one of: "
 			    SG_WITHDRAW_REASONS "\n");
-		if (x->state != GW_ACCEPTED || x->deleted_at != 0)
+		if (!sg_transfer_id_ok(id) || (x = gw_xfer_find(g, id)) == NULL)
+			return strdup("error: no such transfer\n");
+		if (x->state != GW_ACCEPTED || x->deleted_at != 0 ||
+		    x->withdrawn_at != 0)
 			return strdup("error: the gateway no longer holds "
 			    "this transfer\n");
 		if (gw_xfer_withdraw(g, x, "operator", reason, NULL, NULL) != 0)

@@ -429,7 +429,7 @@ read_file(struct loader *L, const char *path, char sha256[65])
 	config_t *c = malloc(sizeof(*c));
 	unsigned char md[32];
 	unsigned int mdlen = 0;
-	char *text = NULL, *dir, *slash;
+	char *text = NULL;
 	size_t len = 0;
 	FILE *f;
 	int rc;
@@ -459,17 +459,16 @@ read_file(struct loader *L, const char *path, char sha256[65])
 		sg_diag_add(L->diag, "%s: holds a NUL byte", path);
 		goto fail;
 	}
+	/* what is hashed must be all that is read: no @include */
+	if (strstr(text, "@include") != NULL) {
+		sg_diag_add(L->diag, "%s: @include is not allowed (each "
+		    "file's SHA-256 is recorded in the transfer log, so each "
+		    "setting must be in the file itself)", path);
+		goto fail;
+	}
 	EVP_Digest(text, len, md, &mdlen, EVP_sha256(), NULL);
 	if (sha256 != NULL)
 		sg_hex(md, sizeof(md), sha256);
-	/* @include is relative to the file's own directory */
-	if ((dir = strdup(path)) != NULL) {
-		if ((slash = strrchr(dir, '/')) != NULL) {
-			*slash = '\0';
-			config_set_include_dir(c, *dir ? dir : "/");
-		}
-		free(dir);
-	}
 	if (config_read_string(c, text) != CONFIG_TRUE) {
 		sg_diag_add(L->diag, "%s:%d: %s",
 		    config_error_file(c) ? config_error_file(c) : path,
@@ -513,14 +512,15 @@ resolve(const char *base, const char *path)
 }
 
 static void
-load_lacodes(struct loader *L, const char *path, struct sg_lacodes *la)
+load_lacodes(struct loader *L, const char *path, struct sg_lacodes *la,
+    char sha256[65])
 {
 	config_t *c;
 	config_setting_t *root, *m;
 	static const char *const known[] = { "la_codes", NULL };
 	int i, n;
 
-	if ((c = read_file(L, path, NULL)) == NULL)
+	if ((c = read_file(L, path, sha256)) == NULL)
 		return;
 	L->file = path;
 	root = config_root_setting(c);
@@ -1597,7 +1597,7 @@ sg_config_load(const char *path, struct sg_diag *diag)
 	    < 0)
 		cfg->daemon.keys_dir = NULL;
 	if (la != NULL && (p = resolve(cfg->path, la)) != NULL) {
-		load_lacodes(&L, p, &cfg->la);
+		load_lacodes(&L, p, &cfg->la, cfg->la_sha256);
 		free(p);
 	}
 	if (parties != NULL && (p = resolve(cfg->path, parties)) != NULL) {

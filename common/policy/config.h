@@ -202,6 +202,7 @@ struct sg_daemon_conf {
 struct sg_config {
 	char			*path;		/* the schoolgate.conf read */
 	char			 conf_sha256[65], parties_sha256[65];
+	char			 la_sha256[65];	/* "" without la_codes */
 	struct sg_party		*parties;
 	size_t			 nparties;
 	struct sg_agreement	*agreements;

@@ -179,10 +179,19 @@ cmd_transfer(int argc, char **argv)
 		default: return status_usage();
 		}
 	if (optind != argc - 1 || reason == NULL ||
-	    (dir != NULL && sock != NULL) || strlen(argv[optind]) > 40 ||
-	    strlen(reason) > 32 || strpbrk(argv[optind], " \n") ||
-	    strpbrk(reason, " \n"))
+	    (dir != NULL && sock != NULL))
 		return status_usage();
+	/* checked here as the daemon checks them, with a clear message */
+	if (!sg_transfer_id_ok(argv[optind])) {
+		fprintf(stderr, "schoolgate: transfer delete: %s is not a "
+		    "transfer id\n", argv[optind]);
+		return EXIT_TROUBLE;
+	}
+	if (!sg_withdraw_reason_ok(reason)) {
+		fprintf(stderr, "schoolgate: transfer delete: the reason is "
+		    "one of: " SG_WITHDRAW_REASONS "\n");
+		return EXIT_TROUBLE;
+	}
 	snprintf(req, sizeof(req), "delete %s %s\n", argv[optind], reason);
 	return ask(dir, sock, req);
 }

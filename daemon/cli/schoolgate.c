@@ -338,6 +338,8 @@ cmd_config(int argc, char **argv)
 		 * name them */
 		printf("conf %s\nparties %s\n", cfg->conf_sha256,
 		    cfg->parties_sha256);
+		if (cfg->la_sha256[0] != '\0')
+			printf("la_codes %s\n", cfg->la_sha256);
 		for (i = 0; i < cfg->nagreements; i++)
 			printf("agreement %s %s %s\n", cfg->agreements[i].id,
 			    cfg->agreements[i].sha256,

@@ -95,24 +95,46 @@ gw_agreements_free(struct gw *g)
 	g->nagr_seen = 0;
 }
 
+struct recorded {
+	struct gw	*g;
+	char		 id[128], state[24];
+};
+
+/* The record is in the log: only now is the state known as recorded,
+ * so that a failed write is tried again at the next check. */
+static void
+on_recorded(void *arg, int ok)
+{
+	struct recorded *r = arg;
+
+	if (ok)
+		(void)seen_set(r->g, r->id, r->state);
+	free(r);
+}
+
 /* One AGREEMENT_STATUS record, and its journal line. */
 static void
 record(struct gw *g, const char *id, const char *state, const char *by)
 {
 	struct sg_payload pl;
+	struct recorded *r;
 	char a[160], b[64], c[64];
 	const char *f[] = { a, b, c, NULL };
 
-	if (seen_set(g, id, state) == NULL)
-		return;
 	sg_payload_init(&pl);
 	sg_payload_str(&pl, "agreement", id);
 	sg_payload_str(&pl, "by", by);
 	sg_payload_str(&pl, "status", state);
-	if (sg_payload_end(&pl) != 0 || gw_log_note(g,
-	    SG_REC_AGREEMENT_STATUS, &pl) != 0) {
+	if ((r = calloc(1, sizeof(*r))) != NULL) {
+		r->g = g;
+		snprintf(r->id, sizeof(r->id), "%s", id);
+		snprintf(r->state, sizeof(r->state), "%s", state);
+	}
+	if (r == NULL || sg_payload_end(&pl) != 0 || gw_log_note(g,
+	    SG_REC_AGREEMENT_STATUS, &pl, on_recorded, r) != 0) {
 		const char *e[] = { "SCHOOLGATE_REASON=log", NULL };
 
+		free(r);
 		gw_journalf(EV_LOG_FAILED, LOG_CRIT, e, "agreement %s is now "
 		    "%s, which could not be recorded in the transfer log",
 		    id, state);

@@ -258,16 +258,35 @@ gw_xfer_apply(struct gw *g, int type, const char *pl, size_t n,
 static json_t *meta_json(struct gw *, const char *id);
 
 /* meta/<id> and meta/<id>.txt removed (the sender's file name and the
- * report go with the data), durably. Absent files are not an error. */
-static void
+ * report go with the data), durably. Absent files are not an error;
+ * -1 when either is still there. */
+static int
 meta_remove(struct gw *g, const char *id)
 {
 	char fname[SG_ID_MAX + 8];
+	int rc = 0;
 
 	snprintf(fname, sizeof(fname), "%s.txt", id);
-	(void)unlinkat(g->meta_dir, fname, 0);
-	(void)unlinkat(g->meta_dir, id, 0);
-	(void)sg_fsync_dir(g->meta_dir);
+	if (unlinkat(g->meta_dir, fname, 0) != 0 && errno != ENOENT)
+		rc = -1;
+	if (unlinkat(g->meta_dir, id, 0) != 0 && errno != ENOENT)
+		rc = -1;
+	if (sg_fsync_dir(g->meta_dir) != 0)
+		rc = -1;
+	return rc;
+}
+
+/* Neither meta file is there (a report that expired before a restart). */
+static int
+meta_absent(struct gw *g, const char *id)
+{
+	char fname[SG_ID_MAX + 8];
+	struct stat st;
+
+	snprintf(fname, sizeof(fname), "%s.txt", id);
+	return fstatat(g->meta_dir, id, &st, AT_SYMLINK_NOFOLLOW) != 0 &&
+	    errno == ENOENT && fstatat(g->meta_dir, fname, &st,
+	    AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT;
 }
 
 /* At start, before any client: each transfer's name and report size,
@@ -286,13 +305,15 @@ load_meta(struct gw *g)
 		const char *n;
 
 		if (x->state == GW_DELETED) {
-			meta_remove(g, x->id);
+			if (!meta_absent(g, x->id))
+				(void)meta_remove(g, x->id);
 			continue;
 		}
-		if (x->name == NULL && (j = meta_json(g, x->id)) == NULL &&
-		    x->state == GW_REJECTED)
+		if (x->state == GW_REJECTED && meta_absent(g, x->id)) {
 			x->report_gone = 1;	/* report-expired earlier */
-		else if (x->name == NULL && j != NULL) {
+			continue;
+		}
+		if (x->name == NULL && (j = meta_json(g, x->id)) != NULL) {
 			if ((n = json_string_value(json_object_get(j,
 			    "name"))) != NULL)
 				x->name = strdup(n);
@@ -667,8 +688,9 @@ del_run(uv_work_t *w)
 		    SG_REC_WITHDRAWN, &d->wpl, NULL, d->err)) == 0;
 	if (d->rc == 0 && !d->report_only)
 		d->rc = sg_vault_delete(d->g->vault, d->id, d->reason, d->err);
-	if (d->rc == 0)
-		meta_remove(d->g, d->id);
+	if (d->rc == 0 && meta_remove(d->g, d->id) != 0 && d->report_only)
+		d->rc = sg_errf(d->err, "meta/%s could not be removed",
+		    d->id);
 }
 
 static void
@@ -913,6 +935,7 @@ struct rec_work {
 	char		 party[96];
 	gw_record_cb	 cb;
 	void		*arg;
+	int		 note;		/* gw_log_note: cb may be NULL */
 };
 
 static void
@@ -933,13 +956,15 @@ rec_after(uv_work_t *w, int status)
 
 	(void)status;
 	g->count.vault_work--;
-	if (r->cb == NULL) {		/* gw_log_note: nobody waits */
+	if (r->note) {		/* gw_log_note: no request waits */
 		const char *e[] = { "SCHOOLGATE_REASON=log", NULL };
 
 		if (r->rc != 0)
 			gw_journalf(EV_LOG_FAILED, LOG_CRIT, e, "the transfer "
 			    "log could not be written (%s): %s",
 			    sg_rec_type_name(r->type), r->err);
+		if (r->cb != NULL)
+			r->cb(r->arg, r->rc == 0);
 		free(r);
 		return;
 	}
@@ -992,7 +1017,8 @@ gw_record(struct gw *g, int type, const char *id, const char *party,
 }
 
 int
-gw_log_note(struct gw *g, int type, const struct sg_payload *pl)
+gw_log_note(struct gw *g, int type, const struct sg_payload *pl,
+    gw_record_cb cb, void *arg)
 {
 	struct rec_work *r = calloc(1, sizeof(*r));
 
@@ -1001,6 +1027,9 @@ gw_log_note(struct gw *g, int type, const struct sg_payload *pl)
 	r->g = g;
 	r->type = type;
 	r->pl = *pl;
+	r->note = 1;
+	r->cb = cb;
+	r->arg = arg;
 	if (gw_vault_queue(g, &r->w, r, rec_run, rec_after) != 0) {
 		free(r);
 		return -1;
@@ -1020,12 +1049,14 @@ gw_log_config(struct gw *g, const char *reason)
 	sg_payload_init(&pl);
 	sg_payload_u64(&pl, "agreements", cfg->nagreements);
 	sg_payload_str(&pl, "conf", cfg->conf_sha256);
+	if (cfg->la_sha256[0] != '\0')
+		sg_payload_str(&pl, "la_codes", cfg->la_sha256);
 	sg_payload_str(&pl, "parties", cfg->parties_sha256);
 	sg_payload_str(&pl, "reason", reason);
 	sg_payload_str(&pl, "set", set);
 	if (sg_payload_end(&pl) != 0)
 		return -1;
-	return gw_log_note(g, SG_REC_CONFIG_LOADED, &pl);
+	return gw_log_note(g, SG_REC_CONFIG_LOADED, &pl, NULL, NULL);
 }
 
 int

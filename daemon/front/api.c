@@ -965,6 +965,17 @@ api_route(struct conn *c, char *seg[], int n, const char *query)
 	const char *why;
 	struct gw_xfer *x;
 
+	/* a change asked by another site's page (a form can POST with the
+	 * browser's Basic credentials or client certificate): browsers say
+	 * where a request comes from; scripts and curl send no such header */
+	if (m != HTTP_GET && m != HTTP_HEAD && c->hvlen[H_FETCHSITE] > 0 &&
+	    strcmp(c->hv[H_FETCHSITE], "same-origin") != 0 &&
+	    strcmp(c->hv[H_FETCHSITE], "none") != 0) {
+		c->close_after = 1;
+		http_problem(c, 403, "csrf", "this request came from another "
+		    "site's page", NULL);
+		return;
+	}
 	if (c->party[0] == '\0' && !api_authenticate(c))
 		return;
 	if (n == 6 && m == HTTP_PUT && strcmp(seg[1], "flows") == 0 &&

@@ -76,6 +76,10 @@ const withdrawReasons = {
 }
 
 function deletedText (t) {
+  if (t.state === 'withdrawn' && !t.deleted) {
+    // recorded; the copy goes at the gateway's next retention check
+    return `Withdrawn ${t.withdrawn_by === 'operator' ? "by the gateway's operators" : 'by the sender'} on ${fmtDay(t.withdrawn)} (${withdrawReasons[t.withdrawn_reason] || t.withdrawn_reason}); the stored copy is being deleted`
+  }
   switch (t.deleted_reason) {
     case 'retention-release':
     case 'retention-confirmed':

@@ -278,6 +278,9 @@ on_end_rules(void **state)
 	    "is before the end");
 	REFUSED("status = \"active\";", "status = \"active\"; "
 	    "on_end = \"archive\";", "on_end");
+	/* the hash recorded must cover every setting: no @include */
+	REFUSED("status = \"active\";", "status = \"active\";\n"
+	    "@include \"more.conf\"\n", "@include is not allowed");
 	c = load_with(&d, "status = \"active\";", "status = \"active\"; "
 	    "on_end = \"keep\"; keep_until = \"2031-01-01\";");
 	assert_non_null(c);
