@@ -981,7 +981,8 @@ load_column(struct loader *L, const config_setting_t *g,
     struct sg_column *col)
 {
 	static const char *const known[] = { "name", "type", "required",
-	    "min", "max", "max_length", "codes", "trn", "la_codes", NULL };
+	    "min", "max", "max_length", "codes", "trn", "la_codes",
+	    "special_category", NULL };
 	static const char *const trn_words[] = { "normalise", "strict", NULL };
 	long long v;
 	int t;
@@ -1030,6 +1031,32 @@ load_column(struct loader *L, const config_setting_t *g,
 	    col->type != SG_V_LAESTAB)
 		problem(L, g, "la_codes",
 		    "only upn and laestab columns check LA codes");
+	get_bool(L, g, "special_category", &col->special_category);
+}
+
+/* A column named by sender_school: in the manifest, required, of type
+ * want (an integer or a laestab); its index, or -1. */
+static int
+school_column(struct loader *L, const config_setting_t *g, const char *key,
+    const struct sg_manifest *m, enum sg_validator want)
+{
+	char *name = NULL;
+	size_t j;
+	int r = -1;
+
+	if (get_str(L, g, key, 0, &name) != 0 || name == NULL)
+		return -1;
+	for (j = 0; j < m->ncolumns; j++)
+		if (strcmp(m->columns[j].name, name) == 0)
+			r = (int)j;
+	if (r < 0)
+		problem(L, g, key, "column \"%s\" is not in the manifest",
+		    name);
+	else if (m->columns[r].type != want || !m->columns[r].required)
+		problem(L, g, key, "column \"%s\" must be a required %s "
+		    "column", name, sg_validator_name(want));
+	free(name);
+	return r < 0 || m->columns[r].type != want ? -1 : r;
 }
 
 static void
@@ -1038,8 +1065,11 @@ load_manifest(struct loader *L, const config_setting_t *g,
 {
 	static const char *const known[] = { "columns", "key", "unique",
 	    "max_rows", "column_order", "csv_injection", "max_field_bytes",
-	    "max_errors", NULL };
+	    "max_errors", "sender_school", NULL };
+	static const char *const school_known[] = { "la", "estab", "laestab",
+	    NULL };
 	static const char *const order_words[] = { "any", "enforced", NULL };
+	config_setting_t *ss;
 	static const char *const inj_words[] = { "reject", "allow-numeric",
 	    NULL };
 	config_setting_t *cols;
@@ -1050,6 +1080,7 @@ load_manifest(struct loader *L, const config_setting_t *g,
 
 	check_known(L, g, known);
 	m->key = -1;
+	m->school_la = m->school_estab = m->school_laestab = -1;
 	m->la = &cfg->la;
 	m->max_errors = cfg->max_errors;
 	cols = config_setting_get_member(g, "columns");
@@ -1117,6 +1148,28 @@ load_manifest(struct loader *L, const config_setting_t *g,
 	if (get_int(L, g, "max_errors", 0, 1, 100000, &v) == 0 &&
 	    config_setting_get_member(g, "max_errors"))
 		m->max_errors = (size_t)v;
+	/* the sending school's number in every row */
+	if ((ss = config_setting_get_member(g, "sender_school")) != NULL) {
+		if (!config_setting_is_group(ss))
+			problem(L, ss, NULL, "must be a group { la = \"LEA\"; "
+			    "estab = \"Estab\"; } or { laestab = \"...\"; }");
+		else {
+			check_known(L, ss, school_known);
+			m->school_la = school_column(L, ss, "la", m,
+			    SG_V_INTEGER);
+			m->school_estab = school_column(L, ss, "estab", m,
+			    SG_V_INTEGER);
+			m->school_laestab = school_column(L, ss, "laestab", m,
+			    SG_V_LAESTAB);
+			if ((m->school_la >= 0) != (m->school_estab >= 0) ||
+			    (m->school_la >= 0) == (m->school_laestab >= 0))
+				problem(L, ss, NULL, "name either the la and "
+				    "estab columns, or the laestab column");
+			else
+				m->school_check = m->school_la >= 0 ?
+				    SG_SCHOOL_LA_ESTAB : SG_SCHOOL_LAESTAB;
+		}
+	}
 	for (j = 0; j < m->ncolumns; j++)
 		if (strlen(m->columns[j].name) > m->max_field_bytes)
 			problem(L, g, "max_field_bytes", "is shorter than the "
@@ -1180,7 +1233,8 @@ load_flow(struct loader *L, const config_setting_t *g, struct sg_flow *f,
 	    "senders", "recipients", "method", "format", "encryption",
 	    "file_pattern", "types", "frequency", "retention_days",
 	    "delete_by", "delivery", "limits", "manifest", "retention_after",
-	    NULL };
+	    "per_period", "frequency_exceeded", NULL };
+	static const char *const over_words[] = { "warn", "refuse", NULL };
 	static const char *const after_words[] = { "release", "confirmed",
 	    NULL };
 	static const char *const appendix_words[] = { "A", "B", NULL };
@@ -1243,8 +1297,23 @@ load_flow(struct loader *L, const config_setting_t *g, struct sg_flow *f,
 	}
 	if (f->types != NULL && t != 1)
 		problem(L, g, "types", "only an opaque flow lists types");
-	if (get_word(L, g, "frequency", 1, 0, freq_words) >= 0)
+	if ((t = get_word(L, g, "frequency", 1, 0, freq_words)) >= 0) {
 		get_str(L, g, "frequency", 1, &f->frequency);
+		f->period = (enum sg_frequency)t;
+	}
+	/* how many accepted files a sender may send in one period (a file
+	 * that supersedes or follows a withdrawn one is not counted) */
+	f->per_period = 1;
+	if (get_int(L, g, "per_period", 0, 1, 1000, &v) == 0 &&
+	    config_setting_get_member(g, "per_period"))
+		f->per_period = (unsigned)v;
+	f->frequency_refuse = get_word(L, g, "frequency_exceeded", 0, 0,
+	    over_words) == 1;
+	if (f->period == SG_FREQ_ADHOC &&
+	    (config_setting_get_member(g, "per_period") ||
+	    config_setting_get_member(g, "frequency_exceeded")))
+		problem(L, g, "per_period", "an ad-hoc flow has no period "
+		    "to count in");
 	f->retention_days = 0;
 	if (get_int(L, g, "retention_days", 1, 1, 3660, &v) == 0)
 		f->retention_days = (int)v;
@@ -1303,6 +1372,12 @@ load_flow(struct loader *L, const config_setting_t *g, struct sg_flow *f,
 			    "(...); }");
 		else
 			load_manifest(L, man, &f->manifest, cfg);
+		for (i = 0; f->manifest.school_check != SG_SCHOOL_NONE &&
+		    i < f->nsenders; i++)
+			if (sg_party_laestab(f->senders[i]) == 0)
+				problem(L, man, "sender_school", "\"%s\" is not "
+				    "a school (school:LAESTAB), so its rows "
+				    "cannot be matched to it", f->senders[i]);
 	} else if (man != NULL)
 		problem(L, man, NULL, "an opaque flow has no manifest");
 	f->manifest.key = f->manifest.ncolumns ? f->manifest.key : -1;
@@ -1315,7 +1390,7 @@ agreement_free(struct sg_agreement *a)
 
 	free(a->id);
 	free(a->title);
-	free(a->lawful_basis);
+	free(a->lawful_basis.gateway);
 	for (i = 0; i < a->nparties; i++) {
 		free(a->parties[i].party);
 		free(a->parties[i].role);
@@ -1327,6 +1402,57 @@ agreement_free(struct sg_agreement *a)
 	free(a->file);
 }
 
+/* lawful_basis = { article6 = [ "c", "e" ]; article9 = [ "g" ];
+ * gateway = "Education Act 1996 s.537A"; }: UK GDPR conditions from
+ * the fixed lists, and the legal gateway in the agreement's words. */
+static unsigned
+basis_letters(struct loader *L, const config_setting_t *g, const char *key,
+    char last, int required)
+{
+	char **v = NULL;
+	size_t n = 0, i;
+	unsigned bits = 0;
+
+	if (get_strv(L, g, key, required, &v, &n) != 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (strlen(v[i]) != 1 || v[i][0] < 'a' || v[i][0] > last)
+			problem(L, g, key, "\"%s\" is not a condition: use "
+			    "the letters \"a\" to \"%c\" of Article %s", v[i],
+			    last, last == 'f' ? "6(1)" : "9(2)");
+		else if (bits & (1u << (v[i][0] - 'a')))
+			problem(L, g, key, "\"%s\" is listed twice", v[i]);
+		else
+			bits |= 1u << (v[i][0] - 'a');
+	}
+	strv_free(v, n);
+	return bits;
+}
+
+static void
+load_lawful_basis(struct loader *L, const config_setting_t *a,
+    struct sg_lawful_basis *b)
+{
+	static const char *const known[] = { "article6", "article9",
+	    "gateway", NULL };
+	config_setting_t *g = config_setting_get_member(a, "lawful_basis");
+
+	if (g == NULL || !config_setting_is_group(g)) {
+		problem(L, g ? g : a, g ? NULL : "lawful_basis", "must be a "
+		    "group { article6 = [ \"e\" ]; gateway = \"...\"; } "
+		    "naming UK GDPR Article 6(1) conditions (and article9 "
+		    "for special category data) and the legal gateway");
+		return;
+	}
+	check_known(L, g, known);
+	b->article6 = basis_letters(L, g, "article6", 'f', 1);
+	b->article9 = basis_letters(L, g, "article9", 'j', 0);
+	get_str(L, g, "gateway", 1, &b->gateway);
+	if (b->gateway != NULL && strlen(b->gateway) < 8)
+		problem(L, g, "gateway", "name the law that allows the "
+		    "sharing (an Act and section, or a regulation)");
+}
+
 static void
 load_agreement(struct loader *L, const char *path, struct sg_agreement *a,
     const struct sg_config *cfg)
@@ -1334,7 +1460,9 @@ load_agreement(struct loader *L, const char *path, struct sg_agreement *a,
 	static const char *const root_known[] = { "agreement", NULL };
 	static const char *const known[] = { "id", "title", "lawful_basis",
 	    "parties", "start", "review", "end", "status", "suspended_until",
-	    "on_end", "keep_until", "review_overdue", "flows", NULL };
+	    "on_end", "keep_until", "review_overdue", "flows",
+	    "max_suspension_days", "suspension_expiry", NULL };
+	static const char *const expiry_words[] = { "resume", "end", NULL };
 	static const char *const end_words[] = { "delete", "keep", NULL };
 	static const char *const review_words[] = { "warn", "suspend",
 	    NULL };
@@ -1345,8 +1473,9 @@ load_agreement(struct loader *L, const char *path, struct sg_agreement *a,
 	static const char *const party_known[] = { "party", "role", NULL };
 	config_t *c;
 	config_setting_t *root, *g, *ps, *fl;
+	long long v;
 	int i, n, t;
-	size_t j;
+	size_t j, k;
 
 	if ((c = read_file(L, path, a->sha256)) == NULL)
 		return;
@@ -1367,7 +1496,7 @@ load_agreement(struct loader *L, const char *path, struct sg_agreement *a,
 		problem(L, g, "id",
 		    "agreement ids use a-z, 0-9, '-', '_' and '.'");
 	get_str(L, g, "title", 1, &a->title);
-	get_str(L, g, "lawful_basis", 1, &a->lawful_basis);
+	load_lawful_basis(L, g, &a->lawful_basis);
 	get_date(L, g, "start", 1, &a->start);
 	get_date(L, g, "review", 1, &a->review);
 	get_date(L, g, "end", 1, &a->end);
@@ -1386,6 +1515,14 @@ load_agreement(struct loader *L, const char *path, struct sg_agreement *a,
 	/* a review date passed: a warning every day, or a suspension */
 	a->review_suspends = get_word(L, g, "review_overdue", 0, 0,
 	    review_words) == 1;
+	/* a party's suspension: at most so many days (seed 002 s.10: "for
+	 * 30 days"), then resumed, or ended */
+	a->max_suspension_days = 30;
+	if (get_int(L, g, "max_suspension_days", 0, 1, 365, &v) == 0 &&
+	    config_setting_get_member(g, "max_suspension_days"))
+		a->max_suspension_days = (unsigned)v;
+	a->suspension_ends = get_word(L, g, "suspension_expiry", 0, 0,
+	    expiry_words) == 1;
 	/* what happens to held data when the agreement ends: deleted then,
 	 * or kept to a stated date; never kept for ever */
 	a->keep_until = -1;
@@ -1468,6 +1605,16 @@ load_agreement(struct loader *L, const char *path, struct sg_agreement *a,
 		}
 		a->nflows++;
 	}
+	/* special category columns need an Article 9 condition */
+	for (j = 0; j < a->nflows; j++)
+		for (k = 0; k < a->flows[j].manifest.ncolumns; k++)
+			if (a->flows[j].manifest.columns[k].special_category &&
+			    a->lawful_basis.article9 == 0)
+				problem(L, g, "lawful_basis", "flow \"%s\" "
+				    "column \"%s\" is special category data: "
+				    "name an Article 9 condition (article9 = "
+				    "[ \"g\" ], ...)", a->flows[j].id,
+				    a->flows[j].manifest.columns[k].name);
 done:
 	close_file(c);
 }
@@ -1685,17 +1832,124 @@ sg_agreement_flow(const struct sg_agreement *a, const char *id)
 	return NULL;
 }
 
+static int
+word_in(const char *w, const char *const list[])
+{
+	size_t i;
+
+	for (i = 0; list[i] != NULL; i++)
+		if (strcmp(w, list[i]) == 0)
+			return 1;
+	return 0;
+}
+
 int
 sg_withdraw_reason_ok(const char *r)
 {
 	static const char *const ok[] = { "sent-in-error", "wrong-recipient",
 	    "inaccurate", "superseded", "other", NULL };
-	size_t i;
 
-	for (i = 0; ok[i] != NULL; i++)
-		if (strcmp(r, ok[i]) == 0)
-			return 1;
-	return 0;
+	return word_in(r, ok);
+}
+
+int
+sg_suspend_reason_ok(const char *r)
+{
+	static const char *const ok[] = { "security-breach",
+	    "agreement-breach", "inaccurate-data", "review", "other", NULL };
+
+	return word_in(r, ok);
+}
+
+int
+sg_resume_reason_ok(const char *r)
+{
+	static const char *const ok[] = { "resolved", "reviewed", "other",
+	    NULL };
+
+	return word_in(r, ok);
+}
+
+void
+sg_lawful_basis_format(const struct sg_lawful_basis *b, char *buf,
+    size_t cap)
+{
+	size_t off = 0;
+	int i, first;
+
+#define PUT(...) do { int w_ = snprintf(buf + off, cap > off ? cap - off : \
+	0, __VA_ARGS__); if (w_ > 0) off += (size_t)w_; } while (0)
+	buf[0] = '\0';
+	for (i = 0, first = 1; i < 6; i++)
+		if (b->article6 & (1u << i)) {
+			PUT("%s6(1)(%c)", first ? "Art. " : ", ", 'a' + i);
+			first = 0;
+		}
+	for (i = 0, first = 1; i < 10; i++)
+		if (b->article9 & (1u << i)) {
+			PUT("%s9(2)(%c)", first ? "; Art. " : ", ", 'a' + i);
+			first = 0;
+		}
+	if (b->gateway != NULL)
+		PUT("; %s", b->gateway);
+#undef PUT
+}
+
+/* days since epoch of year y, month m (1-12), day 1 */
+static int64_t
+month_start(int64_t y, unsigned m)
+{
+	char s[11];
+	int64_t d = -1;
+
+	snprintf(s, sizeof(s), "%04u-%02u-01", (unsigned)(y % 10000), m % 100u);
+	(void)sg_date_parse(s, 10, &d);
+	return d;
+}
+
+int64_t
+sg_period_start(enum sg_frequency f, int64_t day, int64_t *next)
+{
+	char s[11];
+	int64_t y, from;
+	unsigned m;
+
+	sg_date_format(day, s);
+	y = strtol(s, NULL, 10);
+	m = (unsigned)strtol(s + 5, NULL, 10);
+	switch (f) {
+	case SG_FREQ_DAILY:
+		*next = day + 1;
+		return day;
+	case SG_FREQ_WEEKLY:	/* Monday to Sunday; 1970-01-01 a Thursday */
+		from = day - ((day + 3) % 7 + 7) % 7;
+		*next = from + 7;
+		return from;
+	case SG_FREQ_MONTHLY:
+		*next = m == 12 ? month_start(y + 1, 1) : month_start(y, m + 1);
+		return month_start(y, m);
+	case SG_FREQ_TERMLY:
+		if (m >= 9) {
+			*next = month_start(y + 1, 1);
+			return month_start(y, 9);
+		}
+		if (m <= 3) {
+			*next = month_start(y, 4);
+			return month_start(y, 1);
+		}
+		*next = month_start(y, 9);
+		return month_start(y, 4);
+	case SG_FREQ_ANNUALLY:
+		if (m >= 9) {
+			*next = month_start(y + 1, 9);
+			return month_start(y, 9);
+		}
+		*next = month_start(y, 9);
+		return month_start(y - 1, 9);
+	default:
+		*next = -1;
+		return -1;
+	}
 }
 
 int
@@ -1748,6 +2002,15 @@ sg_agreement_status_name(enum sg_agreement_status s)
 		return "expired";
 	}
 	return "?";
+}
+
+unsigned long
+sg_party_laestab(const char *party)
+{
+	if (strncmp(party, "school:", 7) != 0 || strlen(party + 7) != 7 ||
+	    strspn(party + 7, "0123456789") != 7)
+		return 0;
+	return strtoul(party + 7, NULL, 10);
 }
 
 int64_t

@@ -44,6 +44,9 @@ struct sg_column {
 	size_t			 ncodes;
 	int			 trn_strict;	/* trn: 7 digits only */
 	enum sg_la_policy	 la_policy;	/* upn, laestab */
+	/* special category data (UK GDPR Art. 9): the agreement must name
+	 * an Article 9 condition for the manifest to load */
+	int			 special_category;
 };
 
 enum sg_injection { SG_INJ_REJECT, SG_INJ_ALLOW_NUMERIC };
@@ -59,6 +62,13 @@ struct sg_manifest {
 	size_t			 max_field_bytes;
 	size_t			 max_errors;	/* errors listed in a report */
 	const struct sg_lacodes	*la;		/* owned by the config */
+	/* the sending school's own number in each row (sender_school):
+	 * none, the columns that hold its LA code and establishment number
+	 * (LEA, Estab), or the one with its 7-digit LAESTAB. The sender's
+	 * id says which school it is ("school:3414001"). */
+	enum { SG_SCHOOL_NONE, SG_SCHOOL_LA_ESTAB, SG_SCHOOL_LAESTAB }
+				 school_check;
+	int			 school_la, school_estab, school_laestab;
 };
 
 #define SG_METHOD_SFTP		0x1
@@ -69,6 +79,11 @@ struct sg_manifest {
 #define SG_ENC_AGE		0x4
 
 enum sg_format { SG_FORMAT_CSV, SG_FORMAT_OPAQUE };
+/* How often a flow's files are agreed to come. A term is autumn
+ * (September to December), spring (January to March) or summer (April
+ * to August); a year is the school year, September to August. */
+enum sg_frequency { SG_FREQ_ADHOC, SG_FREQ_DAILY, SG_FREQ_WEEKLY,
+	SG_FREQ_MONTHLY, SG_FREQ_TERMLY, SG_FREQ_ANNUALLY };
 enum sg_delivery { SG_DELIVERY_GATEWAY, SG_DELIVERY_SEALED };
 
 /* Limits on what an intake container may produce. */
@@ -94,6 +109,10 @@ struct sg_flow {
 	char			**types;	/* opaque: "pdf", "docx", ... */
 	size_t			 ntypes;
 	char			*frequency;
+	enum sg_frequency	 period;	/* from frequency */
+	unsigned		 per_period;	/* accepted files a sender may
+						   send in one period */
+	int			 frequency_refuse; /* else a warning */
 	int			 retention_days;
 	int			 retention_after_confirmed; /* else release */
 	int64_t			 delete_by;	/* days since epoch, -1: none */
@@ -113,10 +132,18 @@ struct sg_agreement_party {
 	char	*role;		/* "controller" or "processor" */
 };
 
+/* UK GDPR Article 6(1) and 9(2) conditions, one bit per letter: bit 0
+ * is (a). */
+struct sg_lawful_basis {
+	unsigned		 article6;	/* (a)-(f) */
+	unsigned		 article9;	/* (a)-(j) */
+	char			*gateway;	/* the legal gateway, as worded */
+};
+
 struct sg_agreement {
 	char			*id;
 	char			*title;
-	char			*lawful_basis;
+	struct sg_lawful_basis	 lawful_basis;
 	struct sg_agreement_party *parties;
 	size_t			 nparties;
 	int64_t			 start, review, end;	/* days since epoch */
@@ -127,6 +154,10 @@ struct sg_agreement {
 	 * deleted when the agreement ends */
 	int64_t			 keep_until;
 	int			 review_suspends; /* review_overdue = suspend */
+	/* a suspension by a party or an operator lasts at most this many
+	 * days; then the agreement resumes, or ends (suspension_expiry) */
+	unsigned		 max_suspension_days;
+	int			 suspension_ends;
 	struct sg_flow		*flows;
 	size_t			 nflows;
 	char			*file;
@@ -227,6 +258,21 @@ int		 sg_config_set_sha256(const struct sg_config *, char out[65]);
 #define SG_WITHDRAW_REASONS	"sent-in-error, wrong-recipient, " \
 	"inaccurate, superseded, other"
 int		 sg_withdraw_reason_ok(const char *);
+/* Why an agreement is suspended (seed 002 s.10: "if they consider that
+ * security has been breached or the Agreement has been breached"), and
+ * why it is resumed. */
+#define SG_SUSPEND_REASONS	"security-breach, agreement-breach, " \
+	"inaccurate-data, review, other"
+#define SG_RESUME_REASONS	"resolved, reviewed, other"
+int		 sg_suspend_reason_ok(const char *);
+int		 sg_resume_reason_ok(const char *);
+/* The lawful basis as one line: "Art. 6(1)(c), 6(1)(e); Art. 9(2)(g);
+ * <gateway>". */
+void		 sg_lawful_basis_format(const struct sg_lawful_basis *,
+			    char *buf, size_t cap);
+/* The first day (days since epoch) of the period of `freq` that holds
+ * `day`, and of the next one; ad hoc: -1. */
+int64_t		 sg_period_start(enum sg_frequency, int64_t day, int64_t *next);
 
 const struct sg_party	  *sg_config_party(const struct sg_config *,
 			    const char *id);
@@ -247,6 +293,10 @@ const char	*sg_agreement_status_name(enum sg_agreement_status);
 int64_t		 sg_today(void);
 /* Format days since epoch as YYYY-MM-DD into buf (11 bytes). */
 void		 sg_date_format(int64_t days, char buf[11]);
+
+/* A school party's LAESTAB ("school:3414001" is 3414001); 0 for any
+ * other party. */
+unsigned long	 sg_party_laestab(const char *party);
 
 /* 1 when `party` is among the flow's senders / recipients. */
 int		 sg_flow_has_sender(const struct sg_flow *, const char *party);

@@ -19,6 +19,7 @@ int	cmd_token(int, char **);
 int	cmd_status(int, char **);
 int	cmd_unban(int, char **);
 int	cmd_transfer(int, char **);
+int	cmd_agreement(int, char **);
 
 struct sg_config;
 /* Loads a configuration, printing every problem on stderr. */

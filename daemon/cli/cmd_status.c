@@ -30,6 +30,10 @@ status_usage(void)
 	    "       schoolgate unban [--config DIR | --socket PATH] "
 	    "ADDRESS\n"
 	    "       schoolgate transfer delete [--config DIR | --socket PATH] "
+	    "--reason CODE ID\n"
+	    "       schoolgate agreement suspend [--config DIR | --socket "
+	    "PATH] --days N --reason CODE ID\n"
+	    "       schoolgate agreement resume [--config DIR | --socket PATH] "
 	    "--reason CODE ID\n");
 	return EXIT_TROUBLE;
 }
@@ -111,6 +115,7 @@ static const struct option ctl_opts[] = {
 	{ "socket", required_argument, NULL, 's' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "reason", required_argument, NULL, 'r' },
+	{ "days", required_argument, NULL, 'd' },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -193,5 +198,62 @@ cmd_transfer(int argc, char **argv)
 		return EXIT_TROUBLE;
 	}
 	snprintf(req, sizeof(req), "delete %s %s\n", argv[optind], reason);
+	return ask(dir, sock, req);
+}
+
+/* schoolgate agreement suspend --days N --reason CODE ID, and resume
+ * --reason CODE ID: an operator suspends or resumes an agreement (an
+ * AGREEMENT_STATUS record by "operator"). */
+int
+cmd_agreement(int argc, char **argv)
+{
+	const char *dir = NULL, *sock = NULL, *reason = NULL, *days = NULL;
+	char req[192];
+	int ch, resume;
+	size_t i;
+
+	if (argc < 2 || (strcmp(argv[1], "suspend") != 0 &&
+	    strcmp(argv[1], "resume") != 0))
+		return status_usage();
+	resume = argv[1][0] == 'r';
+	optind = 2;
+	while ((ch = getopt_long(argc, argv, "c:s:r:d:", ctl_opts, NULL)) !=
+	    -1)
+		switch (ch) {
+		case 'c': dir = optarg; break;
+		case 's': sock = optarg; break;
+		case 'r': reason = optarg; break;
+		case 'd': days = optarg; break;
+		default: return status_usage();
+		}
+	if (optind != argc - 1 || reason == NULL || (dir != NULL &&
+	    sock != NULL) || (resume ? days != NULL : days == NULL))
+		return status_usage();
+	for (i = 0; argv[optind][i] != '\0'; i++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789-_.",
+		    argv[optind][i]) || i >= 128) {
+			fprintf(stderr, "schoolgate: agreement: %s is not an "
+			    "agreement id\n", argv[optind]);
+			return EXIT_TROUBLE;
+		}
+	if (resume ? !sg_resume_reason_ok(reason) :
+	    !sg_suspend_reason_ok(reason)) {
+		fprintf(stderr, "schoolgate: agreement %s: the reason is one "
+		    "of: %s\n", argv[1], resume ? SG_RESUME_REASONS :
+		    SG_SUSPEND_REASONS);
+		return EXIT_TROUBLE;
+	}
+	if (days != NULL && (strspn(days, "0123456789") != strlen(days) ||
+	    strlen(days) == 0 || strlen(days) > 3)) {
+		fprintf(stderr, "schoolgate: agreement suspend: --days is a "
+		    "number of days\n");
+		return EXIT_TROUBLE;
+	}
+	if (resume)
+		snprintf(req, sizeof(req), "resume %s %s\n", argv[optind],
+		    reason);
+	else
+		snprintf(req, sizeof(req), "suspend %s %s %s\n", argv[optind],
+		    days, reason);
 	return ask(dir, sock, req);
 }

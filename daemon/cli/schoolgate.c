@@ -48,6 +48,10 @@ usage(FILE *f)
 	    "       schoolgate unban [--config DIR | --socket PATH] ADDRESS\n"
 	    "       schoolgate transfer delete [--config DIR | --socket PATH]\n"
 	    "                        --reason CODE ID\n"
+	    "       schoolgate agreement suspend [--config DIR | --socket PATH]\n"
+	    "                        --days N --reason CODE ID\n"
+	    "       schoolgate agreement resume [--config DIR | --socket PATH]\n"
+	    "                        --reason CODE ID\n"
 	    "       schoolgate seal | open | log | store ...\n"
 	    "       schoolgate --version\n"
 	    "\n"
@@ -64,7 +68,12 @@ usage(FILE *f)
 	    "unban    lift the sign-in bans on one client address.\n"
 	    "transfer delete\n"
 	    "         take a transfer out of the gateway, logged and shredded;\n"
-	    "         CODE: " SG_WITHDRAW_REASONS ".\n");
+	    "         CODE: " SG_WITHDRAW_REASONS ".\n"
+	    "agreement suspend, resume\n"
+	    "         suspend an agreement for N days (up to its\n"
+	    "         max_suspension_days), or lift a suspension, logged;\n"
+	    "         CODE: " SG_SUSPEND_REASONS "\n"
+	    "         (resume: " SG_RESUME_REASONS ").\n");
 }
 
 struct sg_config *
@@ -630,10 +639,16 @@ cmd_flows(int argc, char **argv)
 			printf(",\"start\":\"%s\",\"review\":\"%s\","
 			    "\"end\":\"%s\",\"flows\":[", d1, d2, d3);
 		} else
+		{
+			char lb[1024];
+
+			sg_lawful_basis_format(&a->lawful_basis, lb,
+			    sizeof(lb));
 			printf("%sagreement %s: %s\n  status %s; from %s, "
 			    "review %s, ends %s\n  lawful basis: %s\n",
 			    firsta ? "" : "\n", a->id, a->title, st, d1, d2,
-			    d3, a->lawful_basis);
+			    d3, lb);
+		}
 		firsta = 0;
 		firstf = 1;
 		for (j = 0; j < a->nflows; j++) {
@@ -689,6 +704,8 @@ main(int argc, char **argv)
 		return cmd_unban(argc - 1, argv + 1);
 	if (strcmp(argv[1], "transfer") == 0)
 		return cmd_transfer(argc - 1, argv + 1);
+	if (strcmp(argv[1], "agreement") == 0)
+		return cmd_agreement(argc - 1, argv + 1);
 	if (strcmp(argv[1], "--version") == 0 ||
 	    strcmp(argv[1], "version") == 0) {
 		printf("schoolgate %s\n", SG_VERSION);

@@ -33,7 +33,7 @@ static const char *agreement_ok =
     "agreement = {\n"				/* 1 */
     "  id = \"a1\";\n"				/* 2 */
     "  title = \"T\";\n"			/* 3 */
-    "  lawful_basis = \"public task\";\n"	/* 4 */
+    "  lawful_basis = { article6 = [ \"e\" ]; gateway = \"Education Act 1996\"; };\n"	/* 4 */
     "  parties = ( { party = \"school:1\"; role = \"controller\"; },\n"
     "              { party = \"org:x\"; role = \"processor\"; } );\n"
     "  start = \"2025-01-01\"; review = \"2026-01-01\";\n"	/* 7 */
@@ -344,6 +344,90 @@ empty_agreement_file(void **state)
 	}
 }
 
+/* lawful_basis names UK GDPR conditions from the fixed lists and the
+ * legal gateway; free text alone ("because") is refused */
+static void
+lawful_basis_structured(void **state)
+{
+	(void)state;
+	REFUSED("lawful_basis = { article6 = [ \"e\" ]; gateway = \"Education "
+	    "Act 1996\"; };", "lawful_basis = \"because\";",
+	    "lawful_basis: must be a group");
+	REFUSED("article6 = [ \"e\" ]", "article6 = [ \"z\" ]",
+	    "\"z\" is not a condition");
+	REFUSED("gateway = \"Education Act 1996\"", "gateway = \"law\"",
+	    "name the law that allows the sharing");
+}
+
+/* a special category column needs an Article 9 condition */
+static void
+special_category_needs_article9(void **state)
+{
+	struct sg_diag d;
+	struct sg_config *cfg;
+
+	(void)state;
+	REFUSED("max = 20; }", "max = 20; special_category = true; }",
+	    "column \"Age\" is special category data");
+	cfg = load_with(&d, "article6 = [ \"e\" ];", "article6 = [ \"e\" ]; "
+	    "article9 = [ \"g\" ];");
+	assert_non_null(cfg);
+	assert_int_equal(cfg->agreements[0].lawful_basis.article9, 1u << 6);
+	sg_config_free(cfg);
+	sg_diag_free(&d);
+}
+
+/* sender_school names required columns, and every sender is a school
+ * whose id gives its LAESTAB */
+static void
+sender_school_rules(void **state)
+{
+	(void)state;
+	REFUSED("key = \"UPN\";", "key = \"UPN\"; sender_school = { laestab = "
+	    "\"Age\"; };", "must be a required laestab column");
+	REFUSED("key = \"UPN\";", "key = \"UPN\"; sender_school = { la = "
+	    "\"Age\"; };", "name either the la and estab columns");
+	REFUSED("key = \"UPN\";", "key = \"UPN\"; sender_school = { la = "
+	    "\"Age\"; estab = \"Age\"; };", "\"school:1\" is not a school");
+	assert_int_equal(sg_party_laestab("school:3414001"), 3414001);
+	assert_int_equal(sg_party_laestab("school:1"), 0);
+	assert_int_equal(sg_party_laestab("org:sil"), 0);
+}
+
+/* periods: terms are Sep-Dec, Jan-Mar, Apr-Aug; years start in
+ * September; weeks on Monday */
+static void
+frequency_periods(void **state)
+{
+	int64_t day, from, next;
+	char a[11], b[11];
+
+	(void)state;
+	assert_int_equal(sg_date_parse("2026-12-02", 10, &day), 0);
+	from = sg_period_start(SG_FREQ_TERMLY, day, &next);
+	sg_date_format(from, a);
+	sg_date_format(next, b);
+	assert_string_equal(a, "2026-09-01");
+	assert_string_equal(b, "2027-01-01");
+	assert_int_equal(sg_date_parse("2027-05-20", 10, &day), 0);
+	from = sg_period_start(SG_FREQ_TERMLY, day, &next);
+	sg_date_format(from, a);
+	sg_date_format(next, b);
+	assert_string_equal(a, "2027-04-01");
+	assert_string_equal(b, "2027-09-01");
+	from = sg_period_start(SG_FREQ_ANNUALLY, day, &next);
+	sg_date_format(from, a);
+	assert_string_equal(a, "2026-09-01");
+	assert_int_equal(sg_date_parse("2026-12-02", 10, &day), 0);
+	from = sg_period_start(SG_FREQ_WEEKLY, day, &next);
+	sg_date_format(from, a);		/* a Wednesday's Monday */
+	assert_string_equal(a, "2026-11-30");
+	assert_int_equal(next - from, 7);
+	assert_true(sg_period_start(SG_FREQ_ADHOC, day, &next) < 0);
+	REFUSED("frequency = \"termly\";", "frequency = \"ad-hoc\"; "
+	    "per_period = 2;", "an ad-hoc flow has no period");
+}
+
 int
 main(void)
 {
@@ -362,6 +446,10 @@ main(void)
 		cmocka_unit_test(status_on_dates),
 		cmocka_unit_test(on_end_rules),
 		cmocka_unit_test(empty_agreement_file),
+		cmocka_unit_test(lawful_basis_structured),
+		cmocka_unit_test(special_category_needs_article9),
+		cmocka_unit_test(sender_school_rules),
+		cmocka_unit_test(frequency_periods),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, setup, teardown);
