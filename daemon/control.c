@@ -5,9 +5,10 @@
  * made with mode 0600 in a directory only the service user can enter;
  * on top of that every connection's peer credentials are checked, and
  * only root and the daemon's own user are answered. Never on the
- * network. One request line ("status", "status json", "unban ADDRESS"
- * or "delete ID REASON",
- * at most 64 bytes), one answer, then the daemon closes the connection.
+ * network. One request line ("status", "status json", "unban ADDRESS",
+ * "delete ID REASON", "suspend ID DAYS REASON" or "resume ID REASON",
+ * at most 192 bytes), one answer, then the daemon closes the
+ * connection.
  */
 #include "control.h"
 
@@ -20,7 +21,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define CTL_LINE	64
+#define CTL_LINE	192
 #define CTL_CLIENTS	8
 #define CTL_TIMEOUT_MS	5000
 
@@ -138,8 +139,9 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		nl[-1] = '\0';
 	if ((text = c->ctl->fn(c->ctl->arg, c->line)) == NULL)
 		text = strdup("error: unknown request (the daemon answers "
-		    "\"status\", \"status json\", \"unban ADDRESS\" and "
-		    "\"delete ID REASON\")\n");
+		    "\"status\", \"status json\", \"unban ADDRESS\", "
+		    "\"delete ID REASON\", \"suspend ID DAYS REASON\" and "
+		    "\"resume ID REASON\")\n");
 	answer(c, text);
 }
 

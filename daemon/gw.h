@@ -73,6 +73,9 @@ struct gw_xfer {
 	int64_t		 withdrawn_at;
 	char		 withdrawn_by[96];
 	char		 withdrawn_reason[32];
+	/* a correction: the transfer this one replaces (its RECEIVED says
+	 * so), and the one that replaced it; "" when none */
+	char		 supersedes[SG_ID_MAX], superseded_by[SG_ID_MAX];
 };
 
 
@@ -143,6 +146,10 @@ struct gw {
 	struct gw_agr_seen	*agr_seen;
 	size_t			 nagr_seen;
 	int64_t			 agr_day;	/* the calendar last looked at */
+	/* the access authority's last "why" when it is made up (a
+	 * suspension's who, until and reason): read at once by the front
+	 * that asked, on the loop */
+	char			 why_buf[256];
 	/* successful password checks, keyed per process (core/signin.c) */
 	struct {
 		unsigned char		key[32];
@@ -209,14 +216,33 @@ int	gw_log_config(struct gw *, const char *reason);
  * NULL. */
 int	gw_log_note(struct gw *, int type, const struct sg_payload *,
 	    void (*cb)(void *, int), void *arg);
-/* The agreements over time (core/agreements.c). Its state today:
- * "active", "suspended", "review-overdue", "expired", or "removed" (a
- * NULL agreement). */
-const char *gw_agreement_state(const struct sg_agreement *, int64_t today);
+/* The agreements over time (core/agreements.c). An agreement's state
+ * now: "active", "review-overdue", "suspended" (by its configuration,
+ * or by a party or an operator until a time), "ended" (a suspension
+ * ran out where suspension_expiry = "end"), "expired", or "removed" (a
+ * NULL agreement). why: what stops its uploads and releases, or NULL;
+ * by, reason, since, until (microseconds): a suspension's, or NULL/0. */
+struct gw_agr_info {
+	const char	*state, *why;
+	const char	*by, *reason;
+	int64_t		 since, until;
+	char		 why_buf[200];
+};
+void	gw_agreement_info(struct gw *, const struct sg_agreement *,
+	    struct gw_agr_info *);
+/* A suspension by `by` (a party's id, or "operator") for `days` (each
+ * day_seconds long), or its end: an AGREEMENT_STATUS record, then the
+ * state, then cb(arg, ok). The access authority (gw_access_agreement)
+ * decided first. -1: not queued. */
+int	gw_agreement_suspend(struct gw *, const char *id, const char *by,
+	    const char *reason, unsigned days, void (*cb)(void *, int),
+	    void *arg);
+int	gw_agreement_resume(struct gw *, const char *id, const char *by,
+	    const char *reason, void (*cb)(void *, int), void *arg);
 /* Each agreement whose state differs from the log's last
  * AGREEMENT_STATUS for it gets a new one, by "configuration" (start,
- * reload) or "calendar"; warn: a journal warning for each review date
- * passed. */
+ * reload) or "calendar"; suspensions that have run out are resumed or
+ * end; warn: a journal warning for each review date passed. */
 void	gw_agreements_check(struct gw *, const char *by, int warn);
 void	gw_agreement_fold(struct gw *, const char *pl, size_t n);
 void	gw_agreements_free(struct gw *);
@@ -285,8 +311,17 @@ int	gw_dl_recorded(struct gw_dl_memo *, const char *party, const char *id);
 void	gw_dl_note(struct gw_dl_memo *, const char *party, const char *id);
 /* Held: accepted and not deleted (a second upload of the same name to
  * the same flow by the same sender is refused while one is). */
-int	gw_name_held(struct gw *, const char *sender, const char *agreement,
-	    const char *flow, const char *name);
+/* What an upload of name to sender's flow meets among the transfers
+ * held: the latest of the same name (or one that differs only in case
+ * or normalisation) that some recipient has not confirmed, which it
+ * supersedes (supersedes[0] = '\0': none); and the plaintext SHA-256s
+ * (hex) and ids of every transfer held on the flow, to refuse identical
+ * content (malloc'd, *nheld entries). */
+struct gw_held { char sha256[65], id[SG_ID_MAX]; };
+int	gw_xfer_held_like(struct gw *, const char *sender,
+	    const char *agreement, const char *flow, const char *name,
+	    char supersedes[SG_ID_MAX], struct gw_held **held,
+	    size_t *nheld);
 /* When x's held data is deleted (µs), and by which rule (the log's
  * reason: agreement-removed, flow-removed, agreement-ended, delete-by,
  * retention-release, retention-confirmed; report-expired for a rejected
@@ -342,8 +377,16 @@ enum gw_acc {
 	GW_ACC_INACTIVE,	/* the agreement is suspended, ended, gone */
 	GW_ACC_BAD_NAME,	/* the file name breaks the name rule */
 	GW_ACC_DUPLICATE,	/* a file of that name is still held */
-	GW_ACC_BUSY		/* draining, or too many uploads queued */
+	GW_ACC_BUSY,		/* draining, or too many uploads queued */
+	GW_ACC_CONFLICT,	/* not now: already so, or not so */
+	GW_ACC_FREQUENCY	/* more often than the flow allows */
 };
+/* How many files party sent on the flow in the period of its frequency
+ * that holds today (accepted, not withdrawn or superseded); the period's
+ * first day and the next period's, in days since epoch. 0 for ad hoc. */
+unsigned gw_access_sent_in_period(struct gw *, const char *party,
+	    const char *agreement, const struct sg_flow *, int64_t *from,
+	    int64_t *to);
 /* May party send on agreement/flow by method (an SG_METHOD_ bit)? */
 enum gw_acc gw_access_send(struct gw *, const char *party,
 	    const char *agreement, const char *flow, unsigned method,
@@ -371,6 +414,15 @@ enum gw_acc gw_access_upload(struct gw *, const char *party,
 enum gw_see { GW_SEE_NONE, GW_SEE_META, GW_SEE_READ };
 enum gw_see gw_access_xfer(struct gw *, const struct gw_xfer *,
 	    const char *party, const char **why);
+/* May party (NULL: an operator) suspend (resume = 0) or resume the
+ * agreement? A party to it may suspend it while it is active (or its
+ * review overdue), for 1 to max_suspension_days days; the party that
+ * suspended it, or an operator, may resume it. */
+enum gw_acc gw_access_agreement(struct gw *, const char *party,
+	    const char *agreement, int resume, unsigned days,
+	    const char **why);
+/* 1 when party is a party to the agreement (listed, or on a flow). */
+int	gw_access_party_to(const struct sg_agreement *, const char *party);
 /* May party withdraw x? Its sender only, while the gateway holds it. */
 enum gw_acc gw_access_withdraw(struct gw *, const struct gw_xfer *,
 	    const char *party, const char **why);
@@ -477,6 +529,7 @@ enum gw_event {
 	EV_CONFIRMED, EV_DELETED, EV_AUTH_FAILED, EV_BANNED, EV_RECOVERY,
 	EV_STORE_FAILED, EV_LOG_FAILED, EV_QUARANTINED, EV_START_FAILED,
 	EV_PROTOCOL, EV_WEB_SESSION, EV_AGREEMENT_STATUS, EV_REVIEW_OVERDUE,
+	EV_FREQUENCY,
 	EV_NUM
 };
 /* One structured entry. Fields are "NAME=value" strings, NULL-ended;

@@ -185,13 +185,24 @@ status_text(struct daemon *dm, int json)
 		return NULL;
 	for (i = 0; i < g->conf->cfg->nagreements; i++) {
 		const struct sg_agreement *a = &g->conf->cfg->agreements[i];
-		const char *st = gw_agreement_state(a, sg_today());
+		struct gw_agr_info in;
+		const char *st;
 
+		gw_agreement_info(g, a, &in);
+		st = in.state;
 		sg_date_format(a->review, date);
-		if (json)
+		if (json) {
 			fprintf(af, "%s{\"id\":\"%s\",\"state\":\"%s\","
-			    "\"review\":\"%s\"}", i ? "," : "", a->id, st,
+			    "\"review\":\"%s\"", i ? "," : "", a->id, st,
 			    date);
+			if (in.until != 0)
+				fprintf(af, ",\"suspended_by\":\"%s\","
+				    "\"reason\":\"%s\",\"until\":%lld",
+				    in.by, in.reason, (long long)(in.until /
+				    1000000));
+			fputc('}', af);
+		} else if (in.until != 0)
+			fprintf(af, "  %s: %s: %s\n", a->id, st, in.why);
 		else if (strcmp(st, "active") != 0)
 			fprintf(af, "  %s: %s%s%s\n", a->id, st,
 			    strcmp(st, "review-overdue") == 0 ? " since " : "",
@@ -283,6 +294,48 @@ status_text(struct daemon *dm, int json)
 	return n < 0 ? NULL : out;
 }
 
+/* "suspend ID DAYS REASON" or "resume ID REASON", from an operator:
+ * the access authority decides as for a party, then the record. */
+static char *
+control_agreement(struct gw *g, const char *req)
+{
+	char id[129], reason[33], *out = NULL;
+	int resume = req[0] == 'r', n = 0;
+	unsigned days = 0;
+	enum gw_acc acc;
+	const char *why;
+
+	if (resume ? sscanf(req, "resume %128s %32s%n", id, reason, &n) != 2 :
+	    sscanf(req, "suspend %128s %u %32s%n", id, &days, reason,
+	    &n) != 3 || req[n] != '\0')
+		return strdup(resume ? "error: usage: resume ID REASON\n" :
+		    "error: usage: suspend ID DAYS REASON\n");
+	if (resume ? !sg_resume_reason_ok(reason) :
+	    !sg_suspend_reason_ok(reason))
+		return strdup(resume ? "error: the reason is one of: "
+		    SG_RESUME_REASONS "\n" : "error: the reason is one of: "
+		    SG_SUSPEND_REASONS "\n");
+	if ((acc = gw_access_agreement(g, NULL, id, resume, days, &why)) !=
+	    GW_ACC_OK) {
+		if (asprintf(&out, "error: %s\n", why) < 0)
+			return NULL;
+		return out;
+	}
+	if ((resume ? gw_agreement_resume(g, id, "operator", reason, NULL,
+	    NULL) : gw_agreement_suspend(g, id, "operator", reason, days,
+	    NULL, NULL)) != 0)
+		return strdup("error: the transfer log could not take the "
+		    "record; try again\n");
+	if (resume)
+		n = asprintf(&out, "agreement %s: resumed (%s); the journal "
+		    "says when it is recorded\n", id, reason);
+	else
+		n = asprintf(&out, "agreement %s: suspended for %u day%s (%s); "
+		    "the journal says when it is recorded\n", id, days,
+		    days == 1 ? "" : "s", reason);
+	return n < 0 ? NULL : out;
+}
+
 static char *
 on_control(void *arg, const char *req)
 {
@@ -319,6 +372,9 @@ on_control(void *arg, const char *req)
 			return NULL;
 		return out;
 	}
+	if (strncmp(req, "suspend ", 8) == 0 ||
+	    strncmp(req, "resume ", 7) == 0)
+		return control_agreement(arg, req);
 	if (strncmp(req, "unban ", 6) == 0) {
 		char canon[INET6_ADDRSTRLEN], *out = NULL;
 		unsigned n;

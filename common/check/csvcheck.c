@@ -6,6 +6,7 @@
 #include "check/csvcheck.h"
 
 #include <csv.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -51,6 +52,7 @@ struct sg_csvcheck {
 	size_t			 nheader;
 	int			*present;	/* column -> header field */
 	uint64_t		 key_code;	/* this row's key, 0: none */
+	unsigned long		 school;	/* sender's LAESTAB, 0: none */
 	int			 ended;		/* final checks ran */
 	struct parser		*ps;
 };
@@ -215,6 +217,45 @@ printable_ascii(const unsigned char *s, size_t len)
 	return bad == 0;
 }
 
+/* A cell of a sender_school column against the sending school: the
+ * message names the school's number, never the cell's. */
+static void
+school_cell(struct sg_csvcheck *ck, const struct sg_column *col,
+    const char *s, size_t len)
+{
+	const struct sg_manifest *m = ck->m;
+	long idx = col - m->columns;
+	unsigned long want, got = 0;
+	const char *what;
+	size_t i;
+
+	if (m->school_check == SG_SCHOOL_LAESTAB && idx == m->school_laestab) {
+		want = ck->school;
+		what = "LAESTAB";
+	} else if (m->school_check == SG_SCHOOL_LA_ESTAB &&
+	    idx == m->school_la) {
+		want = ck->school / 10000;
+		what = "LA code";
+	} else if (m->school_check == SG_SCHOOL_LA_ESTAB &&
+	    idx == m->school_estab) {
+		want = ck->school % 10000;
+		what = "establishment number";
+	} else
+		return;
+	for (i = 0; i < len && i < 12; i++) {
+		if (s[i] < '0' || s[i] > '9') {
+			got = ULONG_MAX;
+			break;
+		}
+		got = got * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (got != want)
+		sg_report_add(ck->r, 0, ck->row, col->name, "school.mismatch",
+		    "must be %0*lu, the %s of the school sending this file: "
+		    "each row must be one of its own pupils or staff",
+		    idx == m->school_estab ? 4 : 1, want, what);
+}
+
 static void
 cell(struct sg_csvcheck *ck, const struct sg_column *col, int is_key,
     const char *s, size_t len, int ascii)
@@ -334,6 +375,8 @@ cell(struct sg_csvcheck *ck, const struct sg_column *col, int is_key,
 	if (v != SG_VALID)
 		sg_report_add(r, v == SG_WARNING, ck->row, col->name, why.rule,
 		    "%s", why.msg);
+	else if (ck->school != 0 && m->school_check != SG_SCHOOL_NONE)
+		school_cell(ck, col, s, len);
 	if (is_key && v != SG_INVALID && col->type != SG_V_UPN &&
 	    col->type != SG_V_UPN_OR_TEMP && col->type != SG_V_TRN)
 		ck->key_code = sg_keyset_code_bytes(ck->keys, s, len);
@@ -770,6 +813,12 @@ sg_csvcheck_sync(struct sg_csvcheck *ck)
 	if (!ps->threaded && (ps->pstopped || ck->state == ST_STOPPED))
 		return -1;
 	return ck->r->rejected != 0;
+}
+
+void
+sg_csvcheck_school(struct sg_csvcheck *ck, unsigned long laestab)
+{
+	ck->school = laestab;
 }
 
 void

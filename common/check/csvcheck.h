@@ -32,6 +32,11 @@ struct sg_csvcheck *sg_csvcheck_new(const struct sg_manifest *,
 		    struct sg_report *);
 struct sg_csvcheck *sg_csvcheck_new_threaded(const struct sg_manifest *,
 		    struct sg_report *);
+/* The sending school's LAESTAB (3414001), for a manifest with
+ * sender_school: each row's LA code and establishment number (or its
+ * LAESTAB) must be this school's. Before the first feed; 0: not
+ * checked. */
+void		 sg_csvcheck_school(struct sg_csvcheck *, unsigned long laestab);
 /* 0 while checking goes on; -1 once it has stopped (a fatal error such as
  * broken quoting or an over-long field is in the report). Feeding after
  * a stop is harmless and ignored. */

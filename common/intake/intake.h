@@ -25,6 +25,9 @@ struct sg_intake_opts {
 	const struct sg_flow	*flow;
 	const char		*passphrase;	/* ZIP password, may be NULL */
 	int			 require_encryption; /* 0: offline checker */
+	/* the sending school's LAESTAB, for a manifest's sender_school
+	 * check; 0: not checked */
+	unsigned long		 school;
 	/* the gateway's storage identity, for uploads sealed to it */
 	const struct sg_age_identity *ids;
 	size_t			 nids;

@@ -404,6 +404,21 @@ sg_store_seal_abort(struct sg_store_seal *s)
 }
 
 int
+sg_store_seal_plain_sha256(const struct sg_store_seal *s,
+    unsigned char out[32])
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	unsigned int l = 32;
+	int rc = -1;
+
+	if (c != NULL && EVP_MD_CTX_copy_ex(c, s->ph) == 1 &&
+	    EVP_DigestFinal_ex(c, out, &l) == 1)
+		rc = 0;
+	EVP_MD_CTX_free(c);
+	return rc;
+}
+
+int
 sg_store_seal_commit(struct sg_store_seal *s, const char *id,
     struct sg_put_result *res, char err[SG_ERR_MAX])
 {

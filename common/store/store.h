@@ -91,6 +91,9 @@ int	sg_store_seal_write(void *seal, const void *, size_t);
 int	sg_store_seal_commit(struct sg_store_seal *, const char *id,
 	    struct sg_put_result *, char err[SG_ERR_MAX]);
 void	sg_store_seal_abort(struct sg_store_seal *);
+/* The SHA-256 of the plaintext written so far (before commit). */
+int	sg_store_seal_plain_sha256(const struct sg_store_seal *,
+	    unsigned char out[32]);
 int	sg_store_put(struct sg_store *, const char *id,
 	    const unsigned char (*pks)[32], size_t npks, sg_src_fn src,
 	    void *src_arg, struct sg_put_result *, char err[SG_ERR_MAX]);

@@ -433,6 +433,8 @@ sg_vault_put_commit(struct sg_vault *v, struct sg_store_seal *s,
 		sg_payload_u64(&pl, "rows", m->rows);
 		sg_payload_str(&pl, "sender", m->sender);
 	}
+	if (m->supersedes != NULL && m->supersedes[0] != '\0')
+		sg_payload_str(&pl, "supersedes", m->supersedes);
 	if (sg_payload_end(&pl) != 0) {
 		/* the object must not outlive a record that cannot be
 		 * written */

@@ -69,6 +69,7 @@ struct sg_vault_meta {
 	const char	*agreement_sha256;
 	uint64_t	 rows;
 	size_t		 npks;
+	const char	*supersedes;	/* the transfer this one replaces */
 	struct sg_payload *record;	/* not NULL: the RECEIVED record
 					   written, copied here */
 };

@@ -25,23 +25,82 @@ static const char confirmed_why[] = "receipt of this transfer was "
 static const char withdrawn_why[] = "this transfer was withdrawn; it "
     "can no longer be downloaded";
 
-/* Why an agreement stops releases today, or NULL when it is active. */
+/* Why an agreement stops uploads and releases now, or NULL when it does
+ * not: its state (core/agreements.c) against the configuration in
+ * force, its dates and any suspension. The text lives in *in. */
 static const char *
-agreement_block(const struct sg_agreement *a)
+agreement_block(struct gw *g, const struct sg_agreement *a,
+    struct gw_agr_info *in)
 {
-	if (a == NULL)
-		return "the agreement is no longer configured";
-	switch (sg_agreement_status_on(a, sg_today())) {
-	case SG_AGR_ACTIVE:
-		if (a->review_suspends && sg_today() > a->review)
-			return "the agreement is suspended: its review is "
-			    "overdue";
-		return NULL;
-	case SG_AGR_SUSPENDED:
-		return "the agreement is suspended";
-	default:
-		return "the agreement has ended";
+	gw_agreement_info(g, a, in);
+	return in->why;
+}
+
+int
+gw_access_party_to(const struct sg_agreement *a, const char *party)
+{
+	size_t i;
+
+	for (i = 0; a != NULL && i < a->nparties; i++)
+		if (strcmp(a->parties[i].party, party) == 0)
+			return 1;
+	for (i = 0; a != NULL && i < a->nflows; i++)
+		if (sg_flow_has_sender(&a->flows[i], party) ||
+		    sg_flow_has_recipient(&a->flows[i], party))
+			return 1;
+	return 0;
+}
+
+enum gw_acc
+gw_access_agreement(struct gw *g, const char *party, const char *agreement,
+    int resume, unsigned days, const char **why)
+{
+	const struct sg_agreement *a = sg_config_agreement(g->conf->cfg,
+	    agreement);
+	struct gw_agr_info in;
+
+	if (a == NULL || (party != NULL && !gw_access_party_to(a, party))) {
+		*why = "no such agreement for this party";
+		return GW_ACC_UNKNOWN;
 	}
+	gw_agreement_info(g, a, &in);
+	*why = NULL;
+	if (resume) {
+		/* ended when a suspension ran out: operators may bring it
+		 * back (the parties agreed to go on) */
+		if (strcmp(in.state, "ended") == 0 && party == NULL)
+			return GW_ACC_OK;
+		if (in.until == 0 || strcmp(in.state, "suspended") != 0) {
+			*why = strcmp(in.state, "suspended") == 0 ?
+			    "the agreement is suspended by its configuration: "
+			    "the gateway's operators resume it by loading the "
+			    "agreement again" :
+			    "the agreement is not suspended";
+			return GW_ACC_CONFLICT;
+		}
+		if (party != NULL && strcmp(in.by, party) != 0) {
+			*why = "another party suspended the agreement: only "
+			    "that party or the gateway's operators can resume "
+			    "it";
+			return GW_ACC_REFUSED;
+		}
+		return GW_ACC_OK;
+	}
+	if (strcmp(in.state, "suspended") == 0) {
+		*why = "the agreement is already suspended";
+		return GW_ACC_CONFLICT;
+	}
+	if (strcmp(in.state, "active") != 0 &&
+	    strcmp(in.state, "review-overdue") != 0) {
+		*why = "the agreement has ended";
+		return GW_ACC_CONFLICT;
+	}
+	if (days < 1 || days > a->max_suspension_days) {
+		*why = "a suspension is for 1 day or more, up to the "
+		    "agreement's max_suspension_days";
+		return GW_ACC_REFUSED;
+	}
+	return GW_ACC_OK;
 }
 
 enum gw_acc
@@ -52,6 +111,7 @@ gw_access_send(struct gw *g, const char *party, const char *agreement,
 	const struct sg_agreement *a = sg_config_agreement(g->conf->cfg,
 	    agreement);
 	const struct sg_flow *f = a ? sg_agreement_flow(a, flow) : NULL;
+	struct gw_agr_info in;
 
 	*out = NULL;
 	/* a flow this party does not send on is answered as one that does
@@ -60,8 +120,11 @@ gw_access_send(struct gw *g, const char *party, const char *agreement,
 		*why = "no such agreement and flow for this party";
 		return GW_ACC_UNKNOWN;
 	}
-	if ((*why = agreement_block(a)) != NULL)
+	if (agreement_block(g, a, &in) != NULL) {
+		snprintf(g->why_buf, sizeof(g->why_buf), "%s", in.why);
+		*why = g->why_buf;
 		return GW_ACC_INACTIVE;
+	}
 	if (f->delete_by >= 0 && sg_today() >= f->delete_by) {
 		/* what is sent now would be deleted at once */
 		*why = "this flow's delete-by date has come: nothing more may "
@@ -74,6 +137,38 @@ gw_access_send(struct gw *g, const char *party, const char *agreement,
 	}
 	*out = f;
 	return GW_ACC_OK;
+}
+
+unsigned
+gw_access_sent_in_period(struct gw *g, const char *party,
+    const char *agreement, const struct sg_flow *f, int64_t *from,
+    int64_t *to)
+{
+	int64_t now = gw_now_us(), a, b;
+	unsigned n = 0;
+	size_t i;
+
+	if ((a = sg_period_start(f->period, sg_today(), &b)) < 0)
+		return 0;
+	*from = a;
+	*to = b;
+	a *= (int64_t)86400 * 1000000;
+	b *= (int64_t)86400 * 1000000;
+	for (i = 0; i < g->nxfers; i++) {
+		const struct gw_xfer *x = g->xfers[i];
+
+		/* accepted files count, kept or since deleted; a withdrawn
+		 * or superseded one does not */
+		if (x->state == GW_REJECTED || x->withdrawn_at != 0 ||
+		    x->superseded_by[0] != '\0' || x->received < a ||
+		    x->received >= b || x->received > now ||
+		    x->sender == NULL || strcmp(x->sender, party) != 0 ||
+		    x->agreement == NULL || strcmp(x->agreement, agreement) ||
+		    x->flow == NULL || strcmp(x->flow, f->id) != 0)
+			continue;
+		n++;
+	}
+	return n;
 }
 
 /* The flow a transfer was sent on, as configured now (NULL: gone). */
@@ -93,7 +188,7 @@ gw_access_xfer(struct gw *g, const struct gw_xfer *x, const char *party,
 	const struct sg_agreement *a;
 	const struct sg_flow *f;
 	const struct gw_rcpt *r;
-	const char *block;
+	struct gw_agr_info in;
 
 	*why = "no such transfer";
 	/* a withdrawn transfer stays a record for the parties to it, so
@@ -117,8 +212,9 @@ gw_access_xfer(struct gw *g, const struct gw_xfer *x, const char *party,
 		*why = withdrawn_why;
 		return GW_SEE_META;
 	}
-	if ((block = agreement_block(a)) != NULL) {
-		*why = block;
+	if (agreement_block(g, a, &in) != NULL) {
+		snprintf(g->why_buf, sizeof(g->why_buf), "%s", in.why);
+		*why = g->why_buf;
 		return GW_SEE_META;
 	}
 	if (r->confirmed != 0) {
@@ -217,6 +313,8 @@ refused(enum gw_acc acc, const char *party, const char *addr,
 		[GW_ACC_REFUSED] = "method", [GW_ACC_INACTIVE] = "inactive",
 		[GW_ACC_BAD_NAME] = "bad-name", [GW_ACC_DUPLICATE] = "duplicate",
 		[GW_ACC_BUSY] = "busy",
+		[GW_ACC_CONFLICT] = "conflict",
+		[GW_ACC_FREQUENCY] = "frequency",
 	};
 	const char *front = method == SG_METHOD_SFTP ? "sftp" : "https";
 	char a[128], b[128], c[128], d[64], e[80], r[64];
@@ -262,13 +360,31 @@ gw_access_upload(struct gw *g, const char *party, const char *addr,
 		return refused(GW_ACC_BUSY, party, addr, method, agreement,
 		    flow);
 	}
-	if (gw_name_held(g, party, agreement, flow, canon)) {
-		*why = "a file of this name (or one that differs only in "
-		    "capitals or accents' encoding) sent to this flow is "
-		    "still held; send it under another name";
-		return refused(GW_ACC_DUPLICATE, party, addr, method,
-		    agreement, flow);
+	if (f->frequency_refuse) {
+		int64_t from, to;
+		char d[11];
+
+		if (gw_access_sent_in_period(g, party, agreement, f, &from,
+		    &to) >= f->per_period) {
+			sg_date_format(to, d);
+			snprintf(g->why_buf, sizeof(g->why_buf), "this flow takes "
+			    "%u file%s %s from each sender, and that many were "
+			    "accepted in this period; the next may be sent from "
+			    "%s (withdraw one sent in error first, or send a "
+			    "correction as its replacement)", f->per_period,
+			    f->per_period == 1 ? "" : "s", f->frequency == NULL ?
+			    "" : strcmp(f->frequency, "termly") == 0 ?
+			    "a term" : strcmp(f->frequency, "annually") == 0 ?
+			    "a school year" : f->frequency, d);
+			*why = g->why_buf;
+			return refused(GW_ACC_FREQUENCY, party, addr, method,
+			    agreement, flow);
+		}
 	}
+	/* a name may be sent again at any time (a school's MIS exports
+	 * the same name every term): the new file supersedes an earlier
+	 * one not yet confirmed (gw_xfer_held_like), and only identical
+	 * content is refused, once checked (pipeline/upload.c) */
 	/* the encrypted file may be a little larger than what it holds */
 	*max_bytes = f->limits.max_bytes + f->limits.max_bytes / 64 +
 	    (1 << 20);

@@ -190,6 +190,16 @@ gw_xfer_apply(struct gw *g, int type, const char *pl, size_t n,
 			x->obj_size = pget_u64(pl, n, "object_size");
 			sg_payload_get(pl, n, "plain_sha256", x->plain_sha256,
 			    sizeof(x->plain_sha256));
+			/* a correction names the transfer it replaces */
+			if (sg_payload_get(pl, n, "supersedes", x->supersedes,
+			    sizeof(x->supersedes)) == 0) {
+				struct gw_xfer *o = gw_xfer_find(g,
+				    x->supersedes);
+
+				if (o != NULL)
+					snprintf(o->superseded_by,
+					    sizeof(o->superseded_by), "%s", id);
+			}
 		} else {
 			x->state = GW_REJECTED;
 			x->errors = pget_u64(pl, n, "errors");
@@ -642,22 +652,50 @@ gw_xfer_report_read(struct gw *g, const char *id, gw_report_cb cb, void *arg)
 }
 
 int
-gw_name_held(struct gw *g, const char *sender, const char *agreement,
-    const char *flow, const char *name)
+gw_xfer_held_like(struct gw *g, const char *sender, const char *agreement,
+    const char *flow, const char *name, char supersedes[SG_ID_MAX],
+    struct gw_held **held, size_t *nheld)
 {
-	size_t i;
+	int64_t latest = -1;
+	size_t i, j, n = 0;
+	struct gw_held *h = NULL, *nh;
 
+	supersedes[0] = '\0';
+	*held = NULL;
+	*nheld = 0;
 	for (i = 0; i < g->nxfers; i++) {
 		struct gw_xfer *x = g->xfers[i];
+		int unconfirmed = 0;
 
-		if (x->state != GW_ACCEPTED || !x->sender || !x->agreement ||
-		    !x->flow || strcmp(x->sender, sender) != 0 ||
+		if (x->state != GW_ACCEPTED || x->deleted_at != 0 ||
+		    x->withdrawn_at != 0 || !x->agreement || !x->flow ||
 		    strcmp(x->agreement, agreement) != 0 ||
 		    strcmp(x->flow, flow) != 0)
 			continue;
-		if (sg_vname_same(gw_xfer_name(g, x), name))
-			return 1;
+		if (x->plain_sha256[0] != '\0') {
+			if ((nh = realloc(h, (n + 1) * sizeof(*h))) == NULL) {
+				free(h);
+				return -1;
+			}
+			h = nh;
+			snprintf(h[n].sha256, sizeof(h[n].sha256), "%s",
+			    x->plain_sha256);
+			snprintf(h[n].id, sizeof(h[n].id), "%s", x->id);
+			n++;
+		}
+		for (j = 0; j < x->nrcpt; j++)
+			if (x->rcpt[j].confirmed == 0)
+				unconfirmed = 1;
+		if (x->sender && strcmp(x->sender, sender) == 0 &&
+		    x->superseded_by[0] == '\0' && (unconfirmed ||
+		    !x->released) && x->received > latest &&
+		    sg_vname_same(gw_xfer_name(g, x), name)) {
+			latest = x->received;
+			snprintf(supersedes, SG_ID_MAX, "%s", x->id);
+		}
 	}
+	*held = h;
+	*nheld = n;
 	return 0;
 }
 
@@ -795,8 +833,9 @@ earliest(int64_t *due, const char **rule, int64_t t, const char *why)
 /* When x's held data goes, and the rule that says so (the log's reason),
  * against the configuration in force:
  *   agreement-removed, flow-removed: its file or flow is gone: at once;
- *   agreement-ended: the day after its end (or "expired" now), or after
- *     keep_until when on_end = "keep";
+ *   agreement-ended: the day after its end (or "expired", or ended when
+ *     a suspension ran out: now), or after keep_until when on_end =
+ *     "keep";
  *   delete-by: the flow's delete_by, whatever else is pending;
  *   retention-release, retention-confirmed: retention_days from the
  *     release, or from the last recipient's confirmation (none until
@@ -808,6 +847,7 @@ due_us(struct gw *g, const struct gw_xfer *x, const char **rule)
 {
 	const struct sg_daemon_conf *d = &g->conf->cfg->daemon;
 	int64_t day = (int64_t)d->day_seconds * 1000000, due = -1, base;
+	struct gw_agr_info in;
 	const struct sg_agreement *a;
 	const struct sg_flow *f;
 	size_t i;
@@ -834,10 +874,12 @@ due_us(struct gw *g, const struct gw_xfer *x, const char **rule)
 		*rule = "flow-removed";
 		return 0;
 	}
+	gw_agreement_info(g, a, &in);
 	if (a->keep_until >= 0)
 		earliest(&due, rule, (a->keep_until + 1) * DAY_US,
 		    "agreement-ended");
-	else if (a->status == SG_AGR_EXPIRED)
+	else if (a->status == SG_AGR_EXPIRED ||
+	    strcmp(in.state, "ended") == 0)	/* a suspension ran out */
 		earliest(&due, rule, 0, "agreement-ended");
 	else
 		earliest(&due, rule, (a->end + 1) * DAY_US, "agreement-ended");
@@ -885,7 +927,8 @@ on_retention(uv_timer_t *t)
 	if (g->agr_day != sg_today()) {
 		g->agr_day = sg_today();
 		gw_agreements_check(g, "calendar", 1);
-	}
+	} else
+		gw_agreements_check(g, "calendar", 0);	/* suspensions end */
 	for (i = 0; i < g->nxfers; i++) {
 		struct gw_xfer *x = g->xfers[i];
 		struct del_work *d;

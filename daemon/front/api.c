@@ -279,9 +279,42 @@ api_authenticate(struct conn *c)
 
 /* ---- the API ---- */
 
+static void json_time(FILE *, const char *, int64_t);
+
+/* An agreement's state as every party to it sees it: "status", and
+ * while a party or an operator suspends it, "suspension" (who, their
+ * name, why, from, until), else null. */
+static void
+json_agr_state(FILE *f, const struct sg_config *cfg,
+    const struct gw_agr_info *in)
+{
+	fputs(",\"status\":", f);
+	sg_json_str(f, in->state);
+	fputs(",\"status_why\":", f);
+	if (in->why != NULL)
+		sg_json_str(f, in->why);
+	else
+		fputs("null", f);
+	fputs(",\"suspension\":", f);
+	if (in->until == 0 || in->by == NULL) {
+		fputs("null", f);
+		return;
+	}
+	fputs("{\"by\":", f);
+	sg_json_str(f, in->by);
+	fputs(",\"by_name\":", f);
+	sg_json_str(f, strcmp(in->by, "operator") == 0 ? "the gateway's "
+	    "operators" : http_party_name(cfg, in->by));
+	fputs(",\"reason\":", f);
+	sg_json_str(f, in->reason ? in->reason : "");
+	json_time(f, "from", in->since);
+	json_time(f, "until", in->until);
+	fputs("}", f);
+}
+
 static void
 json_flow(FILE *f, const struct sg_config *cfg, const struct sg_agreement *a,
-    const struct sg_flow *fl, const char *status)
+    const struct sg_flow *fl, const struct gw_agr_info *in)
 {
 	size_t i;
 
@@ -293,8 +326,10 @@ json_flow(FILE *f, const struct sg_config *cfg, const struct sg_agreement *a,
 	sg_json_str(f, fl->id);
 	fputs(",\"description\":", f);
 	sg_json_str(f, fl->description);
-	fputs(",\"status\":", f);
-	sg_json_str(f, status);
+	json_agr_state(f, cfg, in);
+	fputs(",\"frequency\":", f);
+	sg_json_str(f, fl->frequency);
+	fprintf(f, ",\"per_period\":%u", fl->per_period);
 	fprintf(f, ",\"format\":\"%s\",\"delivery\":\"%s\","
 	    "\"retention_days\":%d,\"retention_after\":\"%s\","
 	    "\"encryption\":[", fl->format ==
@@ -332,9 +367,11 @@ json_flow(FILE *f, const struct sg_config *cfg, const struct sg_agreement *a,
 		fputs(i ? ",{\"name\":" : "{\"name\":", f);
 		sg_json_str(f, col->name);
 		fprintf(f, ",\"type\":\"%s\",\"required\":%s,"
-		    "\"may_be_empty\":%s}", sg_validator_name(col->type),
+		    "\"may_be_empty\":%s,\"special_category\":%s}",
+		    sg_validator_name(col->type),
 		    col->required ? "true" : "false",
-		    col->required ? "false" : "true");
+		    col->required ? "false" : "true",
+		    col->special_category ? "true" : "false");
 	}
 	fputs("],\"recipients\":[", f);
 	for (i = 0; i < fl->nrecipients; i++) {
@@ -365,29 +402,29 @@ api_flows(struct conn *c)
 	fputs(",\"send\":[", f);
 	for (i = 0; i < cfg->nagreements; i++) {
 		const struct sg_agreement *a = &cfg->agreements[i];
-		const char *st = sg_agreement_status_name(
-		    sg_agreement_status_on(a, sg_today()));
+		struct gw_agr_info in;
 
+		gw_agreement_info(c->front->g, a, &in);
 		for (j = 0; j < a->nflows; j++)
 			if (sg_flow_has_sender(&a->flows[j], c->party) &&
 			    (a->flows[j].methods & SG_METHOD_HTTPS)) {
 				fputs(first ? "" : ",", f);
 				first = 0;
-				json_flow(f, cfg, a, &a->flows[j], st);
+				json_flow(f, cfg, a, &a->flows[j], &in);
 			}
 	}
 	fputs("],\"receive\":[", f);
 	first = 1;
 	for (i = 0; i < cfg->nagreements; i++) {
 		const struct sg_agreement *a = &cfg->agreements[i];
-		const char *st = sg_agreement_status_name(
-		    sg_agreement_status_on(a, sg_today()));
+		struct gw_agr_info in;
 
+		gw_agreement_info(c->front->g, a, &in);
 		for (j = 0; j < a->nflows; j++)
 			if (sg_flow_has_recipient(&a->flows[j], c->party)) {
 				fputs(first ? "" : ",", f);
 				first = 0;
-				json_flow(f, cfg, a, &a->flows[j], st);
+				json_flow(f, cfg, a, &a->flows[j], &in);
 			}
 	}
 	fputs("]}\n", f);
@@ -458,6 +495,18 @@ json_xfer(struct conn *c, FILE *f, struct gw_xfer *x, const char *report)
 		fprintf(f, ",\"rule\":\"%s\",\"errors\":%" PRIu64, x->rule,
 		    x->errors);
 	json_time(f, "received", x->received);
+	/* a correction and what it replaced, linked both ways (ids only:
+	 * a transfer this party may not see is still only an id) */
+	fputs(",\"supersedes\":", f);
+	if (x->supersedes[0] != '\0')
+		sg_json_str(f, x->supersedes);
+	else
+		fputs("null", f);
+	fputs(",\"superseded_by\":", f);
+	if (x->superseded_by[0] != '\0')
+		sg_json_str(f, x->superseded_by);
+	else
+		fputs("null", f);
 	if (x->state == GW_ACCEPTED) {
 		const char *rule;
 		int64_t due = gw_xfer_due(g, x, &rule);
@@ -848,30 +897,38 @@ api_confirm(struct conn *c, struct gw_xfer *x)
 	queue_record(c, r, x->id);
 }
 
+/* the value of key in a query string (k=v&...), or "" */
+static void
+query_get(const char *query, const char *key, char *out, size_t cap)
+{
+	size_t n, k = strlen(key);
+	const char *p;
+
+	out[0] = '\0';
+	for (p = query; *p != '\0'; p += n + (p[n] == '&')) {
+		n = strcspn(p, "&");
+		if (n > k && strncmp(p, key, k) == 0 && p[k] == '=' &&
+		    n - k - 1 < cap)
+			snprintf(out, cap, "%.*s", (int)(n - k - 1), p + k + 1);
+	}
+}
+
 /* POST /v1/transfers/{id}/withdraw?reason=CODE by its sender: the
  * WITHDRAWN record and the deletion are durable before the answer. */
 static void
 api_withdraw(struct conn *c, struct gw_xfer *x, const char *query)
 {
 	struct gw *g = c->front->g;
-	const char *why, *p;
+	const char *why;
 	char reason[32];
 	enum gw_acc acc;
 	struct rec_wait *r;
-	size_t n;
 
 	if ((acc = gw_access_withdraw(g, x, c->party, &why)) != GW_ACC_OK) {
 		http_refuse(c, acc, why);
 		return;
 	}
-	reason[0] = '\0';
-	for (p = query; *p != '\0'; p += n + (p[n] == '&')) {
-		n = strcspn(p, "&");
-		if (n > 7 && strncmp(p, "reason=", 7) == 0 &&
-		    n - 7 < sizeof(reason))
-			snprintf(reason, sizeof(reason), "%.*s", (int)(n - 7),
-			    p + 7);
-	}
+	query_get(query, "reason", reason, sizeof(reason));
 	if (!sg_withdraw_reason_ok(reason)) {
 		http_problem(c, 400, "bad-reason", "say why with ?reason=, one "
 		    "of: " SG_WITHDRAW_REASONS, NULL);
@@ -889,6 +946,180 @@ api_withdraw(struct conn *c, struct gw_xfer *x, const char *query)
 	if (gw_xfer_withdraw(g, x, c->party, reason, rec_after, r) != 0) {
 		c->refs--;
 		free(r);
+		c->st = ST_HEADERS;
+		http_problem(c, 503, "unavailable", "try again", NULL);
+	}
+}
+
+/* One agreement as its parties see it: its dates, its lawful basis,
+ * its parties, its state and any suspension, and what this party may do
+ * about a suspension. */
+static void
+json_agreement(struct conn *c, FILE *f, const struct sg_agreement *a)
+{
+	struct gw *g = c->front->g;
+	const struct sg_config *cfg = g->conf->cfg;
+	struct gw_agr_info in;
+	const char *why;
+	char d[11], lb[1024];
+	size_t i;
+
+	gw_agreement_info(g, a, &in);
+	fputs("{\"id\":", f);
+	sg_json_str(f, a->id);
+	fputs(",\"title\":", f);
+	sg_json_str(f, a->title);
+	json_agr_state(f, cfg, &in);
+	sg_date_format(a->start, d);
+	fprintf(f, ",\"start\":\"%s\"", d);
+	sg_date_format(a->review, d);
+	fprintf(f, ",\"review\":\"%s\"", d);
+	sg_date_format(a->end, d);
+	fprintf(f, ",\"end\":\"%s\",\"max_suspension_days\":%u,"
+	    "\"suspension_expiry\":\"%s\"", d, a->max_suspension_days,
+	    a->suspension_ends ? "end" : "resume");
+	sg_lawful_basis_format(&a->lawful_basis, lb, sizeof(lb));
+	fputs(",\"lawful_basis\":", f);
+	sg_json_str(f, lb);
+	fprintf(f, ",\"may_suspend\":%s,\"may_resume\":%s,\"parties\":[",
+	    gw_access_agreement(g, c->party, a->id, 0, 1, &why) ==
+	    GW_ACC_OK ? "true" : "false",
+	    gw_access_agreement(g, c->party, a->id, 1, 0, &why) ==
+	    GW_ACC_OK ? "true" : "false");
+	for (i = 0; i < a->nparties; i++) {
+		fputs(i ? ",{\"party\":" : "{\"party\":", f);
+		sg_json_str(f, a->parties[i].party);
+		fputs(",\"name\":", f);
+		sg_json_str(f, http_party_name(cfg, a->parties[i].party));
+		fputs(",\"role\":", f);
+		sg_json_str(f, a->parties[i].role);
+		fputs("}", f);
+	}
+	fputs("]}", f);
+}
+
+/* GET /v1/agreements: those this party is a party to. */
+static void
+api_agreements(struct conn *c)
+{
+	const struct sg_config *cfg = c->front->g->conf->cfg;
+	char *buf = NULL;
+	size_t len = 0, i;
+	int first = 1;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (f == NULL) {
+		http_close(c);
+		return;
+	}
+	fputs("{\"agreements\":[", f);
+	for (i = 0; i < cfg->nagreements; i++)
+		if (gw_access_party_to(&cfg->agreements[i], c->party)) {
+			fputs(first ? "" : ",", f);
+			first = 0;
+			json_agreement(c, f, &cfg->agreements[i]);
+		}
+	fputs("]}\n", f);
+	fclose(f);
+	http_respond(c, 200, "application/json", buf, len, NULL);
+	free(buf);
+}
+
+struct agr_wait {
+	struct conn	*c;
+	char		 id[129];
+};
+
+static void
+agr_after(void *arg, int ok)
+{
+	struct agr_wait *w = arg;
+	struct conn *c = w->c;
+	const struct sg_agreement *a;
+
+	c->refs--;
+	if (c->closing) {
+		if (c->refs == 0)
+			free(c);
+		free(w);
+		return;
+	}
+	c->st = ST_HEADERS;
+	a = sg_config_agreement(c->front->g->conf->cfg, w->id);
+	if (!ok || a == NULL) {
+		c->close_after = 1;
+		http_problem(c, 503, "unavailable", "the transfer log could not "
+		    "be written; nothing changed; try again later",
+		    "Retry-After: 60\r\n");
+	} else {
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+
+		c->st = ST_DONE;
+		if (f == NULL) {
+			http_close(c);
+			free(w);
+			return;
+		}
+		json_agreement(c, f, a);
+		fputs("\n", f);
+		fclose(f);
+		http_respond(c, 200, "application/json", buf, len, NULL);
+		free(buf);
+	}
+	free(w);
+}
+
+/* POST /v1/agreements/{id}/suspend?reason=CODE&days=N and
+ * .../resume?reason=CODE by a party to it: answered once the
+ * AGREEMENT_STATUS record is durable. */
+static void
+api_suspend(struct conn *c, const char *id, int resume, const char *query)
+{
+	struct gw *g = c->front->g;
+	char reason[33], days_s[8];
+	unsigned days = 0;
+	const char *why;
+	enum gw_acc acc;
+	struct agr_wait *w;
+
+	query_get(query, "reason", reason, sizeof(reason));
+	query_get(query, "days", days_s, sizeof(days_s));
+	if (!resume) {
+		if (days_s[0] == '\0' || strspn(days_s, "0123456789") !=
+		    strlen(days_s) || strlen(days_s) > 3) {
+			http_problem(c, 400, "bad-days", "say for how many days "
+			    "with ?days=N", NULL);
+			return;
+		}
+		days = (unsigned)atoi(days_s);
+	}
+	if ((acc = gw_access_agreement(g, c->party, id, resume, days,
+	    &why)) != GW_ACC_OK) {
+		http_refuse(c, acc, why);
+		return;
+	}
+	if (resume ? !sg_resume_reason_ok(reason) :
+	    !sg_suspend_reason_ok(reason)) {
+		http_problem(c, 400, "bad-reason", resume ? "say why with "
+		    "?reason=, one of: " SG_RESUME_REASONS : "say why with "
+		    "?reason=, one of: " SG_SUSPEND_REASONS, NULL);
+		return;
+	}
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		http_close(c);
+		return;
+	}
+	w->c = c;
+	snprintf(w->id, sizeof(w->id), "%s", id);
+	c->st = ST_WORK;
+	c->refs++;
+	if ((resume ? gw_agreement_resume(g, id, c->party, reason, agr_after,
+	    w) : gw_agreement_suspend(g, id, c->party, reason, days, agr_after,
+	    w)) != 0) {
+		c->refs--;
+		free(w);
 		c->st = ST_HEADERS;
 		http_problem(c, 503, "unavailable", "try again", NULL);
 	}
@@ -988,6 +1219,24 @@ api_route(struct conn *c, char *seg[], int n, const char *query)
 		if (m != HTTP_GET && m != HTTP_HEAD)
 			goto method;
 		api_flows(c);
+		return;
+	}
+	if (n == 2 && strcmp(seg[1], "agreements") == 0) {
+		if (m != HTTP_GET && m != HTTP_HEAD)
+			goto method;
+		api_agreements(c);
+		return;
+	}
+	if (n == 4 && strcmp(seg[1], "agreements") == 0 &&
+	    (strcmp(seg[3], "suspend") == 0 || strcmp(seg[3], "resume") == 0)) {
+		if (m != HTTP_POST)
+			goto method;
+		if (!sg_vseg_ok(seg[2], strlen(seg[2]), SG_VSEG_ID) ||
+		    strlen(seg[2]) > 128) {
+			http_not_found(c);
+			return;
+		}
+		api_suspend(c, seg[2], seg[3][0] == 'r', query);
 		return;
 	}
 	if (n == 2 && (strcmp(seg[1], "inbox") == 0 ||

@@ -167,6 +167,8 @@ http_refuse(struct conn *c, enum gw_acc acc, const char *why)
 		[GW_ACC_BAD_NAME] =	{ 400, "bad-name" },
 		[GW_ACC_DUPLICATE] =	{ 409, "duplicate" },
 		[GW_ACC_BUSY] =		{ 503, "unavailable" },
+		[GW_ACC_CONFLICT] =	{ 409, "conflict" },
+		[GW_ACC_FREQUENCY] =	{ 409, "frequency" },
 	};
 
 	http_problem(c, map[acc].status, map[acc].slug, why, acc == GW_ACC_BUSY ?

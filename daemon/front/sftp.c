@@ -679,6 +679,8 @@ fx_status(enum gw_acc acc)
 		[GW_ACC_BAD_NAME] =	FX_FAILURE,
 		[GW_ACC_DUPLICATE] =	FX_FAILURE,
 		[GW_ACC_BUSY] =		FX_FAILURE,
+		[GW_ACC_CONFLICT] =	FX_FAILURE,
+		[GW_ACC_FREQUENCY] =	FX_PERMISSION_DENIED,
 	};
 
 	return map[acc];
@@ -1765,11 +1767,6 @@ rename_paths(struct sftp *s, uint32_t id, const char *from, const char *to)
 		/* name.filepart to name: it has had that name all along */
 		snprintf(rc->as, sizeof(rc->as), "%s", b.name);
 		status(s, id, FX_OK, NULL);
-		return;
-	}
-	if (gw_name_held(s->g, s->party, b.agreement, b.flow, b.name)) {
-		status(s, id, FX_FAILURE, "a file of that name sent to this "
-		    "flow is still held");
 		return;
 	}
 	if ((x = gw_xfer_find(s->g, rc->id)) == NULL ||

@@ -52,6 +52,11 @@ struct gw_upload {
 	const struct sg_agreement *agr;
 	const struct sg_flow	*flow;
 	char			*party, *agreement, *flowid, *name, *pass;
+	/* what the same flow holds (gw_xfer_held_like): the transfer this
+	 * upload supersedes, and the content it must not repeat */
+	char			 supersedes[SG_ID_MAX];
+	struct gw_held		*held;
+	size_t			 nheld;
 	char			 front[8], addr[48];	/* how, from where */
 	const char		*refused;	/* a front's refusal (rule) */
 	uint64_t		 max_bytes;
@@ -140,6 +145,7 @@ upload_destroy(struct gw_upload *u)
 	free(u->agreement);
 	free(u->flowid);
 	free(u->name);
+	free(u->held);
 	if (u->pass) {
 		OPENSSL_cleanse(u->pass, strlen(u->pass));
 		free(u->pass);
@@ -147,6 +153,34 @@ upload_destroy(struct gw_upload *u)
 	pthread_mutex_destroy(&u->mu);
 	pthread_cond_destroy(&u->cv);
 	free(u);
+}
+
+/* I/O thread: an accepted file beyond what its flow's frequency allows
+ * in this period is a warning (where the flow refuses instead, it was
+ * refused before it began: core/access.c). */
+static void
+frequency_check(struct gw *g, struct gw_upload *u)
+{
+	int64_t from, to;
+	unsigned n;
+	char d1[11], d2[11], a[160], b[128], c[128], e[64], h[64];
+	const char *f[] = { a, b, c, e, h, NULL };
+
+	if (u->flow->period == SG_FREQ_ADHOC || (n = gw_access_sent_in_period(
+	    g, u->party, u->agreement, u->flow, &from, &to)) <=
+	    u->flow->per_period)
+		return;
+	sg_date_format(from, d1);
+	sg_date_format(to - 1, d2);
+	snprintf(a, sizeof(a), "SCHOOLGATE_AGREEMENT=%s", u->agreement);
+	snprintf(b, sizeof(b), "SCHOOLGATE_FLOW=%s", u->flowid);
+	snprintf(c, sizeof(c), "SCHOOLGATE_PARTY=%s", u->party);
+	snprintf(e, sizeof(e), "SCHOOLGATE_TRANSFER=%s", u->res.id);
+	snprintf(h, sizeof(h), "SCHOOLGATE_COUNT=%u", n);
+	gw_journalf(EV_FREQUENCY, LOG_WARNING, f, "%s sent %u files on "
+	    "%s/%s between %s and %s; the agreement allows %u (%s): "
+	    "transfer %s is over", u->party, n, u->agreement, u->flowid, d1,
+	    d2, u->flow->per_period, u->flow->frequency, u->res.id);
 }
 
 /* I/O thread: the mailbox. */
@@ -193,8 +227,10 @@ on_mbox(uv_async_t *a)
 			if (x != NULL)
 				x->report_size = u->res.report_size;
 		}
-		if (u->res.status == 201)
+		if (u->res.status == 201) {
 			g->count.accepted++;
+			frequency_check(g, u);
+		}
 		else if (u->res.status == 422)
 			g->count.rejected++;
 		else
@@ -636,6 +672,7 @@ run_upload(struct gw_upload *u)
 	io.flow = u->flow;
 	io.passphrase = u->pass;
 	io.require_encryption = 1;
+	io.school = sg_party_laestab(u->party);
 	io.ids = g->ids;
 	io.nids = g->nids;
 	io.plain = sg_store_seal_write;
@@ -700,6 +737,26 @@ run_upload(struct gw_upload *u)
 		}
 		goto out;
 	}
+	if (rc == 0 && !u->res.report.rejected && u->nheld > 0) {
+		/* the same content as a file the flow still holds: nothing
+		 * new to send (a correction differs) */
+		unsigned char md[32];
+		char hex[65];
+
+		if (sg_store_seal_plain_sha256(seal, md) == 0) {
+			sg_hex(md, 32, hex);
+			for (i = 0; i < u->nheld; i++)
+				if (strcmp(u->held[i].sha256, hex) == 0) {
+					sg_report_add(&u->res.report, 0, 0,
+					    NULL, "duplicate.content", "is "
+					    "identical to transfer %s, which "
+					    "the gateway still holds for this "
+					    "flow: nothing new was sent",
+					    u->held[i].id);
+					break;
+				}
+		}
+	}
 	if (rc != 0 || u->res.report.rejected) {
 		sg_store_seal_abort(seal);
 		if (sg_report_has(&u->res.report, "store.write")) {
@@ -740,7 +797,8 @@ run_upload(struct gw_upload *u)
 		struct sg_vault_meta m = { .agreement = u->agreement,
 		    .flow = u->flowid, .sender = u->party,
 		    .agreement_sha256 = u->agr->sha256,
-		    .rows = u->res.report.rows, .npks = npks, .record = &pl };
+		    .rows = u->res.report.rows, .npks = npks, .record = &pl,
+		    .supersedes = u->supersedes };
 
 		/* frees seal whatever happens */
 		if (sg_vault_put_commit(g->vault, seal, &m, u->res.id, &seq,
@@ -981,6 +1039,11 @@ gw_upload_begin(struct gw *g, const char *party, const char *front,
 	u->flowid = strdup(flow);
 	u->name = strdup(name);
 	u->pass = pass ? strdup(pass) : NULL;
+	if (gw_xfer_held_like(g, party, agreement, flow, name, u->supersedes,
+	    &u->held, &u->nheld) != 0) {
+		upload_destroy(u);
+		return NULL;
+	}
 	u->max_bytes = max_bytes;
 	snprintf(u->front, sizeof(u->front), "%s", front);
 	snprintf(u->addr, sizeof(u->addr), "%s", addr);

@@ -66,6 +66,27 @@ function retentionText (days, after) {
     : `for ${plural(days, 'day', 'days')} after it is released to the recipients`
 }
 
+// the reasons a party or an operator may give for suspending an
+// agreement (SG_SUSPEND_REASONS)
+const suspendReasons = {
+  'security-breach': 'a breach of security',
+  'agreement-breach': 'a breach of the agreement',
+  'inaccurate-data': 'inaccurate data',
+  review: 'a review',
+  other: 'another reason'
+}
+
+// Why files cannot be sent under an agreement now: who suspended it, why
+// and until when, as every party to it sees it.
+function agreementStateText (f) {
+  const s = f.suspension
+  if (f.status === 'suspended' && s) {
+    return `This agreement is suspended by ${s.by_name} until ${fmtDate(s.until)} because of ${suspendReasons[s.reason] || s.reason}: files cannot be sent or downloaded under it now.`
+  }
+  if (f.status === 'ended') return 'This agreement has ended: a suspension ran out and it was not resumed. Files cannot be sent under it.'
+  return `This agreement is ${f.status}: files cannot be sent under it now.`
+}
+
 // the reasons the gateway takes for a withdrawal (SG_WITHDRAW_REASONS)
 const withdrawReasons = {
   'sent-in-error': 'sent in error',
@@ -289,7 +310,7 @@ async function sendPage () {
   const radios = document.getElementById('flows')
   data.send.forEach((f, i) => {
     const id = `flow-${i}`
-    const active = f.status === 'active'
+    const active = !f.status_why
     const names = f.recipient_names.length ? f.recipient_names.join(', ') : 'nobody yet'
     const cols = el('table', { class: 'govuk-table govuk-table--small-text-until-tablet sg-agreed-columns' },
       el('caption', { class: 'govuk-table__caption govuk-visually-hidden', text: `Columns agreed for ${f.description}` }),
@@ -314,7 +335,7 @@ async function sendPage () {
         el('strong', { text: f.description || f.flow })),
       el('div', { class: 'govuk-hint govuk-radios__hint', id: `${id}-hint` },
         `Agreement: ${f.title}. Received by ${names}. Kept ${retentionText(f.retention_days, f.retention_after)}.`,
-        active ? '' : ` This agreement is ${f.status}: files cannot be sent under it now.`),
+        active ? '' : ` ${agreementStateText(f)}`),
       f.columns.length
         ? el('details', { class: 'govuk-details sg-columns govuk-radios__hint' },
           el('summary', { class: 'govuk-details__summary' },

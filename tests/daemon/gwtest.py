@@ -314,6 +314,13 @@ daemon = {
         body, _, code = p.stdout.rpartition(b"\n")
         return int(code), body
 
+    def take_back(self, party, xid):
+        """the sender withdraws a transfer, so that the same content may be
+        sent again (a test's second case with it)"""
+        code, body = self.curl(party, "POST", "/v1/transfers/%s/withdraw"
+                               "?reason=other" % xid)
+        assert code == 200, (code, body)
+
     def upload(self, party, agreement, flow, name, path, zip_pw=ZIPPW, **kw):
         h = list(kw.pop("headers", ()))
         if zip_pw:
@@ -383,6 +390,16 @@ def journal_stream(identifier):
 def census(rows=300, seed=7):
     return subprocess.run([GEN, str(rows), str(seed)], check=True,
                           capture_output=True).stdout
+
+
+_fresh = [1000]
+
+
+def fresh_census(rows=300):
+    """a valid census not sent before: the gateway refuses the same content
+    twice in a flow while it holds the first"""
+    _fresh[0] += 1
+    return census(rows, _fresh[0])
 
 
 def make_zip(workdir, name, entry, data, password=ZIPPW):

@@ -15,11 +15,11 @@
 static char *sex_codes[] = { "M", "F" };
 
 static struct sg_column cols[] = {
-	{ "UPN", SG_V_UPN, 1, 0, 0, 0, 0, NULL, 0, 0, SG_LA_WARN },
-	{ "Surname", SG_V_TEXT, 1, 0, 0, 0, 10, NULL, 0, 0, SG_LA_WARN },
-	{ "Middlenames", SG_V_TEXT, 0, 0, 0, 0, 20, NULL, 0, 0, SG_LA_WARN },
-	{ "Sex", SG_V_CODE, 1, 0, 0, 0, 0, sex_codes, 2, 0, SG_LA_WARN },
-	{ "Sessions", SG_V_INTEGER, 1, 0, -5, 500, 0, NULL, 0, 0, SG_LA_WARN },
+	{ "UPN", SG_V_UPN, 1, 0, 0, 0, 0, NULL, 0, 0, SG_LA_WARN, 0 },
+	{ "Surname", SG_V_TEXT, 1, 0, 0, 0, 10, NULL, 0, 0, SG_LA_WARN, 0 },
+	{ "Middlenames", SG_V_TEXT, 0, 0, 0, 0, 20, NULL, 0, 0, SG_LA_WARN, 0 },
+	{ "Sex", SG_V_CODE, 1, 0, 0, 0, 0, sex_codes, 2, 0, SG_LA_WARN, 0 },
+	{ "Sessions", SG_V_INTEGER, 1, 0, -5, 500, 0, NULL, 0, 0, SG_LA_WARN, 0 },
 };
 
 static struct sg_manifest man;
@@ -368,6 +368,56 @@ errors_capped_and_counted(void **state)
 	sg_report_free(&r);
 }
 
+/* sender_school: each row's LEA and Estab are the sending school's; the
+ * message names the school's number, never the cell's */
+static void
+school_must_match(void **state)
+{
+	static struct sg_column sc[] = {
+		{ "LEA", SG_V_INTEGER, 1, 0, 1, 999, 0, NULL, 0, 0, SG_LA_WARN,
+		    0 },
+		{ "Estab", SG_V_INTEGER, 1, 0, 1000, 7999, 0, NULL, 0, 0,
+		    SG_LA_WARN, 0 },
+	};
+	static const char in[] = "LEA,Estab\n341,4001\n341,4987\n801,4001\n";
+	struct sg_report r;
+	struct sg_csvcheck *ck;
+
+	(void)state;
+	man.columns = sc;
+	man.ncolumns = 2;
+	man.key = -1;
+	man.key_unique = 0;
+	man.school_check = SG_SCHOOL_LA_ESTAB;
+	man.school_la = 0;
+	man.school_estab = 1;
+	sg_report_init(&r, 100);
+	ck = sg_csvcheck_new(&man, &r);
+	assert_non_null(ck);
+	sg_csvcheck_school(ck, 3414001);
+	sg_csvcheck_feed(ck, in, sizeof(in) - 1);
+	sg_csvcheck_finish(ck);
+	sg_csvcheck_free(ck);
+	assert_int_equal(r.nerrors, 2);
+	assert_string_equal(r.errors[0].rule, "school.mismatch");
+	assert_int_equal(r.errors[0].row, 3);
+	assert_string_equal(r.errors[0].column, "Estab");
+	assert_non_null(strstr(r.errors[0].msg, "4001"));
+	assert_null(strstr(r.errors[0].msg, "4987"));
+	assert_int_equal(r.errors[1].row, 4);
+	assert_string_equal(r.errors[1].column, "LEA");
+	assert_null(strstr(r.errors[1].msg, "801"));
+	sg_report_free(&r);
+	/* no school given (the offline checker): not checked */
+	sg_report_init(&r, 100);
+	ck = sg_csvcheck_new(&man, &r);
+	sg_csvcheck_feed(ck, in, sizeof(in) - 1);
+	sg_csvcheck_finish(ck);
+	sg_csvcheck_free(ck);
+	assert_int_equal(r.nerrors, 0);
+	sg_report_free(&r);
+}
+
 int
 main(void)
 {
@@ -386,6 +436,7 @@ main(void)
 		cmocka_unit_test_setup(utf16_is_named, setup),
 		cmocka_unit_test_setup(too_many_rows, setup),
 		cmocka_unit_test_setup(errors_capped_and_counted, setup),
+		cmocka_unit_test_setup(school_must_match, setup),
 	};
 
 	return cmocka_run_group_tests_name("csvcheck", tests, NULL, NULL);
