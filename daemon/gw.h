@@ -245,6 +245,9 @@ int	gw_agreement_resume(struct gw *, const char *id, const char *by,
  * end; warn: a journal warning for each review date passed. */
 void	gw_agreements_check(struct gw *, const char *by, int warn);
 void	gw_agreement_fold(struct gw *, const char *pl, size_t n);
+/* 1 while a record of the agreement's state is being written: a party's
+ * change waits for it (two suspensions at once are one) */
+int	gw_agreement_pending(struct gw *, const char *id);
 void	gw_agreements_free(struct gw *);
 /* x taken out of circulation: a WITHDRAWN record (by, reason), then its
  * deletion (DELETED "withdrawn", or "operator-delete" when by is
@@ -314,9 +317,9 @@ void	gw_dl_note(struct gw_dl_memo *, const char *party, const char *id);
 /* What an upload of name to sender's flow meets among the transfers
  * held: the latest of the same name (or one that differs only in case
  * or normalisation) that some recipient has not confirmed, which it
- * supersedes (supersedes[0] = '\0': none); and the plaintext SHA-256s
- * (hex) and ids of every transfer held on the flow, to refuse identical
- * content (malloc'd, *nheld entries). */
+ * supersedes (supersedes[0] = '\0': none); and unless held is NULL,
+ * the plaintext SHA-256s (hex) and ids of the sender's transfers held on
+ * the flow, to refuse identical content (malloc'd, *nheld entries). */
 struct gw_held { char sha256[65], id[SG_ID_MAX]; };
 int	gw_xfer_held_like(struct gw *, const char *sender,
 	    const char *agreement, const char *flow, const char *name,

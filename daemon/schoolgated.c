@@ -305,9 +305,9 @@ control_agreement(struct gw *g, const char *req)
 	enum gw_acc acc;
 	const char *why;
 
-	if (resume ? sscanf(req, "resume %128s %32s%n", id, reason, &n) != 2 :
-	    sscanf(req, "suspend %128s %u %32s%n", id, &days, reason,
-	    &n) != 3 || req[n] != '\0')
+	if ((resume ? sscanf(req, "resume %128s %32s%n", id, reason, &n) !=
+	    2 : sscanf(req, "suspend %128s %u %32s%n", id, &days, reason,
+	    &n) != 3) || req[n] != '\0')
 		return strdup(resume ? "error: usage: resume ID REASON\n" :
 		    "error: usage: suspend ID DAYS REASON\n");
 	if (resume ? !sg_resume_reason_ok(reason) :

@@ -242,12 +242,17 @@ school_cell(struct sg_csvcheck *ck, const struct sg_column *col,
 		what = "establishment number";
 	} else
 		return;
-	for (i = 0; i < len && i < 12; i++) {
-		if (s[i] < '0' || s[i] > '9') {
+	/* the whole cell: leading zeros are the same number, anything
+	 * longer than a LAESTAB can hold is not this school's */
+	for (i = 0; i < len && s[i] == '0'; i++)
+		;
+	if (len - i > 7)
+		got = ULONG_MAX;
+	for (; i < len && got != ULONG_MAX; i++) {
+		if (s[i] < '0' || s[i] > '9')
 			got = ULONG_MAX;
-			break;
-		}
-		got = got * 10 + (unsigned long)(s[i] - '0');
+		else
+			got = got * 10 + (unsigned long)(s[i] - '0');
 	}
 	if (got != want)
 		sg_report_add(ck->r, 0, ck->row, col->name, "school.mismatch",
@@ -375,7 +380,9 @@ cell(struct sg_csvcheck *ck, const struct sg_column *col, int is_key,
 	if (v != SG_VALID)
 		sg_report_add(r, v == SG_WARNING, ck->row, col->name, why.rule,
 		    "%s", why.msg);
-	else if (ck->school != 0 && m->school_check != SG_SCHOOL_NONE)
+	/* (a warning, such as an unknown LA code, is still compared) */
+	if (v != SG_INVALID && ck->school != 0 &&
+	    m->school_check != SG_SCHOOL_NONE)
 		school_cell(ck, col, s, len);
 	if (is_key && v != SG_INVALID && col->type != SG_V_UPN &&
 	    col->type != SG_V_UPN_OR_TEMP && col->type != SG_V_TRN)

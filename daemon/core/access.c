@@ -41,12 +41,10 @@ gw_access_party_to(const struct sg_agreement *a, const char *party)
 {
 	size_t i;
 
+	/* the parties it lists (every sender and recipient of its flows
+	 * is one: the configuration refuses others) */
 	for (i = 0; a != NULL && i < a->nparties; i++)
 		if (strcmp(a->parties[i].party, party) == 0)
-			return 1;
-	for (i = 0; a != NULL && i < a->nflows; i++)
-		if (sg_flow_has_sender(&a->flows[i], party) ||
-		    sg_flow_has_recipient(&a->flows[i], party))
 			return 1;
 	return 0;
 }
@@ -65,6 +63,11 @@ gw_access_agreement(struct gw *g, const char *party, const char *agreement,
 	}
 	gw_agreement_info(g, a, &in);
 	*why = NULL;
+	if (gw_agreement_pending(g, a->id)) {
+		*why = "a change to this agreement is being recorded; try "
+		    "again in a moment";
+		return GW_ACC_CONFLICT;
+	}
 	if (resume) {
 		/* ended when a suspension ran out: operators may bring it
 		 * back (the parties agreed to go on) */
@@ -362,10 +365,14 @@ gw_access_upload(struct gw *g, const char *party, const char *addr,
 	}
 	if (f->frequency_refuse) {
 		int64_t from, to;
-		char d[11];
+		char d[11], sup[SG_ID_MAX];
 
+		/* a correction (it supersedes a file not yet confirmed)
+		 * replaces one counted; it is not one more */
 		if (gw_access_sent_in_period(g, party, agreement, f, &from,
-		    &to) >= f->per_period) {
+		    &to) >= f->per_period && (gw_xfer_held_like(g, party,
+		    agreement, flow, canon, sup, NULL, NULL) != 0 ||
+		    sup[0] == '\0')) {
 			sg_date_format(to, d);
 			snprintf(g->why_buf, sizeof(g->why_buf), "this flow takes "
 			    "%u file%s %s from each sender, and that many were "

@@ -33,7 +33,7 @@
 struct gw_agr_seen {
 	char	*id;
 	char	 state[24];	/* as last recorded */
-	int	 pending;	/* a record of it is being written */
+	int	 pending;	/* records of it being written */
 	/* a suspension by a party or an operator (us; until 0: none) */
 	int64_t	 since, until;
 	char	 by[96], reason[32];
@@ -119,12 +119,15 @@ gw_agreement_info(struct gw *g, const struct sg_agreement *a,
 	case SG_AGR_EXPIRED:
 		i->state = "expired";
 		i->why = "the agreement has ended";
+		i->by = i->reason = NULL;
+		i->since = i->until = 0;
 		return;
 	case SG_AGR_SUSPENDED:
+		/* by its configuration: no party's suspension to show */
 		i->state = "suspended";
 		i->why = "the agreement is suspended";
-		i->by = "configuration";
-		i->reason = NULL;
+		i->by = i->reason = NULL;
+		i->since = i->until = 0;
 		return;
 	default:
 		break;
@@ -188,6 +191,14 @@ gw_agreement_fold(struct gw *g, const char *pl, size_t n)
 		    1) : 0;
 		s->until = 0;
 	}
+}
+
+int
+gw_agreement_pending(struct gw *g, const char *id)
+{
+	const struct gw_agr_seen *s = seen_find(g, id);
+
+	return s != NULL && s->pending > 0;
 }
 
 void
@@ -269,8 +280,8 @@ on_recorded(void *arg, int ok)
 	struct recorded *r = arg;
 	struct gw_agr_seen *s = seen_find(r->g, r->id);
 
-	if (s != NULL)
-		s->pending = 0;
+	if (s != NULL && s->pending > 0)
+		s->pending--;
 	if (ok) {
 		gw_agreement_fold(r->g, r->pl.buf, r->pl.len);
 		journal(r);
@@ -318,13 +329,13 @@ record(struct gw *g, const char *id, const char *state, const char *by,
 	sg_payload_str(&r->pl, "status", state);
 	if (until != 0)
 		sg_payload_str(&r->pl, "until", r->until);
-	/* before: on_recorded clears it */
+	/* before: on_recorded counts it down */
 	if (s != NULL)
-		s->pending = 1;
+		s->pending++;
 	if (sg_payload_end(&r->pl) != 0 || gw_log_note(g,
 	    SG_REC_AGREEMENT_STATUS, &r->pl, on_recorded, r) != 0) {
-		if ((s = seen_find(g, id)) != NULL)
-			s->pending = 0;
+		if ((s = seen_find(g, id)) != NULL && s->pending > 0)
+			s->pending--;
 		free(r);
 		log_failed(id, state);
 		return -1;

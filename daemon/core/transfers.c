@@ -661,8 +661,10 @@ gw_xfer_held_like(struct gw *g, const char *sender, const char *agreement,
 	struct gw_held *h = NULL, *nh;
 
 	supersedes[0] = '\0';
-	*held = NULL;
-	*nheld = 0;
+	if (held != NULL) {
+		*held = NULL;
+		*nheld = 0;
+	}
 	for (i = 0; i < g->nxfers; i++) {
 		struct gw_xfer *x = g->xfers[i];
 		int unconfirmed = 0;
@@ -672,7 +674,10 @@ gw_xfer_held_like(struct gw *g, const char *sender, const char *agreement,
 		    strcmp(x->agreement, agreement) != 0 ||
 		    strcmp(x->flow, flow) != 0)
 			continue;
-		if (x->plain_sha256[0] != '\0') {
+		/* the sender's own files only: another school's content is
+		 * not for it to test */
+		if (held != NULL && x->plain_sha256[0] != '\0' && x->sender &&
+		    strcmp(x->sender, sender) == 0) {
 			if ((nh = realloc(h, (n + 1) * sizeof(*h))) == NULL) {
 				free(h);
 				return -1;
@@ -694,8 +699,10 @@ gw_xfer_held_like(struct gw *g, const char *sender, const char *agreement,
 			snprintf(supersedes, SG_ID_MAX, "%s", x->id);
 		}
 	}
-	*held = h;
-	*nheld = n;
+	if (held != NULL) {
+		*held = h;
+		*nheld = n;
+	}
 	return 0;
 }
 

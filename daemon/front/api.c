@@ -1046,7 +1046,11 @@ agr_after(void *arg, int ok)
 	}
 	c->st = ST_HEADERS;
 	a = sg_config_agreement(c->front->g->conf->cfg, w->id);
-	if (!ok || a == NULL) {
+	if (ok && a == NULL) {
+		/* recorded, and then a reload took the agreement out */
+		c->st = ST_DONE;
+		http_respond(c, 204, "application/json", "", 0, NULL);
+	} else if (!ok) {
 		c->close_after = 1;
 		http_problem(c, 503, "unavailable", "the transfer log could not "
 		    "be written; nothing changed; try again later",

@@ -383,8 +383,11 @@ rd_attrs(struct rd *r)
 
 enum nkind {
 	N_NONE, N_ROOT, N_SEND, N_AGREEMENT, N_DROP, N_DROPFILE, N_RECEIVE,
-	N_INFILE, N_REPORTS, N_REPORT
+	N_INFILE, N_REPORTS, N_REPORT, N_SENT, N_SENTFILE
 };
+
+/* /sent/ lists what the party sent in the last SENT_DAYS days */
+#define SENT_DAYS	30
 
 struct node {
 	enum nkind		 kind;
@@ -394,6 +397,7 @@ struct node {
 	char			 namebuf[SG_VNAME_MAX + 1];	/* NFC */
 	struct gw_xfer		*x;
 	const char		*why;	/* for N_NONE: why refused */
+	char			 whybuf[256];	/* its text when made up */
 	int			 denied;	/* refused, not missing */
 };
 
@@ -448,6 +452,35 @@ shows_in_reports(struct sftp *s, struct gw_xfer *x)
 	return x->state == GW_REJECTED && x->sender != NULL &&
 	    strcmp(x->sender, s->party) == 0 &&
 	    gw_xfer_due(s->g, x, NULL) > gw_now_us();
+}
+
+/* In /sent/: an upload of this party's in the last SENT_DAYS days (a
+ * day is retention.day_seconds), as <id>_<name>.accepted or .rejected,
+ * so that a job whose client ignores CLOSE's status can read the
+ * verdict; its content is the upload's report while the gateway holds
+ * it. */
+static int
+shows_in_sent(struct sftp *s, struct gw_xfer *x)
+{
+	int64_t day = (int64_t)s->g->conf->cfg->daemon.day_seconds * 1000000;
+
+	return gw_access_sent_by(x, s->party) &&
+	    x->received > gw_now_us() - SENT_DAYS * day;
+}
+
+static void
+sent_name(struct sftp *s, struct gw_xfer *x, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s_%s.%s", x->id, gw_xfer_name(s->g, x),
+	    x->state == GW_REJECTED ? "rejected" : "accepted");
+}
+
+/* its report is still held (meta/ goes with the data, and a rejected
+ * upload's report after report_days) */
+static int
+sent_report_held(const struct gw_xfer *x)
+{
+	return x->report_size > 0 && !x->report_gone && x->deleted_at == 0;
 }
 
 static struct recent *
@@ -547,6 +580,35 @@ resolve(struct sftp *s, const char *path, int dots, struct node *n)
 		}
 		return;
 	}
+	if (strcmp(seg[0], "sent") == 0) {
+		char id[SG_ID_MAX], want[PATH_MAX_LEN];
+		const char *us;
+		size_t il;
+
+		if (k == 1) {
+			n->kind = N_SENT;
+			return;
+		}
+		if (k != 2 || (us = strchr(seg[1], '_')) == NULL ||
+		    (il = (size_t)(us - seg[1])) >= sizeof(id))
+			return;
+		memcpy(id, seg[1], il);
+		id[il] = '\0';
+		if (!sg_transfer_id_ok(id) ||
+		    (n->x = gw_xfer_find(s->g, id)) == NULL ||
+		    !shows_in_sent(s, n->x)) {
+			n->x = NULL;
+			return;
+		}
+		sent_name(s, n->x, want, sizeof(want));
+		if (strcmp(want, seg[1]) != 0) {
+			n->x = NULL;
+			return;
+		}
+		n->name = seg[1];
+		n->kind = N_SENTFILE;
+		return;
+	}
 	if (strcmp(seg[0], "receive") == 0 || strcmp(seg[0], "reports") ==
 	    0) {
 		int rep = seg[0][1] == 'e' && seg[0][2] == 'p';
@@ -582,8 +644,13 @@ resolve(struct sftp *s, const char *path, int dots, struct node *n)
 			if (see != GW_SEE_READ) {
 				/* its record, but not its content: say why */
 				if (strcmp(want, seg[1]) == 0) {
+					/* copied: the authority's made-up
+					 * text is overwritten by the next
+					 * question (a rename asks two) */
 					n->denied = 1;
-					n->why = why;
+					snprintf(n->whybuf, sizeof(n->whybuf),
+					    "%s", why);
+					n->why = n->whybuf;
 				}
 				goto none;
 			}
@@ -644,7 +711,12 @@ node_attrs(struct sftp *s, const struct node *n, struct attrs *a)
 		return 0;
 	case N_RECEIVE:
 	case N_REPORTS:
+	case N_SENT:
 		dir_attrs(s, a, 0500);
+		return 0;
+	case N_SENTFILE:
+		file_attrs(a, sent_report_held(n->x) ? n->x->report_size : 0,
+		    0400, secs(n->x->received));
 		return 0;
 	case N_DROPFILE: {
 		struct recent *r = recent_find(s, n->agreement, n->flow,
@@ -806,6 +878,7 @@ list_dir(struct sftp *s, const struct node *n, struct handle *h)
 		rc |= add_ent(h, &cap, "send", &a);
 		rc |= add_ent(h, &cap, "receive", &a);
 		rc |= add_ent(h, &cap, "reports", &a);
+		rc |= add_ent(h, &cap, "sent", &a);
 		break;
 	case N_SEND:
 		for (i = 0; i < cfg->nagreements; i++)
@@ -843,6 +916,21 @@ list_dir(struct sftp *s, const struct node *n, struct handle *h)
 				continue;
 			in_name(s, x, name, sizeof(name));
 			file_attrs(&a, in_size(x), 0400, in_time(x));
+			rc |= add_ent(h, &cap, name, &a);
+		}
+		break;
+	case N_SENT:
+		for (i = 0; i < s->g->nxfers; i++) {
+			struct gw_xfer *x = s->g->xfers[i];
+			struct node rn;
+
+			if (!shows_in_sent(s, x))
+				continue;
+			sent_name(s, x, name, sizeof(name));
+			memset(&rn, 0, sizeof(rn));
+			rn.kind = N_SENTFILE;
+			rn.x = x;
+			node_attrs(s, &rn, &a);
 			rc |= add_ent(h, &cap, name, &a);
 		}
 		break;
@@ -1260,7 +1348,15 @@ do_open(struct sftp *s, uint32_t id, struct rd *r)
 		    "drop folder, /send/<agreement>/<flow>/");
 		return;
 	}
-	if (n.kind != N_INFILE && n.kind != N_REPORT) {
+	if (n.kind == N_SENTFILE && !sent_report_held(n.x)) {
+		/* an accepted upload has no report to read (its warnings
+		 * are in the answer and on the Sent page) */
+		status(s, id, FX_NO_SUCH_FILE, n.x->state != GW_REJECTED ?
+		    "accepted: the verdict is in the name; nothing to read" :
+		    "rejected: its report is no longer held");
+		return;
+	}
+	if (n.kind != N_INFILE && n.kind != N_REPORT && n.kind != N_SENTFILE) {
 		if (n.kind == N_NONE)
 			not_there(s, id, &n);
 		else
@@ -1276,7 +1372,7 @@ do_open(struct sftp *s, uint32_t id, struct rd *r)
 			return;
 		}
 		h = &s->h[i];
-		h->report = n.kind == N_REPORT;
+		h->report = n.kind == N_REPORT || n.kind == N_SENTFILE;
 		snprintf(h->id, sizeof(h->id), "%s", n.x->id);
 		/* opened on the work pool: the session waits (W_OPEN) and
 		 * opened() answers */
@@ -1605,7 +1701,7 @@ do_opendir(struct sftp *s, uint32_t id, struct rd *r)
 	resolve(s, path, 0, &n);
 	switch (n.kind) {
 	case N_ROOT: case N_SEND: case N_AGREEMENT: case N_DROP:
-	case N_RECEIVE: case N_REPORTS:
+	case N_RECEIVE: case N_REPORTS: case N_SENT:
 		break;
 	case N_NONE:
 		not_there(s, id, &n);
@@ -1869,7 +1965,7 @@ request(struct sftp *s, const unsigned char *b, size_t len)
 	case FXP_SYMLINK:
 	case FXP_READLINK:
 		status(s, id, FX_PERMISSION_DENIED, "folders and links are "
-		    "fixed here: /send/, /receive/ and /reports/");
+		    "fixed here: /send/, /receive/, /reports/ and /sent/");
 		return 0;
 	default:
 		status(s, id, FX_OP_UNSUPPORTED, NULL);

@@ -431,6 +431,7 @@ web_route(struct conn *c, char *seg[], int n, const char *query)
 		{ "send", "Send a file" },
 		{ "received", "Received files" },
 		{ "sent", "Sent files" },
+		{ "agreements", "Agreements" },
 	};
 	int m = c->hp.method, get = m == HTTP_GET || m == HTTP_HEAD;
 	const struct sg_session *s;

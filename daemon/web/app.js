@@ -522,6 +522,7 @@ function showRejected (flow, file, id, report) {
 // ---- Received files ----
 
 function notice (text) {
+  clearErrors()   // what went wrong before is put right
   const n = document.getElementById('notice')
   n.replaceChildren(el('div', { class: 'govuk-notification-banner govuk-notification-banner--success' },
     el('div', { class: 'govuk-notification-banner__header' },
@@ -776,9 +777,112 @@ function sentPage () {
   }, sentStatus)
 }
 
+// ---- agreements ----
+
+const resumeReasons = { resolved: 'the problem is resolved', reviewed: 'the agreement was reviewed', other: 'another reason' }
+
+const stateTags = {
+  active: ['Active', 'govuk-tag--green'],
+  'review-overdue': ['Review overdue', 'govuk-tag--yellow'],
+  suspended: ['Suspended', 'govuk-tag--red'],
+  ended: ['Ended', 'govuk-tag--grey'],
+  expired: ['Ended', 'govuk-tag--grey']
+}
+
+// Suspending (any party, while it is active) or lifting a suspension (the
+// party that made it): the gateway records who, why and until when.
+function suspendForm (a) {
+  if (a.may_resume) {
+    const sel = el('select', { class: 'govuk-select', id: `resume-${a.id}` },
+      ...Object.entries(resumeReasons).map(([k, v]) => el('option', { value: k, text: v })))
+    const button = el('button', { type: 'button', class: 'govuk-button', 'data-resume': a.id, 'data-module': 'govuk-button' },
+      'Lift the suspension', hiddenText(` of ${a.title}`))
+    button.addEventListener('click', async () => {
+      button.disabled = true
+      const d = await api('POST', `/v1/agreements/${encodeURIComponent(a.id)}/resume?reason=${encodeURIComponent(sel.value)}`)
+      if (d.ok) {
+        await agreementsPage()
+        notice(`You lifted the suspension of ${a.title}. Files can be sent and downloaded under it again.`)
+      } else {
+        button.disabled = false
+        showErrors([{ text: `Could not lift the suspension: ${await problemText(d)}` }])
+      }
+    })
+    return el('div', {},
+      el('div', { class: 'govuk-form-group' },
+        el('label', { class: 'govuk-label', for: `resume-${a.id}`, text: 'Why are you lifting it?' }), sel),
+      button)
+  }
+  if (!a.may_suspend) return null
+  const sel = el('select', { class: 'govuk-select', id: `why-${a.id}` },
+    el('option', { value: '', text: 'Choose a reason' }),
+    ...Object.entries(suspendReasons).map(([k, v]) => el('option', { value: k, text: v })))
+  const days = el('input', { class: 'govuk-input govuk-input--width-3', id: `days-${a.id}`, type: 'text', inputmode: 'numeric', value: String(a.max_suspension_days) })
+  const button = el('button', { type: 'button', class: 'govuk-button govuk-button--warning', 'data-suspend': a.id, 'data-module': 'govuk-button' },
+    'Suspend this agreement', hiddenText(`: ${a.title}`))
+  button.addEventListener('click', async () => {
+    const n = parseInt(days.value, 10)
+    if (!sel.value) {
+      showErrors([{ href: `#why-${a.id}`, text: 'Choose why you are suspending the agreement' }])
+      return
+    }
+    if (!(n >= 1 && n <= a.max_suspension_days)) {
+      showErrors([{ href: `#days-${a.id}`, text: `Enter a number of days from 1 to ${a.max_suspension_days}` }])
+      return
+    }
+    button.disabled = true
+    const d = await api('POST', `/v1/agreements/${encodeURIComponent(a.id)}/suspend?reason=${encodeURIComponent(sel.value)}&days=${n}`)
+    if (d.ok) {
+      await agreementsPage()
+      notice(`You suspended ${a.title} for ${n} day${n === 1 ? '' : 's'}. Nothing is sent or downloaded under it until then, and the other parties can see that you suspended it, and why.`)
+    } else {
+      button.disabled = false
+      showErrors([{ text: `Could not suspend the agreement: ${await problemText(d)}` }])
+    }
+  })
+  return el('details', { class: 'govuk-details' },
+    el('summary', { class: 'govuk-details__summary' },
+      el('span', { class: 'govuk-details__summary-text', text: 'Suspend this agreement' })),
+    el('div', { class: 'govuk-details__text' },
+      el('div', { class: 'govuk-form-group' },
+        el('label', { class: 'govuk-label', for: `why-${a.id}`, text: 'Why are you suspending it?' }), sel),
+      el('div', { class: 'govuk-form-group' },
+        el('label', { class: 'govuk-label', for: `days-${a.id}`, text: `For how many days (at most ${a.max_suspension_days})?` }), days),
+      el('p', { class: 'govuk-body-s', text: `When the suspension runs out the agreement ${a.suspension_expiry === 'end' ? 'ends, and the files held under it are deleted' : 'is active again'}. Tell your data protection officer.` }),
+      button))
+}
+
+async function agreementsPage () {
+  const r = await api('GET', '/v1/agreements')
+  if (!r.ok) throw new Error(await problemText(r))
+  const list = (await r.json()).agreements
+  const box = document.getElementById('list')
+  document.getElementById('loading').hidden = true
+  document.getElementById('empty').hidden = list.length > 0
+  box.replaceChildren(...list.map(a => {
+    const [tag, cls] = stateTags[a.status] || [a.status, 'govuk-tag--grey']
+    const s = a.suspension
+    const state = s
+      ? `Suspended by ${s.by_name} on ${fmtDate(s.from)} until ${fmtDate(s.until)} because of ${suspendReasons[s.reason] || s.reason}.`
+      : a.status_why ? `${capitalise(a.status_why)}.` : a.status === 'review-overdue' ? `Its review was due on ${a.review}.` : 'Files can be sent under it.'
+    return el('div', { class: 'govuk-summary-card', 'data-agreement': a.id },
+      el('div', { class: 'govuk-summary-card__title-wrapper' },
+        el('h2', { class: 'govuk-summary-card__title', text: a.title }),
+        el('strong', { class: `govuk-tag ${cls}`, text: tag })),
+      el('div', { class: 'govuk-summary-card__content' },
+        summaryList([
+          ['Status', state],
+          ['Parties', a.parties.map(p => `${p.name} (${p.role})`).join(', ')],
+          ['Runs', `${a.start} to ${a.end}; review by ${a.review}`],
+          ['Lawful basis', a.lawful_basis]
+        ]),
+        suspendForm(a)))
+  }))
+}
+
 // ---- start ----
 
-const pages = { send: sendPage, received: receivedPage, sent: sentPage }
+const pages = { send: sendPage, received: receivedPage, sent: sentPage, agreements: agreementsPage }
 markNav()
 initAll()
 const run = pages[body.dataset.page]

@@ -527,12 +527,51 @@ await test('the school withdraws a file sent in error from Sent files; the servi
   await screen(service, 'received-withdrawn')
 })
 
+await test('the service suspends an agreement on the Agreements page; the school sees who, why and until when, and cannot send under it; the service lifts it', async () => {
+  const card = p => p.page.locator('.govuk-summary-card', { hasText: 'Daemon test agreement' })
+  await service.page.goto(`${S.url}/agreements`)
+  await ready(service.page)
+  const c = card(service)
+  assert((await c.textContent()).includes('Active'), await c.textContent())
+  await c.locator('summary:has-text("Suspend this agreement")').click()
+  // no reason chosen: told, nothing suspended
+  await c.locator('button:has-text("Suspend this agreement")').click()
+  await service.page.waitForSelector('.govuk-error-summary')
+  await c.locator('select').selectOption('security-breach')
+  await c.locator('button:has-text("Suspend this agreement")').click()
+  await service.page.waitForSelector('.govuk-notification-banner--success')
+  const text = await card(service).textContent()
+  assert(/Suspended by .+ until .+ because of a breach of security/.test(text), text)
+  assert(await card(service).locator('button:has-text("Lift the suspension")').count() === 1, 'no way to lift it')
+  await screen(service, 'agreements-suspended')
+  // the other party sees it, cannot lift it, and cannot send under it
+  await school.page.goto(`${S.url}/agreements`)
+  await ready(school.page)
+  const st = await card(school).textContent()
+  assert(/Suspended by .+ because of a breach of security/.test(st), st)
+  assert(await card(school).locator('button').count() === 0, 'the school was offered a button')
+  await clean(school.page)
+  await school.page.goto(`${S.url}/send`)
+  await ready(school.page)
+  const flow = school.page.locator('#flows .govuk-radios__item', { hasText: 'Small opaque text files' })
+  assert((await flow.textContent()).includes('This agreement is suspended by'), await flow.textContent())
+  assert(await flow.locator('input').isDisabled(), 'the suspended flow can be chosen')
+  await clean(school.page)
+  // the service lifts it
+  await service.page.goto(`${S.url}/agreements`)
+  await ready(service.page)
+  await card(service).locator('select').selectOption('resolved')
+  await card(service).locator('button:has-text("Lift the suspension")').click()
+  await service.page.waitForSelector('.govuk-notification-banner--success')
+  assert((await card(service).textContent()).includes('Active'), await card(service).textContent())
+  await clean(service.page)
+})
+
 await test('Sent and Received files show 25 to a page, newest first, with a filter by status', async () => {
   const auth = `Basic ${Buffer.from(`${S.school.id}:${S.school.password}`).toString('base64')}`
-  const data = readFileSync(S.note)
   for (let i = 0; i < 27; i++) {
     const r = await school.page.request.put(`${S.url}/v1/flows/daemon-test/small/files/page-${String(i).padStart(2, '0')}.zip`, {
-      headers: { Authorization: auth, 'Zip-Password': S.zip_password, 'Content-Type': 'application/zip' }, data
+      headers: { Authorization: auth, 'Zip-Password': S.zip_password, 'Content-Type': 'application/zip' }, data: readFileSync(S.notes[i])
     })
     assert(r.status() === 201, `upload ${i}: ${r.status()} ${await r.text()}`)
   }
