@@ -840,6 +840,8 @@ earliest(int64_t *due, const char **rule, int64_t t, const char *why)
 /* When x's held data goes, and the rule that says so (the log's reason),
  * against the configuration in force:
  *   agreement-removed, flow-removed: its file or flow is gone: at once;
+ *   recipients-removed: no party it was released to is a recipient of
+ *     the flow any more: at once;
  *   agreement-ended: the day after its end (or "expired", or ended when
  *     a suspension ran out: now), or after keep_until when on_end =
  *     "keep";
@@ -879,6 +881,15 @@ due_us(struct gw *g, const struct gw_xfer *x, const char **rule)
 	}
 	if ((f = sg_agreement_flow(a, x->flow)) == NULL) {
 		*rule = "flow-removed";
+		return 0;
+	}
+	/* every party it was released to taken out of the flow (or out of
+	 * the agreement): no one may read it any more */
+	for (i = 0; i < x->nrcpt; i++)
+		if (sg_flow_has_recipient(f, x->rcpt[i].party))
+			break;
+	if (x->released && x->nrcpt > 0 && i == x->nrcpt) {
+		*rule = "recipients-removed";
 		return 0;
 	}
 	gw_agreement_info(g, a, &in);

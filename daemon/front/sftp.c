@@ -1212,6 +1212,9 @@ static const struct gw_upload_cb up_cb = { up_resume, up_done, up_checked };
 
 /* A log record the answer waits for (DOWNLOADED before the handle of a
  * download, CONFIRMED before REMOVE's status). */
+/* wait_h for a withdrawal (a removal in /sent/); -1: a confirmation */
+#define WAIT_WITHDRAW	(-2)
+
 static void
 record_after(void *arg, int ok)
 {
@@ -1233,7 +1236,9 @@ record_after(void *arg, int ok)
 		gw_dl_note(&s->dl_memo, s->party, s->wait_xid);
 		send_handle(s, id, i);
 	} else
-		status(s, id, FX_OK, "receipt confirmed");
+		status(s, id, FX_OK, i == WAIT_WITHDRAW ? "withdrawn: deleted "
+		    "from the gateway, and its recipients told" :
+		    "receipt confirmed");
 	fence_leave(s);
 	s_unref(s);
 }
@@ -1774,14 +1779,39 @@ do_remove(struct sftp *s, uint32_t id, struct rd *r)
 		wait_record(s, id, -1, SG_REC_CONFIRMED, n.x->id, 0);
 		return;
 	}
+	if (n.kind == N_SENTFILE) {
+		/* removing a sent file's entry withdraws it (sent in error):
+		 * the access authority decides, as for the API */
+		const char *why;
+		enum gw_acc acc = gw_access_withdraw(s->g, n.x, s->party, &why);
+
+		if (acc != GW_ACC_OK) {
+			status(s, id, fx_status(acc), why);
+			return;
+		}
+		s->wait = W_RECORD;
+		s->wait_id = id;
+		s->wait_h = WAIT_WITHDRAW;
+		snprintf(s->wait_xid, sizeof(s->wait_xid), "%s", n.x->id);
+		s->refs++;
+		if (gw_xfer_withdraw(s->g, n.x, s->party, "sent-in-error",
+		    record_after, s) != 0) {
+			s->refs--;
+			s->wait = W_NONE;
+			status(s, id, FX_FAILURE, "out of resources; try again "
+			    "later");
+		}
+		return;
+	}
 	if (n.kind == N_NONE && !n.denied) {
 		not_there(s, id, &n);
 		return;
 	}
 	status(s, id, FX_PERMISSION_DENIED, n.kind == N_DROPFILE ? "a file "
-	    "sent is not withdrawn by removing it; ask the recipients" :
-	    n.kind == N_NONE ? n.why : "only files in /receive/ can be "
-	    "removed (to confirm receipt)");
+	    "sent is withdrawn by removing its entry in /sent/" :
+	    n.kind == N_NONE ? n.why : "only files in /receive/ (to confirm "
+	    "receipt) and /sent/ (to withdraw one sent in error) can be "
+	    "removed");
 }
 
 static void
