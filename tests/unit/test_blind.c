@@ -1,0 +1,190 @@
+/* Unit tests for common/store/blind.c, the blind index of data subjects:
+ * the key file's rules (0600, 32 bytes, a stable id); normal forms
+ * (a UPN in capitals, a TRN's 7 digits whatever its spelling, a ULN's
+ * 10); hashes that differ by key and by kind; a set sorted and without
+ * repeats, with a digest that does not depend on row order; a file
+ * found by binary search, refused under another key, and refused when
+ * cut short. */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store/blind.h"
+
+static char root[] = "/tmp/sgblind.XXXXXX";
+
+static int
+setup(void **state)
+{
+	(void)state;
+	return mkdtemp(root) != NULL ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[64];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void
+load_key(const char *name, struct sg_blind_key *k)
+{
+	char path[128], err[SG_ERR_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", root, name);
+	if (access(path, F_OK) != 0)
+		assert_int_equal(sg_blind_key_new(path, err), 0);
+	assert_int_equal(sg_blind_key_load(path, k, err), 0);
+}
+
+static void
+key_rules(void **state)
+{
+	struct sg_blind_key a, b;
+	char path[128], err[SG_ERR_MAX];
+
+	(void)state;
+	load_key("k1", &a);
+	load_key("k1", &b);
+	assert_int_equal(strlen(a.id), 16);
+	assert_string_equal(a.id, b.id);	/* the id is the key's */
+	snprintf(path, sizeof(path), "%s/k1", root);
+	assert_int_equal(sg_blind_key_new(path, err), -1);	/* exists */
+	chmod(path, 0644);
+	assert_int_equal(sg_blind_key_load(path, &b, err), -1);
+	assert_non_null(strstr(err, "chmod 600"));
+	chmod(path, 0600);
+	sg_blind_key_wipe(&a);
+	sg_blind_key_wipe(&b);
+}
+
+static void
+normal_forms(void **state)
+{
+	char out[16];
+
+	(void)state;
+	assert_int_equal(sg_blind_normalise(SG_BLIND_UPN, "h801200001001",
+	    13, out, sizeof(out)), 0);
+	assert_string_equal(out, "H801200001001");
+	assert_int_equal(sg_blind_normalise(SG_BLIND_UPN, "H80120000100",
+	    12, out, sizeof(out)), -1);
+	assert_int_equal(sg_blind_normalise(SG_BLIND_TRN, "RP 99/12345", 11,
+	    out, sizeof(out)), 0);
+	assert_string_equal(out, "9912345");
+	assert_int_equal(sg_blind_normalise(SG_BLIND_TRN, "9912345", 7, out,
+	    sizeof(out)), 0);
+	assert_string_equal(out, "9912345");
+	assert_int_equal(sg_blind_normalise(SG_BLIND_TRN, "99123X5", 7, out,
+	    sizeof(out)), -1);
+	assert_int_equal(sg_blind_normalise(SG_BLIND_ULN, "1234567890", 10,
+	    out, sizeof(out)), 0);
+	assert_int_equal(sg_blind_normalise(SG_BLIND_ULN, "12345678901", 11,
+	    out, sizeof(out)), -1);
+}
+
+static void
+hashes_by_key_and_kind(void **state)
+{
+	struct sg_blind_key a, b;
+	unsigned char h1[SG_BLIND_LEN], h2[SG_BLIND_LEN], h3[SG_BLIND_LEN];
+
+	(void)state;
+	load_key("k1", &a);
+	load_key("k2", &b);
+	sg_blind_hash(&a, SG_BLIND_TRN, "1234567", h1);
+	sg_blind_hash(&a, SG_BLIND_TRN, "1234567", h2);
+	assert_memory_equal(h1, h2, SG_BLIND_LEN);
+	sg_blind_hash(&b, SG_BLIND_TRN, "1234567", h2);
+	assert_memory_not_equal(h1, h2, SG_BLIND_LEN);
+	sg_blind_hash(&a, SG_BLIND_ULN, "1234567", h3);
+	assert_memory_not_equal(h1, h3, SG_BLIND_LEN);
+	sg_blind_key_wipe(&a);
+	sg_blind_key_wipe(&b);
+}
+
+static void
+set_and_file(void **state)
+{
+	struct sg_blind_key a, b;
+	struct sg_blind_set *s1 = sg_blind_set_new(), *s2 = sg_blind_set_new();
+	unsigned char h[SG_BLIND_LEN], d1[32], d2[32];
+	char norm[16], err[SG_ERR_MAX], upn[16], path[160];
+	const char *id = "20261202-0123456789abcdef";
+	uint64_t n1, n2;
+	int i, dirfd;
+
+	(void)state;
+	load_key("k1", &a);
+	load_key("k2", &b);
+	assert_non_null(s1);
+	assert_non_null(s2);
+	/* 1000 pupils, each twice, in two orders */
+	for (i = 0; i < 2000; i++) {
+		snprintf(upn, sizeof(upn), "A34100%07d", i % 1000);
+		assert_int_equal(sg_blind_normalise(SG_BLIND_UPN, upn, 13, norm,
+		    sizeof(norm)), 0);
+		sg_blind_hash(&a, SG_BLIND_UPN, norm, h);
+		assert_int_equal(sg_blind_set_add(s1, h), 0);
+		snprintf(upn, sizeof(upn), "A34100%07d", 999 - i % 1000);
+		sg_blind_normalise(SG_BLIND_UPN, upn, 13, norm, sizeof(norm));
+		sg_blind_hash(&a, SG_BLIND_UPN, norm, h);
+		assert_int_equal(sg_blind_set_add(s2, h), 0);
+	}
+	sg_blind_set_finish(s1, d1, &n1);
+	sg_blind_set_finish(s2, d2, &n2);
+	assert_int_equal(n1, 1000);
+	assert_int_equal(n2, 1000);
+	assert_memory_equal(d1, d2, 32);	/* row order does not count */
+	dirfd = open(root, O_RDONLY | O_DIRECTORY);
+	assert_true(dirfd >= 0);
+	assert_int_equal(sg_blind_set_write(s1, dirfd, id, a.id, err), 0);
+	/* a pupil held, and one not */
+	sg_blind_hash(&a, SG_BLIND_UPN, "A341000000500", h);
+	assert_int_equal(sg_blind_file_has(dirfd, id, a.id, h, err), 1);
+	sg_blind_hash(&a, SG_BLIND_UPN, "A341000001500", h);
+	assert_int_equal(sg_blind_file_has(dirfd, id, a.id, h, err), 0);
+	/* the same UPN as a ULN's digits is not found: kinds differ */
+	sg_blind_hash(&a, SG_BLIND_TRN, "0000500", h);
+	assert_int_equal(sg_blind_file_has(dirfd, id, a.id, h, err), 0);
+	/* under another key: refused, not "not held" */
+	assert_int_equal(sg_blind_file_has(dirfd, id, b.id, h, err), -1);
+	assert_non_null(strstr(err, "another index key"));
+	/* a file cut short is refused */
+	snprintf(path, sizeof(path), "%s/%s", root, id);
+	assert_int_equal(truncate(path, 40), 0);
+	assert_int_equal(sg_blind_file_has(dirfd, id, a.id, h, err), -1);
+	/* no id that is not a transfer id reaches the file system */
+	assert_int_equal(sg_blind_file_has(dirfd, "../k1", a.id, h, err), -1);
+	close(dirfd);
+	sg_blind_set_free(s1);
+	sg_blind_set_free(s2);
+	sg_blind_key_wipe(&a);
+	sg_blind_key_wipe(&b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(key_rules),
+		cmocka_unit_test(normal_forms),
+		cmocka_unit_test(hashes_by_key_and_kind),
+		cmocka_unit_test(set_and_file),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
