@@ -982,7 +982,7 @@ load_column(struct loader *L, const config_setting_t *g,
 {
 	static const char *const known[] = { "name", "type", "required",
 	    "min", "max", "max_length", "codes", "trn", "la_codes",
-	    "special_category", NULL };
+	    "special_category", "index", NULL };
 	static const char *const trn_words[] = { "normalise", "strict", NULL };
 	long long v;
 	int t;
@@ -1032,6 +1032,12 @@ load_column(struct loader *L, const config_setting_t *g,
 		problem(L, g, "la_codes",
 		    "only upn and laestab columns check LA codes");
 	get_bool(L, g, "special_category", &col->special_category);
+	get_bool(L, g, "index", &col->index);
+	if (col->index && col->type != SG_V_UPN &&
+	    col->type != SG_V_UPN_OR_TEMP && col->type != SG_V_TRN &&
+	    col->type != SG_V_ULN)
+		problem(L, g, "index", "only upn, upn-or-temporary, trn and "
+		    "uln columns identify a data subject");
 }
 
 /* A column named by sender_school: in the manifest, required, of type

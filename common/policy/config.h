@@ -47,6 +47,9 @@ struct sg_column {
 	/* special category data (UK GDPR Art. 9): the agreement must name
 	 * an Article 9 condition for the manifest to load */
 	int			 special_category;
+	/* its identifiers go into the blind index of data subjects
+	 * (store/blind.h): upn, upn-or-temporary, trn and uln columns */
+	int			 index;
 };
 
 enum sg_injection { SG_INJ_REJECT, SG_INJ_ALLOW_NUMERIC };

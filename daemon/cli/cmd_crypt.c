@@ -21,6 +21,7 @@
 #include "policy/auth.h"
 #include "cli/cli.h"
 #include "seal/keys.h"
+#include "store/blind.h"
 
 ssize_t
 cli_fd_src(void *arg, void *buf, size_t cap)
@@ -139,7 +140,7 @@ give_keys_to_owner(const char *dir)
 	static const char *const names[] = { "storage.key", "storage.pub",
 	    "log-signing.key", "log-signing.pub", SG_HOSTKEY_ED25519,
 	    SG_HOSTKEY_ED25519 ".pub", SG_HOSTKEY_RSA, SG_HOSTKEY_RSA ".pub",
-	    NULL };
+	    "index.key", NULL };
 	char parent[4096];
 	struct stat st, fst;
 	size_t i;
@@ -191,6 +192,16 @@ cmd_keygen(int argc, char **argv)
 		fprintf(stderr, "schoolgate: keygen: %s\n", err);
 		return EXIT_TROUBLE;
 	}
+	/* the blind index's key: a secret of its own (store/blind.h) */
+	{
+		char path[4096];
+
+		snprintf(path, sizeof(path), "%s/index.key", dir);
+		if (sg_blind_key_new(path, err) != 0) {
+			fprintf(stderr, "schoolgate: keygen: %s\n", err);
+			return EXIT_TROUBLE;
+		}
+	}
 	give_keys_to_owner(dir);
 	printf("storage recipient (age):  %s\n", rcpt);
 	printf("log verifier key:         %s\n", vk);
@@ -198,6 +209,7 @@ cmd_keygen(int argc, char **argv)
 	    "%s/log-signing.pub\n", dir, dir, dir, dir);
 	printf("SSH host keys (SFTP): %s/%s %s/%s (and .pub)\n", dir,
 	    SG_HOSTKEY_ED25519, dir, SG_HOSTKEY_RSA);
+	printf("blind index key: %s/index.key\n", dir);
 	return fflush(stdout) == 0 ? 0 : EXIT_TROUBLE;
 usage:
 	fprintf(stderr, "usage: schoolgate keygen --out DIR [--log-name "

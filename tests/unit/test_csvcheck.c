@@ -15,11 +15,11 @@
 static char *sex_codes[] = { "M", "F" };
 
 static struct sg_column cols[] = {
-	{ "UPN", SG_V_UPN, 1, 0, 0, 0, 0, NULL, 0, 0, SG_LA_WARN, 0 },
-	{ "Surname", SG_V_TEXT, 1, 0, 0, 0, 10, NULL, 0, 0, SG_LA_WARN, 0 },
-	{ "Middlenames", SG_V_TEXT, 0, 0, 0, 0, 20, NULL, 0, 0, SG_LA_WARN, 0 },
-	{ "Sex", SG_V_CODE, 1, 0, 0, 0, 0, sex_codes, 2, 0, SG_LA_WARN, 0 },
-	{ "Sessions", SG_V_INTEGER, 1, 0, -5, 500, 0, NULL, 0, 0, SG_LA_WARN, 0 },
+	{ "UPN", SG_V_UPN, 1, 0, 0, 0, 0, NULL, 0, 0, SG_LA_WARN, 0, 0 },
+	{ "Surname", SG_V_TEXT, 1, 0, 0, 0, 10, NULL, 0, 0, SG_LA_WARN, 0, 0 },
+	{ "Middlenames", SG_V_TEXT, 0, 0, 0, 0, 20, NULL, 0, 0, SG_LA_WARN, 0, 0 },
+	{ "Sex", SG_V_CODE, 1, 0, 0, 0, 0, sex_codes, 2, 0, SG_LA_WARN, 0, 0 },
+	{ "Sessions", SG_V_INTEGER, 1, 0, -5, 500, 0, NULL, 0, 0, SG_LA_WARN, 0, 0 },
 };
 
 static struct sg_manifest man;
@@ -375,9 +375,9 @@ school_must_match(void **state)
 {
 	static struct sg_column sc[] = {
 		{ "LEA", SG_V_INTEGER, 1, 0, 1, 999, 0, NULL, 0, 0, SG_LA_WARN,
-		    0 },
+		    0, 0 },
 		{ "Estab", SG_V_INTEGER, 1, 0, 1000, 7999, 0, NULL, 0, 0,
-		    SG_LA_WARN, 0 },
+		    SG_LA_WARN, 0, 0 },
 	};
 	static const char in[] = "LEA,Estab\n341,4001\n341,4987\n801,4001\n";
 	struct sg_report r;

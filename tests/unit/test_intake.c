@@ -23,8 +23,8 @@
 #define BAD  "UPN,Surname\nH801200001001,Example\nJ341000010001,Other\n"
 
 static struct sg_column cols[] = {
-	{ "UPN", SG_V_UPN, 1, 0, 0, 0, 0, NULL, 0, 0, SG_LA_WARN, 0 },
-	{ "Surname", SG_V_TEXT, 1, 0, 0, 0, 40, NULL, 0, 0, SG_LA_WARN, 0 },
+	{ "UPN", SG_V_UPN, 1, 0, 0, 0, 0, NULL, 0, 0, SG_LA_WARN, 0, 0 },
+	{ "Surname", SG_V_TEXT, 1, 0, 0, 0, 40, NULL, 0, 0, SG_LA_WARN, 0, 0 },
 };
 static char *txt[] = { "txt" };
 
