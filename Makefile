@@ -180,6 +180,7 @@ check: all $(UNIT_BIN)
 	@BUILD=$(BUILD) tests/daemon/sftp
 	@BUILD=$(BUILD) tests/daemon/matrix
 	@BUILD=$(BUILD) tests/daemon/lifecycle
+	@BUILD=$(BUILD) tests/daemon/dpo
 	@BUILD=$(BUILD) tests/daemon/crash
 	@BUILD=$(BUILD) tests/daemon/crash --sftp
 	@BUILD=$(BUILD) tests/daemon/journal

@@ -48,7 +48,10 @@ struct ctl_client {
 	size_t			 len;
 	char			*reply;
 	int			 open_handles;
+	int			 pending;	/* answered later (GW_CTL_LATER) */
 };
+
+const char gw_ctl_later[] = "";
 
 static void
 ctl_maybe_free(struct gw_ctl *ctl)
@@ -137,11 +140,32 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	*nl = '\0';
 	if (nl > c->line && nl[-1] == '\r')
 		nl[-1] = '\0';
-	if ((text = c->ctl->fn(c->ctl->arg, c->line)) == NULL)
+	text = c->ctl->fn(c->ctl->arg, c->line, (struct gw_ctl_req *)c);
+	/* a request may carry a pupil's identifier (dsar): not kept */
+	explicit_bzero(c->line, sizeof(c->line));
+	if (text == GW_CTL_LATER) {
+		/* the answer follows a durable record: no timeout, and the
+		 * connection stays until gw_ctl_answer */
+		uv_read_stop((uv_stream_t *)&c->pipe);
+		uv_timer_stop(&c->timer);
+		c->pending = 1;
+		return;
+	}
+	if (text == NULL)
 		text = strdup("error: unknown request (the daemon answers "
 		    "\"status\", \"status json\", \"unban ADDRESS\", "
 		    "\"delete ID REASON\", \"suspend ID DAYS REASON\" and "
-		    "\"resume ID REASON\")\n");
+		    "\"resume ID REASON\", \"dsar KIND ID [json]\" and "
+		    "\"breach FROM TO [party P] [agreement A] [json]\")\n");
+	answer(c, text);
+}
+
+void
+gw_ctl_answer(struct gw_ctl_req *r, char *text)
+{
+	struct ctl_client *c = (struct ctl_client *)r;
+
+	c->pending = 0;
 	answer(c, text);
 }
 
@@ -283,6 +307,7 @@ gw_ctl_close(struct gw_ctl *ctl)
 	unlink(ctl->path);
 	/* connections still open (a status being written) end too */
 	for (c = ctl->clients; c != NULL; c = c->next)
-		client_close(c);
+		if (!c->pending)
+			client_close(c);
 	uv_close((uv_handle_t *)&ctl->srv, srv_closed);
 }

@@ -9,9 +9,17 @@
 
 #include "store/store.h"
 
+/* A request whose answer comes later. */
+struct gw_ctl_req;
 /* The answer to one request line (malloc'd text), or NULL when the
- * request is not known. */
-typedef char *(*gw_ctl_fn)(void *arg, const char *request);
+ * request is not known, or GW_CTL_LATER: gw_ctl_answer(req, text)
+ * follows (on the loop's thread; the connection waits for it, with no
+ * timeout, and outlives gw_ctl_close until then). */
+typedef char *(*gw_ctl_fn)(void *arg, const char *request,
+		    struct gw_ctl_req *req);
+extern const char gw_ctl_later[];
+#define GW_CTL_LATER	((char *)gw_ctl_later)
+void		 gw_ctl_answer(struct gw_ctl_req *, char *text);
 
 struct gw_ctl;
 struct gw_ctl	*gw_ctl_new(uv_loop_t *, const char *path, gw_ctl_fn,

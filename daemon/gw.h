@@ -39,11 +39,23 @@ struct gw_conf {
 };
 
 /* One recipient of a transfer. */
+/* A download or confirmation: when, over which front, from where (the
+ * first GW_ACTS_KEPT of each recipient are kept in memory, for the
+ * DPO's answers; the log holds every one). */
+#define GW_ACTS_KEPT	16
+struct gw_act {
+	int64_t		 at;		/* µs */
+	int		 confirm;
+	char		 front[8], addr[48];
+};
+
 struct gw_rcpt {
 	char		*party;
 	int64_t		 downloaded;	/* µs of the first download, 0 */
 	unsigned	 downloads;
 	int64_t		 confirmed;	/* µs, 0 */
+	struct gw_act	*acts;
+	unsigned	 nacts;
 };
 
 enum gw_state { GW_ACCEPTED, GW_REJECTED, GW_DELETED };
@@ -76,6 +88,12 @@ struct gw_xfer {
 	/* a correction: the transfer this one replaces (its RECEIVED says
 	 * so), and the one that replaced it; "" when none */
 	char		 supersedes[SG_ID_MAX], superseded_by[SG_ID_MAX];
+	/* the blind index (RECEIVED: subjects, subjects_key,
+	 * subjects_sha256): distinct data subjects, the index key's id,
+	 * the digest of index/<id>; "" when the flow indexes nothing */
+	uint64_t	 subjects;
+	char		 subjects_key[SG_BLIND_KEYID];
+	char		 subjects_sha256[65];
 };
 
 
@@ -128,6 +146,7 @@ struct gw {
 	struct sg_age_identity	*ids;		/* storage identity */
 	size_t			 nids;
 	struct sg_note_key	 signer;
+	struct sg_blind_key	 index_key;	/* the blind index's */
 	struct sg_bans		*bans;		/* per whole address */
 	struct sg_bans		*pair_bans;	/* per address and party */
 	struct sg_bans		*party_bans;	/* per party claimed */
@@ -294,10 +313,12 @@ int	gw_xfer_rename(struct gw *, const char *id, const char *name,
 	    gw_done_cb, void *arg);
 /* Writes a DOWNLOADED (from, bytes) or CONFIRMED record off the I/O
  * thread, applies it to the index and journals it; cb(arg, ok) follows
- * on the I/O thread once it is durable (or failed). -1: not queued. */
+ * on the I/O thread once it is durable (or failed). The record names the front
+ * and the client's address. -1: not queued. */
 typedef void (*gw_record_cb)(void *arg, int ok);
 int	gw_record(struct gw *, int type, const char *id, const char *party,
-	    uint64_t from, uint64_t bytes, gw_record_cb, void *arg);
+	    const char *front, const char *addr, uint64_t from,
+	    uint64_t bytes, gw_record_cb, void *arg);
 /* The transfers one connection or SFTP session has recorded a download
  * of: a download is recorded once per transfer per session (a download
  * manager's ranges, a client reopening a file), so the signed log
@@ -525,6 +546,21 @@ void	gw_peer_name(int fd, char *buf, size_t len);
  * -1 when it is not an IPv4 or IPv6 address. */
 int	gw_addr_name(const char *text, char *buf, size_t len);
 
+/* the data protection officer's answers (core/dpo.c) */
+typedef void (*gw_dpo_cb)(void *arg, char *text);
+#define GW_DPO_LATER	((char *)1)
+/* A subject access search for one identifier (kind "upn", "trn" or
+ * "uln"; a UPN's check letter is checked): the text (or JSON) answer.
+ * An invalid identifier is answered at once ("error: ..."); otherwise
+ * GW_DPO_LATER, and cb(arg, text) follows once the DSAR_QUERY record is
+ * durable (or an error if it cannot be written). NULL: out of memory. */
+char	*gw_dsar(struct gw *, const char *kind, const char *ident, int json,
+	    gw_dpo_cb cb, void *arg);
+/* What left the gateway in [from, to] (µs), for a recipient party and
+ * an agreement (NULL: any): the fields of a breach report. */
+char	*gw_breach(struct gw *, int64_t from, int64_t to, const char *party,
+	    const char *agreement, int json);
+
 /* journal (journal.c) */
 enum gw_event {
 	EV_STARTED, EV_STOPPING, EV_RELOADED, EV_RELOAD_FAILED,
@@ -532,7 +568,7 @@ enum gw_event {
 	EV_CONFIRMED, EV_DELETED, EV_AUTH_FAILED, EV_BANNED, EV_RECOVERY,
 	EV_STORE_FAILED, EV_LOG_FAILED, EV_QUARANTINED, EV_START_FAILED,
 	EV_PROTOCOL, EV_WEB_SESSION, EV_AGREEMENT_STATUS, EV_REVIEW_OVERDUE,
-	EV_FREQUENCY,
+	EV_FREQUENCY, EV_DPO_QUERY,
 	EV_NUM
 };
 /* One structured entry. Fields are "NAME=value" strings, NULL-ended;

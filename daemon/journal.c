@@ -44,6 +44,7 @@ static const char *const ids[EV_NUM] = {
 	[EV_AGREEMENT_STATUS]	= "d8f7c070d0644d40be392b0515433da2",
 	[EV_REVIEW_OVERDUE]	= "500daf5249f64c329e325df82cd23b8a",
 	[EV_FREQUENCY]		= "7c06d2a97db940c28a74592d51189e98",
+	[EV_DPO_QUERY]		= "ea4a148298c64aa7b76e42b60a4837a9",
 };
 
 const char *

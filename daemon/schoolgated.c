@@ -83,6 +83,26 @@ print_diag(const struct sg_diag *d)
 		fprintf(stderr, "schoolgated: %s\n", d->msgs[i]);
 }
 
+/* The blind index's key. A state made before the index had none: the
+ * first start makes it (0600, the daemon's own), and says so. */
+static int
+load_index_key(const char *dir, struct sg_blind_key *k, char err[SG_ERR_MAX])
+{
+	char path[4096];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/index.key", dir);
+	if (lstat(path, &st) != 0 && errno == ENOENT) {
+		if (sg_blind_key_new(path, err) != 0)
+			return sg_errf(err, "%s: there is no index key and none "
+			    "could be made (schoolgate keygen makes one): %s",
+			    path, err);
+		gw_journalf(EV_STARTED, LOG_NOTICE, NULL, "%s: a new blind index "
+		    "key was made (this state had none)", path);
+	}
+	return sg_blind_key_load(path, k, err);
+}
+
 /* Everything -t checks: the configuration, the daemon settings, the
  * TLS certificate and key, the gateway's keys. */
 static int
@@ -336,9 +356,77 @@ control_agreement(struct gw *g, const char *req)
 	return n < 0 ? NULL : out;
 }
 
-static char *
-on_control(void *arg, const char *req)
+static void
+dpo_answer(void *arg, char *text)
 {
+	gw_ctl_answer(arg, text);
+}
+
+/* "dsar KIND ID [json]" and "breach FROM TO [party P] [agreement A]
+ * [json]" (FROM and TO in seconds since the epoch: schoolgate(1) reads
+ * the dates people type). */
+static char *
+control_dpo(struct gw *g, const char *req, struct gw_ctl_req *later)
+{
+	char w[6][130], *out;
+	int n = 0, nw = 0, json = 0, i;
+	const char *p = req;
+
+	while (nw < 6 && sscanf(p, "%129s%n", w[nw], &n) == 1) {
+		if (strlen(w[nw]) >= 129)
+			return strdup("error: a word is too long\n");
+		p += n;
+		nw++;
+	}
+	while (*p == ' ')
+		p++;
+	if (*p != '\0')
+		return strdup("error: too many words\n");
+	if (nw > 0 && strcmp(w[nw - 1], "json") == 0) {
+		json = 1;
+		nw--;
+	}
+	if (strcmp(w[0], "dsar") == 0) {
+		if (nw != 3)
+			return strdup("error: usage: dsar upn|trn|uln ID "
+			    "[json]\n");
+		out = gw_dsar(g, w[1], w[2], json, dpo_answer, later);
+		OPENSSL_cleanse(w, sizeof(w));
+		return out == GW_DPO_LATER ? GW_CTL_LATER : out;
+	}
+	{
+		const char *party = NULL, *agr = NULL;
+		char *e1, *e2;
+		long long from, to;
+
+		if (nw < 3 || nw % 2 == 0)
+			goto usage;
+		from = strtoll(w[1], &e1, 10);
+		to = strtoll(w[2], &e2, 10);
+		if (*e1 != '\0' || *e2 != '\0' || from < 0 || to < from ||
+		    to > INT64_MAX / 1000000)
+			goto usage;
+		for (i = 3; i + 1 < nw + 1 && i < nw; i += 2) {
+			if (strcmp(w[i], "party") == 0)
+				party = w[i + 1];
+			else if (strcmp(w[i], "agreement") == 0)
+				agr = w[i + 1];
+			else
+				goto usage;
+		}
+		return gw_breach(g, (int64_t)from * 1000000,
+		    (int64_t)to * 1000000 + 999999, party, agr, json);
+	}
+usage:
+	return strdup("error: usage: breach FROM TO [party P] [agreement A] "
+	    "[json] (seconds since the epoch)\n");
+}
+
+static char *
+on_control(void *arg, const char *req, struct gw_ctl_req *later)
+{
+	if (strncmp(req, "dsar ", 5) == 0 || strncmp(req, "breach ", 7) == 0)
+		return control_dpo(arg, req, later);
 	if (strcmp(req, "status") == 0)
 		return status_text(arg, 0);
 	if (strcmp(req, "status json") == 0)
@@ -621,7 +709,7 @@ main(int argc, char **argv)
 	g->config_path = cpath;
 	{
 		const struct sg_daemon_conf *d = &g->conf->cfg->daemon;
-		static char sdir[4096], ldir[4096];
+		static char sdir[4096], ldir[4096], idir[4096];
 		int state;
 
 		snprintf(path, sizeof(path), "%s/storage.key", d->keys_dir);
@@ -630,6 +718,8 @@ main(int argc, char **argv)
 		g->nids = (size_t)n;
 		snprintf(path, sizeof(path), "%s/log-signing.key", d->keys_dir);
 		if (sg_signer_load(path, &g->signer, err) != 0)
+			goto fatal;
+		if (load_index_key(d->keys_dir, &g->index_key, err) != 0)
 			goto fatal;
 		if ((state = sg_open_dir(AT_FDCWD, d->state_dir, 1, 0700,
 		    err)) < 0)
@@ -642,6 +732,9 @@ main(int argc, char **argv)
 		snprintf(ldir, sizeof(ldir), "%s/log", d->state_dir);
 		g->vopts.store_dir = sdir;
 		g->vopts.log_dir = ldir;
+		snprintf(idir, sizeof(idir), "%s/index", d->state_dir);
+		g->vopts.index_dir = idir;
+		g->vopts.index_key = &g->index_key;
 		g->vopts.signer = &g->signer;
 		g->vopts.ids = g->ids;
 		g->vopts.nids = g->nids;
@@ -733,6 +826,7 @@ main(int argc, char **argv)
 	free(g->unauth.addr);
 	sg_identities_free(g->ids, g->nids);
 	OPENSSL_cleanse(&g->signer, sizeof(g->signer));
+	sg_blind_key_wipe(&g->index_key);
 	close(g->meta_dir);
 	gw_conf_unref(g->conf);
 	return dm.exit_code;

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "check/keyset.h"
+#include "store/blind.h"
 #include "base/pipe.h"
 #include "base/utf8.h"
 
@@ -53,6 +54,7 @@ struct sg_csvcheck {
 	int			*present;	/* column -> header field */
 	uint64_t		 key_code;	/* this row's key, 0: none */
 	unsigned long		 school;	/* sender's LAESTAB, 0: none */
+	struct sg_blind_set	*subjects;	/* the index's codes, or NULL */
 	int			 ended;		/* final checks ran */
 	struct parser		*ps;
 };
@@ -261,6 +263,23 @@ school_cell(struct sg_csvcheck *ck, const struct sg_column *col,
 		    idx == m->school_estab ? 4 : 1, want, what);
 }
 
+/* An identifier for the blind index: its exact code, kept until the
+ * holder of the index key hashes it at commit. */
+static void
+index_cell(struct sg_csvcheck *ck, const struct sg_column *col, const char *s,
+    size_t len)
+{
+	enum sg_blind_kind kind = col->type == SG_V_TRN ? SG_BLIND_TRN :
+	    col->type == SG_V_ULN ? SG_BLIND_ULN : SG_BLIND_UPN;
+	uint64_t code = sg_blind_code(kind, s, len);
+
+	if (code != 0 && sg_blind_set_add(ck->subjects, code) != 0) {
+		sg_report_add(ck->r, 0, ck->row, NULL, "resource.memory",
+		    "not enough memory to index the file's data subjects");
+		stop(ck);
+	}
+}
+
 static void
 cell(struct sg_csvcheck *ck, const struct sg_column *col, int is_key,
     const char *s, size_t len, int ascii)
@@ -384,6 +403,8 @@ cell(struct sg_csvcheck *ck, const struct sg_column *col, int is_key,
 	if (v != SG_INVALID && ck->school != 0 &&
 	    m->school_check != SG_SCHOOL_NONE)
 		school_cell(ck, col, s, len);
+	if (col->index && v != SG_INVALID && ck->subjects != NULL)
+		index_cell(ck, col, s, len);
 	if (is_key && v != SG_INVALID && col->type != SG_V_UPN &&
 	    col->type != SG_V_UPN_OR_TEMP && col->type != SG_V_TRN)
 		ck->key_code = sg_keyset_code_bytes(ck->keys, s, len);
@@ -826,6 +847,12 @@ void
 sg_csvcheck_school(struct sg_csvcheck *ck, unsigned long laestab)
 {
 	ck->school = laestab;
+}
+
+void
+sg_csvcheck_subjects(struct sg_csvcheck *ck, struct sg_blind_set *set)
+{
+	ck->subjects = set;
 }
 
 void

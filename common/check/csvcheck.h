@@ -37,6 +37,12 @@ struct sg_csvcheck *sg_csvcheck_new_threaded(const struct sg_manifest *,
  * LAESTAB) must be this school's. Before the first feed; 0: not
  * checked. */
 void		 sg_csvcheck_school(struct sg_csvcheck *, unsigned long laestab);
+/* Where the identifiers of columns marked `index` go (store/blind.h),
+ * as codes, row by row, on the checking thread; the set may be read once
+ * sg_csvcheck_finish() has returned. Before the first feed; NULL: not
+ * collected. */
+struct sg_blind_set;
+void		 sg_csvcheck_subjects(struct sg_csvcheck *, struct sg_blind_set *);
 /* 0 while checking goes on; -1 once it has stopped (a fatal error such as
  * broken quoting or an over-long field is in the report). Feeding after
  * a stop is harmless and ignored. */

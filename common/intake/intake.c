@@ -439,8 +439,10 @@ sg_intake_check(const struct sg_intake_opts *o, sg_src_fn src,
 	if (f->format == SG_FORMAT_CSV &&
 	    (c.ck = sg_csvcheck_new_threaded(&f->manifest, &c.r)) == NULL)
 		goto nomem;
-	if (c.ck != NULL)
+	if (c.ck != NULL) {
 		sg_csvcheck_school(c.ck, o->school);
+		sg_csvcheck_subjects(c.ck, o->subjects);
+	}
 	while (nfirst < SNIFF &&
 	    (n = src(src_arg, first + nfirst, SNIFF - nfirst)) != 0) {
 		if (n < 0) {

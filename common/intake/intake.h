@@ -21,6 +21,8 @@
 #include "check/report.h"
 #include "intake/zipin.h"
 
+struct sg_blind_set;
+
 struct sg_intake_opts {
 	const struct sg_flow	*flow;
 	const char		*passphrase;	/* ZIP password, may be NULL */
@@ -28,6 +30,9 @@ struct sg_intake_opts {
 	/* the sending school's LAESTAB, for a manifest's sender_school
 	 * check; 0: not checked */
 	unsigned long		 school;
+	/* where the identifiers of the manifest's `index` columns go, as
+	 * codes (store/blind.h); NULL: not collected */
+	struct sg_blind_set	*subjects;
 	/* the gateway's storage identity, for uploads sealed to it */
 	const struct sg_age_identity *ids;
 	size_t			 nids;

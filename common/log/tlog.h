@@ -50,7 +50,9 @@ enum sg_rec_type {
 	SG_REC_LOG_REPAIRED,
 	SG_REC_CONFIRMED,	/* a recipient confirmed receipt */
 	SG_REC_WITHDRAWN,	/* taken back by its sender, or an operator */
-	SG_REC_TYPE_MAX = SG_REC_WITHDRAWN
+	SG_REC_DSAR_QUERY,	/* a subject access search (a keyed hash,
+				   never the identifier) */
+	SG_REC_TYPE_MAX = SG_REC_DSAR_QUERY
 };
 
 const char	*sg_rec_type_name(int);

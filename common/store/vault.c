@@ -1,12 +1,15 @@
 /* vault: store + log, kept in agreement (see vault.h). */
 #include "store/vault.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/codec.h"
 
@@ -166,6 +169,7 @@ struct sg_vault {
 	struct sg_log		*log;
 	struct sg_objindex	*ix;
 	const struct sg_vault_opts *o;
+	int			 index;	/* index/, or -1 */
 	char			 err[SG_ERR_MAX];
 	int			 failed;
 };
@@ -317,6 +321,36 @@ out:
 	return rc;
 }
 
+/* An index file whose transfer the log never received (a crash between
+ * the two) is removed; a deleted transfer's file stays: that is the
+ * point of the index. Temporary files of an interrupted write go too. */
+static void
+sweep_index(struct sg_vault *v)
+{
+	struct dirent *e;
+	DIR *d;
+	int fd;
+
+	if ((fd = dup(v->index)) < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' && (e->d_name[1] == '\0' ||
+		    (e->d_name[1] == '.' && e->d_name[2] == '\0')))
+			continue;
+		if (sg_transfer_id_ok(e->d_name) &&
+		    (sg_objindex_get(v->ix, e->d_name, NULL) ||
+		    sg_objindex_deleted(v->ix, e->d_name)))
+			continue;
+		if (unlinkat(v->index, e->d_name, 0) == 0)
+			vnote(v, "index/%s: removed (no transfer of that id "
+			    "was received)", e->d_name);
+	}
+	closedir(d);
+}
+
 int
 sg_vault_open(const struct sg_vault_opts *o, struct sg_vault **out,
     char err[SG_ERR_MAX])
@@ -337,6 +371,7 @@ sg_vault_open(const struct sg_vault_opts *o, struct sg_vault **out,
 		return sg_errf(err, "out of memory");
 	}
 	v->o = o;
+	v->index = -1;
 	pthread_mutex_init(&v->mu, NULL);
 	memset(&lo, 0, sizeof(lo));
 	lo.dir = o->log_dir;
@@ -365,10 +400,18 @@ sg_vault_open(const struct sg_vault_opts *o, struct sg_vault **out,
 			goto bad;
 	if (reconcile(v, err) != 0)
 		goto bad;
+	if (o->index_dir != NULL && o->index_key != NULL) {
+		if ((v->index = sg_open_dir(AT_FDCWD, o->index_dir, o->create,
+		    0700, err)) < 0)
+			goto bad;
+		sweep_index(v);
+	}
 	free(rc);
 	*out = v;
 	return 0;
 bad:
+	if (v->index >= 0)
+		close(v->index);
 	free(rc);
 	if (v->log)
 		sg_log_close(v->log, NULL);
@@ -392,6 +435,8 @@ sg_vault_close(struct sg_vault *v, char err[SG_ERR_MAX])
 	if (v == NULL)
 		return 0;
 	rc = sg_log_close(v->log, err);
+	if (v->index >= 0)
+		close(v->index);
 	sg_store_close(v->st);
 	sg_objindex_free(v->ix);
 	pthread_mutex_destroy(&v->mu);
@@ -400,6 +445,37 @@ sg_vault_close(struct sg_vault *v, char err[SG_ERR_MAX])
 }
 
 
+
+int
+sg_vault_index_dir(const struct sg_vault *v)
+{
+	return v->index;
+}
+
+struct index_job {
+	struct sg_blind_set		*set;
+	const struct sg_blind_key	*key;
+	int				 dirfd;
+	const char			*id;
+	unsigned char			 digest[32];
+	uint64_t			 n;
+	int				 rc;
+	char				 err[SG_ERR_MAX];
+};
+
+static void *
+index_run(void *arg)
+{
+	struct index_job *j = arg;
+
+	if (sg_blind_set_finish(j->set, j->key, j->digest, &j->n) != 0)
+		j->rc = sg_errf(j->err, "not enough memory to index the "
+		    "file's data subjects");
+	else
+		j->rc = sg_blind_set_write(j->set, j->dirfd, j->id,
+		    j->key->id, j->err);
+	return NULL;
+}
 
 int
 sg_vault_put_begin(struct sg_vault *v, const unsigned char (*pks)[32],
@@ -414,9 +490,36 @@ sg_vault_put_commit(struct sg_vault *v, struct sg_store_seal *s,
     struct sg_put_result *res, char err[SG_ERR_MAX])
 {
 	struct sg_payload pl;
+	struct index_job j;
+	pthread_t th;
+	int threaded = 0, rc;
 
-	if (sg_store_seal_commit(s, id, res, err) != 0)
+	/* the index is made on a thread of its own while the object is
+	 * made durable (its fsync leaves the CPU idle) */
+	memset(&j, 0, sizeof(j));
+	if (m->subjects != NULL && v->index >= 0) {
+		j.set = m->subjects;
+		j.key = v->o->index_key;
+		j.dirfd = v->index;
+		j.id = id;
+		threaded = pthread_create(&th, NULL, index_run, &j) == 0;
+	}
+	rc = sg_store_seal_commit(s, id, res, err);
+	if (threaded)
+		pthread_join(th, NULL);
+	else if (j.set != NULL)
+		index_run(&j);
+	if (rc != 0) {
+		if (j.set != NULL && j.rc == 0)
+			unlinkat(v->index, id, 0);
 		return -1;
+	}
+	if (j.set != NULL && j.rc != 0) {
+		int shred;
+
+		sg_store_delete(v->st, id, &shred, NULL);
+		return sg_errf(err, "%s", j.err);
+	}
 	sg_payload_init(&pl);
 	if (m->agreement)
 		sg_payload_str(&pl, "agreement", m->agreement);
@@ -433,6 +536,11 @@ sg_vault_put_commit(struct sg_vault *v, struct sg_store_seal *s,
 		sg_payload_u64(&pl, "rows", m->rows);
 		sg_payload_str(&pl, "sender", m->sender);
 	}
+	if (j.set != NULL) {
+		sg_payload_u64(&pl, "subjects", j.n);
+		sg_payload_str(&pl, "subjects_key", j.key->id);
+		sg_payload_hex(&pl, "subjects_sha256", j.digest, 32);
+	}
 	if (m->supersedes != NULL && m->supersedes[0] != '\0')
 		sg_payload_str(&pl, "supersedes", m->supersedes);
 	if (sg_payload_end(&pl) != 0) {
@@ -441,6 +549,8 @@ sg_vault_put_commit(struct sg_vault *v, struct sg_store_seal *s,
 		int shred;
 
 		sg_store_delete(v->st, id, &shred, NULL);
+		if (j.set != NULL)
+			unlinkat(v->index, id, 0);
 		return sg_errf(err, "bad RECEIVED record (ids?)");
 	}
 	if (m->record != NULL)

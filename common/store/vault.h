@@ -14,6 +14,7 @@
 
 #include "store/store.h"
 #include "log/tlog.h"
+#include "store/blind.h"
 
 /* Objects by id, folded from the log's records. */
 struct sg_objindex;
@@ -37,6 +38,10 @@ struct sg_vault_opts {
 	size_t				 nids;
 	int				 create;
 	uint64_t			 checkpoint_every;
+	/* the blind index (store/blind.h): its directory and key; NULL:
+	 * no index is kept */
+	const char			*index_dir;
+	const struct sg_blind_key	*index_key;
 	void	(*note)(void *, const char *);
 	/* an object that failed its check at open, moved to quarantine
 	 * (also reported through note) */
@@ -70,6 +75,11 @@ struct sg_vault_meta {
 	uint64_t	 rows;
 	size_t		 npks;
 	const char	*supersedes;	/* the transfer this one replaces */
+	/* the identifiers of the rows (codes, not finished): hashed under
+	 * the index key and written to index/<id> while the object is
+	 * made durable, and named in the RECEIVED record (subjects,
+	 * subjects_key, subjects_sha256); NULL: the flow indexes nothing */
+	struct sg_blind_set *subjects;
 	struct sg_payload *record;	/* not NULL: the RECEIVED record
 					   written, copied here */
 };
@@ -78,6 +88,8 @@ int	sg_vault_put_begin(struct sg_vault *, const unsigned char (*pks)[32],
 int	sg_vault_put_commit(struct sg_vault *, struct sg_store_seal *,
 	    const struct sg_vault_meta *, const char *id, uint64_t *seq,
 	    struct sg_put_result *, char err[SG_ERR_MAX]);
+/* The index directory (opened at sg_vault_open), or -1 without one. */
+int	sg_vault_index_dir(const struct sg_vault *);
 /* Any other record (RELEASED, REJECTED, DOWNLOADED, CONFIRMED...),
  * durable on return 0. Thread-safe. */
 int	sg_vault_record(struct sg_vault *, int type, const struct sg_payload *,

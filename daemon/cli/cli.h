@@ -20,6 +20,8 @@ int	cmd_status(int, char **);
 int	cmd_unban(int, char **);
 int	cmd_transfer(int, char **);
 int	cmd_agreement(int, char **);
+int	cmd_dsar(int, char **);
+int	cmd_breach(int, char **);
 
 struct sg_config;
 /* Loads a configuration, printing every problem on stderr. */

@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <time.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,7 @@
 #include "policy/config.h"
 #include "store/store.h"
 
-#define MAX_ANSWER	(64 * 1024)
+#define MAX_ANSWER	(16 * 1024 * 1024)	/* a DPO's answer can be long */
 
 static int
 status_usage(void)
@@ -34,7 +35,13 @@ status_usage(void)
 	    "       schoolgate agreement suspend [--config DIR | --socket "
 	    "PATH] --days N --reason CODE ID\n"
 	    "       schoolgate agreement resume [--config DIR | --socket PATH] "
-	    "--reason CODE ID\n");
+	    "--reason CODE ID\n"
+	    "       schoolgate dsar [--config DIR | --socket PATH] (--upn X | "
+	    "--trn X | --uln X) [--json]\n"
+	    "       schoolgate breach [--config DIR | --socket PATH] --from T1 "
+	    "--to T2 [--party P] [--agreement A] [--json]\n"
+	    "       (X may be -: read from standard input, out of the process "
+	    "list; T is YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, UTC)\n");
 	return EXIT_TROUBLE;
 }
 
@@ -116,6 +123,13 @@ static const struct option ctl_opts[] = {
 	{ "json", no_argument, NULL, 'j' },
 	{ "reason", required_argument, NULL, 'r' },
 	{ "days", required_argument, NULL, 'd' },
+	{ "upn", required_argument, NULL, 'U' },
+	{ "trn", required_argument, NULL, 'T' },
+	{ "uln", required_argument, NULL, 'L' },
+	{ "from", required_argument, NULL, 'f' },
+	{ "to", required_argument, NULL, 't' },
+	{ "party", required_argument, NULL, 'p' },
+	{ "agreement", required_argument, NULL, 'a' },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -255,5 +269,135 @@ cmd_agreement(int argc, char **argv)
 	else
 		snprintf(req, sizeof(req), "suspend %s %s %s\n", argv[optind],
 		    days, reason);
+	return ask(dir, sock, req);
+}
+
+/* schoolgate dsar --upn X | --trn X | --uln X [--json]: a subject
+ * access search, answered by the daemon (the CLI never reads the index
+ * key); the daemon records it (DSAR_QUERY, a keyed hash). */
+int
+cmd_dsar(int argc, char **argv)
+{
+	const char *dir = NULL, *sock = NULL, *kind = NULL, *id = NULL;
+	char req[256], line[130];
+	int ch, json = 0, rc;
+	size_t i;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:s:j", ctl_opts, NULL)) != -1)
+		switch (ch) {
+		case 'c': dir = optarg; break;
+		case 's': sock = optarg; break;
+		case 'j': json = 1; break;
+		case 'U': case 'T': case 'L':
+			if (kind != NULL)
+				return status_usage();
+			kind = ch == 'U' ? "upn" : ch == 'T' ? "trn" : "uln";
+			id = optarg;
+			break;
+		default: return status_usage();
+		}
+	if (optind != argc || kind == NULL || (dir != NULL && sock != NULL))
+		return status_usage();
+	if (strcmp(id, "-") == 0) {
+		if (fgets(line, sizeof(line), stdin) == NULL) {
+			fprintf(stderr, "schoolgate: dsar: nothing on standard "
+			    "input\n");
+			return EXIT_TROUBLE;
+		}
+		line[strcspn(line, "\r\n")] = '\0';
+		id = line;
+	}
+	/* one word of letters, digits, '/' and '-' (a TRN may be written
+	 * "RP 99/12345": its spaces go) */
+	for (i = 0; id[i] != '\0'; i++)
+		if (i >= 32 || !strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "abcdefghijklmnopqrstuvwxyz0123456789/- ", id[i])) {
+			fprintf(stderr, "schoolgate: dsar: that is not a %s "
+			    "(letters and digits only)\n", kind);
+			return EXIT_TROUBLE;
+		}
+	{
+		char w[40];
+		size_t o = 0;
+
+		for (i = 0; id[i] != '\0'; i++)
+			if (id[i] != ' ')
+				w[o++] = id[i];
+		w[o] = '\0';
+		if (o == 0) {
+			fprintf(stderr, "schoolgate: dsar: the %s is empty\n",
+			    kind);
+			return EXIT_TROUBLE;
+		}
+		snprintf(req, sizeof(req), "dsar %s %s%s\n", kind, w,
+		    json ? " json" : "");
+		explicit_bzero(w, sizeof(w));
+	}
+	explicit_bzero(line, sizeof(line));
+	rc = ask(dir, sock, req);
+	explicit_bzero(req, sizeof(req));
+	return rc;
+}
+
+/* YYYY-MM-DD (the whole day: its start, or with end set its last
+ * second) or YYYY-MM-DDTHH:MM:SSZ, in UTC; -1 when neither. */
+static long long
+when(const char *s, int end)
+{
+	struct tm tm;
+	const char *e;
+
+	memset(&tm, 0, sizeof(tm));
+	if ((e = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm)) != NULL &&
+	    *e == '\0')
+		return (long long)timegm(&tm);
+	memset(&tm, 0, sizeof(tm));
+	if ((e = strptime(s, "%Y-%m-%d", &tm)) != NULL && *e == '\0')
+		return (long long)timegm(&tm) + (end ? 86399 : 0);
+	return -1;
+}
+
+/* schoolgate breach --from T1 --to T2 [--party P] [--agreement A]
+ * [--json]: what left the gateway in a window. */
+int
+cmd_breach(int argc, char **argv)
+{
+	const char *dir = NULL, *sock = NULL, *party = NULL, *agr = NULL;
+	const char *from = NULL, *to = NULL;
+	char req[512];
+	long long f, t;
+	int ch, json = 0;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:s:j", ctl_opts, NULL)) != -1)
+		switch (ch) {
+		case 'c': dir = optarg; break;
+		case 's': sock = optarg; break;
+		case 'j': json = 1; break;
+		case 'f': from = optarg; break;
+		case 't': to = optarg; break;
+		case 'p': party = optarg; break;
+		case 'a': agr = optarg; break;
+		default: return status_usage();
+		}
+	if (optind != argc || from == NULL || to == NULL ||
+	    (dir != NULL && sock != NULL))
+		return status_usage();
+	if ((f = when(from, 0)) < 0 || (t = when(to, 1)) < 0 || t < f) {
+		fprintf(stderr, "schoolgate: breach: --from and --to are dates "
+		    "(YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, UTC), --from "
+		    "first\n");
+		return EXIT_TROUBLE;
+	}
+	if ((party && (strlen(party) > 128 || strpbrk(party, " \n"))) ||
+	    (agr && (strlen(agr) > 128 || strpbrk(agr, " \n")))) {
+		fprintf(stderr, "schoolgate: breach: not a party or agreement "
+		    "id\n");
+		return EXIT_TROUBLE;
+	}
+	snprintf(req, sizeof(req), "breach %lld %lld%s%s%s%s%s\n", f, t,
+	    party ? " party " : "", party ? party : "", agr ? " agreement " :
+	    "", agr ? agr : "", json ? " json" : "");
 	return ask(dir, sock, req);
 }

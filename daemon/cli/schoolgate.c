@@ -52,6 +52,11 @@ usage(FILE *f)
 	    "                        --days N --reason CODE ID\n"
 	    "       schoolgate agreement resume [--config DIR | --socket PATH]\n"
 	    "                        --reason CODE ID\n"
+	    "       schoolgate dsar [--config DIR | --socket PATH]\n"
+	    "                        (--upn X | --trn X | --uln X) [--json]\n"
+	    "       schoolgate breach [--config DIR | --socket PATH]\n"
+	    "                        --from T1 --to T2 [--party P]\n"
+	    "                        [--agreement A] [--json]\n"
 	    "       schoolgate seal | open | log | store ...\n"
 	    "       schoolgate --version\n"
 	    "\n"
@@ -73,7 +78,13 @@ usage(FILE *f)
 	    "         suspend an agreement for N days (up to its\n"
 	    "         max_suspension_days), or lift a suspension, logged;\n"
 	    "         CODE: " SG_SUSPEND_REASONS "\n"
-	    "         (resume: " SG_RESUME_REASONS ").\n");
+	    "         (resume: " SG_RESUME_REASONS ").\n"
+	    "dsar     a subject access search: every transfer that held this\n"
+	    "         pupil or teacher, its recipients, downloads, deletion\n"
+	    "         and columns, from the blind index (recorded in the log;\n"
+	    "         X may be - to read it from standard input).\n"
+	    "breach   what left the gateway between two dates: transfers,\n"
+	    "         recipients, rows, data subjects, columns, downloads.\n");
 }
 
 struct sg_config *
@@ -706,6 +717,10 @@ main(int argc, char **argv)
 		return cmd_transfer(argc - 1, argv + 1);
 	if (strcmp(argv[1], "agreement") == 0)
 		return cmd_agreement(argc - 1, argv + 1);
+	if (strcmp(argv[1], "dsar") == 0)
+		return cmd_dsar(argc - 1, argv + 1);
+	if (strcmp(argv[1], "breach") == 0)
+		return cmd_breach(argc - 1, argv + 1);
 	if (strcmp(argv[1], "--version") == 0 ||
 	    strcmp(argv[1], "version") == 0) {
 		printf("schoolgate %s\n", SG_VERSION);

@@ -110,8 +110,10 @@ xfer_free(struct gw_xfer *x)
 {
 	size_t i;
 
-	for (i = 0; i < x->nrcpt; i++)
+	for (i = 0; i < x->nrcpt; i++) {
 		free(x->rcpt[i].party);
+		free(x->rcpt[i].acts);
+	}
 	free(x->rcpt);
 	free(x->agreement);
 	free(x->flow);
@@ -163,6 +165,25 @@ pget_u64(const char *pl, size_t n, const char *key)
 	return strtoull(v, NULL, 10);
 }
 
+/* A download or confirmation kept for the DPO's answers (the first
+ * GW_ACTS_KEPT; the log has them all). */
+static void
+act_keep(struct gw_rcpt *r, int confirm, const char *pl, size_t n, int64_t t)
+{
+	struct gw_act *a;
+
+	if (r->nacts >= GW_ACTS_KEPT)
+		return;
+	if (r->acts == NULL &&
+	    (r->acts = calloc(GW_ACTS_KEPT, sizeof(*r->acts))) == NULL)
+		return;
+	a = &r->acts[r->nacts++];
+	a->at = t;
+	a->confirm = confirm;
+	sg_payload_get(pl, n, "front", a->front, sizeof(a->front));
+	sg_payload_get(pl, n, "addr", a->addr, sizeof(a->addr));
+}
+
 void
 gw_xfer_apply(struct gw *g, int type, const char *pl, size_t n,
     int64_t t)
@@ -191,6 +212,11 @@ gw_xfer_apply(struct gw *g, int type, const char *pl, size_t n,
 			sg_payload_get(pl, n, "plain_sha256", x->plain_sha256,
 			    sizeof(x->plain_sha256));
 			/* a correction names the transfer it replaces */
+			x->subjects = pget_u64(pl, n, "subjects");
+			sg_payload_get(pl, n, "subjects_key", x->subjects_key,
+			    sizeof(x->subjects_key));
+			sg_payload_get(pl, n, "subjects_sha256",
+			    x->subjects_sha256, sizeof(x->subjects_sha256));
 			if (sg_payload_get(pl, n, "supersedes", x->supersedes,
 			    sizeof(x->supersedes)) == 0) {
 				struct gw_xfer *o = gw_xfer_find(g,
@@ -237,6 +263,7 @@ gw_xfer_apply(struct gw *g, int type, const char *pl, size_t n,
 					r->downloaded = t;
 				r->downloads++;
 			}
+			act_keep(r, type == SG_REC_CONFIRMED, pl, n, t);
 		}
 		free(s);
 		break;
@@ -1050,7 +1077,8 @@ rec_after(uv_work_t *w, int status)
 
 int
 gw_record(struct gw *g, int type, const char *id, const char *party,
-    uint64_t from, uint64_t bytes, gw_record_cb cb, void *arg)
+    const char *front, const char *addr, uint64_t from, uint64_t bytes,
+    gw_record_cb cb, void *arg)
 {
 	struct rec_work *r = calloc(1, sizeof(*r));
 
@@ -1063,10 +1091,14 @@ gw_record(struct gw *g, int type, const char *id, const char *party,
 	snprintf(r->id, sizeof(r->id), "%s", id);
 	snprintf(r->party, sizeof(r->party), "%s", party);
 	sg_payload_init(&r->pl);
+	if (addr != NULL && addr[0] != '\0')
+		sg_payload_str(&r->pl, "addr", addr);
 	if (type == SG_REC_DOWNLOADED) {
 		sg_payload_u64(&r->pl, "bytes", bytes);
 		sg_payload_u64(&r->pl, "from", from);
 	}
+	if (front != NULL)
+		sg_payload_str(&r->pl, "front", front);
 	sg_payload_str(&r->pl, "object", id);
 	sg_payload_str(&r->pl, "party", party);
 	if (sg_payload_end(&r->pl) != 0 ||

@@ -759,7 +759,8 @@ queue_record(struct conn *c, struct rec_wait *r, const char *id)
 	snprintf(r->id, sizeof(r->id), "%s", id);
 	c->st = ST_WORK;
 	c->refs++;
-	if (gw_record(c->front->g, r->type, id, c->party, r->off, r->end - r->off,
+	if (gw_record(c->front->g, r->type, id, c->party, "https", c->addr,
+	    r->off, r->end - r->off,
 	    rec_after, r) != 0) {
 		c->refs--;
 		free(r);

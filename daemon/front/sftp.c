@@ -1252,7 +1252,8 @@ wait_record(struct sftp *s, uint32_t id, int i, int type, const char *xid,
 	s->wait_h = i;
 	snprintf(s->wait_xid, sizeof(s->wait_xid), "%s", xid);
 	s->refs++;
-	if (gw_record(s->g, type, xid, s->party, 0, bytes, record_after, s) !=
+	if (gw_record(s->g, type, xid, s->party, "sftp", s->addr, 0, bytes,
+	    record_after, s) !=
 	    0) {
 		s->refs--;
 		s->wait = W_NONE;

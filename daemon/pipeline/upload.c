@@ -635,12 +635,27 @@ journal_verdict(struct gw_upload *u, int accepted)
 }
 
 
+/* Whether the flow's manifest marks a column for the blind index. */
+static int
+flow_indexes(const struct sg_flow *f)
+{
+	size_t i;
+
+	if (f->format != SG_FORMAT_CSV)
+		return 0;
+	for (i = 0; i < f->manifest.ncolumns; i++)
+		if (f->manifest.columns[i].index)
+			return 1;
+	return 0;
+}
+
 static void
 run_upload(struct gw_upload *u)
 {
 	struct gw *g = u->g;
 	struct sg_intake_opts io;
 	struct sg_store_seal *seal = NULL;
+	struct sg_blind_set *subjects = NULL;
 	struct sg_put_result pr;
 	struct sg_payload pl;
 	unsigned char (*pks)[32] = NULL;
@@ -668,8 +683,14 @@ run_upload(struct gw_upload *u)
 		fail(u, 503, "the store is unavailable: %s", err);
 		goto drain;
 	}
+	if (flow_indexes(u->flow) && (subjects = sg_blind_set_new()) == NULL) {
+		sg_store_seal_abort(seal);
+		fail(u, 503, "%s", "out of memory");
+		goto drain;
+	}
 	memset(&io, 0, sizeof(io));
 	io.flow = u->flow;
+	io.subjects = subjects;
 	io.passphrase = u->pass;
 	io.require_encryption = 1;
 	io.school = sg_party_laestab(u->party);
@@ -798,7 +819,7 @@ run_upload(struct gw_upload *u)
 		    .flow = u->flowid, .sender = u->party,
 		    .agreement_sha256 = u->agr->sha256,
 		    .rows = u->res.report.rows, .npks = npks, .record = &pl,
-		    .supersedes = u->supersedes };
+		    .supersedes = u->supersedes, .subjects = subjects };
 
 		/* frees seal whatever happens */
 		if (sg_vault_put_commit(g->vault, seal, &m, u->res.id, &seq,
@@ -847,6 +868,7 @@ drain:
 			;
 	}
 out:
+	sg_blind_set_free(subjects);
 	free(pks);
 }
 

@@ -1,0 +1,616 @@
+/*
+ * dpo: the data protection officer's answers, from the transfer index
+ * and the blind index (store/blind.h), without decrypting anything.
+ *
+ * - A subject access search: which transfers held this pupil or
+ *   teacher, under which agreement, sent to whom, downloaded when and
+ *   from where, deleted or withdrawn by which rule, with the manifest's
+ *   columns (the categories of data). The identifier is checked (a UPN's
+ *   check letter, a TRN's or ULN's digits), hashed under the index key
+ *   and never written anywhere; the search itself is a DSAR_QUERY record
+ *   (the keyed hash, never the value), durable before the answer goes
+ *   out, so the record of requests that data protection law asks for
+ *   exists.
+ * - A breach scope: what left the gateway in a window (released to or
+ *   downloaded by a party), with rows, distinct data subjects (across
+ *   the transfers: distinct index hashes), columns and special-category
+ *   columns, and each download by time, front and address.
+ *
+ * Both read the transfer index and the configuration in force on the I/O
+ * thread; a search opens one index file per indexed transfer (mapped,
+ * binary search).
+ */
+#include "gw.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "base/codec.h"
+#include "check/ident.h"
+#include "store/blind.h"
+
+static void
+stamp(int64_t us, char out[32])
+{
+	time_t t = (time_t)(us / 1000000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static json_t *
+jstamp(int64_t us)
+{
+	char b[32];
+
+	if (us == 0)
+		return json_null();
+	stamp(us, b);
+	return json_string(b);
+}
+
+static const char *
+party_name(const struct sg_config *cfg, const char *id)
+{
+	const struct sg_party *p = id ? sg_config_party(cfg, id) : NULL;
+
+	return p != NULL && p->name != NULL ? p->name : "";
+}
+
+/* The manifest's columns (the categories of data), from the
+ * configuration in force. */
+static json_t *
+columns_json(const struct sg_flow *f)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	if (f == NULL || f->format != SG_FORMAT_CSV)
+		return a;
+	for (i = 0; i < f->manifest.ncolumns; i++) {
+		const struct sg_column *c = &f->manifest.columns[i];
+
+		json_array_append_new(a, json_pack("{s:s, s:s, s:b}", "name",
+		    c->name, "type", sg_validator_name(c->type),
+		    "special_category", c->special_category));
+	}
+	return a;
+}
+
+/* One transfer as the DPO sees it. from/to (µs, 0: none) and party
+ * (NULL: all) limit the downloads listed (a breach window). */
+static json_t *
+xfer_json(struct gw *g, const struct gw_xfer *x, int64_t from, int64_t to,
+    const char *party)
+{
+	const struct sg_config *cfg = g->conf->cfg;
+	const struct sg_agreement *a = sg_config_agreement(cfg, x->agreement);
+	const struct sg_flow *f = a ? sg_agreement_flow(a, x->flow) : NULL;
+	json_t *j, *rs = json_array();
+	size_t i;
+	unsigned k;
+
+	for (i = 0; i < x->nrcpt; i++) {
+		const struct gw_rcpt *r = &x->rcpt[i];
+		json_t *acts = json_array();
+
+		if (party != NULL && strcmp(party, r->party) != 0)
+			continue;
+		for (k = 0; k < r->nacts; k++) {
+			const struct gw_act *t = &r->acts[k];
+
+			if ((from != 0 && t->at < from) || (to != 0 &&
+			    t->at > to))
+				continue;
+			json_array_append_new(acts, json_pack("{s:o, s:s, "
+			    "s:s, s:s}", "at", jstamp(t->at), "event",
+			    t->confirm ? "confirmed" : "downloaded", "front",
+			    t->front, "address", t->addr));
+		}
+		json_array_append_new(rs, json_pack("{s:s, s:s, s:o, s:I, "
+		    "s:o, s:o, s:b}", "party", r->party, "name",
+		    party_name(cfg, r->party), "released",
+		    jstamp(x->released_at), "downloads",
+		    (json_int_t)r->downloads, "confirmed",
+		    jstamp(r->confirmed), "events", acts, "events_complete",
+		    r->downloads + (r->confirmed != 0) <= r->nacts));
+	}
+	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:I, s:s, "
+	    "s:o, s:o}", "id", x->id, "agreement", x->agreement ?
+	    x->agreement : "", "agreement_title", a && a->title ? a->title :
+	    "", "flow", x->flow ? x->flow : "", "sender", x->sender ?
+	    x->sender : "", "sender_name", party_name(cfg, x->sender),
+	    "received", jstamp(x->received), "rows", (json_int_t)x->rows,
+	    "delivery", x->sealed ? "sealed" : "gateway", "recipients", rs,
+	    "columns", columns_json(f));
+	if (x->subjects_key[0] != '\0')
+		json_object_set_new(j, "subjects",
+		    json_integer((json_int_t)x->subjects));
+	json_object_set_new(j, "state", json_string(x->deleted_at ?
+	    "deleted" : "held"));
+	if (x->withdrawn_at != 0)
+		json_object_set_new(j, "withdrawn", json_pack("{s:o, s:s, "
+		    "s:s}", "at", jstamp(x->withdrawn_at), "by",
+		    x->withdrawn_by, "reason", x->withdrawn_reason));
+	if (x->deleted_at != 0)
+		json_object_set_new(j, "deleted", json_pack("{s:o, s:s}", "at",
+		    jstamp(x->deleted_at), "rule", x->delete_reason));
+	if (a == NULL || f == NULL)
+		json_object_set_new(j, "columns_note", json_string("the "
+		    "agreement or flow is no longer in the configuration: its "
+		    "columns are not known here (the RECEIVED record names "
+		    "the agreement file's SHA-256)"));
+	return j;
+}
+
+/* The text form of xfer_json, for a person at a terminal. */
+static void
+xfer_text(FILE *o, json_t *j)
+{
+	json_t *r, *e, *c;
+	size_t i, k;
+	const char *sep = "";
+
+	fprintf(o, "transfer %s\n", json_string_value(json_object_get(j,
+	    "id")));
+	fprintf(o, "  agreement   %s (%s)\n", json_string_value(
+	    json_object_get(j, "agreement")), json_string_value(
+	    json_object_get(j, "agreement_title")));
+	fprintf(o, "  flow        %s, sent by %s (%s)\n", json_string_value(
+	    json_object_get(j, "flow")), json_string_value(json_object_get(j,
+	    "sender")), json_string_value(json_object_get(j, "sender_name")));
+	fprintf(o, "  received    %s, %" JSON_INTEGER_FORMAT " row(s)",
+	    json_string_value(json_object_get(j, "received")),
+	    json_integer_value(json_object_get(j, "rows")));
+	if ((c = json_object_get(j, "subjects")) != NULL)
+		fprintf(o, ", %" JSON_INTEGER_FORMAT " data subject(s) "
+		    "indexed", json_integer_value(c));
+	fprintf(o, "; delivery %s\n", json_string_value(json_object_get(j,
+	    "delivery")));
+	json_array_foreach(json_object_get(j, "recipients"), i, r) {
+		fprintf(o, "  released    %s to %s (%s)\n",
+		    json_is_string(json_object_get(r, "released")) ?
+		    json_string_value(json_object_get(r, "released")) : "-",
+		    json_string_value(json_object_get(r, "party")),
+		    json_string_value(json_object_get(r, "name")));
+		json_array_foreach(json_object_get(r, "events"), k, e)
+			fprintf(o, "  %-11s %s by %s over %s from %s\n",
+			    json_string_value(json_object_get(e, "event")),
+			    json_string_value(json_object_get(e, "at")),
+			    json_string_value(json_object_get(r, "party")),
+			    json_string_value(json_object_get(e, "front")),
+			    json_string_value(json_object_get(e, "address")));
+		if (!json_is_true(json_object_get(r, "events_complete")))
+			fprintf(o, "  (%" JSON_INTEGER_FORMAT " download(s) in "
+			    "all: the transfer log lists every one)\n",
+			    json_integer_value(json_object_get(r,
+			    "downloads")));
+	}
+	if ((e = json_object_get(j, "withdrawn")) != NULL)
+		fprintf(o, "  withdrawn   %s by %s (%s)\n", json_string_value(
+		    json_object_get(e, "at")), json_string_value(
+		    json_object_get(e, "by")), json_string_value(
+		    json_object_get(e, "reason")));
+	if ((e = json_object_get(j, "deleted")) != NULL)
+		fprintf(o, "  deleted     %s (rule: %s)\n", json_string_value(
+		    json_object_get(e, "at")), json_string_value(
+		    json_object_get(e, "rule")));
+	else
+		fprintf(o, "  now         held by the gateway\n");
+	fprintf(o, "  columns     ");
+	json_array_foreach(json_object_get(j, "columns"), i, c) {
+		fprintf(o, "%s%s%s", sep, json_string_value(json_object_get(c,
+		    "name")), json_is_true(json_object_get(c,
+		    "special_category")) ? " (special category)" : "");
+		sep = ", ";
+	}
+	if ((c = json_object_get(j, "columns_note")) != NULL)
+		fprintf(o, "(%s)", json_string_value(c));
+	fprintf(o, "\n\n");
+}
+
+static char *
+dump(json_t *j)
+{
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER), *o;
+
+	if (s == NULL)
+		return NULL;
+	if (asprintf(&o, "%s\n", s) < 0)
+		o = NULL;
+	free(s);
+	return o;
+}
+
+/* --- subject access ----------------------------------------------- */
+
+struct dsar_wait {
+	char		*text;
+	gw_dpo_cb	 cb;
+	void		*arg;
+	int		 found;
+};
+
+static void
+dsar_logged(void *arg, int ok)
+{
+	struct dsar_wait *w = arg;
+	const char *fl[] = { "SCHOOLGATE_REASON=dsar", NULL };
+
+	if (ok) {
+		gw_journalf(EV_DPO_QUERY, LOG_NOTICE, fl, "a subject access "
+		    "search was made by the operator (%d transfer(s) "
+		    "found); the DSAR_QUERY record holds its keyed hash",
+		    w->found);
+		w->cb(w->arg, w->text);
+	} else {
+		free(w->text);
+		w->cb(w->arg, strdup("error: the search could not be "
+		    "recorded in the transfer log, so it is not answered; "
+		    "try again\n"));
+	}
+	free(w);
+}
+
+/* The normal form of a typed identifier, or -1 with why (the rule and
+ * the reason, never the value). */
+static int
+dsar_ident(const char *kind, const char *in, enum sg_blind_kind *k,
+    char norm[16], char *why, size_t cap)
+{
+	struct sg_why w = { 0 };
+	char trn[8];
+	size_t len = strlen(in);
+	int v;
+
+	if (strcmp(kind, "upn") == 0) {
+		*k = SG_BLIND_UPN;
+		/* a temporary UPN is an identifier too (FormerUPN) */
+		v = sg_upn_check(in, len, 1, NULL, SG_LA_OFF, &w);
+		if (v == SG_INVALID && len == 13) {
+			char up[14];
+			size_t i;
+
+			for (i = 0; i < 13; i++)
+				up[i] = (char)(in[i] >= 'a' && in[i] <= 'z' ?
+				    in[i] - 32 : in[i]);
+			up[13] = '\0';
+			v = sg_upn_check(up, 13, 1, NULL, SG_LA_OFF, &w);
+		}
+	} else if (strcmp(kind, "trn") == 0) {
+		*k = SG_BLIND_TRN;
+		v = sg_trn_check(in, len, 0, trn, &w);
+		if (v != SG_INVALID) {
+			in = trn;
+			len = 7;
+		}
+	} else if (strcmp(kind, "uln") == 0) {
+		*k = SG_BLIND_ULN;
+		v = sg_uln_check(in, len, &w);
+	} else {
+		snprintf(why, cap, "the kind of identifier is upn, trn or uln");
+		return -1;
+	}
+	if (v == SG_INVALID) {
+		snprintf(why, cap, "not a valid %s (%s: %s)", kind, w.rule ?
+		    w.rule : "format", w.msg);
+		return -1;
+	}
+	if (sg_blind_normalise(*k, in, len, norm, 16) != 0) {
+		snprintf(why, cap, "not a valid %s", kind);
+		return -1;
+	}
+	return 0;
+}
+
+char *
+gw_dsar(struct gw *g, const char *kind, const char *ident, int json,
+    gw_dpo_cb cb, void *arg)
+{
+	enum sg_blind_kind k;
+	struct sg_blind_file f;
+	struct sg_payload pl;
+	struct dsar_wait *w;
+	unsigned char h[SG_BLIND_LEN];
+	char norm[16], why[200], hx[2 * SG_BLIND_LEN + 1], err[SG_ERR_MAX];
+	char *out = NULL, *buf = NULL, first[32] = "";
+	json_t *hits = json_array(), *res, *other = json_array();
+	size_t i, searched = 0, unindexed = 0, blen = 0;
+	int dirfd = sg_vault_index_dir(g->vault), r;
+	FILE *o;
+
+	if (dsar_ident(kind, ident, &k, norm, why, sizeof(why)) != 0) {
+		json_decref(hits);
+		json_decref(other);
+		if (asprintf(&out, "error: %s; nothing was searched\n", why) <
+		    0)
+			return NULL;
+		return out;
+	}
+	sg_blind_hash(&g->index_key, k, norm, h);
+	OPENSSL_cleanse(norm, sizeof(norm));
+	sg_hex(h, SG_BLIND_LEN, hx);
+	for (i = 0; i < g->nxfers; i++) {
+		const struct gw_xfer *x = g->xfers[i];
+
+		if (x->state == GW_REJECTED)
+			continue;
+		if (x->subjects_key[0] == '\0') {
+			const struct sg_agreement *a = x->agreement ?
+			    sg_config_agreement(g->conf->cfg, x->agreement) :
+			    NULL;
+			const struct sg_flow *fl = a && x->flow ?
+			    sg_agreement_flow(a, x->flow) : NULL;
+
+			/* accepted before the index, on a flow that keys
+			 * its rows: it cannot be searched */
+			if (fl != NULL && fl->format == SG_FORMAT_CSV)
+				unindexed++;
+			continue;
+		}
+		if (first[0] == '\0')
+			stamp(x->received, first);
+		if (strcmp(x->subjects_key, g->index_key.id) != 0) {
+			json_array_append_new(other, json_string(x->id));
+			continue;
+		}
+		if (dirfd < 0 || sg_blind_file_open(dirfd, x->id, &f, err) !=
+		    0) {
+			json_array_append_new(other, json_string(x->id));
+			continue;
+		}
+		searched++;
+		r = sg_blind_file_find(&f, h);
+		sg_blind_file_close(&f);
+		if (r == 1)
+			json_array_append_new(hits, xfer_json(g, x, 0, 0,
+			    NULL));
+	}
+	res = json_pack("{s:{s:s, s:s, s:s}, s:I, s:I, s:o, s:o, s:o}",
+	    "query", "kind", kind, "subject", hx, "index_key",
+	    g->index_key.id, "searched", (json_int_t)searched, "unindexed",
+	    (json_int_t)unindexed, "not_searchable", other, "index_since",
+	    first[0] ? json_string(first) : json_null(), "transfers", hits);
+	if (json) {
+		out = dump(res);
+	} else if ((o = open_memstream(&buf, &blen)) != NULL) {
+		json_t *t;
+
+		fprintf(o, "subject access search: %s (keyed hash %s, index "
+		    "key %s)\n", kind, hx, g->index_key.id);
+		fprintf(o, "searched %zu indexed transfer(s)%s%s\n", searched,
+		    first[0] ? " received since " : "", first);
+		if (unindexed > 0)
+			fprintf(o, "not searched: %zu transfer(s) accepted "
+			    "before the index was kept\n", unindexed);
+		if (json_array_size(other) > 0)
+			fprintf(o, "not searched: %zu transfer(s) indexed under "
+			    "another key or whose index file is missing\n",
+			    json_array_size(other));
+		if (json_array_size(hits) == 0)
+			fprintf(o, "\nnot held: no indexed transfer holds this "
+			    "%s\n", kind);
+		else
+			fprintf(o, "\nheld in %zu transfer(s):\n\n",
+			    json_array_size(hits));
+		json_array_foreach(hits, i, t)
+			xfer_text(o, t);
+		if (fclose(o) == 0)
+			out = buf;
+		else
+			free(buf);
+	}
+	if (out == NULL) {
+		json_decref(res);
+		return NULL;
+	}
+	/* the record of the request: the keyed hash, never the value */
+	sg_payload_init(&pl);
+	sg_payload_str(&pl, "by", "operator");
+	sg_payload_u64(&pl, "found", json_array_size(hits));
+	sg_payload_str(&pl, "kind", kind);
+	sg_payload_u64(&pl, "searched", searched);
+	sg_payload_str(&pl, "subject", hx);
+	sg_payload_str(&pl, "subject_key", g->index_key.id);
+	if ((w = calloc(1, sizeof(*w))) == NULL || sg_payload_end(&pl) != 0) {
+		free(w);
+		free(out);
+		json_decref(res);
+		return strdup("error: the search could not be recorded; "
+		    "nothing is answered\n");
+	}
+	w->text = out;
+	w->cb = cb;
+	w->arg = arg;
+	w->found = (int)json_array_size(hits);
+	json_decref(res);
+	if (gw_log_note(g, SG_REC_DSAR_QUERY, &pl, dsar_logged, w) != 0) {
+		free(w->text);
+		free(w);
+		return strdup("error: the search could not be recorded; "
+		    "nothing is answered\n");
+	}
+	return GW_DPO_LATER;
+}
+
+/* --- breach scope ------------------------------------------------- */
+
+/* Whether x left the gateway for party (NULL: any) in [from, to]:
+ * released to it, or downloaded or confirmed by it, in the window. */
+static int
+left_in(const struct gw_xfer *x, int64_t from, int64_t to, const char *party)
+{
+	size_t i;
+	unsigned k;
+
+	for (i = 0; i < x->nrcpt; i++) {
+		const struct gw_rcpt *r = &x->rcpt[i];
+
+		if (party != NULL && strcmp(party, r->party) != 0)
+			continue;
+		if (x->released_at >= from && x->released_at <= to)
+			return 1;
+		for (k = 0; k < r->nacts; k++)
+			if (r->acts[k].at >= from && r->acts[k].at <= to)
+				return 1;
+	}
+	return 0;
+}
+
+char *
+gw_breach(struct gw *g, int64_t from, int64_t to, const char *party,
+    const char *agreement, int json)
+{
+	json_t *list = json_array(), *cols = json_object(), *special =
+	    json_object(), *rcpts = json_object(), *res, *t, *r, *e, *c;
+	struct sg_blind_file *files = NULL;
+	size_t i, k, n, nfiles = 0, unindexed = 0, blen = 0;
+	uint64_t rows = 0, downloads = 0, distinct = 0;
+	int dirfd = sg_vault_index_dir(g->vault), keys_differ = 0;
+	char *out = NULL, *buf = NULL, err[SG_ERR_MAX], a[32], b[32];
+	char keyid[SG_BLIND_KEYID] = "";
+	const char *name;
+	FILE *o;
+
+	for (i = 0; i < g->nxfers; i++) {
+		const struct gw_xfer *x = g->xfers[i];
+		struct sg_blind_file *nv;
+
+		if (x->state == GW_REJECTED || !x->released ||
+		    (agreement != NULL && (x->agreement == NULL ||
+		    strcmp(agreement, x->agreement) != 0)) ||
+		    !left_in(x, from, to, party))
+			continue;
+		t = xfer_json(g, x, from, to, party);
+		json_array_append_new(list, t);
+		rows += x->rows;
+		json_array_foreach(json_object_get(t, "recipients"), k, r) {
+			json_object_set_new(rcpts, json_string_value(
+			    json_object_get(r, "party")), json_true());
+			json_array_foreach(json_object_get(r, "events"), n, e)
+				if (strcmp(json_string_value(json_object_get(e,
+				    "event")), "downloaded") == 0)
+					downloads++;
+		}
+		json_array_foreach(json_object_get(t, "columns"), k, c) {
+			name = json_string_value(json_object_get(c, "name"));
+			json_object_set_new(cols, name, json_true());
+			if (json_is_true(json_object_get(c,
+			    "special_category")))
+				json_object_set_new(special, name, json_true());
+		}
+		if (x->subjects_key[0] == '\0' || dirfd < 0 ||
+		    (nv = realloc(files, (nfiles + 1) * sizeof(*files))) ==
+		    NULL) {
+			unindexed++;
+			continue;
+		}
+		files = nv;
+		if (sg_blind_file_open(dirfd, x->id, &files[nfiles], err) != 0) {
+			unindexed++;
+			continue;
+		}
+		if (keyid[0] != '\0' && strcmp(keyid, files[nfiles].keyid) != 0)
+			keys_differ = 1;
+		memcpy(keyid, files[nfiles].keyid, sizeof(keyid));
+		nfiles++;
+	}
+	/* data subjects across the transfers: distinct hashes (under one
+	 * key; under several, a pupil may count once per key) */
+	distinct = sg_blind_files_distinct(files, nfiles);
+	for (i = 0; i < nfiles; i++)
+		sg_blind_file_close(&files[i]);
+	free(files);
+	stamp(from, a);
+	stamp(to, b);
+	{
+		json_t *cl = json_array(), *sl = json_array(), *rl =
+		    json_array();
+		const char *kk;
+		json_t *v;
+
+		json_object_foreach(cols, kk, v)
+			json_array_append_new(cl, json_string(kk));
+		json_object_foreach(special, kk, v)
+			json_array_append_new(sl, json_string(kk));
+		json_object_foreach(rcpts, kk, v)
+			json_array_append_new(rl, json_string(kk));
+		res = json_pack("{s:s, s:s, s:o, s:o, s:I, s:o, s:I, s:I, "
+		    "s:I, s:b, s:o, s:o, s:I, s:o}", "from", a, "to", b,
+		    "party", party ? json_string(party) : json_null(),
+		    "agreement", agreement ? json_string(agreement) :
+		    json_null(), "transfers", (json_int_t)json_array_size(list),
+		    "recipients", rl, "rows", (json_int_t)rows,
+		    "data_subjects", (json_int_t)distinct,
+		    "transfers_not_indexed", (json_int_t)unindexed,
+		    "data_subjects_upper_bound", keys_differ || unindexed > 0,
+		    "columns", cl, "special_category_columns", sl,
+		    "downloads", (json_int_t)downloads, "detail", list);
+		json_incref(list);	/* "o" took the reference */
+	}
+	json_decref(cols);
+	json_decref(special);
+	json_decref(rcpts);
+	if (json)
+		out = dump(res);
+	else if ((o = open_memstream(&buf, &blen)) != NULL) {
+		const char *sep = "";
+
+		fprintf(o, "what left the gateway from %s to %s%s%s%s%s\n", a, b,
+		    party ? " for " : "", party ? party : "", agreement ?
+		    " under " : "", agreement ? agreement : "");
+		fprintf(o, "  transfers                 %zu\n",
+		    json_array_size(list));
+		fprintf(o, "  recipients                ");
+		json_array_foreach(json_object_get(res, "recipients"), i, e) {
+			fprintf(o, "%s%s", sep, json_string_value(e));
+			sep = ", ";
+		}
+		fprintf(o, "%s\n", *sep ? "" : "none");
+		fprintf(o, "  rows                      %" PRIu64 "\n", rows);
+		fprintf(o, "  data subjects (distinct)  %" PRIu64 "%s\n",
+		    distinct, unindexed ? " in indexed transfers; some "
+		    "transfers were not indexed: at most the rows" : "");
+		sep = "";
+		fprintf(o, "  columns                   ");
+		json_array_foreach(json_object_get(res, "columns"), i, e) {
+			fprintf(o, "%s%s", sep, json_string_value(e));
+			sep = ", ";
+		}
+		sep = "";
+		fprintf(o, "\n  special category columns  ");
+		json_array_foreach(json_object_get(res,
+		    "special_category_columns"), i, e) {
+			fprintf(o, "%s%s", sep, json_string_value(e));
+			sep = ", ";
+		}
+		fprintf(o, "%s\n", *sep ? "" : "none");
+		fprintf(o, "  downloads                 %" PRIu64 "\n\n",
+		    downloads);
+		json_array_foreach(list, i, t)
+			xfer_text(o, t);
+		if (fclose(o) == 0)
+			out = buf;
+		else
+			free(buf);
+	}
+	json_decref(res);
+	if (out != NULL) {
+		const char *fl[] = { "SCHOOLGATE_REASON=breach", NULL };
+
+		gw_journalf(EV_DPO_QUERY, LOG_NOTICE, fl, "a breach scope was "
+		    "asked for by the operator (%s to %s%s%s): %zu "
+		    "transfer(s)", a, b, party ? ", party " : "", party ?
+		    party : "", json_array_size(list));
+	}
+	json_decref(list);
+	return out;
+}
