@@ -88,9 +88,9 @@ struct gw_xfer {
 	/* a correction: the transfer this one replaces (its RECEIVED says
 	 * so), and the one that replaced it; "" when none */
 	char		 supersedes[SG_ID_MAX], superseded_by[SG_ID_MAX];
-	/* the blind index (RECEIVED: subjects, subjects_key,
+	/* the blind index (INDEXED: subjects, subjects_key,
 	 * subjects_sha256): distinct data subjects, the index key's id,
-	 * the digest of index/<id>; "" when the flow indexes nothing */
+	 * the digest of index/<id>; "" when not indexed */
 	uint64_t	 subjects;
 	char		 subjects_key[SG_BLIND_KEYID];
 	char		 subjects_sha256[65];
@@ -568,7 +568,7 @@ enum gw_event {
 	EV_CONFIRMED, EV_DELETED, EV_AUTH_FAILED, EV_BANNED, EV_RECOVERY,
 	EV_STORE_FAILED, EV_LOG_FAILED, EV_QUARANTINED, EV_START_FAILED,
 	EV_PROTOCOL, EV_WEB_SESSION, EV_AGREEMENT_STATUS, EV_REVIEW_OVERDUE,
-	EV_FREQUENCY, EV_DPO_QUERY,
+	EV_FREQUENCY, EV_DPO_QUERY, EV_INDEXED,
 	EV_NUM
 };
 /* One structured entry. Fields are "NAME=value" strings, NULL-ended;

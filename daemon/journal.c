@@ -45,6 +45,7 @@ static const char *const ids[EV_NUM] = {
 	[EV_REVIEW_OVERDUE]	= "500daf5249f64c329e325df82cd23b8a",
 	[EV_FREQUENCY]		= "7c06d2a97db940c28a74592d51189e98",
 	[EV_DPO_QUERY]		= "ea4a148298c64aa7b76e42b60a4837a9",
+	[EV_INDEXED]		= "18b60aaeb2cd4afeb1f66b0a6624bfde",
 };
 
 const char *

@@ -31,6 +31,7 @@ static const char *const type_names[] = {
 	NULL, "RECEIVED", "REJECTED", "RELEASED", "DOWNLOADED", "DELETED",
 	"AGREEMENT_STATUS", "CONFIG_LOADED", "KEY_ADDED", "QUARANTINED",
 	"LOG_REPAIRED", "CONFIRMED", "WITHDRAWN", "DSAR_QUERY",
+	"INDEXED",
 };
 
 const char *

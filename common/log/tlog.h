@@ -52,7 +52,8 @@ enum sg_rec_type {
 	SG_REC_WITHDRAWN,	/* taken back by its sender, or an operator */
 	SG_REC_DSAR_QUERY,	/* a subject access search (a keyed hash,
 				   never the identifier) */
-	SG_REC_TYPE_MAX = SG_REC_DSAR_QUERY
+	SG_REC_INDEXED,		/* a transfer's blind index, its digest */
+	SG_REC_TYPE_MAX = SG_REC_INDEXED
 };
 
 const char	*sg_rec_type_name(int);

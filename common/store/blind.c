@@ -4,12 +4,12 @@
 #include "store/blind.h"
 
 #define OPENSSL_SUPPRESS_DEPRECATED	/* SHA256_Init: see hmac_pre */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,11 +24,70 @@
 #define MAGIC		"SGB1"
 #define HEAD_LEN	(4 + 16 + 8)	/* magic, key id, count (LE) */
 
+/*
+ * Memory. Page faults are dear on the machines we run on (about 12 µs a
+ * page on the development VM: more than hashing the 512 codes a page
+ * holds), so the large arrays are mapped with their pages populated in
+ * one call: the codes in chunks of CHUNK (the first one, for the many
+ * small files, grown with realloc), the hashes and the index file's
+ * bytes in one mapping each.
+ */
+#define CHUNK_BITS	17
+#define CHUNK		((size_t)1 << CHUNK_BITS)	/* codes: 1 MiB */
+#define BIG		((size_t)1 << 20)
+
 struct sg_blind_set {
-	uint64_t	 *code;			/* as added */
-	unsigned char	(*h)[SG_BLIND_LEN];	/* finished */
-	size_t		  n, cap;
+	uint64_t	**chunk;		/* codes, as added */
+	size_t		  nchunk, cap0;		/* cap0: chunk 0's */
+	unsigned char	 *buf;			/* finished: the index file */
+	size_t		  buflen;
+	unsigned char	(*h)[SG_BLIND_LEN];	/* in it, after its header */
+	size_t		  n;
 };
+
+static void *
+big_alloc(size_t len)
+{
+	void *p;
+
+	if (len < BIG)
+		return malloc(len ? len : 1);
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+	    MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void
+big_free(void *p, size_t len)
+{
+	if (p == NULL)
+		return;
+	if (len < BIG)
+		free(p);
+	else
+		munmap(p, len);
+}
+
+static inline uint64_t
+code_at(const struct sg_blind_set *s, size_t j)
+{
+	return s->chunk[j >> CHUNK_BITS][j & (CHUNK - 1)];
+}
+
+static void
+codes_free(struct sg_blind_set *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nchunk; i++)
+		if (i == 0)
+			free(s->chunk[0]);
+		else
+			big_free(s->chunk[i], CHUNK * sizeof(uint64_t));
+	free(s->chunk);
+	s->chunk = NULL;
+	s->nchunk = s->cap0 = 0;
+}
 
 static void
 key_id(struct sg_blind_key *k)
@@ -109,10 +168,15 @@ sg_blind_normalise(enum sg_blind_kind kind, const char *s, size_t len,
 		unsigned char c = (unsigned char)s[i];
 
 		if (kind == SG_BLIND_UPN) {
-			if (!isalnum(c) || o == want)
+			/* ASCII, not the locale's classes: this runs for
+			 * every row on the checking thread */
+			if (c >= 'a' && c <= 'z')
+				c = (unsigned char)(c - 'a' + 'A');
+			if (!((c >= 'A' && c <= 'Z') || (c >= '0' &&
+			    c <= '9')) || o == want)
 				return -1;
-			out[o++] = (char)toupper(c);
-		} else if (isdigit(c)) {
+			out[o++] = (char)c;
+		} else if (c >= '0' && c <= '9') {
 			if (o == want)
 				return -1;
 			out[o++] = (char)c;
@@ -205,28 +269,54 @@ sg_blind_code(enum sg_blind_kind kind, const char *s, size_t len)
 {
 	char n[16];
 	uint64_t v = 0;
-	int i, last;
+	unsigned c;
+	int i;
 
+	/* the usual case first, in one pass (this runs for every row on
+	 * the checking thread): a UPN of 13 characters, a letter, eleven
+	 * digits, a digit or letter, in either case */
+	if (kind == SG_BLIND_UPN && len == 13) {
+		c = (unsigned char)s[0] & ~0x20u;
+		if (c < 'A' || c > 'Z')
+			return 0;
+		for (i = 1; i < 12; i++) {
+			if ((unsigned)(s[i] - '0') > 9)
+				return 0;
+			v = v * 10 + (uint64_t)(s[i] - '0');
+		}
+		if ((unsigned)(s[12] - '0') <= 9)
+			i = s[12] - '0';
+		else if (((unsigned char)s[12] & ~0x20u) - 'A' < 26)
+			i = (int)(((unsigned char)s[12] & ~0x20u) - 'A') + 10;
+		else
+			return 0;
+		return (UINT64_C(1) << 62) | (((uint64_t)(c - 'A') * E11 + v) *
+		    36 + (uint64_t)i);
+	}
 	if (sg_blind_normalise(kind, s, len, n, sizeof(n)) != 0)
 		return 0;
 	switch (kind) {
 	case SG_BLIND_UPN:
-		if (n[0] < 'A' || n[0] > 'Z')
-			return 0;
-		for (i = 1; i < 12; i++) {
-			if (n[i] < '0' || n[i] > '9')
-				return 0;
-			v = v * 10 + (uint64_t)(n[i] - '0');
-		}
-		last = n[12] >= '0' && n[12] <= '9' ? n[12] - '0' :
-		    n[12] - 'A' + 10;
-		v = ((uint64_t)(n[0] - 'A') * E11 + v) * 36 + (uint64_t)last;
-		return (UINT64_C(1) << 62) | v;
+		return 0;	/* a UPN is 13 characters: above */
 	case SG_BLIND_TRN:
 	case SG_BLIND_ULN:
 		for (i = 0; n[i] != '\0'; i++)
 			v = v * 10 + (uint64_t)(n[i] - '0');
 		return ((uint64_t)(kind + 1) << 62) | v;
+	}
+	return 0;
+}
+
+/* Whether a code decodes (the set takes no other). */
+static inline int
+code_ok(uint64_t code)
+{
+	uint64_t v = CODE_VAL(code);
+
+	switch (CODE_KIND(code)) {
+	case 1: return v < 26 * E11 * 36;
+	case 2: return v < UINT64_C(10000000);
+	case 3: return v < UINT64_C(10000000000);
 	}
 	return 0;
 }
@@ -237,10 +327,10 @@ sg_blind_decode(uint64_t code, char out[16])
 	uint64_t v = CODE_VAL(code);
 	int i, last;
 
+	if (!code_ok(code))
+		return -1;
 	switch (CODE_KIND(code)) {
 	case 1:
-		if (v >= 26 * E11 * 36)
-			return -1;
 		last = (int)(v % 36);
 		v /= 36;
 		out[12] = (char)(last < 10 ? '0' + last : 'A' + last - 10);
@@ -251,9 +341,6 @@ sg_blind_decode(uint64_t code, char out[16])
 		return SG_BLIND_UPN;
 	case 2:
 	case 3:
-		if (v >= (CODE_KIND(code) == 2 ? UINT64_C(10000000) :
-		    UINT64_C(10000000000)))
-			return -1;
 		for (i = CODE_KIND(code) == 2 ? 6 : 9; i >= 0; i--, v /= 10)
 			out[i] = (char)('0' + v % 10);
 		out[CODE_KIND(code) == 2 ? 7 : 10] = '\0';
@@ -271,17 +358,39 @@ sg_blind_set_new(void)
 int
 sg_blind_set_add(struct sg_blind_set *s, uint64_t code)
 {
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 4096;
-		void *nv;
+	size_t i = s->n & (CHUNK - 1);
+	void *nv;
 
-		if (s->h != NULL || cap > SIZE_MAX / SG_BLIND_LEN ||
-		    (nv = realloc(s->code, cap * sizeof(uint64_t))) == NULL)
+	if (!code_ok(code))
+		return 0;	/* not an identifier: nothing to index */
+	if (s->buf != NULL)
+		return -1;
+	if (s->nchunk == 0 || (s->nchunk == 1 && i == s->cap0 && i != 0)) {
+		/* chunk 0 grows to CHUNK codes */
+		size_t cap = s->cap0 ? s->cap0 * 2 : 1024;
+
+		if (s->nchunk == 0 && (s->chunk = calloc(1,
+		    sizeof(*s->chunk))) == NULL)
 			return -1;
-		s->code = nv;
-		s->cap = cap;
+		if ((nv = realloc(s->chunk[0], cap * sizeof(uint64_t))) ==
+		    NULL)
+			return -1;
+		s->chunk[0] = nv;
+		s->nchunk = 1;
+		s->cap0 = cap;
+	} else if (i == 0 && s->n > 0) {
+		/* a full chunk: the next, mapped */
+		if ((nv = realloc(s->chunk, (s->nchunk + 1) *
+		    sizeof(*s->chunk))) == NULL)
+			return -1;
+		s->chunk = nv;
+		if ((s->chunk[s->nchunk] = big_alloc(CHUNK *
+		    sizeof(uint64_t))) == NULL)
+			return -1;
+		s->nchunk++;
 	}
-	s->code[s->n++] = code;
+	s->chunk[s->nchunk - 1][i] = code;
+	s->n++;
 	return 0;
 }
 
@@ -291,105 +400,224 @@ sg_blind_set_count(const struct sg_blind_set *s)
 	return s->n;
 }
 
-static int
-cmp(const void *a, const void *b)
+/*
+ * Finishing a set: hash, sort, drop repeats. The hashes are uniform, so
+ * a counting sort on their first `bits` bits (about 8 hashes a bucket)
+ * leaves buckets small enough for insertion sort. Two threads share the
+ * work: each hashes and counts half the codes, scatters its half, and
+ * sorts half the buckets; then one pass drops repeats and makes the
+ * digest. About 32 bytes a row while it runs (the hashes, and the
+ * sorted copy with the index file's header in front of it).
+ */
+struct fin {
+	const struct sg_blind_set	*s;
+	const struct hmac_pre		*p;
+	unsigned char			(*h)[SG_BLIND_LEN];	/* by code */
+	unsigned char			(*o)[SG_BLIND_LEN];	/* sorted */
+	uint32_t			*cnt[2];	/* per half, per bucket */
+	size_t				 nb, lo[3];	/* buckets, halves */
+	int				 bits;
+};
+
+static inline size_t
+bucket(const unsigned char *h, int bits)
 {
-	return memcmp(a, b, SG_BLIND_LEN);
+	return ((size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 |
+	    h[3]) >> (32 - bits);
+}
+
+static inline uint64_t
+be64(const unsigned char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return __builtin_bswap64(v);
+}
+
+static inline int
+less(const unsigned char *a, const unsigned char *b)
+{
+	uint64_t x = be64(a), y = be64(b);
+
+	return x < y || (x == y && be64(a + 8) < be64(b + 8));
+}
+
+/* half i: hash and count its codes (a code that does not decode, which
+ * the checker never adds, is hashed as nothing and dropped later) */
+static void
+fin_hash(struct fin *f, int i)
+{
+	char norm[16];
+	size_t j;
+	int kind;
+
+	for (j = f->lo[i]; j < f->lo[i + 1]; j++) {
+		if ((kind = sg_blind_decode(code_at(f->s, j), norm)) < 0)
+			continue;	/* not added: see code_ok */
+		hmac_one(f->p, (enum sg_blind_kind)kind, norm, f->h[j]);
+		f->cnt[i][bucket(f->h[j], f->bits)]++;
+	}
+	OPENSSL_cleanse(norm, sizeof(norm));
+}
+
+/* half i: scatter (cnt[i] holds its start in each bucket) */
+static void
+fin_scatter(struct fin *f, int i)
+{
+	size_t j;
+
+	for (j = f->lo[i]; j < f->lo[i + 1]; j++)
+		if (code_ok(code_at(f->s, j)))
+			memcpy(f->o[f->cnt[i][bucket(f->h[j], f->bits)]++],
+			    f->h[j], SG_BLIND_LEN);
+}
+
+/* buckets [b0, b1): cnt[1][b] is now the end of bucket b, and bucket b
+ * starts where b - 1 ends */
+static void
+fin_sort(struct fin *f, size_t b0, size_t b1)
+{
+	unsigned char t[SG_BLIND_LEN];
+	size_t b, i, j, start;
+
+	for (b = b0; b < b1; b++) {
+		start = b ? f->cnt[1][b - 1] : 0;
+		for (i = start + 1; i < f->cnt[1][b]; i++) {
+			if (!less(f->o[i], f->o[i - 1]))
+				continue;
+			memcpy(t, f->o[i], SG_BLIND_LEN);
+			for (j = i; j > start && less(t, f->o[j - 1]); j--)
+				memcpy(f->o[j], f->o[j - 1], SG_BLIND_LEN);
+			memcpy(f->o[j], t, SG_BLIND_LEN);
+		}
+	}
+}
+
+struct fin_job {
+	struct fin	*f;
+	int		 step;
+};
+
+static void *
+fin_step(void *arg)
+{
+	struct fin_job *j = arg;
+
+	if (j->step == 0)
+		fin_hash(j->f, 1);
+	else if (j->step == 1)
+		fin_scatter(j->f, 1);
+	else
+		fin_sort(j->f, j->f->nb / 2, j->f->nb);
+	return NULL;
+}
+
+/* step on the second thread while the caller does its own half; run in
+ * turn when no thread can be had */
+static void
+fin_both(struct fin *f, int step)
+{
+	struct fin_job j = { f, step };
+	pthread_t th;
+	int threaded = f->lo[2] > 65536 &&
+	    pthread_create(&th, NULL, fin_step, &j) == 0;
+
+	if (step == 0)
+		fin_hash(f, 0);
+	else if (step == 1)
+		fin_scatter(f, 0);
+	else
+		fin_sort(f, 0, f->nb / 2);
+	if (threaded)
+		pthread_join(th, NULL);
+	else
+		fin_step(&j);
 }
 
 int
 sg_blind_set_finish(struct sg_blind_set *s, const struct sg_blind_key *k,
     unsigned char digest[32], uint64_t *distinct)
 {
-	/* the hashes are uniform: a counting sort on the first two bytes,
-	 * then each bucket (about n / 65536 hashes) sorted on its own */
-	enum { B = 65536 };
-	unsigned char (*h)[SG_BLIND_LEN] = NULL, (*o)[SG_BLIND_LEN] = NULL;
-	size_t *at = NULL, i, n = 0, d = 0, b;
+	struct fin f;
 	struct hmac_pre p;
-	char norm[16];
+	size_t b, i, d = 0, sum = 0, c, hlen = 0;
 	unsigned int l = 0;
-	int kind;
+	int rc = -1;
 
-	if (s->h != NULL)
-		return -1;	/* finished already */
-	if (s->n > 0 && ((h = malloc(s->n * SG_BLIND_LEN)) == NULL ||
-	    (at = calloc(B + 1, sizeof(*at))) == NULL)) {
-		free(h);
-		return -1;
-	}
+	if (s->buf != NULL || s->n >= UINT32_MAX)
+		return -1;	/* finished already, or too many for 32-bit counts */
+	memset(&f, 0, sizeof(f));
+	f.s = s;
+	f.p = &p;
+	for (f.bits = 8; f.bits < 24 && ((size_t)32 << f.bits) < s->n; f.bits++)
+		;
+	f.nb = (size_t)1 << f.bits;
+	f.lo[0] = 0;
+	f.lo[1] = s->n / 2;
+	f.lo[2] = s->n;
+	s->buflen = HEAD_LEN + s->n * SG_BLIND_LEN;
+	hlen = s->n * SG_BLIND_LEN;
+	if ((f.h = big_alloc(hlen)) == NULL ||
+	    (s->buf = big_alloc(s->buflen)) == NULL ||
+	    (f.cnt[0] = calloc(f.nb, sizeof(uint32_t))) == NULL ||
+	    (f.cnt[1] = calloc(f.nb, sizeof(uint32_t))) == NULL)
+		goto out;
+	f.o = (unsigned char (*)[SG_BLIND_LEN])(s->buf + HEAD_LEN);
 	hmac_pre(k, &p);
-	for (i = 0; i < s->n; i++) {
-		if ((kind = sg_blind_decode(s->code[i], norm)) < 0)
-			continue;
-		hmac_one(&p, (enum sg_blind_kind)kind, norm, h[n]);
-		at[(size_t)h[n][0] << 8 | h[n][1]]++;
-		n++;
-	}
+	fin_both(&f, 0);
 	OPENSSL_cleanse(&p, sizeof(p));
-	OPENSSL_cleanse(norm, sizeof(norm));
-	free(s->code);
-	s->code = NULL;
-	if (n > 0) {
-		size_t sum = 0, c;
-
-		if ((o = malloc(n * SG_BLIND_LEN)) == NULL) {
-			free(h);
-			free(at);
-			s->n = s->cap = 0;
-			return -1;
-		}
-		for (b = 0; b < B; b++) {
-			c = at[b];
-			at[b] = sum;
-			sum += c;
-		}
-		at[B] = sum;
-		for (i = 0; i < n; i++) {
-			b = (size_t)h[i][0] << 8 | h[i][1];
-			memcpy(o[at[b]++], h[i], SG_BLIND_LEN);
-		}
-		free(h);
-		/* at[b] is now the end of bucket b */
-		for (b = 0, i = 0; b < B; i = at[b++])
-			if (at[b] - i > 1)
-				qsort(o[i], at[b] - i, SG_BLIND_LEN, cmp);
-		for (i = 0; i < n; i++)
-			if (d == 0 || memcmp(o[d - 1], o[i], SG_BLIND_LEN) != 0)
-				memmove(o[d++], o[i], SG_BLIND_LEN);
+	/* each half's start in each bucket: half 0's part, then half 1's */
+	for (b = 0; b < f.nb; b++) {
+		c = f.cnt[0][b];
+		f.cnt[0][b] = (uint32_t)sum;
+		sum += c;
+		c = f.cnt[1][b];
+		f.cnt[1][b] = (uint32_t)sum;
+		sum += c;
 	}
-	free(at);
-	s->h = o;
+	fin_both(&f, 1);
+	/* now cnt[1][b] is the end of bucket b */
+	fin_both(&f, 2);
+	for (i = 0; i < sum; i++)
+		if (d == 0 || memcmp(f.o[d - 1], f.o[i], SG_BLIND_LEN) != 0)
+			memmove(f.o[d++], f.o[i], SG_BLIND_LEN);
+	codes_free(s);
+	s->h = f.o;
 	s->n = d;
-	s->cap = 0;
-	EVP_Digest(o ? (const void *)o : (const void *)"", d * SG_BLIND_LEN,
+	EVP_Digest(d ? (const void *)f.o : (const void *)"", d * SG_BLIND_LEN,
 	    digest, &l, EVP_sha256(), NULL);
 	*distinct = d;
-	return 0;
+	rc = 0;
+out:
+	if (rc != 0) {
+		big_free(s->buf, s->buflen);
+		s->buf = NULL;
+	}
+	big_free(f.h, hlen);
+	free(f.cnt[0]);
+	free(f.cnt[1]);
+	return rc;
 }
 
 int
 sg_blind_set_write(const struct sg_blind_set *s, int dirfd, const char *id,
     const char keyid[SG_BLIND_KEYID], char err[SG_ERR_MAX])
 {
-	size_t len = HEAD_LEN + s->n * SG_BLIND_LEN;
-	unsigned char *buf;
 	uint64_t n = s->n;
-	int i, rc;
+	int i;
 
 	if (!sg_transfer_id_ok(id) || strlen(keyid) != 16)
 		return sg_errf(err, "index: bad transfer or key id");
-	if ((buf = malloc(len)) == NULL)
-		return sg_errf(err, "index: out of memory");
-	memcpy(buf, MAGIC, 4);
-	memcpy(buf + 4, keyid, 16);
+	if (s->buf == NULL)
+		return sg_errf(err, "index: the set is not finished");
+	/* the header goes in front of the sorted hashes, in place */
+	memcpy(s->buf, MAGIC, 4);
+	memcpy(s->buf + 4, keyid, 16);
 	for (i = 0; i < 8; i++)
-		buf[20 + i] = (unsigned char)(n >> (8 * i));
-	if (s->n)
-		memcpy(buf + HEAD_LEN, s->h, s->n * SG_BLIND_LEN);
-	rc = sg_durable_file(dirfd, id, buf, len, 0600, err);
-	free(buf);
-	return rc;
+		s->buf[20 + i] = (unsigned char)(n >> (8 * i));
+	return sg_durable_file(dirfd, id, s->buf, HEAD_LEN + s->n *
+	    SG_BLIND_LEN, 0600, err);
 }
 
 void
@@ -397,8 +625,8 @@ sg_blind_set_free(struct sg_blind_set *s)
 {
 	if (s == NULL)
 		return;
-	free(s->code);
-	free(s->h);
+	codes_free(s);
+	big_free(s->buf, s->buflen);
 	free(s);
 }
 

@@ -452,29 +452,33 @@ sg_vault_index_dir(const struct sg_vault *v)
 	return v->index;
 }
 
-struct index_job {
-	struct sg_blind_set		*set;
-	const struct sg_blind_key	*key;
-	int				 dirfd;
-	const char			*id;
-	unsigned char			 digest[32];
-	uint64_t			 n;
-	int				 rc;
-	char				 err[SG_ERR_MAX];
-};
-
-static void *
-index_run(void *arg)
+int
+sg_vault_index(struct sg_vault *v, const char *id, struct sg_blind_set *set,
+    struct sg_payload *pl, uint64_t *seq, char err[SG_ERR_MAX])
 {
-	struct index_job *j = arg;
+	unsigned char digest[32];
+	uint64_t n;
 
-	if (sg_blind_set_finish(j->set, j->key, j->digest, &j->n) != 0)
-		j->rc = sg_errf(j->err, "not enough memory to index the "
-		    "file's data subjects");
-	else
-		j->rc = sg_blind_set_write(j->set, j->dirfd, j->id,
-		    j->key->id, j->err);
-	return NULL;
+	if (v->index < 0 || v->o->index_key == NULL)
+		return sg_errf(err, "no index is kept");
+	if (sg_blind_set_finish(set, v->o->index_key, digest, &n) != 0)
+		return sg_errf(err, "not enough memory to index the file's "
+		    "data subjects");
+	if (sg_blind_set_write(set, v->index, id, v->o->index_key->id,
+	    err) != 0)
+		return -1;
+	sg_payload_init(pl);
+	sg_payload_str(pl, "object", id);
+	sg_payload_u64(pl, "subjects", n);
+	sg_payload_str(pl, "subjects_key", v->o->index_key->id);
+	sg_payload_hex(pl, "subjects_sha256", digest, 32);
+	if (sg_payload_end(pl) != 0) {
+		unlinkat(v->index, id, 0);
+		return sg_errf(err, "bad INDEXED record");
+	}
+	/* the file stays if the record cannot be written: the log is the
+	 * truth, and a file no record names is never searched */
+	return vault_append(v, SG_REC_INDEXED, pl, seq, err);
 }
 
 int
@@ -490,36 +494,9 @@ sg_vault_put_commit(struct sg_vault *v, struct sg_store_seal *s,
     struct sg_put_result *res, char err[SG_ERR_MAX])
 {
 	struct sg_payload pl;
-	struct index_job j;
-	pthread_t th;
-	int threaded = 0, rc;
 
-	/* the index is made on a thread of its own while the object is
-	 * made durable (its fsync leaves the CPU idle) */
-	memset(&j, 0, sizeof(j));
-	if (m->subjects != NULL && v->index >= 0) {
-		j.set = m->subjects;
-		j.key = v->o->index_key;
-		j.dirfd = v->index;
-		j.id = id;
-		threaded = pthread_create(&th, NULL, index_run, &j) == 0;
-	}
-	rc = sg_store_seal_commit(s, id, res, err);
-	if (threaded)
-		pthread_join(th, NULL);
-	else if (j.set != NULL)
-		index_run(&j);
-	if (rc != 0) {
-		if (j.set != NULL && j.rc == 0)
-			unlinkat(v->index, id, 0);
+	if (sg_store_seal_commit(s, id, res, err) != 0)
 		return -1;
-	}
-	if (j.set != NULL && j.rc != 0) {
-		int shred;
-
-		sg_store_delete(v->st, id, &shred, NULL);
-		return sg_errf(err, "%s", j.err);
-	}
 	sg_payload_init(&pl);
 	if (m->agreement)
 		sg_payload_str(&pl, "agreement", m->agreement);
@@ -536,11 +513,6 @@ sg_vault_put_commit(struct sg_vault *v, struct sg_store_seal *s,
 		sg_payload_u64(&pl, "rows", m->rows);
 		sg_payload_str(&pl, "sender", m->sender);
 	}
-	if (j.set != NULL) {
-		sg_payload_u64(&pl, "subjects", j.n);
-		sg_payload_str(&pl, "subjects_key", j.key->id);
-		sg_payload_hex(&pl, "subjects_sha256", j.digest, 32);
-	}
 	if (m->supersedes != NULL && m->supersedes[0] != '\0')
 		sg_payload_str(&pl, "supersedes", m->supersedes);
 	if (sg_payload_end(&pl) != 0) {
@@ -549,8 +521,6 @@ sg_vault_put_commit(struct sg_vault *v, struct sg_store_seal *s,
 		int shred;
 
 		sg_store_delete(v->st, id, &shred, NULL);
-		if (j.set != NULL)
-			unlinkat(v->index, id, 0);
 		return sg_errf(err, "bad RECEIVED record (ids?)");
 	}
 	if (m->record != NULL)

@@ -75,11 +75,6 @@ struct sg_vault_meta {
 	uint64_t	 rows;
 	size_t		 npks;
 	const char	*supersedes;	/* the transfer this one replaces */
-	/* the identifiers of the rows (codes, not finished): hashed under
-	 * the index key and written to index/<id> while the object is
-	 * made durable, and named in the RECEIVED record (subjects,
-	 * subjects_key, subjects_sha256); NULL: the flow indexes nothing */
-	struct sg_blind_set *subjects;
 	struct sg_payload *record;	/* not NULL: the RECEIVED record
 					   written, copied here */
 };
@@ -88,6 +83,14 @@ int	sg_vault_put_begin(struct sg_vault *, const unsigned char (*pks)[32],
 int	sg_vault_put_commit(struct sg_vault *, struct sg_store_seal *,
 	    const struct sg_vault_meta *, const char *id, uint64_t *seq,
 	    struct sg_put_result *, char err[SG_ERR_MAX]);
+/* The blind index of an accepted transfer (its rows' identifiers, as
+ * codes): hashed under the index key, written durably to index/<id>,
+ * then an INDEXED record (subjects: distinct hashes; subjects_key: the
+ * key's id; subjects_sha256: the digest of the sorted hashes), copied to
+ * pl. Made after the sender's acknowledgement: hashing ten million
+ * identifiers takes seconds, which the upload does not wait for. */
+int	sg_vault_index(struct sg_vault *, const char *id, struct sg_blind_set *,
+	    struct sg_payload *pl, uint64_t *seq, char err[SG_ERR_MAX]);
 /* The index directory (opened at sg_vault_open), or -1 without one. */
 int	sg_vault_index_dir(const struct sg_vault *);
 /* Any other record (RELEASED, REJECTED, DOWNLOADED, CONFIRMED...),

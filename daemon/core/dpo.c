@@ -350,10 +350,19 @@ gw_dsar(struct gw *g, const char *kind, const char *ident, int json,
 			const struct sg_flow *fl = a && x->flow ?
 			    sg_agreement_flow(a, x->flow) : NULL;
 
-			/* accepted before the index, on a flow that keys
-			 * its rows: it cannot be searched */
-			if (fl != NULL && fl->format == SG_FORMAT_CSV)
-				unindexed++;
+			/* on a flow that indexes its rows, not indexed:
+			 * accepted before the index was kept, or the gateway
+			 * stopped between the acknowledgement and the
+			 * index */
+			if (fl != NULL && fl->format == SG_FORMAT_CSV) {
+				size_t c;
+
+				for (c = 0; c < fl->manifest.ncolumns; c++)
+					if (fl->manifest.columns[c].index)
+						break;
+				if (c < fl->manifest.ncolumns)
+					unindexed++;
+			}
 			continue;
 		}
 		if (first[0] == '\0')
@@ -389,8 +398,10 @@ gw_dsar(struct gw *g, const char *kind, const char *ident, int json,
 		fprintf(o, "searched %zu indexed transfer(s)%s%s\n", searched,
 		    first[0] ? " received since " : "", first);
 		if (unindexed > 0)
-			fprintf(o, "not searched: %zu transfer(s) accepted "
-			    "before the index was kept\n", unindexed);
+			fprintf(o, "not searched: %zu transfer(s) on flows "
+			    "that index their rows, accepted before the index "
+			    "was kept or not indexed (the gateway stopped "
+			    "first)\n", unindexed);
 		if (json_array_size(other) > 0)
 			fprintf(o, "not searched: %zu transfer(s) indexed under "
 			    "another key or whose index file is missing\n",

@@ -212,11 +212,6 @@ gw_xfer_apply(struct gw *g, int type, const char *pl, size_t n,
 			sg_payload_get(pl, n, "plain_sha256", x->plain_sha256,
 			    sizeof(x->plain_sha256));
 			/* a correction names the transfer it replaces */
-			x->subjects = pget_u64(pl, n, "subjects");
-			sg_payload_get(pl, n, "subjects_key", x->subjects_key,
-			    sizeof(x->subjects_key));
-			sg_payload_get(pl, n, "subjects_sha256",
-			    x->subjects_sha256, sizeof(x->subjects_sha256));
 			if (sg_payload_get(pl, n, "supersedes", x->supersedes,
 			    sizeof(x->supersedes)) == 0) {
 				struct gw_xfer *o = gw_xfer_find(g,
@@ -279,6 +274,15 @@ gw_xfer_apply(struct gw *g, int type, const char *pl, size_t n,
 		else
 			sg_payload_get(pl, n, "reason", x->delete_reason,
 			    sizeof(x->delete_reason));
+		break;
+	case SG_REC_INDEXED:
+		if (x == NULL)
+			return;
+		x->subjects = pget_u64(pl, n, "subjects");
+		sg_payload_get(pl, n, "subjects_key", x->subjects_key,
+		    sizeof(x->subjects_key));
+		sg_payload_get(pl, n, "subjects_sha256", x->subjects_sha256,
+		    sizeof(x->subjects_sha256));
 		break;
 	case SG_REC_WITHDRAWN:
 		if (x == NULL)

@@ -74,6 +74,9 @@ struct gw_upload {
 	struct rec		*recs;		/* written, for the index */
 	size_t			 nrecs, caprecs;
 	int			 done, owner_gone;
+	/* accepted, on a flow that indexes: the rows' identifiers, for
+	 * the worker to index after DONE */
+	struct sg_blind_set	*subjects;
 	struct gw_upload	*qnext;		/* pool queue */
 	unsigned		 party_cap;	/* threads its party may hold */
 	/* how the check stands before the verdict (under mu) */
@@ -93,7 +96,9 @@ struct gw_upload {
 struct msg {
 	struct msg		*next;
 	struct gw_upload	*u;
-	int			 kind;		/* 0 resume, 1 done */
+	int			 kind;		/* 0 resume, 1 done, 2 checked,
+						   3 indexed (rec) */
+	struct rec		*rec;
 };
 
 struct gw_pool {
@@ -202,6 +207,13 @@ on_mbox(uv_async_t *a)
 		int kind = m->kind;
 
 		next = m->next;
+		if (kind == 3) {	/* an INDEXED record, for the index */
+			gw_xfer_apply(g, m->rec->type, m->rec->pl.buf,
+			    m->rec->pl.len, gw_now_us());
+			free(m->rec);
+			free(m);
+			continue;
+		}
 		free(m);
 		if (kind == 0) {
 			if (!u->owner_gone && !u->done && u->cb.resume)
@@ -655,7 +667,7 @@ run_upload(struct gw_upload *u)
 	struct gw *g = u->g;
 	struct sg_intake_opts io;
 	struct sg_store_seal *seal = NULL;
-	struct sg_blind_set *subjects = NULL;
+	struct sg_blind_set *subjects = NULL;	/* kept in u when accepted */
 	struct sg_put_result pr;
 	struct sg_payload pl;
 	unsigned char (*pks)[32] = NULL;
@@ -819,7 +831,7 @@ run_upload(struct gw_upload *u)
 		    .flow = u->flowid, .sender = u->party,
 		    .agreement_sha256 = u->agr->sha256,
 		    .rows = u->res.report.rows, .npks = npks, .record = &pl,
-		    .supersedes = u->supersedes, .subjects = subjects };
+		    .supersedes = u->supersedes };
 
 		/* frees seal whatever happens */
 		if (sg_vault_put_commit(g->vault, seal, &m, u->res.id, &seq,
@@ -857,6 +869,9 @@ run_upload(struct gw_upload *u)
 	sg_hex(pr.plain_sha256, 32, u->res.sha256);
 	u->res.status = 201;
 	journal_verdict(u, 1);
+	/* indexed once the sender has its answer (worker) */
+	u->subjects = subjects;
+	subjects = NULL;
 	goto out;
 drain:
 	/* a verdict reached before the end of the body: read the rest so
@@ -901,12 +916,61 @@ next_upload(struct gw_pool *p)
 	return NULL;
 }
 
+/* After the acknowledgement: the transfer's blind index and its INDEXED
+ * record, then the record to the I/O thread for the transfer index. */
+static void
+index_upload(struct gw *g, const char *id, struct sg_blind_set *set)
+{
+	struct gw_pool *p = g->pool;
+	struct rec *r = calloc(1, sizeof(*r));
+	struct msg *m = calloc(1, sizeof(*m));
+	char err[SG_ERR_MAX], a[64], b[48];
+	const char *f[3];
+	uint64_t seq;
+
+	snprintf(a, sizeof(a), "SCHOOLGATE_TRANSFER=%s", id);
+	f[0] = a, f[1] = NULL;
+	if (r == NULL || m == NULL || sg_vault_index(g->vault, id, set, &r->pl,
+	    &seq, err) != 0) {
+		gw_journalf(EV_STORE_FAILED, LOG_ERR, f, "transfer %s could not "
+		    "be indexed (a subject access search will say so): %s",
+		    id, r && m ? err : "out of memory");
+		free(r);
+		free(m);
+		sg_blind_set_free(set);
+		return;
+	}
+	{
+		char n[24] = "?";
+
+		sg_payload_get(r->pl.buf, r->pl.len, "subjects", n, sizeof(n));
+		snprintf(b, sizeof(b), "SCHOOLGATE_SUBJECTS=%s", n);
+		f[1] = b, f[2] = NULL;
+		gw_journalf(EV_INDEXED, LOG_INFO, f, "transfer %s indexed: %s "
+		    "data subject(s)", id, n);
+	}
+	sg_blind_set_free(set);
+	r->type = SG_REC_INDEXED;
+	m->kind = 3;
+	m->rec = r;
+	pthread_mutex_lock(&p->mbmu);
+	if (p->mbtail)
+		p->mbtail->next = m;
+	else
+		p->mbhead = m;
+	p->mbtail = m;
+	pthread_mutex_unlock(&p->mbmu);
+	uv_async_send(&g->mbox_async);
+}
+
 static void *
 worker(void *arg)
 {
 	struct gw *g = arg;
 	struct gw_pool *p = g->pool;
 	struct gw_upload *u;
+	struct sg_blind_set *set;
+	char id[SG_ID_MAX];
 	unsigned slot;
 
 	for (;;) {
@@ -923,12 +987,17 @@ worker(void *arg)
 		p->cur[slot] = u;
 		pthread_mutex_unlock(&p->mu);
 		run_upload(u);
+		set = u->subjects;	/* u is the I/O thread's after DONE */
+		u->subjects = NULL;
+		snprintf(id, sizeof(id), "%s", u->res.id);
 		pthread_mutex_lock(&p->mu);
 		p->cur[slot] = NULL;
 		/* a party's upload that waited for this thread may go */
 		pthread_cond_broadcast(&p->cv);
 		pthread_mutex_unlock(&p->mu);
 		post(g, u, 1);
+		if (set != NULL)
+			index_upload(g, id, set);
 	}
 }
 

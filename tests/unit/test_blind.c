@@ -184,6 +184,65 @@ codes(void **state)
 	sg_blind_key_wipe(&a);
 }
 
+/* A set larger than one chunk of codes and large enough for two threads:
+ * every distinct code counted once, the file sorted, each found. */
+static void
+large_set(void **state)
+{
+	struct sg_blind_key a;
+	struct sg_blind_set *s;
+	struct sg_blind_file f;
+	unsigned char d[32], h[SG_BLIND_LEN];
+	char upn[16], err[SG_ERR_MAX];
+	const char *id = "20261202-00000000000000bb";
+	uint64_t n, i;
+	int dirfd;
+
+	(void)state;
+	load_key("kl", &a);
+	assert_non_null(s = sg_blind_set_new());
+	for (i = 0; i < 400000; i++) {	/* 300,000 pupils, some twice */
+		snprintf(upn, sizeof(upn), "B8%011llu", (unsigned long long)(
+		    i < 300000 ? i : i - 300000));
+		assert_int_equal(sg_blind_set_add(s,
+		    sg_blind_code(SG_BLIND_UPN, upn, 13)), 0);
+	}
+	assert_int_equal(sg_blind_set_add(s, 0), 0);	/* not a code: none */
+	assert_int_equal(sg_blind_set_count(s), 400000);
+	assert_int_equal(sg_blind_set_finish(s, &a, d, &n), 0);
+	assert_int_equal(n, 300000);
+	assert_true((dirfd = open(root, O_RDONLY | O_DIRECTORY)) >= 0);
+	assert_int_equal(sg_blind_set_write(s, dirfd, id, a.id, err), 0);
+	assert_int_equal(sg_blind_file_open(dirfd, id, &f, err), 0);
+	assert_int_equal(f.n, 300000);
+	for (i = 1; i < f.n; i++)
+		assert_true(memcmp(f.h + (i - 1) * SG_BLIND_LEN,
+		    f.h + i * SG_BLIND_LEN, SG_BLIND_LEN) < 0);
+	{
+		unsigned char d2[32];
+
+		sg_blind_file_digest(&f, d2);
+		assert_memory_equal(d, d2, 32);
+	}
+	for (i = 0; i < 300000; i += 7919) {
+		snprintf(upn, sizeof(upn), "B8%011llu", (unsigned long long)i);
+		sg_blind_hash(&a, SG_BLIND_UPN, upn, h);
+		assert_int_equal(sg_blind_file_find(&f, h), 1);
+	}
+	sg_blind_hash(&a, SG_BLIND_UPN, "B800000300000", h);
+	assert_int_equal(sg_blind_file_find(&f, h), 0);
+	{
+		struct sg_blind_file two[2] = { f, f };
+
+		/* the same file twice: the same distinct count */
+		assert_int_equal(sg_blind_files_distinct(two, 2), 300000);
+	}
+	sg_blind_file_close(&f);
+	close(dirfd);
+	sg_blind_set_free(s);
+	sg_blind_key_wipe(&a);
+}
+
 static void
 set_and_file(void **state)
 {
@@ -253,6 +312,7 @@ main(void)
 		cmocka_unit_test(normal_forms),
 		cmocka_unit_test(hashes_by_key_and_kind),
 		cmocka_unit_test(codes),
+		cmocka_unit_test(large_set),
 		cmocka_unit_test(set_and_file),
 	};
 
