@@ -222,6 +222,7 @@ bench: all
 	@scripts/bench-seal
 	@scripts/bench-https
 	@scripts/bench-sftp
+	@scripts/bench-index
 
 run: all
 	@scripts/demo
