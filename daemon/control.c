@@ -72,6 +72,7 @@ client_closed(uv_handle_t *h)
 		c->next->prevp = c->prevp;
 	ctl->nclients--;
 	free(c->reply);
+	explicit_bzero(c->line, sizeof(c->line));
 	free(c);
 	ctl_maybe_free(ctl);
 }
@@ -133,8 +134,10 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	c->len += (size_t)n;
 	c->line[c->len] = '\0';
 	if ((nl = memchr(c->line, '\n', c->len)) == NULL) {
-		if (c->len >= CTL_LINE)
+		if (c->len >= CTL_LINE) {
+			explicit_bzero(c->line, sizeof(c->line));
 			answer(c, strdup("error: request too long\n"));
+		}
 		return;
 	}
 	*nl = '\0';
@@ -306,8 +309,10 @@ gw_ctl_close(struct gw_ctl *ctl)
 	ctl->closing = 1;
 	unlink(ctl->path);
 	/* connections still open (a status being written) end too */
+	/* (an answer being written, or one still to come, finishes and
+	 * closes its own connection: a DSAR answer is never cut short) */
 	for (c = ctl->clients; c != NULL; c = c->next)
-		if (!c->pending)
+		if (!c->pending && c->reply == NULL)
 			client_close(c);
 	uv_close((uv_handle_t *)&ctl->srv, srv_closed);
 }

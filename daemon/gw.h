@@ -42,9 +42,10 @@ struct gw_conf {
 /* A download or confirmation: when, over which front, from where (the
  * first GW_ACTS_KEPT of each recipient are kept in memory, for the
  * DPO's answers; the log holds every one). */
-#define GW_ACTS_KEPT	16
+#define GW_ACTS_KEPT	16	/* the latest */
 struct gw_act {
 	int64_t		 at;		/* µs */
+	uint64_t	 seq;		/* its record, for a receipt */
 	int		 confirm;
 	char		 front[8], addr[48];
 };
@@ -88,10 +89,15 @@ struct gw_xfer {
 	/* a correction: the transfer this one replaces (its RECEIVED says
 	 * so), and the one that replaced it; "" when none */
 	char		 supersedes[SG_ID_MAX], superseded_by[SG_ID_MAX];
+	/* the RECEIVED record's sequence number, and the stored object's
+	 * SHA-256 (hex): a receipt names both */
+	uint64_t	 received_seq;
+	char		 obj_sha256[65];
 	/* the blind index (INDEXED: subjects, subjects_key,
 	 * subjects_sha256): distinct data subjects, the index key's id,
 	 * the digest of index/<id>; "" when not indexed */
 	uint64_t	 subjects;
+	int		 index_pending;	/* RECEIVED said so, no INDEXED */
 	char		 subjects_key[SG_BLIND_KEYID];
 	char		 subjects_sha256[65];
 };
@@ -104,6 +110,9 @@ struct gw_upload_result {
 	char		 sha256[65];	/* of the plaintext, when accepted */
 	uint64_t	 bytes_in;
 	char		 problem[160];	/* for error statuses */
+	uint64_t	 received_seq;	/* accepted: its RECEIVED record */
+	char		*receipt;	/* accepted: the sender's receipt
+					   (JSON, malloc'd), or NULL */
 	uint64_t	 report_size;	/* the report written for a person */
 };
 
@@ -200,8 +209,9 @@ void	gw_conf_unref(struct gw_conf *);
 int	gw_xfers_load(struct gw *, char err[SG_ERR_MAX]);
 struct gw_xfer *gw_xfer_find(struct gw *, const char *id);
 struct gw_xfer *gw_xfer_new(struct gw *, const char *id);
+/* seq: the record's sequence number in the log (0 when not known) */
 void	gw_xfer_apply(struct gw *, int type, const char *payload, size_t,
-	    int64_t time_us);
+	    int64_t time_us, uint64_t seq);
 struct gw_rcpt *gw_xfer_rcpt(struct gw_xfer *, const char *party);
 /* Name of the sender's file, from memory (listings never read the
  * disk: names and report sizes are read once, at start). */
@@ -545,6 +555,22 @@ void	gw_peer_name(int fd, char *buf, size_t len);
 /* An address an operator typed, written as gw_peer_name writes peers;
  * -1 when it is not an IPv4 or IPv6 address. */
 int	gw_addr_name(const char *text, char *buf, size_t len);
+
+/* receipts (core/receipt.c; common/log/receipt.h) */
+/* The sender's receipt for an accepted upload (any thread): malloc'd
+ * JSON, or NULL. */
+char	*gw_receipt_received(struct gw *, const char *id, const char *sender,
+	    const char *agreement, const struct sg_flow *, const char *plain_hex,
+	    const char *obj_hex, uint64_t rows, uint64_t seq, int64_t at_us);
+/* A receipt for party on x made again, with its proof when a checkpoint
+ * covers it: the sender's (event NULL or "received"), or a recipient's
+ * confirmation or download (event NULL, "confirmed" or "downloaded").
+ * Access is the caller's to decide first. cb(arg, json or NULL) follows
+ * on the I/O thread, json the callee's to free. NULL when queued, else
+ * why not (nothing follows). */
+typedef void (*gw_receipt_cb)(void *arg, char *json);
+const char *gw_receipt_get(struct gw *, const struct gw_xfer *,
+	    const char *party, const char *event, gw_receipt_cb, void *arg);
 
 /* the data protection officer's answers (core/dpo.c) */
 typedef void (*gw_dpo_cb)(void *arg, char *text);

@@ -392,7 +392,8 @@ control_dpo(struct gw *g, const char *req, struct gw_ctl_req *later)
 			    "[json]\n");
 		out = gw_dsar(g, w[1], w[2], json, dpo_answer, later);
 		OPENSSL_cleanse(w, sizeof(w));
-		return out == GW_DPO_LATER ? GW_CTL_LATER : out;
+		return out == GW_DPO_LATER ? GW_CTL_LATER : out != NULL ? out :
+		    strdup("error: out of memory; nothing was searched\n");
 	}
 	{
 		const char *party = NULL, *agr = NULL;
@@ -404,7 +405,7 @@ control_dpo(struct gw *g, const char *req, struct gw_ctl_req *later)
 		from = strtoll(w[1], &e1, 10);
 		to = strtoll(w[2], &e2, 10);
 		if (*e1 != '\0' || *e2 != '\0' || from < 0 || to < from ||
-		    to > INT64_MAX / 1000000)
+		    to > (INT64_MAX - 999999) / 1000000)
 			goto usage;
 		for (i = 3; i + 1 < nw + 1 && i < nw; i += 2) {
 			if (strcmp(w[i], "party") == 0)
@@ -414,10 +415,12 @@ control_dpo(struct gw *g, const char *req, struct gw_ctl_req *later)
 			else
 				goto usage;
 		}
-		return gw_breach(g, (int64_t)from * 1000000,
+		out = gw_breach(g, (int64_t)from * 1000000,
 		    (int64_t)to * 1000000 + 999999, party, agr, json);
+		return out != NULL ? out : strdup("error: out of memory\n");
 	}
 usage:
+	OPENSSL_cleanse(w, sizeof(w));
 	return strdup("error: usage: breach FROM TO [party P] [agreement A] "
 	    "[json] (seconds since the epoch)\n");
 }

@@ -3,7 +3,9 @@
 
 #include <ctype.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static const char B64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -264,4 +266,15 @@ sg_unhex(const char *s, void *out, size_t n)
 		o[i] = (unsigned char)(hi << 4 | lo);
 	}
 	return s[2 * n] == '\0' ? 0 : -1;
+}
+
+void
+sg_time_rfc3339(int64_t us, char out[32])
+{
+	time_t t = (time_t)(us / 1000000);
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, 32, "-");
 }

@@ -2,12 +2,17 @@
  * codec: the text encodings the keys, age headers and log checkpoints
  * use, all strict: base64 (standard alphabet, with or without padding,
  * canonical only, i.e. unused bits zero) and Bech32 (BIP 173, as age
- * uses it: no 90-character limit, one case only).
+ * uses it: no 90-character limit, one case only), and RFC 3339 times.
  */
 #ifndef SG_CODEC_H
 #define SG_CODEC_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+/* A time (microseconds since 1970, UTC) as RFC 3339 to the second:
+ * "2026-12-02T14:06:24Z". */
+void	sg_time_rfc3339(int64_t us, char out[32]);
 
 /* Characters sg_b64_encode() writes for n bytes (without the NUL). */
 #define SG_B64_LEN(n, pad)	((pad) ? (((n) + 2) / 3) * 4 : \

@@ -273,7 +273,15 @@ index_cell(struct sg_csvcheck *ck, const struct sg_column *col, const char *s,
 	    col->type == SG_V_ULN ? SG_BLIND_ULN : SG_BLIND_UPN;
 	uint64_t code = sg_blind_code(kind, s, len);
 
-	if (code != 0 && sg_blind_set_add(ck->subjects, code) != 0) {
+	/* a cell that passed its check always has a code: one that did
+	 * not would be missing from the index, and a search would say "not
+	 * held"; refuse the file rather than answer wrongly later */
+	if (code == 0) {
+		sg_report_add(ck->r, 0, ck->row, col->name, "index.identifier",
+		    "could not be put in the index of data subjects");
+		return;
+	}
+	if (sg_blind_set_add(ck->subjects, code) != 0) {
 		sg_report_add(ck->r, 0, ck->row, NULL, "resource.memory",
 		    "not enough memory to index the file's data subjects");
 		stop(ck);
@@ -403,8 +411,15 @@ cell(struct sg_csvcheck *ck, const struct sg_column *col, int is_key,
 	if (v != SG_INVALID && ck->school != 0 &&
 	    m->school_check != SG_SCHOOL_NONE)
 		school_cell(ck, col, s, len);
-	if (col->index && v != SG_INVALID && ck->subjects != NULL)
-		index_cell(ck, col, s, len);
+	/* a TRN as its normalised 7 digits (as a search gives it); the
+	 * temporary ULN is shared by every learner without one: none */
+	if (col->index && v != SG_INVALID && ck->subjects != NULL &&
+	    !(why.rule != NULL && strcmp(why.rule, "uln.temporary") == 0)) {
+		if (col->type == SG_V_TRN)
+			index_cell(ck, col, trn, 7);
+		else
+			index_cell(ck, col, s, len);
+	}
 	if (is_key && v != SG_INVALID && col->type != SG_V_UPN &&
 	    col->type != SG_V_UPN_OR_TEMP && col->type != SG_V_TRN)
 		ck->key_code = sg_keyset_code_bytes(ck->keys, s, len);

@@ -671,6 +671,9 @@ struct sg_log {
 
 	uint64_t		 seg_size;
 	struct sg_merkle_frontier fr;
+	/* every leaf hash, in order (32 bytes a record): receipts' proofs */
+	unsigned char		(*leaves)[32];
+	uint64_t		 capleaves;
 	uint64_t		 cp_size;	/* last checkpoint's size */
 	uint64_t		 cp_at_ms;
 	int64_t			 cp_wall;	/* seconds; 0: unknown */
@@ -747,7 +750,27 @@ log_free(struct sg_log *l)
 	pthread_cond_destroy(&l->cv);
 	free(l->pend);
 	free(l->spare);
+	free(l->leaves);
 	free(l);
+}
+
+/* The leaf of the next record (fr.size before the add), kept. Under mu
+ * or before the log is shared. -1 when out of memory (no receipts). */
+static int
+keep_leaf(struct sg_log *l, const unsigned char leaf[32])
+{
+	if (l->fr.size == l->capleaves) {
+		uint64_t cap = l->capleaves ? l->capleaves * 2 : 4096;
+		void *nv;
+
+		if (cap > SIZE_MAX / 32 ||
+		    (nv = realloc(l->leaves, (size_t)cap * 32)) == NULL)
+			return -1;
+		l->leaves = nv;
+		l->capleaves = cap;
+	}
+	memcpy(l->leaves[l->fr.size], leaf, 32);
+	return 0;
 }
 
 /* Replays the log: every record checked, the tree rebuilt, every
@@ -806,6 +829,10 @@ replay(struct sg_log *l, const struct sg_log_opts *o, uint64_t *last_seq,
 			*cut_off = r->err_off;
 			snprintf(cut_seg, 32, "%s", r->segs[r->cur]);
 			break;
+		}
+		if (keep_leaf(l, rec.leaf) != 0) {
+			sg_errf(err, "out of memory");
+			goto out;
 		}
 		sg_merkle_frontier_add(&l->fr, rec.leaf);
 		*last_seq = rec.seq;
@@ -1092,6 +1119,13 @@ commit_batch(struct sg_log *l)
 	l->seg_size += blen;
 	for (off = 0; off < blen; off += flen) {
 		flen = SG_REC_HDR + get32(batch + off + 4) + SG_REC_SUM;
+		if (keep_leaf(l, batch + off + flen - 32) != 0) {
+			/* durable, but no longer provable from memory: the
+			 * log stops taking records rather than lie */
+			l->failed = 1;
+			snprintf(l->fail_msg, sizeof(l->fail_msg), "out of "
+			    "memory for the log's leaves");
+		}
 		sg_merkle_frontier_add(&l->fr, batch + off + flen - 32);
 	}
 	l->durable = last;
@@ -1184,4 +1218,108 @@ sg_log_close(struct sg_log *l, char err[SG_ERR_MAX])
 		rc = sg_log_checkpoint(l, err);
 	log_free(l);
 	return rc;
+}
+
+/* RFC 9162 2.1.3.1: MTH of leaves[0..n) */
+static void
+mth(const unsigned char (*lv)[32], uint64_t n, unsigned char out[32])
+{
+	struct sg_merkle_frontier fr;
+	uint64_t i;
+
+	memset(&fr, 0, sizeof(fr));
+	for (i = 0; i < n; i++)
+		sg_merkle_frontier_add(&fr, lv[i]);
+	sg_merkle_frontier_root(&fr, out);
+}
+
+/* PATH(m, D[n]), deepest first */
+static int
+path(const unsigned char (*lv)[32], uint64_t m, uint64_t n,
+    unsigned char (*out)[32], size_t *len)
+{
+	uint64_t k = 1;
+
+	if (n <= 1)
+		return 0;
+	while (k * 2 < n)
+		k *= 2;
+	if (*len >= SG_MERKLE_MAX_PROOF)
+		return -1;
+	if (m < k) {
+		if (path(lv, m, k, out, len) != 0)
+			return -1;
+		mth(lv + k, n - k, out[(*len)++]);
+	} else {
+		if (path(lv + k, m - k, n - k, out, len) != 0)
+			return -1;
+		mth(lv, k, out[(*len)++]);
+	}
+	return 0;
+}
+
+int
+sg_log_leaf(struct sg_log *l, uint64_t seq, unsigned char leaf[32])
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&l->mu);
+	if (seq >= 1 && seq <= l->fr.size) {
+		memcpy(leaf, l->leaves[seq - 1], 32);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+int
+sg_log_prove(struct sg_log *l, uint64_t seq, struct sg_log_proof *pr,
+    char err[SG_ERR_MAX])
+{
+	unsigned char (*lv)[32], root[32], b[48];
+	char text[256];
+	uint64_t size;
+	int n;
+
+	memset(pr, 0, sizeof(*pr));
+	pthread_mutex_lock(&l->mu);
+	size = l->cp_size;
+	if (seq < 1 || seq > l->fr.size) {
+		pthread_mutex_unlock(&l->mu);
+		return sg_errf(err, "no record %" PRIu64, seq);
+	}
+	memcpy(pr->leaf, l->leaves[seq - 1], 32);
+	pr->seq = seq;
+	if (seq > size) {	/* the next checkpoint will cover it */
+		pthread_mutex_unlock(&l->mu);
+		return 1;
+	}
+	/* the first size leaves only grow by appends: a copy, so that the
+	 * hashing below does not hold up the writers */
+	if ((lv = malloc((size_t)size * 32)) == NULL) {
+		pthread_mutex_unlock(&l->mu);
+		return sg_errf(err, "out of memory");
+	}
+	memcpy(lv, l->leaves, (size_t)size * 32);
+	memcpy(root, l->cp_root, 32);
+	pthread_mutex_unlock(&l->mu);
+	pr->size = size;
+	if (path((const unsigned char (*)[32])lv, seq - 1, size, pr->proof,
+	    &pr->plen) != 0 || sg_merkle_verify_inclusion(seq - 1, size,
+	    pr->leaf, (const unsigned char (*)[32])pr->proof, pr->plen,
+	    root) != 0) {
+		free(lv);
+		return sg_errf(err, "the log does not prove record %" PRIu64,
+		    seq);
+	}
+	free(lv);
+	/* the checkpoint as written: the same text, and Ed25519 signs
+	 * deterministically */
+	sg_b64_encode(root, 32, (char *)b, 1);
+	n = snprintf(text, sizeof(text), "%s\n%" PRIu64 "\n%s\n",
+	    l->signer->name, size, (char *)b);
+	if ((pr->checkpoint = sg_note_sign(text, (size_t)n, l->signer)) ==
+	    NULL)
+		return sg_errf(err, "cannot sign");
+	return 0;
 }

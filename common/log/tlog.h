@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "log/merkle.h"
 #include "log/note.h"
 #include "store/store.h"
 
@@ -144,6 +145,22 @@ struct sg_log_info {
 	unsigned char	cp_root[32];
 };
 void	sg_log_info(struct sg_log *, struct sg_log_info *);
+/* The leaf hash of durable record seq; -1 when there is none. */
+int	sg_log_leaf(struct sg_log *, uint64_t seq, unsigned char leaf[32]);
+/* A receipt's proof: record seq's leaf, and its inclusion proof against
+ * the latest checkpoint (RFC 9162 2.1.3), with that checkpoint's signed
+ * note (malloc'd; the note as the checkpoints file holds it). 0; 1 when
+ * no checkpoint covers seq yet (leaf set, the rest empty); -1 with err.
+ * Hashes the checkpoint's leaves again: O(records), off the I/O loop. */
+struct sg_log_proof {
+	uint64_t	seq, size;
+	unsigned char	leaf[32];
+	unsigned char	proof[SG_MERKLE_MAX_PROOF][32];
+	size_t		plen;
+	char		*checkpoint;
+};
+int	sg_log_prove(struct sg_log *, uint64_t seq, struct sg_log_proof *,
+	    char err[SG_ERR_MAX]);
 /* Writes a final checkpoint and closes; returns -1 if that failed. */
 int	sg_log_close(struct sg_log *, char err[SG_ERR_MAX]);
 

@@ -80,8 +80,11 @@ codes_free(struct sg_blind_set *s)
 	size_t i;
 
 	for (i = 0; i < s->nchunk; i++)
-		if (i == 0)
+		if (i == 0) {
+			/* identifiers, in their exact codes */
+			OPENSSL_cleanse(s->chunk[0], s->cap0 * sizeof(uint64_t));
 			free(s->chunk[0]);
+		}
 		else
 			big_free(s->chunk[i], CHUNK * sizeof(uint64_t));
 	free(s->chunk);
@@ -545,8 +548,10 @@ sg_blind_set_finish(struct sg_blind_set *s, const struct sg_blind_key *k,
 	unsigned int l = 0;
 	int rc = -1;
 
-	if (s->buf != NULL || s->n >= UINT32_MAX)
-		return -1;	/* finished already, or too many for 32-bit counts */
+	if (s->buf != NULL || s->n >= UINT32_MAX ||
+	    s->n > (SIZE_MAX - HEAD_LEN) / SG_BLIND_LEN)
+		return -1;	/* finished already, or too many for the counts
+				   or the sizes */
 	memset(&f, 0, sizeof(f));
 	f.s = s;
 	f.p = &p;

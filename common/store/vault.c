@@ -147,6 +147,16 @@ sg_objindex_deleted(const struct sg_objindex *ix, const char *id)
 	return e != NULL && e->state == 2;
 }
 
+/* 1 when the log knows id at all (held, deleted or quarantined): its
+ * index file is kept. */
+static int
+objindex_known(const struct sg_objindex *ix, const char *id)
+{
+	struct ent *e = slot((struct sg_objindex *)ix, id, 0);
+
+	return e != NULL && e->state != 0;
+}
+
 int
 sg_objindex_each(const struct sg_objindex *ix,
     int (*fn)(void *, const char *, const unsigned char *), void *arg)
@@ -341,8 +351,7 @@ sweep_index(struct sg_vault *v)
 		    (e->d_name[1] == '.' && e->d_name[2] == '\0')))
 			continue;
 		if (sg_transfer_id_ok(e->d_name) &&
-		    (sg_objindex_get(v->ix, e->d_name, NULL) ||
-		    sg_objindex_deleted(v->ix, e->d_name)))
+		    objindex_known(v->ix, e->d_name))
 			continue;
 		if (unlinkat(v->index, e->d_name, 0) == 0)
 			vnote(v, "index/%s: removed (no transfer of that id "
@@ -447,6 +456,19 @@ sg_vault_close(struct sg_vault *v, char err[SG_ERR_MAX])
 
 
 int
+sg_vault_leaf(struct sg_vault *v, uint64_t seq, unsigned char leaf[32])
+{
+	return sg_log_leaf(v->log, seq, leaf);
+}
+
+int
+sg_vault_prove(struct sg_vault *v, uint64_t seq, struct sg_log_proof *pr,
+    char err[SG_ERR_MAX])
+{
+	return sg_log_prove(v->log, seq, pr, err);
+}
+
+int
 sg_vault_index_dir(const struct sg_vault *v)
 {
 	return v->index;
@@ -503,6 +525,8 @@ sg_vault_put_commit(struct sg_vault *v, struct sg_store_seal *s,
 	if (m->agreement_sha256)
 		sg_payload_str(&pl, "agreement_sha256", m->agreement_sha256);
 	sg_payload_str(&pl, "flow", m->flow);
+	if (m->index_pending)
+		sg_payload_str(&pl, "index", "pending");
 	sg_payload_str(&pl, "object", id);
 	sg_payload_hex(&pl, "object_sha256", res->obj_sha256, 32);
 	sg_payload_u64(&pl, "object_size", res->obj_size);

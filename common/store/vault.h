@@ -75,6 +75,8 @@ struct sg_vault_meta {
 	uint64_t	 rows;
 	size_t		 npks;
 	const char	*supersedes;	/* the transfer this one replaces */
+	int		 index_pending;	/* an INDEXED record is to follow
+					   (RECEIVED says "index":"pending") */
 	struct sg_payload *record;	/* not NULL: the RECEIVED record
 					   written, copied here */
 };
@@ -91,6 +93,11 @@ int	sg_vault_put_commit(struct sg_vault *, struct sg_store_seal *,
  * identifiers takes seconds, which the upload does not wait for. */
 int	sg_vault_index(struct sg_vault *, const char *id, struct sg_blind_set *,
 	    struct sg_payload *pl, uint64_t *seq, char err[SG_ERR_MAX]);
+/* The log's leaf of record seq, and its proof for a receipt
+ * (log/tlog.h: sg_log_leaf, sg_log_prove). */
+int	sg_vault_leaf(struct sg_vault *, uint64_t seq, unsigned char leaf[32]);
+int	sg_vault_prove(struct sg_vault *, uint64_t seq, struct sg_log_proof *,
+	    char err[SG_ERR_MAX]);
 /* The index directory (opened at sg_vault_open), or -1 without one. */
 int	sg_vault_index_dir(const struct sg_vault *);
 /* Any other record (RELEASED, REJECTED, DOWNLOADED, CONFIRMED...),

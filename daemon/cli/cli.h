@@ -22,6 +22,7 @@ int	cmd_transfer(int, char **);
 int	cmd_agreement(int, char **);
 int	cmd_dsar(int, char **);
 int	cmd_breach(int, char **);
+int	cmd_receipt(int, char **);
 
 struct sg_config;
 /* Loads a configuration, printing every problem on stderr. */

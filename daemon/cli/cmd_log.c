@@ -6,6 +6,7 @@
  * I/O trouble.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,12 +14,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/codec.h"
 #include "cli/cli.h"
 #include "base/json.h"
 #include "seal/keys.h"
 #include "log/merkle.h"
+#include "log/receipt.h"
 #include "log/tlog.h"
 #include "store/vault.h"
 
@@ -507,5 +510,88 @@ cmd_store(int argc, char **argv)
 usage:
 	fprintf(stderr, "usage: schoolgate store recover --store DIR --log DIR "
 	    "--signing-key FILE [--identity FILE]\n");
+	return EXIT_TROUBLE;
+}
+
+/* schoolgate receipt verify --key log-signing.pub FILE: checks a receipt
+ * offline (common/log/receipt.h): the log key's signature on it, and
+ * its inclusion proof against the log's signed checkpoint. Exit 0: it
+ * holds (proved, or a signed promise whose proof is not out yet); 1: it
+ * does not; 2: trouble. */
+int
+cmd_receipt(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "key", required_argument, NULL, 'k' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *key = NULL;
+	struct sg_note_key vk;
+	struct sg_receipt r;
+	char err[SG_ERR_MAX], *buf;
+	uint64_t size;
+	size_t len = 0;
+	ssize_t n;
+	int c, fd, proved;
+
+	if (argc < 2 || strcmp(argv[1], "verify") != 0)
+		goto usage;
+	argc--;
+	argv++;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
+		switch (c) {
+		case 'k': key = optarg; break;
+		default: goto usage;
+		}
+	if (key == NULL || optind != argc - 1)
+		goto usage;
+	if (sg_verifier_load(key, &vk, err) != 0) {
+		fprintf(stderr, "schoolgate: receipt verify: %s\n", err);
+		return EXIT_TROUBLE;
+	}
+	if (strcmp(argv[optind], "-") == 0)
+		fd = STDIN_FILENO;
+	else if ((fd = open(argv[optind], O_RDONLY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "schoolgate: receipt verify: %s: %s\n",
+		    argv[optind], strerror(errno));
+		return EXIT_TROUBLE;
+	}
+	/* a receipt is a few KiB; more is not one */
+	if ((buf = malloc(256 * 1024)) == NULL)
+		return EXIT_TROUBLE;
+	while (len < 256 * 1024 && (n = read(fd, buf + len, 256 * 1024 -
+	    len)) > 0)
+		len += (size_t)n;
+	if (fd != STDIN_FILENO)
+		close(fd);
+	if (sg_receipt_verify(buf, len, &vk, &r, &proved, &size, err) != 0) {
+		free(buf);
+		printf("receipt NOT verified: %s\n", err);
+		return 1;
+	}
+	free(buf);
+	printf("receipt signed by the transfer log's key (%s)\n", vk.name);
+	if (r.has_received)
+		printf("transfer %s: received %s from %s under %s, flow %s\n"
+		    "  %" PRIu64 " row(s); plaintext SHA-256 %s\n"
+		    "  stored SHA-256 %s; for %s\n", r.transfer, r.time, r.by,
+		    r.agreement, r.flow, r.rows, r.plain_sha256,
+		    r.stored_sha256, r.recipients);
+	else
+		printf("transfer %s: %s by %s at %s\n", r.transfer, r.event,
+		    r.by, r.time);
+	if (proved)
+		printf("record %" PRIu64 " is in the log: its inclusion proof "
+		    "leads to the signed checkpoint of %" PRIu64 " records "
+		    "(RFC 9162)\n", r.record, size);
+	else
+		printf("record %" PRIu64 ": not yet proved (no checkpoint "
+		    "covered it when the receipt was made); fetch it again: "
+		    "GET /v1/transfers/%s/receipt\n", r.record, r.transfer);
+	return fflush(stdout) == 0 ? 0 : EXIT_TROUBLE;
+usage:
+	fprintf(stderr, "usage: schoolgate receipt verify --key "
+	    "log-signing.pub FILE\n");
 	return EXIT_TROUBLE;
 }

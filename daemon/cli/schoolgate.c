@@ -57,6 +57,7 @@ usage(FILE *f)
 	    "       schoolgate breach [--config DIR | --socket PATH]\n"
 	    "                        --from T1 --to T2 [--party P]\n"
 	    "                        [--agreement A] [--json]\n"
+	    "       schoolgate receipt verify --key LOG.PUB FILE\n"
 	    "       schoolgate seal | open | log | store ...\n"
 	    "       schoolgate --version\n"
 	    "\n"
@@ -84,7 +85,10 @@ usage(FILE *f)
 	    "         and columns, from the blind index (recorded in the log;\n"
 	    "         X may be - to read it from standard input).\n"
 	    "breach   what left the gateway between two dates: transfers,\n"
-	    "         recipients, rows, data subjects, columns, downloads.\n");
+	    "         recipients, rows, data subjects, columns, downloads.\n"
+	    "receipt verify\n"
+	    "         check a transfer's receipt offline with the log's\n"
+	    "         verifier key: its signature and inclusion proof.\n");
 }
 
 struct sg_config *
@@ -721,6 +725,8 @@ main(int argc, char **argv)
 		return cmd_dsar(argc - 1, argv + 1);
 	if (strcmp(argv[1], "breach") == 0)
 		return cmd_breach(argc - 1, argv + 1);
+	if (strcmp(argv[1], "receipt") == 0)
+		return cmd_receipt(argc - 1, argv + 1);
 	if (strcmp(argv[1], "--version") == 0 ||
 	    strcmp(argv[1], "version") == 0) {
 		printf("schoolgate %s\n", SG_VERSION);

@@ -28,6 +28,7 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "base/codec.h"
 #include "log/tlog.h"
 
 struct gw_agr_seen {
@@ -40,17 +41,7 @@ struct gw_agr_seen {
 	int64_t	 ended;		/* a suspension ran out into its end */
 };
 
-/* RFC 3339 UTC, to the second, and back (microseconds) */
-static void
-stamp(int64_t us, char out[32])
-{
-	time_t t = (time_t)(us / 1000000);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
+/* RFC 3339 UTC, to the second (sg_time_rfc3339), and back (microseconds) */
 static int64_t
 unstamp(const char *s)
 {
@@ -140,7 +131,7 @@ gw_agreement_info(struct gw *g, const struct sg_agreement *a,
 		return;
 	}
 	if (s != NULL && s->until > now) {
-		stamp(s->until, d);
+		sg_time_rfc3339(s->until, d);
 		snprintf(i->why_buf, sizeof(i->why_buf), "the agreement is "
 		    "suspended by %s until %s (%s)", strcmp(s->by,
 		    "operator") == 0 ? "the gateway's operators" : s->by, d,
@@ -315,8 +306,8 @@ record(struct gw *g, const char *id, const char *state, const char *by,
 	snprintf(r->event, sizeof(r->event), "%s", event ? event : "");
 	snprintf(r->reason, sizeof(r->reason), "%s", reason ? reason : "");
 	/* the keys in order, as the log wants them */
-	stamp(from, t1);
-	stamp(until, r->until);
+	sg_time_rfc3339(from, t1);
+	sg_time_rfc3339(until, r->until);
 	sg_payload_init(&r->pl);
 	sg_payload_str(&r->pl, "agreement", id);
 	sg_payload_str(&r->pl, "by", by);

@@ -36,16 +36,6 @@
 #include "check/ident.h"
 #include "store/blind.h"
 
-static void
-stamp(int64_t us, char out[32])
-{
-	time_t t = (time_t)(us / 1000000);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static json_t *
 jstamp(int64_t us)
 {
@@ -53,7 +43,7 @@ jstamp(int64_t us)
 
 	if (us == 0)
 		return json_null();
-	stamp(us, b);
+	sg_time_rfc3339(us, b);
 	return json_string(b);
 }
 
@@ -284,6 +274,7 @@ dsar_ident(const char *kind, const char *in, enum sg_blind_kind *k,
 				    in[i] - 32 : in[i]);
 			up[13] = '\0';
 			v = sg_upn_check(up, 13, 1, NULL, SG_LA_OFF, &w);
+			OPENSSL_cleanse(up, sizeof(up));
 		}
 	} else if (strcmp(kind, "trn") == 0) {
 		*k = SG_BLIND_TRN;
@@ -295,6 +286,15 @@ dsar_ident(const char *kind, const char *in, enum sg_blind_kind *k,
 	} else if (strcmp(kind, "uln") == 0) {
 		*k = SG_BLIND_ULN;
 		v = sg_uln_check(in, len, &w);
+		/* every learner without a ULN has this one: it names nobody
+		 * (and is not indexed) */
+		if (v == SG_WARNING && w.rule != NULL &&
+		    strcmp(w.rule, "uln.temporary") == 0) {
+			snprintf(why, cap, "9999999999 is the temporary ULN, "
+			    "shared by every learner without one: search by "
+			    "their UPN instead");
+			return -1;
+		}
 	} else {
 		snprintf(why, cap, "the kind of identifier is upn, trn or uln");
 		return -1;
@@ -305,9 +305,11 @@ dsar_ident(const char *kind, const char *in, enum sg_blind_kind *k,
 		return -1;
 	}
 	if (sg_blind_normalise(*k, in, len, norm, 16) != 0) {
+		OPENSSL_cleanse(trn, sizeof(trn));
 		snprintf(why, cap, "not a valid %s", kind);
 		return -1;
 	}
+	OPENSSL_cleanse(trn, sizeof(trn));
 	return 0;
 }
 
@@ -344,35 +346,27 @@ gw_dsar(struct gw *g, const char *kind, const char *ident, int json,
 		if (x->state == GW_REJECTED)
 			continue;
 		if (x->subjects_key[0] == '\0') {
-			const struct sg_agreement *a = x->agreement ?
-			    sg_config_agreement(g->conf->cfg, x->agreement) :
-			    NULL;
-			const struct sg_flow *fl = a && x->flow ?
-			    sg_agreement_flow(a, x->flow) : NULL;
-
-			/* on a flow that indexes its rows, not indexed:
-			 * accepted before the index was kept, or the gateway
-			 * stopped between the acknowledgement and the
-			 * index */
-			if (fl != NULL && fl->format == SG_FORMAT_CSV) {
-				size_t c;
-
-				for (c = 0; c < fl->manifest.ncolumns; c++)
-					if (fl->manifest.columns[c].index)
-						break;
-				if (c < fl->manifest.ncolumns)
-					unindexed++;
-			}
+			/* its RECEIVED said an index would follow, and none
+			 * did: the gateway stopped first, or it failed (the
+			 * journal says why) */
+			if (x->index_pending)
+				unindexed++;
 			continue;
 		}
 		if (first[0] == '\0')
-			stamp(x->received, first);
+			sg_time_rfc3339(x->received, first);
 		if (strcmp(x->subjects_key, g->index_key.id) != 0) {
 			json_array_append_new(other, json_string(x->id));
 			continue;
 		}
 		if (dirfd < 0 || sg_blind_file_open(dirfd, x->id, &f, err) !=
 		    0) {
+			json_array_append_new(other, json_string(x->id));
+			continue;
+		}
+		if (strcmp(f.keyid, x->subjects_key) != 0) {
+			/* not the file its INDEXED record names */
+			sg_blind_file_close(&f);
 			json_array_append_new(other, json_string(x->id));
 			continue;
 		}
@@ -398,10 +392,9 @@ gw_dsar(struct gw *g, const char *kind, const char *ident, int json,
 		fprintf(o, "searched %zu indexed transfer(s)%s%s\n", searched,
 		    first[0] ? " received since " : "", first);
 		if (unindexed > 0)
-			fprintf(o, "not searched: %zu transfer(s) on flows "
-			    "that index their rows, accepted before the index "
-			    "was kept or not indexed (the gateway stopped "
-			    "first)\n", unindexed);
+			fprintf(o, "not searched: %zu transfer(s) whose index "
+			    "could not be made (the journal says why)\n",
+			    unindexed);
 		if (json_array_size(other) > 0)
 			fprintf(o, "not searched: %zu transfer(s) indexed under "
 			    "another key or whose index file is missing\n",
@@ -469,9 +462,16 @@ left_in(const struct gw_xfer *x, int64_t from, int64_t to, const char *party)
 			continue;
 		if (x->released_at >= from && x->released_at <= to)
 			return 1;
+		if (r->downloaded >= from && r->downloaded <= to)
+			return 1;
 		for (k = 0; k < r->nacts; k++)
 			if (r->acts[k].at >= from && r->acts[k].at <= to)
 				return 1;
+		/* more than the latest kept: older ones may fall in it */
+		if (r->downloads + (r->confirmed != 0) > r->nacts &&
+		    r->downloaded != 0 && r->downloaded <= to &&
+		    r->nacts > 0 && r->acts[r->nacts - 1].at >= from)
+			return 1;
 	}
 	return 0;
 }
@@ -483,7 +483,7 @@ gw_breach(struct gw *g, int64_t from, int64_t to, const char *party,
 	json_t *list = json_array(), *cols = json_object(), *special =
 	    json_object(), *rcpts = json_object(), *res, *t, *r, *e, *c;
 	struct sg_blind_file *files = NULL;
-	size_t i, k, n, nfiles = 0, unindexed = 0, blen = 0;
+	size_t i, k, n, nfiles = 0, unindexed = 0, noident = 0, blen = 0;
 	uint64_t rows = 0, downloads = 0, distinct = 0;
 	int dirfd = sg_vault_index_dir(g->vault), keys_differ = 0;
 	char *out = NULL, *buf = NULL, err[SG_ERR_MAX], a[32], b[32];
@@ -518,9 +518,15 @@ gw_breach(struct gw *g, int64_t from, int64_t to, const char *party,
 			    "special_category")))
 				json_object_set_new(special, name, json_true());
 		}
-		if (x->subjects_key[0] == '\0' || dirfd < 0 ||
-		    (nv = realloc(files, (nfiles + 1) * sizeof(*files))) ==
-		    NULL) {
+		if (x->subjects_key[0] == '\0') {
+			if (x->index_pending)
+				unindexed++;	/* its subjects are not known */
+			else
+				noident++;	/* a flow without identifiers */
+			continue;
+		}
+		if (dirfd < 0 || (nv = realloc(files, (nfiles + 1) *
+		    sizeof(*files))) == NULL) {
 			unindexed++;
 			continue;
 		}
@@ -540,8 +546,8 @@ gw_breach(struct gw *g, int64_t from, int64_t to, const char *party,
 	for (i = 0; i < nfiles; i++)
 		sg_blind_file_close(&files[i]);
 	free(files);
-	stamp(from, a);
-	stamp(to, b);
+	sg_time_rfc3339(from, a);
+	sg_time_rfc3339(to, b);
 	{
 		json_t *cl = json_array(), *sl = json_array(), *rl =
 		    json_array();
@@ -555,16 +561,21 @@ gw_breach(struct gw *g, int64_t from, int64_t to, const char *party,
 		json_object_foreach(rcpts, kk, v)
 			json_array_append_new(rl, json_string(kk));
 		res = json_pack("{s:s, s:s, s:o, s:o, s:I, s:o, s:I, s:I, "
-		    "s:I, s:b, s:o, s:o, s:I, s:o}", "from", a, "to", b,
+		    "s:I, s:I, s:b, s:o, s:o, s:I, s:o}", "from", a, "to", b,
 		    "party", party ? json_string(party) : json_null(),
 		    "agreement", agreement ? json_string(agreement) :
 		    json_null(), "transfers", (json_int_t)json_array_size(list),
 		    "recipients", rl, "rows", (json_int_t)rows,
 		    "data_subjects", (json_int_t)distinct,
 		    "transfers_not_indexed", (json_int_t)unindexed,
+		    "transfers_without_identifiers", (json_int_t)noident,
 		    "data_subjects_upper_bound", keys_differ || unindexed > 0,
 		    "columns", cl, "special_category_columns", sl,
 		    "downloads", (json_int_t)downloads, "detail", list);
+		if (res == NULL) {
+			json_decref(list);
+			return NULL;
+		}
 		json_incref(list);	/* "o" took the reference */
 	}
 	json_decref(cols);
@@ -590,6 +601,10 @@ gw_breach(struct gw *g, int64_t from, int64_t to, const char *party,
 		fprintf(o, "  data subjects (distinct)  %" PRIu64 "%s\n",
 		    distinct, unindexed ? " in indexed transfers; some "
 		    "transfers were not indexed: at most the rows" : "");
+		if (noident)
+			fprintf(o, "  without identifiers       %zu transfer(s) "
+			    "(files, not rows of people: read them)\n",
+			    noident);
 		sep = "";
 		fprintf(o, "  columns                   ");
 		json_array_foreach(json_object_get(res, "columns"), i, e) {

@@ -165,20 +165,26 @@ pget_u64(const char *pl, size_t n, const char *key)
 	return strtoull(v, NULL, 10);
 }
 
-/* A download or confirmation kept for the DPO's answers (the first
+/* A download or confirmation kept for the DPO's answers (the latest
  * GW_ACTS_KEPT; the log has them all). */
 static void
-act_keep(struct gw_rcpt *r, int confirm, const char *pl, size_t n, int64_t t)
+act_keep(struct gw_rcpt *r, int confirm, const char *pl, size_t n, int64_t t,
+    uint64_t seq)
 {
 	struct gw_act *a;
 
-	if (r->nacts >= GW_ACTS_KEPT)
-		return;
 	if (r->acts == NULL &&
 	    (r->acts = calloc(GW_ACTS_KEPT, sizeof(*r->acts))) == NULL)
 		return;
+	if (r->nacts == GW_ACTS_KEPT) {		/* the oldest goes */
+		memmove(r->acts, r->acts + 1, (GW_ACTS_KEPT - 1) *
+		    sizeof(*r->acts));
+		r->nacts--;
+	}
 	a = &r->acts[r->nacts++];
+	memset(a, 0, sizeof(*a));
 	a->at = t;
+	a->seq = seq;
 	a->confirm = confirm;
 	sg_payload_get(pl, n, "front", a->front, sizeof(a->front));
 	sg_payload_get(pl, n, "addr", a->addr, sizeof(a->addr));
@@ -186,7 +192,7 @@ act_keep(struct gw_rcpt *r, int confirm, const char *pl, size_t n, int64_t t)
 
 void
 gw_xfer_apply(struct gw *g, int type, const char *pl, size_t n,
-    int64_t t)
+    int64_t t, uint64_t seq)
 {
 	char id[SG_ID_MAX], *s;
 	struct gw_xfer *x;
@@ -207,6 +213,17 @@ gw_xfer_apply(struct gw *g, int type, const char *pl, size_t n,
 		x->received = t;
 		if (type == SG_REC_RECEIVED) {
 			x->state = GW_ACCEPTED;
+			x->received_seq = seq;
+			/* a flow that indexes its rows: INDEXED follows */
+			{
+				char ix[16];
+
+				x->index_pending = sg_payload_get(pl, n,
+				    "index", ix, sizeof(ix)) == 0 &&
+				    strcmp(ix, "pending") == 0;
+			}
+			sg_payload_get(pl, n, "object_sha256", x->obj_sha256,
+			    sizeof(x->obj_sha256));
 			x->plain_size = pget_u64(pl, n, "plain_size");
 			x->obj_size = pget_u64(pl, n, "object_size");
 			sg_payload_get(pl, n, "plain_sha256", x->plain_sha256,
@@ -258,7 +275,7 @@ gw_xfer_apply(struct gw *g, int type, const char *pl, size_t n,
 					r->downloaded = t;
 				r->downloads++;
 			}
-			act_keep(r, type == SG_REC_CONFIRMED, pl, n, t);
+			act_keep(r, type == SG_REC_CONFIRMED, pl, n, t, seq);
 		}
 		free(s);
 		break;
@@ -278,6 +295,7 @@ gw_xfer_apply(struct gw *g, int type, const char *pl, size_t n,
 	case SG_REC_INDEXED:
 		if (x == NULL)
 			return;
+		x->index_pending = 0;
 		x->subjects = pget_u64(pl, n, "subjects");
 		sg_payload_get(pl, n, "subjects_key", x->subjects_key,
 		    sizeof(x->subjects_key));
@@ -382,7 +400,7 @@ gw_xfers_load(struct gw *g, char err[SG_ERR_MAX])
 			    rec.plen);
 		else
 			gw_xfer_apply(g, rec.type, rec.payload, rec.plen,
-			    (int64_t)rec.time_us);
+			    (int64_t)rec.time_us, rec.seq);
 	sg_log_reader_close(r);
 	if (rc == 0)
 		load_meta(g);
@@ -785,7 +803,7 @@ del_done(uv_work_t *w, int status)
 	if (d->withdrawn && x != NULL) {
 		/* recorded: deleted now, or by the next retention check */
 		gw_xfer_apply(d->g, SG_REC_WITHDRAWN, d->wpl.buf, d->wpl.len,
-		    gw_now_us());
+		    gw_now_us(), 0);
 		gw_journalf(EV_DELETED, LOG_NOTICE, f, "transfer %s withdrawn "
 		    "by %s (%s)", d->id, x->withdrawn_by, x->withdrawn_reason);
 	}
@@ -1028,6 +1046,7 @@ struct rec_work {
 	gw_record_cb	 cb;
 	void		*arg;
 	int		 note;		/* gw_log_note: cb may be NULL */
+	uint64_t	 seq;
 };
 
 static void
@@ -1035,7 +1054,8 @@ rec_run(uv_work_t *w)
 {
 	struct rec_work *r = w->data;
 
-	r->rc = sg_vault_record(r->g->vault, r->type, &r->pl, NULL, r->err);
+	r->rc = sg_vault_record(r->g->vault, r->type, &r->pl, &r->seq,
+	    r->err);
 }
 
 static void
@@ -1061,7 +1081,8 @@ rec_after(uv_work_t *w, int status)
 		return;
 	}
 	if (r->rc == 0)
-		gw_xfer_apply(g, r->type, r->pl.buf, r->pl.len, gw_now_us());
+		gw_xfer_apply(g, r->type, r->pl.buf, r->pl.len, gw_now_us(),
+		    r->seq);
 	snprintf(a, sizeof(a), "SCHOOLGATE_TRANSFER=%s", r->id);
 	snprintf(b, sizeof(b), "SCHOOLGATE_PARTY=%s", r->party);
 	fl[0] = a, fl[1] = b, fl[2] = NULL;

@@ -84,6 +84,9 @@ up_done(void *arg, struct gw_upload *u)
 			fputs(",\"transfer\":", f);
 			json_xfer(c, f, x, NULL);
 		}
+		/* signed by the log key (JSON made by the core) */
+		if (r->receipt != NULL)
+			fprintf(f, ",\"receipt\":%s", r->receipt);
 		fputs("}\n", f);
 		fclose(f);
 		c->st = ST_DONE;
@@ -437,16 +440,13 @@ static void
 json_time(FILE *f, const char *key, int64_t us)
 {
 	char b[32];
-	time_t t = (time_t)(us / 1000000);
-	struct tm tm;
 
 	fprintf(f, ",\"%s\":", key);
 	if (us == 0) {
 		fputs("null", f);
 		return;
 	}
-	gmtime_r(&t, &tm);
-	strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	sg_time_rfc3339(us, b);
 	fprintf(f, "\"%s\"", b);
 }
 
@@ -914,6 +914,67 @@ query_get(const char *query, const char *key, char *out, size_t cap)
 	}
 }
 
+static void
+receipt_done(void *arg, char *json)
+{
+	struct conn *c = arg;
+
+	c->refs--;
+	if (c->closing) {
+		if (c->refs == 0)
+			free(c);
+		free(json);
+		return;
+	}
+	c->st = ST_DONE;
+	if (json == NULL)
+		http_problem(c, 503, "unavailable", "the receipt could not be "
+		    "made; try again", "Retry-After: 5\r\n");
+	else {
+		char *body = NULL;
+
+		if (asprintf(&body, "%s\n", json) < 0)
+			body = NULL;
+		if (body != NULL)
+			http_respond(c, 200, "application/json", body,
+			    strlen(body), NULL);
+		else
+			http_problem(c, 503, "unavailable", "out of memory",
+			    NULL);
+		free(body);
+	}
+	free(json);
+}
+
+/* GET /v1/transfers/{id}/receipt[?event=received|downloaded|confirmed]:
+ * the caller's signed receipt (its sender's acceptance, or its own
+ * download or confirmation), with its inclusion proof once the log's
+ * checkpoint covers it. */
+static void
+api_receipt(struct conn *c, struct gw_xfer *x, const char *query)
+{
+	char event[16] = "";
+	const char *why;
+
+	if (query != NULL && query[0] != '\0' &&
+	    (strncmp(query, "event=", 6) != 0 || strlen(query + 6) >=
+	    sizeof(event) || strchr(query + 6, '&') != NULL)) {
+		http_problem(c, 400, "bad-request", "the query is "
+		    "event=received, downloaded or confirmed", NULL);
+		return;
+	}
+	if (query != NULL && query[0] != '\0')
+		snprintf(event, sizeof(event), "%s", query + 6);
+	/* the answer comes from the work pool, never before this returns */
+	if ((why = gw_receipt_get(c->front->g, x, c->party, event[0] ? event :
+	    NULL, receipt_done, c)) != NULL) {
+		http_problem(c, 404, "no-receipt", why, NULL);
+		return;
+	}
+	c->st = ST_WORK;
+	c->refs++;
+}
+
 /* POST /v1/transfers/{id}/withdraw?reason=CODE by its sender: the
  * WITHDRAWN record and the deletion are durable before the answer. */
 static void
@@ -1262,6 +1323,12 @@ api_route(struct conn *c, char *seg[], int n, const char *query)
 			if (m != HTTP_POST)
 				goto method;
 			api_withdraw(c, x, query);
+			return;
+		}
+		if (n == 4 && strcmp(seg[3], "receipt") == 0) {
+			if (m != HTTP_GET && m != HTTP_HEAD)
+				goto method;
+			api_receipt(c, x, query);
 			return;
 		}
 		if (n == 4 && strcmp(seg[3], "content") != 0) {

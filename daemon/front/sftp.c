@@ -1099,9 +1099,12 @@ verdict_text(struct handle *h, const struct gw_upload_result *r)
 	snprintf(h->id, sizeof(h->id), "%s", r->id);
 	if (r->status == 201) {
 		h->verdict = FX_OK;
+		/* the receipt itself is JSON, too long for a status line:
+		 * the HTTPS front gives it, signed, with its proof */
 		snprintf(h->why, sizeof(h->why), "schoolgate: %s accepted: "
-		    "transfer %s, %" PRIu64 " row(s)", h->name, r->id,
-		    rep->rows);
+		    "transfer %s, %" PRIu64 " row(s), log record %" PRIu64
+		    "; signed receipt: GET /v1/transfers/%s/receipt", h->name,
+		    r->id, rep->rows, r->received_seq, r->id);
 		return;
 	}
 	h->verdict = FX_FAILURE;

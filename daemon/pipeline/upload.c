@@ -43,6 +43,7 @@ struct blk {
 
 struct rec {
 	int		 type;
+	uint64_t	 seq;
 	struct sg_payload pl;
 };
 
@@ -144,6 +145,7 @@ upload_destroy(struct gw_upload *u)
 		free(b);
 	}
 	sg_report_free(&u->res.report);
+	free(u->res.receipt);
 	free(u->recs);
 	gw_conf_unref(u->conf);
 	free(u->party);
@@ -209,7 +211,7 @@ on_mbox(uv_async_t *a)
 		next = m->next;
 		if (kind == 3) {	/* an INDEXED record, for the index */
 			gw_xfer_apply(g, m->rec->type, m->rec->pl.buf,
-			    m->rec->pl.len, gw_now_us());
+			    m->rec->pl.len, gw_now_us(), m->rec->seq);
 			free(m->rec);
 			free(m);
 			continue;
@@ -229,7 +231,7 @@ on_mbox(uv_async_t *a)
 		g->count.in_flight--;
 		for (i = 0; i < u->nrecs; i++)
 			gw_xfer_apply(g, u->recs[i].type, u->recs[i].pl.buf,
-			    u->recs[i].pl.len, gw_now_us());
+			    u->recs[i].pl.len, gw_now_us(), u->recs[i].seq);
 		if (u->res.status == 201 || u->res.status == 422) {
 			/* names and report sizes live in memory */
 			struct gw_xfer *x = gw_xfer_find(g, u->res.id);
@@ -509,7 +511,8 @@ gw_upload_free(struct gw_upload *u)
 /* A record now durable in the log, for the index once the verdict is
  * back on the I/O thread: one per recipient, however many. */
 static void
-add_rec(struct gw_upload *u, int type, const struct sg_payload *pl)
+add_rec(struct gw_upload *u, int type, const struct sg_payload *pl,
+    uint64_t seq)
 {
 	if (u->nrecs == u->caprecs) {
 		size_t nc = u->caprecs ? 2 * u->caprecs : 8;
@@ -521,6 +524,7 @@ add_rec(struct gw_upload *u, int type, const struct sg_payload *pl)
 		u->caprecs = nc;
 	}
 	u->recs[u->nrecs].type = type;
+	u->recs[u->nrecs].seq = seq;
 	u->recs[u->nrecs++].pl = *pl;
 }
 
@@ -815,7 +819,7 @@ run_upload(struct gw_upload *u)
 			    err);
 			goto drain;
 		}
-		add_rec(u, SG_REC_REJECTED, &pl);
+		add_rec(u, SG_REC_REJECTED, &pl, seq);
 		u->res.status = 422;
 		journal_verdict(u, 0);
 		goto drain;
@@ -831,7 +835,8 @@ run_upload(struct gw_upload *u)
 		    .flow = u->flowid, .sender = u->party,
 		    .agreement_sha256 = u->agr->sha256,
 		    .rows = u->res.report.rows, .npks = npks, .record = &pl,
-		    .supersedes = u->supersedes };
+		    .supersedes = u->supersedes,
+		    .index_pending = subjects != NULL };
 
 		/* frees seal whatever happens */
 		if (sg_vault_put_commit(g->vault, seal, &m, u->res.id, &seq,
@@ -839,7 +844,8 @@ run_upload(struct gw_upload *u)
 			fail(u, 503, "the upload could not be stored: %s", err);
 			goto drain;
 		}
-		add_rec(u, SG_REC_RECEIVED, &pl);
+		add_rec(u, SG_REC_RECEIVED, &pl, seq);
+		u->res.received_seq = seq;
 	}
 	for (i = 0; i < u->flow->nrecipients; i++) {
 		sg_payload_init(&pl);
@@ -858,15 +864,26 @@ run_upload(struct gw_upload *u)
 				sg_payload_str(&pl, "object", u->res.id);
 				sg_payload_str(&pl, "reason", "unreleased");
 				if (sg_payload_end(&pl) == 0)
-					add_rec(u, SG_REC_DELETED, &pl);
+					add_rec(u, SG_REC_DELETED, &pl, 0);
 			}
 			fail(u, 503, "the transfer log could not be written: %s",
 			    err);
 			goto drain;
 		}
-		add_rec(u, SG_REC_RELEASED, &pl);
+		add_rec(u, SG_REC_RELEASED, &pl, seq);
 	}
 	sg_hex(pr.plain_sha256, 32, u->res.sha256);
+	{
+		char oh[65];
+
+		/* the sender's receipt, signed by the log key (pending its
+		 * proof until the next checkpoint); the acknowledgement does
+		 * not depend on it */
+		sg_hex(pr.obj_sha256, 32, oh);
+		u->res.receipt = gw_receipt_received(g, u->res.id, u->party,
+		    u->agreement, u->flow, u->res.sha256, oh,
+		    u->res.report.rows, u->res.received_seq, gw_now_us());
+	}
 	u->res.status = 201;
 	journal_verdict(u, 1);
 	/* indexed once the sender has its answer (worker) */
@@ -951,6 +968,7 @@ index_upload(struct gw *g, const char *id, struct sg_blind_set *set)
 	}
 	sg_blind_set_free(set);
 	r->type = SG_REC_INDEXED;
+	r->seq = seq;
 	m->kind = 3;
 	m->rec = r;
 	pthread_mutex_lock(&p->mbmu);

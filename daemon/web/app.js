@@ -472,6 +472,10 @@ function showAccepted (flow, file, res) {
       ['Received by', who],
       ['Kept until', kept]
     ]),
+    el('p', { class: 'govuk-body', id: 'receipt' },
+      'Keep a receipt with your records: it is signed by the gateway\'s transfer log and proves this file was accepted, whatever happens to it later. ',
+      el('a', { class: 'govuk-link', href: `/v1/transfers/${encodeURIComponent(res.id)}/receipt`, download: `receipt-${res.id}.json`, text: 'Download the receipt' }),
+      '.'),
     againLinks())
 }
 
