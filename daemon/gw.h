@@ -55,6 +55,8 @@ struct gw_rcpt {
 	int64_t		 downloaded;	/* µs of the first download, 0 */
 	unsigned	 downloads;
 	int64_t		 confirmed;	/* µs, 0 */
+	/* their records (first download, confirmation): receipts */
+	uint64_t	 downloaded_seq, confirmed_seq;
 	struct gw_act	*acts;
 	unsigned	 nacts;
 };
@@ -156,6 +158,10 @@ struct gw {
 	size_t			 nids;
 	struct sg_note_key	 signer;
 	struct sg_blind_key	 index_key;	/* the blind index's */
+	unsigned		 receipts_running;	/* proofs being made */
+	/* retired index keys (index-<id>.key), for files made under them */
+	struct sg_blind_key	*old_index_keys;
+	size_t			 nold_index_keys;
 	struct sg_bans		*bans;		/* per whole address */
 	struct sg_bans		*pair_bans;	/* per address and party */
 	struct sg_bans		*party_bans;	/* per party claimed */
@@ -557,6 +563,7 @@ void	gw_peer_name(int fd, char *buf, size_t len);
 int	gw_addr_name(const char *text, char *buf, size_t len);
 
 /* receipts (core/receipt.c; common/log/receipt.h) */
+#define GW_RECEIPTS_AT_ONCE	2	/* proofs at once (each hashes the log) */
 /* The sender's receipt for an accepted upload (any thread): malloc'd
  * JSON, or NULL. */
 char	*gw_receipt_received(struct gw *, const char *id, const char *sender,
@@ -583,9 +590,11 @@ typedef void (*gw_dpo_cb)(void *arg, char *text);
 char	*gw_dsar(struct gw *, const char *kind, const char *ident, int json,
 	    gw_dpo_cb cb, void *arg);
 /* What left the gateway in [from, to] (µs), for a recipient party and
- * an agreement (NULL: any): the fields of a breach report. */
+ * an agreement (NULL: any): the fields of a breach report. GW_DPO_LATER
+ * and cb(arg, text) once the index files are read (on the work pool),
+ * or an error at once; NULL: out of memory. */
 char	*gw_breach(struct gw *, int64_t from, int64_t to, const char *party,
-	    const char *agreement, int json);
+	    const char *agreement, int json, gw_dpo_cb cb, void *arg);
 
 /* journal (journal.c) */
 enum gw_event {

@@ -13,6 +13,7 @@
 #include "gw.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -101,6 +102,51 @@ load_index_key(const char *dir, struct sg_blind_key *k, char err[SG_ERR_MAX])
 		    "key was made (this state had none)", path);
 	}
 	return sg_blind_key_load(path, k, err);
+}
+
+/* Retired index keys, index-<id>.key (schoolgate keygen --rotate-index):
+ * the files indexed under them stay searchable. */
+static int
+load_old_index_keys(struct gw *g, const char *dir, char err[SG_ERR_MAX])
+{
+	struct dirent *e;
+	DIR *d;
+	char path[4096];
+	struct sg_blind_key k, *nv;
+
+	if ((d = opendir(dir)) == NULL)
+		return sg_errf(err, "%s: %s", dir, strerror(errno));
+	while ((e = readdir(d)) != NULL) {
+		if (strlen(e->d_name) != 6 + 16 + 4 ||
+		    strncmp(e->d_name, "index-", 6) != 0 ||
+		    strcmp(e->d_name + 22, ".key") != 0 ||
+		    strspn(e->d_name + 6, "0123456789abcdef") != 16)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (sg_blind_key_load(path, &k, err) != 0)
+			goto bad;
+		if (strncmp(k.id, e->d_name + 6, 16) != 0 ||
+		    strcmp(k.id, g->index_key.id) == 0) {
+			sg_errf(err, "%s: its name does not match the key it "
+			    "holds (id %s)", path, k.id);
+			sg_blind_key_wipe(&k);
+			goto bad;
+		}
+		if ((nv = realloc(g->old_index_keys, (g->nold_index_keys + 1) *
+		    sizeof(*nv))) == NULL) {
+			sg_blind_key_wipe(&k);
+			sg_errf(err, "out of memory");
+			goto bad;
+		}
+		g->old_index_keys = nv;
+		g->old_index_keys[g->nold_index_keys++] = k;
+		sg_blind_key_wipe(&k);
+	}
+	closedir(d);
+	return 0;
+bad:
+	closedir(d);
+	return -1;
 }
 
 /* Everything -t checks: the configuration, the daemon settings, the
@@ -416,8 +462,10 @@ control_dpo(struct gw *g, const char *req, struct gw_ctl_req *later)
 				goto usage;
 		}
 		out = gw_breach(g, (int64_t)from * 1000000,
-		    (int64_t)to * 1000000 + 999999, party, agr, json);
-		return out != NULL ? out : strdup("error: out of memory\n");
+		    (int64_t)to * 1000000 + 999999, party, agr, json,
+		    dpo_answer, later);
+		return out == GW_DPO_LATER ? GW_CTL_LATER : out != NULL ? out :
+		    strdup("error: out of memory\n");
 	}
 usage:
 	OPENSSL_cleanse(w, sizeof(w));
@@ -722,7 +770,8 @@ main(int argc, char **argv)
 		snprintf(path, sizeof(path), "%s/log-signing.key", d->keys_dir);
 		if (sg_signer_load(path, &g->signer, err) != 0)
 			goto fatal;
-		if (load_index_key(d->keys_dir, &g->index_key, err) != 0)
+		if (load_index_key(d->keys_dir, &g->index_key, err) != 0 ||
+		    load_old_index_keys(g, d->keys_dir, err) != 0)
 			goto fatal;
 		if ((state = sg_open_dir(AT_FDCWD, d->state_dir, 1, 0700,
 		    err)) < 0)
@@ -830,6 +879,9 @@ main(int argc, char **argv)
 	sg_identities_free(g->ids, g->nids);
 	OPENSSL_cleanse(&g->signer, sizeof(g->signer));
 	sg_blind_key_wipe(&g->index_key);
+	for (n = 0; n < (long)g->nold_index_keys; n++)
+		sg_blind_key_wipe(&g->old_index_keys[n]);
+	free(g->old_index_keys);
 	close(g->meta_dir);
 	gw_conf_unref(g->conf);
 	return dm.exit_code;

@@ -21,14 +21,14 @@ static int
 line_ok(const char *v)
 {
 	return v != NULL && v[0] != '\0' && strpbrk(v, "\n\r") == NULL &&
-	    strlen(v) < 512;
+	    strlen(v) < 2048;
 }
 
 char *
 sg_receipt_make(const struct sg_note_key *signer, const struct sg_receipt *r,
     const struct sg_log_proof *pr)
 {
-	char text[2048], leaf[48], *note, *out = NULL;
+	char text[4096], leaf[48], *note, *out = NULL;
 	json_t *j, *proof = json_null();
 	size_t i;
 	int n;
@@ -93,7 +93,7 @@ parse_text(const char *t, size_t n, const char *logname,
 	    "recipients", "record", "leaf", "time", NULL };
 	unsigned seen = 0;
 	const char *p = t, *end = t + n, *nl, *sp;
-	char v[512], *e;
+	char v[2048], *e;
 	size_t k, kl, vl;
 
 	memset(r, 0, sizeof(*r));

@@ -48,7 +48,7 @@
 struct sg_receipt {
 	char		 transfer[64], event[16], by[96], agreement[130],
 			 flow[130], plain_sha256[65], stored_sha256[65],
-			 recipients[512], time[32];
+			 recipients[2048], time[32];
 	uint64_t	 rows, record;
 	unsigned char	 leaf[32];
 	int		 has_received;	/* agreement ... recipients set */

@@ -652,6 +652,15 @@ bad:
 
 /* --- writing ---------------------------------------------------------- */
 
+#define LEAF_CHUNK_BITS	16
+#define LEAF_CHUNK	((uint64_t)1 << LEAF_CHUNK_BITS)	/* 2.5 MiB */
+#define LEAF_CHUNKS	((size_t)1 << 16)	/* 4 G records */
+
+struct leaf {
+	unsigned char	h[32];
+	uint64_t	time_us;
+};
+
 struct sg_log {
 	char			 dir[4096];
 	int			 dirfd, segfd, cpfd, lockfd;
@@ -671,9 +680,14 @@ struct sg_log {
 
 	uint64_t		 seg_size;
 	struct sg_merkle_frontier fr;
-	/* every leaf hash, in order (32 bytes a record): receipts' proofs */
-	unsigned char		(*leaves)[32];
-	uint64_t		 capleaves;
+	/* every leaf hash and record time, in order (40 bytes a record),
+	 * for receipts: in chunks that never move, so that a proof reads
+	 * them without holding the log's lock. nleaves counts them; after
+	 * a failed allocation no more are kept (receipts for later records
+	 * are refused, the log goes on). */
+	struct leaf		**chunk;
+	uint64_t		 nleaves;
+	int			 leaves_lost;
 	uint64_t		 cp_size;	/* last checkpoint's size */
 	uint64_t		 cp_at_ms;
 	int64_t			 cp_wall;	/* seconds; 0: unknown */
@@ -750,29 +764,45 @@ log_free(struct sg_log *l)
 	pthread_cond_destroy(&l->cv);
 	free(l->pend);
 	free(l->spare);
-	free(l->leaves);
+	if (l->chunk != NULL) {
+		size_t i;
+
+		for (i = 0; i < LEAF_CHUNKS && l->chunk[i] != NULL; i++)
+			free(l->chunk[i]);
+		free(l->chunk);
+	}
 	free(l);
 }
 
-/* The leaf of the next record (fr.size before the add), kept. Under mu
- * or before the log is shared. -1 when out of memory (no receipts). */
+/* A durable record's leaf and time, kept for receipts (under mu, or
+ * before the log is shared). -1 when it could not be kept. */
 static int
-keep_leaf(struct sg_log *l, const unsigned char leaf[32])
+keep_leaf(struct sg_log *l, const unsigned char leaf[32], uint64_t time_us)
 {
-	if (l->fr.size == l->capleaves) {
-		uint64_t cap = l->capleaves ? l->capleaves * 2 : 4096;
-		void *nv;
+	size_t c = (size_t)(l->nleaves >> LEAF_CHUNK_BITS);
+	struct leaf *e;
 
-		if (cap > SIZE_MAX / 32 ||
-		    (nv = realloc(l->leaves, (size_t)cap * 32)) == NULL)
-			return -1;
-		l->leaves = nv;
-		l->capleaves = cap;
+	if (l->leaves_lost)
+		return -1;
+	if ((l->chunk == NULL && (l->chunk = calloc(LEAF_CHUNKS,
+	    sizeof(*l->chunk))) == NULL) || c >= LEAF_CHUNKS ||
+	    (l->chunk[c] == NULL && (l->chunk[c] = malloc(LEAF_CHUNK *
+	    sizeof(struct leaf))) == NULL)) {
+		l->leaves_lost = 1;
+		return -1;
 	}
-	memcpy(l->leaves[l->fr.size], leaf, 32);
+	e = &l->chunk[c][l->nleaves & (LEAF_CHUNK - 1)];
+	memcpy(e->h, leaf, 32);
+	e->time_us = time_us;
+	l->nleaves++;
 	return 0;
 }
 
+static const struct leaf *
+leaf_at(const struct sg_log *l, uint64_t i)
+{
+	return &l->chunk[i >> LEAF_CHUNK_BITS][i & (LEAF_CHUNK - 1)];
+}
 /* Replays the log: every record checked, the tree rebuilt, every
  * checkpoint's root compared. A torn tail is cut off; anything else
  * wrong is an alarm. */
@@ -830,7 +860,7 @@ replay(struct sg_log *l, const struct sg_log_opts *o, uint64_t *last_seq,
 			snprintf(cut_seg, 32, "%s", r->segs[r->cur]);
 			break;
 		}
-		if (keep_leaf(l, rec.leaf) != 0) {
+		if (keep_leaf(l, rec.leaf, rec.time_us) != 0) {
 			sg_errf(err, "out of memory");
 			goto out;
 		}
@@ -1119,13 +1149,10 @@ commit_batch(struct sg_log *l)
 	l->seg_size += blen;
 	for (off = 0; off < blen; off += flen) {
 		flen = SG_REC_HDR + get32(batch + off + 4) + SG_REC_SUM;
-		if (keep_leaf(l, batch + off + flen - 32) != 0) {
-			/* durable, but no longer provable from memory: the
-			 * log stops taking records rather than lie */
-			l->failed = 1;
-			snprintf(l->fail_msg, sizeof(l->fail_msg), "out of "
-			    "memory for the log's leaves");
-		}
+		/* (a leaf not kept: no receipts from here on, and the
+		 * log goes on) */
+		(void)keep_leaf(l, batch + off + flen - 32,
+		    get64(batch + off + 16));
 		sg_merkle_frontier_add(&l->fr, batch + off + flen - 32);
 	}
 	l->durable = last;
@@ -1220,104 +1247,93 @@ sg_log_close(struct sg_log *l, char err[SG_ERR_MAX])
 	return rc;
 }
 
-/* RFC 9162 2.1.3.1: MTH of leaves[0..n) */
+/* RFC 9162 2.1.3.1: MTH of leaves [lo, lo + n) */
 static void
-mth(const unsigned char (*lv)[32], uint64_t n, unsigned char out[32])
+mth(const struct sg_log *l, uint64_t lo, uint64_t n, unsigned char out[32])
 {
 	struct sg_merkle_frontier fr;
 	uint64_t i;
 
 	memset(&fr, 0, sizeof(fr));
 	for (i = 0; i < n; i++)
-		sg_merkle_frontier_add(&fr, lv[i]);
+		sg_merkle_frontier_add(&fr, leaf_at(l, lo + i)->h);
 	sg_merkle_frontier_root(&fr, out);
 }
 
-/* PATH(m, D[n]), deepest first */
-static int
-path(const unsigned char (*lv)[32], uint64_t m, uint64_t n,
+/* PATH(m, D[lo, lo + n)), deepest first (depth <= 64) */
+static void
+path(const struct sg_log *l, uint64_t lo, uint64_t m, uint64_t n,
     unsigned char (*out)[32], size_t *len)
 {
 	uint64_t k = 1;
 
 	if (n <= 1)
-		return 0;
+		return;
 	while (k * 2 < n)
 		k *= 2;
-	if (*len >= SG_MERKLE_MAX_PROOF)
-		return -1;
 	if (m < k) {
-		if (path(lv, m, k, out, len) != 0)
-			return -1;
-		mth(lv + k, n - k, out[(*len)++]);
+		path(l, lo, m, k, out, len);
+		mth(l, lo + k, n - k, out[(*len)++]);
 	} else {
-		if (path(lv + k, m - k, n - k, out, len) != 0)
-			return -1;
-		mth(lv, k, out[(*len)++]);
+		path(l, lo + k, m - k, n - k, out, len);
+		mth(l, lo, k, out[(*len)++]);
 	}
-	return 0;
 }
 
 int
-sg_log_leaf(struct sg_log *l, uint64_t seq, unsigned char leaf[32])
+sg_log_leaf(struct sg_log *l, uint64_t seq, unsigned char leaf[32],
+    uint64_t *time_us)
 {
 	int rc = -1;
 
 	pthread_mutex_lock(&l->mu);
-	if (seq >= 1 && seq <= l->fr.size) {
-		memcpy(leaf, l->leaves[seq - 1], 32);
+	if (seq >= 1 && seq <= l->nleaves) {
+		memcpy(leaf, leaf_at(l, seq - 1)->h, 32);
+		if (time_us != NULL)
+			*time_us = leaf_at(l, seq - 1)->time_us;
 		rc = 0;
 	}
 	pthread_mutex_unlock(&l->mu);
 	return rc;
 }
-
 int
 sg_log_prove(struct sg_log *l, uint64_t seq, struct sg_log_proof *pr,
     char err[SG_ERR_MAX])
 {
-	unsigned char (*lv)[32], root[32], b[48];
-	char text[256];
+	unsigned char root[32];
+	char text[256], b[48];
 	uint64_t size;
 	int n;
 
-	memset(pr, 0, sizeof(*pr));
+	memset(pr, 0, sizeof(pr[0]));
 	pthread_mutex_lock(&l->mu);
 	size = l->cp_size;
-	if (seq < 1 || seq > l->fr.size) {
+	if (seq < 1 || seq > l->nleaves) {
 		pthread_mutex_unlock(&l->mu);
-		return sg_errf(err, "no record %" PRIu64, seq);
+		return sg_errf(err, "record %" PRIu64 " is not held for "
+		    "receipts", seq);
 	}
-	memcpy(pr->leaf, l->leaves[seq - 1], 32);
+	memcpy(pr->leaf, leaf_at(l, seq - 1)->h, 32);
 	pr->seq = seq;
-	if (seq > size) {	/* the next checkpoint will cover it */
+	if (seq > size || size > l->nleaves) {	/* the next checkpoint */
 		pthread_mutex_unlock(&l->mu);
 		return 1;
 	}
-	/* the first size leaves only grow by appends: a copy, so that the
-	 * hashing below does not hold up the writers */
-	if ((lv = malloc((size_t)size * 32)) == NULL) {
-		pthread_mutex_unlock(&l->mu);
-		return sg_errf(err, "out of memory");
-	}
-	memcpy(lv, l->leaves, (size_t)size * 32);
 	memcpy(root, l->cp_root, 32);
 	pthread_mutex_unlock(&l->mu);
+	/* the first size leaves never change or move: read them unlocked
+	 * (their chunks were published under mu, before size) */
 	pr->size = size;
-	if (path((const unsigned char (*)[32])lv, seq - 1, size, pr->proof,
-	    &pr->plen) != 0 || sg_merkle_verify_inclusion(seq - 1, size,
-	    pr->leaf, (const unsigned char (*)[32])pr->proof, pr->plen,
-	    root) != 0) {
-		free(lv);
+	path(l, 0, seq - 1, size, pr->proof, &pr->plen);
+	if (sg_merkle_verify_inclusion(seq - 1, size, pr->leaf,
+	    (const unsigned char (*)[32])pr->proof, pr->plen, root) != 0)
 		return sg_errf(err, "the log does not prove record %" PRIu64,
 		    seq);
-	}
-	free(lv);
 	/* the checkpoint as written: the same text, and Ed25519 signs
 	 * deterministically */
-	sg_b64_encode(root, 32, (char *)b, 1);
+	sg_b64_encode(root, 32, b, 1);
 	n = snprintf(text, sizeof(text), "%s\n%" PRIu64 "\n%s\n",
-	    l->signer->name, size, (char *)b);
+	    l->signer->name, size, b);
 	if ((pr->checkpoint = sg_note_sign(text, (size_t)n, l->signer)) ==
 	    NULL)
 		return sg_errf(err, "cannot sign");

@@ -145,13 +145,16 @@ struct sg_log_info {
 	unsigned char	cp_root[32];
 };
 void	sg_log_info(struct sg_log *, struct sg_log_info *);
-/* The leaf hash of durable record seq; -1 when there is none. */
-int	sg_log_leaf(struct sg_log *, uint64_t seq, unsigned char leaf[32]);
+/* The leaf hash and time (µs) of durable record seq; -1 when there is
+ * none (or it was not kept: memory). time_us may be NULL. */
+int	sg_log_leaf(struct sg_log *, uint64_t seq, unsigned char leaf[32],
+	    uint64_t *time_us);
 /* A receipt's proof: record seq's leaf, and its inclusion proof against
  * the latest checkpoint (RFC 9162 2.1.3), with that checkpoint's signed
  * note (malloc'd; the note as the checkpoints file holds it). 0; 1 when
  * no checkpoint covers seq yet (leaf set, the rest empty); -1 with err.
- * Hashes the checkpoint's leaves again: O(records), off the I/O loop. */
+ * Hashes the checkpoint's leaves again: O(records), off the I/O loop,
+ * and without holding the log's lock. */
 struct sg_log_proof {
 	uint64_t	seq, size;
 	unsigned char	leaf[32];

@@ -736,37 +736,69 @@ sg_blind_file_has(int dirfd, const char *id, const char keyid[SG_BLIND_KEYID],
 	return found;
 }
 
+/* a min-heap of the files' heads, by hash */
+static int
+head_less(const struct sg_blind_file *f, const size_t *at, size_t a, size_t b)
+{
+	return memcmp(f[a].h + at[a] * SG_BLIND_LEN, f[b].h + at[b] *
+	    SG_BLIND_LEN, SG_BLIND_LEN) < 0;
+}
+
+static void
+sift_down(const struct sg_blind_file *f, const size_t *at, size_t *heap,
+    size_t n, size_t i)
+{
+	size_t c, t;
+
+	while ((c = 2 * i + 1) < n) {
+		if (c + 1 < n && head_less(f, at, heap[c + 1], heap[c]))
+			c++;
+		if (!head_less(f, at, heap[c], heap[i]))
+			break;
+		t = heap[c];
+		heap[c] = heap[i];
+		heap[i] = t;
+		i = c;
+	}
+}
+
 uint64_t
 sg_blind_files_distinct(const struct sg_blind_file *f, size_t n)
 {
-	/* a merge of the sorted files: the least head each time (n is the
-	 * transfers of a window, a few dozen at most in practice) */
-	size_t *at, i, best;
-	uint64_t d = 0;
+	/* a k-way merge of the sorted files: O(hashes x log files) */
+	size_t *at, *heap, nh = 0, i, top;
 	unsigned char last[SG_BLIND_LEN];
+	uint64_t d = 0;
 	int have = 0;
 
-	if (n == 0 || (at = calloc(n, sizeof(*at))) == NULL)
+	if (n == 0)
 		return 0;
-	for (;;) {
-		best = n;
-		for (i = 0; i < n; i++)
-			if (at[i] < f[i].n && (best == n ||
-			    memcmp(f[i].h + at[i] * SG_BLIND_LEN,
-			    f[best].h + at[best] * SG_BLIND_LEN,
-			    SG_BLIND_LEN) < 0))
-				best = i;
-		if (best == n)
-			break;
-		if (!have || memcmp(last, f[best].h + at[best] * SG_BLIND_LEN,
+	at = calloc(n, sizeof(*at));
+	heap = calloc(n, sizeof(*heap));
+	if (at == NULL || heap == NULL) {
+		free(at);
+		free(heap);
+		return UINT64_MAX;	/* unknown: never a count */
+	}
+	for (i = 0; i < n; i++)
+		if (f[i].n > 0)
+			heap[nh++] = i;
+	for (i = nh; i-- > 0; )
+		sift_down(f, at, heap, nh, i);
+	while (nh > 0) {
+		top = heap[0];
+		if (!have || memcmp(last, f[top].h + at[top] * SG_BLIND_LEN,
 		    SG_BLIND_LEN) != 0) {
-			memcpy(last, f[best].h + at[best] * SG_BLIND_LEN,
+			memcpy(last, f[top].h + at[top] * SG_BLIND_LEN,
 			    SG_BLIND_LEN);
 			have = 1;
 			d++;
 		}
-		at[best]++;
+		if (++at[top] == f[top].n)
+			heap[0] = heap[--nh];
+		sift_down(f, at, heap, nh, 0);
 	}
 	free(at);
+	free(heap);
 	return d;
 }

@@ -109,7 +109,8 @@ int	sg_blind_file_find(const struct sg_blind_file *,
 	    const unsigned char h[SG_BLIND_LEN]);
 void	sg_blind_file_close(struct sg_blind_file *);
 /* The number of distinct hashes in n files (compared as they are: files
- * under different keys do not share hashes). */
+ * under different keys do not share hashes); UINT64_MAX when out of
+ * memory. */
 uint64_t sg_blind_files_distinct(const struct sg_blind_file *, size_t n);
 
 #endif

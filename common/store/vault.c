@@ -456,9 +456,10 @@ sg_vault_close(struct sg_vault *v, char err[SG_ERR_MAX])
 
 
 int
-sg_vault_leaf(struct sg_vault *v, uint64_t seq, unsigned char leaf[32])
+sg_vault_leaf(struct sg_vault *v, uint64_t seq, unsigned char leaf[32],
+    uint64_t *time_us)
 {
-	return sg_log_leaf(v->log, seq, leaf);
+	return sg_log_leaf(v->log, seq, leaf, time_us);
 }
 
 int

@@ -95,7 +95,8 @@ int	sg_vault_index(struct sg_vault *, const char *id, struct sg_blind_set *,
 	    struct sg_payload *pl, uint64_t *seq, char err[SG_ERR_MAX]);
 /* The log's leaf of record seq, and its proof for a receipt
  * (log/tlog.h: sg_log_leaf, sg_log_prove). */
-int	sg_vault_leaf(struct sg_vault *, uint64_t seq, unsigned char leaf[32]);
+int	sg_vault_leaf(struct sg_vault *, uint64_t seq, unsigned char leaf[32],
+	    uint64_t *time_us);
 int	sg_vault_prove(struct sg_vault *, uint64_t seq, struct sg_log_proof *,
 	    char err[SG_ERR_MAX]);
 /* The index directory (opened at sg_vault_open), or -1 without one. */

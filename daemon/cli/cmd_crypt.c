@@ -2,6 +2,7 @@
  * schoolgate keygen | seal | open: the gateway's keys and the age format
  * from the command line, compatible with age -r / age -d -i for X25519.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -141,6 +142,8 @@ give_keys_to_owner(const char *dir)
 	    "log-signing.key", "log-signing.pub", SG_HOSTKEY_ED25519,
 	    SG_HOSTKEY_ED25519 ".pub", SG_HOSTKEY_RSA, SG_HOSTKEY_RSA ".pub",
 	    "index.key", NULL };
+	struct dirent *de;
+	DIR *dd;
 	char parent[4096];
 	struct stat st, fst;
 	size_t i;
@@ -165,7 +168,56 @@ give_keys_to_owner(const char *dir)
 			fprintf(stderr, "schoolgate: keygen: cannot give %s/%s "
 			    "to uid %u: %s\n", dir, names[i],
 			    (unsigned)st.st_uid, strerror(errno));
+	/* retired index keys, index-<id>.key */
+	if ((dd = opendir(dir)) != NULL) {
+		while ((de = readdir(dd)) != NULL)
+			if (strncmp(de->d_name, "index-", 6) == 0 &&
+			    fstatat(dfd, de->d_name, &fst,
+			    AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISREG(fst.st_mode) && fst.st_uid == 0 &&
+			    fchownat(dfd, de->d_name, st.st_uid, st.st_gid,
+			    AT_SYMLINK_NOFOLLOW) != 0)
+				fprintf(stderr, "schoolgate: keygen: cannot "
+				    "give %s/%s to uid %u: %s\n", dir,
+				    de->d_name, (unsigned)st.st_uid,
+				    strerror(errno));
+		closedir(dd);
+	}
 	close(dfd);
+}
+
+/* keygen --rotate-index: index.key becomes index-<id>.key (kept, so the
+ * files indexed under it stay searchable) and a new index.key is made.
+ * The gateway takes both at its next start. */
+static int
+rotate_index(const char *dir)
+{
+	struct sg_blind_key k;
+	char cur[4096], old[4096], err[SG_ERR_MAX];
+
+	snprintf(cur, sizeof(cur), "%s/index.key", dir);
+	if (sg_blind_key_load(cur, &k, err) != 0) {
+		fprintf(stderr, "schoolgate: keygen --rotate-index: %s\n", err);
+		return EXIT_TROUBLE;
+	}
+	snprintf(old, sizeof(old), "%s/index-%s.key", dir, k.id);
+	sg_blind_key_wipe(&k);
+	/* never over an existing file; then the new key in its place */
+	if (renameat2(AT_FDCWD, cur, AT_FDCWD, old, RENAME_NOREPLACE) != 0) {
+		fprintf(stderr, "schoolgate: keygen --rotate-index: %s: %s\n",
+		    old, strerror(errno));
+		return EXIT_TROUBLE;
+	}
+	if (sg_blind_key_new(cur, err) != 0) {
+		fprintf(stderr, "schoolgate: keygen --rotate-index: %s (the old "
+		    "key is %s: rename it back to index.key)\n", err, old);
+		return EXIT_TROUBLE;
+	}
+	give_keys_to_owner(dir);
+	printf("retired: %s (kept: the transfers indexed under it stay "
+	    "searchable)\nnew:     %s\nrestart the gateway to use it "
+	    "(systemctl restart schoolgated)\n", old, cur);
+	return fflush(stdout) == 0 ? 0 : EXIT_TROUBLE;
 }
 
 int
@@ -174,20 +226,24 @@ cmd_keygen(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "out", required_argument, NULL, 'o' },
 		{ "log-name", required_argument, NULL, 'n' },
+		{ "rotate-index", no_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *dir = NULL, *name = "schoolgate/transfer-log";
 	char rcpt[SG_AGE_RECIPIENT_LEN], vk[SG_NOTE_KEY_MAX], err[SG_ERR_MAX];
-	int c;
+	int c, rotate = 0;
 
 	while ((c = getopt_long(argc, argv, "o:n:", opts, NULL)) != -1)
 		switch (c) {
 		case 'o': dir = optarg; break;
 		case 'n': name = optarg; break;
+		case 'r': rotate = 1; break;
 		default: goto usage;
 		}
 	if (dir == NULL || optind != argc)
 		goto usage;
+	if (rotate)
+		return rotate_index(dir);
 	if (sg_keygen(dir, name, rcpt, vk, err) != 0) {
 		fprintf(stderr, "schoolgate: keygen: %s\n", err);
 		return EXIT_TROUBLE;
@@ -212,7 +268,8 @@ cmd_keygen(int argc, char **argv)
 	printf("blind index key: %s/index.key\n", dir);
 	return fflush(stdout) == 0 ? 0 : EXIT_TROUBLE;
 usage:
-	fprintf(stderr, "usage: schoolgate keygen --out DIR [--log-name "
+	fprintf(stderr, "usage: schoolgate keygen --out DIR --rotate-index\n"
+	    "       schoolgate keygen --out DIR [--log-name "
 	    "NAME]\n");
 	return EXIT_TROUBLE;
 }

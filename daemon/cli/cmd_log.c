@@ -516,16 +516,18 @@ usage:
 /* schoolgate receipt verify --key log-signing.pub FILE: checks a receipt
  * offline (common/log/receipt.h): the log key's signature on it, and
  * its inclusion proof against the log's signed checkpoint. Exit 0: it
- * holds (proved, or a signed promise whose proof is not out yet); 1: it
- * does not; 2: trouble. */
+ * holds (proved, or a signed promise whose proof is not out yet, unless
+ * --require-proof); 1: it does not; 2: trouble. */
 int
 cmd_receipt(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "key", required_argument, NULL, 'k' },
+		{ "require-proof", no_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *key = NULL;
+	int need_proof = 0;
 	struct sg_note_key vk;
 	struct sg_receipt r;
 	char err[SG_ERR_MAX], *buf;
@@ -542,6 +544,7 @@ cmd_receipt(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
 		switch (c) {
 		case 'k': key = optarg; break;
+		case 'p': need_proof = 1; break;
 		default: goto usage;
 		}
 	if (key == NULL || optind != argc - 1)
@@ -561,8 +564,19 @@ cmd_receipt(int argc, char **argv)
 	if ((buf = malloc(256 * 1024)) == NULL)
 		return EXIT_TROUBLE;
 	while (len < 256 * 1024 && (n = read(fd, buf + len, 256 * 1024 -
-	    len)) > 0)
+	    len)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "schoolgate: receipt verify: %s: %s\n",
+			    argv[optind], strerror(errno));
+			free(buf);
+			if (fd != STDIN_FILENO)
+				close(fd);
+			return EXIT_TROUBLE;
+		}
 		len += (size_t)n;
+	}
 	if (fd != STDIN_FILENO)
 		close(fd);
 	if (sg_receipt_verify(buf, len, &vk, &r, &proved, &size, err) != 0) {
@@ -589,9 +603,11 @@ cmd_receipt(int argc, char **argv)
 		printf("record %" PRIu64 ": not yet proved (no checkpoint "
 		    "covered it when the receipt was made); fetch it again: "
 		    "GET /v1/transfers/%s/receipt\n", r.record, r.transfer);
-	return fflush(stdout) == 0 ? 0 : EXIT_TROUBLE;
+	if (fflush(stdout) != 0)
+		return EXIT_TROUBLE;
+	return need_proof && !proved ? 1 : 0;
 usage:
 	fprintf(stderr, "usage: schoolgate receipt verify --key "
-	    "log-signing.pub FILE\n");
+	    "log-signing.pub [--require-proof] FILE\n");
 	return EXIT_TROUBLE;
 }

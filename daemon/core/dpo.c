@@ -313,95 +313,121 @@ dsar_ident(const char *kind, const char *in, enum sg_blind_kind *k,
 	return 0;
 }
 
-char *
-gw_dsar(struct gw *g, const char *kind, const char *ident, int json,
-    gw_dpo_cb cb, void *arg)
+/* A search: the snapshot the I/O thread takes, the look-ups the work
+ * pool makes (index files are opened and mapped there, never on the
+ * loop), and the answer built back on the I/O thread. */
+struct dsar_item {
+	char		 id[SG_ID_MAX];
+	char		 key[SG_BLIND_KEYID];
+	int		 state;		/* 0 not held, 1 held, 2 not searchable */
+};
+
+struct dsar_job {
+	uv_work_t	 w;
+	struct gw	*g;
+	char		 kind[4];
+	int		 json;
+	/* the keyed hash under each index key a file may use */
+	unsigned char	 (*h)[SG_BLIND_LEN];
+	char		 (*keyid)[SG_BLIND_KEYID];
+	size_t		 nkeys;
+	struct dsar_item *t;
+	size_t		 nt, searched, unindexed;
+	char		 first[32];
+	int		 dirfd;
+	gw_dpo_cb	 cb;
+	void		*arg;
+};
+
+static void
+dsar_job_free(struct dsar_job *j)
 {
-	enum sg_blind_kind k;
+	if (j == NULL)
+		return;
+	if (j->h != NULL)
+		OPENSSL_cleanse(j->h, j->nkeys * SG_BLIND_LEN);
+	free(j->h);
+	free(j->keyid);
+	free(j->t);
+	free(j);
+}
+
+static void
+dsar_run(uv_work_t *w)
+{
+	struct dsar_job *j = w->data;
 	struct sg_blind_file f;
+	char err[SG_ERR_MAX];
+	size_t i, k;
+
+	for (i = 0; i < j->nt; i++) {
+		struct dsar_item *t = &j->t[i];
+
+		t->state = 2;
+		for (k = 0; k < j->nkeys; k++)
+			if (strcmp(j->keyid[k], t->key) == 0)
+				break;
+		if (k == j->nkeys || j->dirfd < 0 ||
+		    sg_blind_file_open(j->dirfd, t->id, &f, err) != 0)
+			continue;
+		/* the file its INDEXED record names, under that key */
+		if (strcmp(f.keyid, t->key) == 0) {
+			t->state = sg_blind_file_find(&f, j->h[k]);
+			j->searched++;
+		}
+		sg_blind_file_close(&f);
+	}
+}
+
+static void
+dsar_after(uv_work_t *w, int status)
+{
+	struct dsar_job *j = w->data;
+	struct gw *g = j->g;
 	struct sg_payload pl;
-	struct dsar_wait *w;
-	unsigned char h[SG_BLIND_LEN];
-	char norm[16], why[200], hx[2 * SG_BLIND_LEN + 1], err[SG_ERR_MAX];
-	char *out = NULL, *buf = NULL, first[32] = "";
-	json_t *hits = json_array(), *res, *other = json_array();
-	size_t i, searched = 0, unindexed = 0, blen = 0;
-	int dirfd = sg_vault_index_dir(g->vault), r;
+	struct dsar_wait *dw;
+	json_t *hits = json_array(), *other = json_array(), *res, *t;
+	char hx[2 * SG_BLIND_LEN + 1], *out = NULL, *buf = NULL;
+	size_t i, blen = 0;
 	FILE *o;
 
-	if (dsar_ident(kind, ident, &k, norm, why, sizeof(why)) != 0) {
-		json_decref(hits);
-		json_decref(other);
-		if (asprintf(&out, "error: %s; nothing was searched\n", why) <
-		    0)
-			return NULL;
-		return out;
-	}
-	sg_blind_hash(&g->index_key, k, norm, h);
-	OPENSSL_cleanse(norm, sizeof(norm));
-	sg_hex(h, SG_BLIND_LEN, hx);
-	for (i = 0; i < g->nxfers; i++) {
-		const struct gw_xfer *x = g->xfers[i];
+	(void)status;
+	g->count.vault_work--;
+	sg_hex(j->h[0], SG_BLIND_LEN, hx);
+	for (i = 0; i < j->nt; i++) {
+		const struct gw_xfer *x = gw_xfer_find(g, j->t[i].id);
 
-		if (x->state == GW_REJECTED)
-			continue;
-		if (x->subjects_key[0] == '\0') {
-			/* its RECEIVED said an index would follow, and none
-			 * did: the gateway stopped first, or it failed (the
-			 * journal says why) */
-			if (x->index_pending)
-				unindexed++;
-			continue;
-		}
-		if (first[0] == '\0')
-			sg_time_rfc3339(x->received, first);
-		if (strcmp(x->subjects_key, g->index_key.id) != 0) {
-			json_array_append_new(other, json_string(x->id));
-			continue;
-		}
-		if (dirfd < 0 || sg_blind_file_open(dirfd, x->id, &f, err) !=
-		    0) {
-			json_array_append_new(other, json_string(x->id));
-			continue;
-		}
-		if (strcmp(f.keyid, x->subjects_key) != 0) {
-			/* not the file its INDEXED record names */
-			sg_blind_file_close(&f);
-			json_array_append_new(other, json_string(x->id));
-			continue;
-		}
-		searched++;
-		r = sg_blind_file_find(&f, h);
-		sg_blind_file_close(&f);
-		if (r == 1)
-			json_array_append_new(hits, xfer_json(g, x, 0, 0,
-			    NULL));
+		if (j->t[i].state == 2)
+			json_array_append_new(other, json_string(j->t[i].id));
+		else if (j->t[i].state == 1 && x != NULL)
+			json_array_append_new(hits, xfer_json(g, x, 0, 0, NULL));
 	}
 	res = json_pack("{s:{s:s, s:s, s:s}, s:I, s:I, s:o, s:o, s:o}",
-	    "query", "kind", kind, "subject", hx, "index_key",
-	    g->index_key.id, "searched", (json_int_t)searched, "unindexed",
-	    (json_int_t)unindexed, "not_searchable", other, "index_since",
-	    first[0] ? json_string(first) : json_null(), "transfers", hits);
-	if (json) {
+	    "query", "kind", j->kind, "subject", hx, "index_key", j->keyid[0],
+	    "searched", (json_int_t)j->searched, "unindexed",
+	    (json_int_t)j->unindexed, "not_searchable", other, "index_since",
+	    j->first[0] ? json_string(j->first) : json_null(), "transfers",
+	    hits);
+	if (res == NULL)
+		;
+	else if (j->json)
 		out = dump(res);
-	} else if ((o = open_memstream(&buf, &blen)) != NULL) {
-		json_t *t;
-
+	else if ((o = open_memstream(&buf, &blen)) != NULL) {
 		fprintf(o, "subject access search: %s (keyed hash %s, index "
-		    "key %s)\n", kind, hx, g->index_key.id);
-		fprintf(o, "searched %zu indexed transfer(s)%s%s\n", searched,
-		    first[0] ? " received since " : "", first);
-		if (unindexed > 0)
+		    "key %s)\n", j->kind, hx, j->keyid[0]);
+		fprintf(o, "searched %zu indexed transfer(s)%s%s\n", j->searched,
+		    j->first[0] ? " received since " : "", j->first);
+		if (j->unindexed > 0)
 			fprintf(o, "not searched: %zu transfer(s) whose index "
 			    "could not be made (the journal says why)\n",
-			    unindexed);
+			    j->unindexed);
 		if (json_array_size(other) > 0)
 			fprintf(o, "not searched: %zu transfer(s) indexed under "
-			    "another key or whose index file is missing\n",
-			    json_array_size(other));
+			    "a key the gateway no longer has, or whose index "
+			    "file is missing\n", json_array_size(other));
 		if (json_array_size(hits) == 0)
 			fprintf(o, "\nnot held: no indexed transfer holds this "
-			    "%s\n", kind);
+			    "%s\n", j->kind);
 		else
 			fprintf(o, "\nheld in %zu transfer(s):\n\n",
 			    json_array_size(hits));
@@ -412,35 +438,103 @@ gw_dsar(struct gw *g, const char *kind, const char *ident, int json,
 		else
 			free(buf);
 	}
-	if (out == NULL) {
-		json_decref(res);
-		return NULL;
-	}
 	/* the record of the request: the keyed hash, never the value */
 	sg_payload_init(&pl);
 	sg_payload_str(&pl, "by", "operator");
 	sg_payload_u64(&pl, "found", json_array_size(hits));
-	sg_payload_str(&pl, "kind", kind);
-	sg_payload_u64(&pl, "searched", searched);
+	sg_payload_str(&pl, "kind", j->kind);
+	sg_payload_u64(&pl, "searched", j->searched);
 	sg_payload_str(&pl, "subject", hx);
-	sg_payload_str(&pl, "subject_key", g->index_key.id);
-	if ((w = calloc(1, sizeof(*w))) == NULL || sg_payload_end(&pl) != 0) {
-		free(w);
+	sg_payload_str(&pl, "subject_key", j->keyid[0]);
+	dw = out != NULL ? calloc(1, sizeof(*dw)) : NULL;
+	if (dw == NULL || sg_payload_end(&pl) != 0) {
+		free(dw);
 		free(out);
 		json_decref(res);
-		return strdup("error: the search could not be recorded; "
-		    "nothing is answered\n");
+		j->cb(j->arg, strdup("error: the search could not be "
+		    "answered or recorded; try again\n"));
+		dsar_job_free(j);
+		return;
 	}
-	w->text = out;
-	w->cb = cb;
-	w->arg = arg;
-	w->found = (int)json_array_size(hits);
+	dw->text = out;
+	dw->cb = j->cb;
+	dw->arg = j->arg;
+	dw->found = (int)json_array_size(hits);
 	json_decref(res);
-	if (gw_log_note(g, SG_REC_DSAR_QUERY, &pl, dsar_logged, w) != 0) {
-		free(w->text);
-		free(w);
-		return strdup("error: the search could not be recorded; "
-		    "nothing is answered\n");
+	if (gw_log_note(g, SG_REC_DSAR_QUERY, &pl, dsar_logged, dw) != 0) {
+		free(dw->text);
+		free(dw);
+		j->cb(j->arg, strdup("error: the search could not be recorded; "
+		    "nothing is answered\n"));
+	}
+	dsar_job_free(j);
+}
+
+char *
+gw_dsar(struct gw *g, const char *kind, const char *ident, int json,
+    gw_dpo_cb cb, void *arg)
+{
+	enum sg_blind_kind k;
+	struct dsar_job *j;
+	char norm[16], why[200], *out = NULL;
+	size_t i, n = 0;
+
+	if (dsar_ident(kind, ident, &k, norm, why, sizeof(why)) != 0) {
+		if (asprintf(&out, "error: %s; nothing was searched\n", why) <
+		    0)
+			return NULL;
+		return out;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    (j->h = calloc(1 + g->nold_index_keys, SG_BLIND_LEN)) == NULL ||
+	    (j->keyid = calloc(1 + g->nold_index_keys, SG_BLIND_KEYID)) ==
+	    NULL || (j->t = calloc(g->nxfers ? g->nxfers : 1,
+	    sizeof(*j->t))) == NULL) {
+		OPENSSL_cleanse(norm, sizeof(norm));
+		dsar_job_free(j);
+		return NULL;
+	}
+	/* the hash under the key in use, and under each retired key whose
+	 * files are kept (schoolgate keygen --rotate-index) */
+	j->nkeys = 1 + g->nold_index_keys;
+	for (i = 0; i < j->nkeys; i++) {
+		const struct sg_blind_key *key = i == 0 ? &g->index_key :
+		    &g->old_index_keys[i - 1];
+
+		sg_blind_hash(key, k, norm, j->h[i]);
+		memcpy(j->keyid[i], key->id, SG_BLIND_KEYID);
+	}
+	OPENSSL_cleanse(norm, sizeof(norm));
+	for (i = 0; i < g->nxfers; i++) {
+		const struct gw_xfer *x = g->xfers[i];
+
+		if (x->state == GW_REJECTED)
+			continue;
+		if (x->subjects_key[0] == '\0') {
+			/* its RECEIVED said an index would follow, and none
+			 * did: the gateway stopped first, or it failed (the
+			 * journal says why) */
+			if (x->index_pending)
+				j->unindexed++;
+			continue;
+		}
+		if (j->first[0] == '\0')
+			sg_time_rfc3339(x->received, j->first);
+		snprintf(j->t[n].id, sizeof(j->t[n].id), "%s", x->id);
+		memcpy(j->t[n].key, x->subjects_key, SG_BLIND_KEYID);
+		n++;
+	}
+	j->nt = n;
+	j->g = g;
+	snprintf(j->kind, sizeof(j->kind), "%s", kind);
+	j->json = json;
+	j->dirfd = sg_vault_index_dir(g->vault);
+	j->cb = cb;
+	j->arg = arg;
+	if (gw_vault_queue(g, &j->w, j, dsar_run, dsar_after) != 0) {
+		dsar_job_free(j);
+		return strdup("error: the gateway is busy; nothing was "
+		    "searched, try again\n");
 	}
 	return GW_DPO_LATER;
 }
@@ -476,152 +570,138 @@ left_in(const struct gw_xfer *x, int64_t from, int64_t to, const char *party)
 	return 0;
 }
 
-char *
-gw_breach(struct gw *g, int64_t from, int64_t to, const char *party,
-    const char *agreement, int json)
+/* A breach scope: the transfers and their fields on the I/O thread, the
+ * index files (the distinct data subjects across them) on the work pool,
+ * the answer back on the I/O thread. */
+struct breach_job {
+	uv_work_t	 w;
+	struct gw	*g;
+	json_t		*list, *cols, *special, *rcpts;
+	char		 (*ids)[SG_ID_MAX];
+	size_t		 nids, unindexed, noident;
+	uint64_t	 rows, downloads, distinct;
+	int		 keys_differ, dirfd, json;
+	char		 a[32], b[32], party[130], agreement[130];
+	gw_dpo_cb	 cb;
+	void		*arg;
+};
+
+static void
+breach_free(struct breach_job *j)
 {
-	json_t *list = json_array(), *cols = json_object(), *special =
-	    json_object(), *rcpts = json_object(), *res, *t, *r, *e, *c;
-	struct sg_blind_file *files = NULL;
-	size_t i, k, n, nfiles = 0, unindexed = 0, noident = 0, blen = 0;
-	uint64_t rows = 0, downloads = 0, distinct = 0;
-	int dirfd = sg_vault_index_dir(g->vault), keys_differ = 0;
-	char *out = NULL, *buf = NULL, err[SG_ERR_MAX], a[32], b[32];
-	char keyid[SG_BLIND_KEYID] = "";
-	const char *name;
-	FILE *o;
+	json_decref(j->list);
+	json_decref(j->cols);
+	json_decref(j->special);
+	json_decref(j->rcpts);
+	free(j->ids);
+	free(j);
+}
 
-	for (i = 0; i < g->nxfers; i++) {
-		const struct gw_xfer *x = g->xfers[i];
-		struct sg_blind_file *nv;
+static void
+breach_run(uv_work_t *w)
+{
+	struct breach_job *j = w->data;
+	struct sg_blind_file *files;
+	char err[SG_ERR_MAX], keyid[SG_BLIND_KEYID] = "";
+	size_t i, n = 0;
 
-		if (x->state == GW_REJECTED || !x->released ||
-		    (agreement != NULL && (x->agreement == NULL ||
-		    strcmp(agreement, x->agreement) != 0)) ||
-		    !left_in(x, from, to, party))
-			continue;
-		t = xfer_json(g, x, from, to, party);
-		json_array_append_new(list, t);
-		rows += x->rows;
-		json_array_foreach(json_object_get(t, "recipients"), k, r) {
-			json_object_set_new(rcpts, json_string_value(
-			    json_object_get(r, "party")), json_true());
-			json_array_foreach(json_object_get(r, "events"), n, e)
-				if (strcmp(json_string_value(json_object_get(e,
-				    "event")), "downloaded") == 0)
-					downloads++;
-		}
-		json_array_foreach(json_object_get(t, "columns"), k, c) {
-			name = json_string_value(json_object_get(c, "name"));
-			json_object_set_new(cols, name, json_true());
-			if (json_is_true(json_object_get(c,
-			    "special_category")))
-				json_object_set_new(special, name, json_true());
-		}
-		if (x->subjects_key[0] == '\0') {
-			if (x->index_pending)
-				unindexed++;	/* its subjects are not known */
-			else
-				noident++;	/* a flow without identifiers */
+	if ((files = calloc(j->nids ? j->nids : 1, sizeof(*files))) == NULL) {
+		j->unindexed += j->nids;
+		return;
+	}
+	for (i = 0; i < j->nids; i++) {
+		if (j->dirfd < 0 || sg_blind_file_open(j->dirfd, j->ids[i],
+		    &files[n], err) != 0) {
+			j->unindexed++;
 			continue;
 		}
-		if (dirfd < 0 || (nv = realloc(files, (nfiles + 1) *
-		    sizeof(*files))) == NULL) {
-			unindexed++;
-			continue;
-		}
-		files = nv;
-		if (sg_blind_file_open(dirfd, x->id, &files[nfiles], err) != 0) {
-			unindexed++;
-			continue;
-		}
-		if (keyid[0] != '\0' && strcmp(keyid, files[nfiles].keyid) != 0)
-			keys_differ = 1;
-		memcpy(keyid, files[nfiles].keyid, sizeof(keyid));
-		nfiles++;
+		if (keyid[0] != '\0' && strcmp(keyid, files[n].keyid) != 0)
+			j->keys_differ = 1;
+		memcpy(keyid, files[n].keyid, sizeof(keyid));
+		n++;
 	}
 	/* data subjects across the transfers: distinct hashes (under one
 	 * key; under several, a pupil may count once per key) */
-	distinct = sg_blind_files_distinct(files, nfiles);
-	for (i = 0; i < nfiles; i++)
+	if ((j->distinct = sg_blind_files_distinct(files, n)) == UINT64_MAX) {
+		j->distinct = 0;	/* not known: say so */
+		j->unindexed += n;
+	}
+	for (i = 0; i < n; i++)
 		sg_blind_file_close(&files[i]);
 	free(files);
-	sg_time_rfc3339(from, a);
-	sg_time_rfc3339(to, b);
-	{
-		json_t *cl = json_array(), *sl = json_array(), *rl =
-		    json_array();
-		const char *kk;
-		json_t *v;
+}
 
-		json_object_foreach(cols, kk, v)
-			json_array_append_new(cl, json_string(kk));
-		json_object_foreach(special, kk, v)
-			json_array_append_new(sl, json_string(kk));
-		json_object_foreach(rcpts, kk, v)
-			json_array_append_new(rl, json_string(kk));
-		res = json_pack("{s:s, s:s, s:o, s:o, s:I, s:o, s:I, s:I, "
-		    "s:I, s:I, s:b, s:o, s:o, s:I, s:o}", "from", a, "to", b,
-		    "party", party ? json_string(party) : json_null(),
-		    "agreement", agreement ? json_string(agreement) :
-		    json_null(), "transfers", (json_int_t)json_array_size(list),
-		    "recipients", rl, "rows", (json_int_t)rows,
-		    "data_subjects", (json_int_t)distinct,
-		    "transfers_not_indexed", (json_int_t)unindexed,
-		    "transfers_without_identifiers", (json_int_t)noident,
-		    "data_subjects_upper_bound", keys_differ || unindexed > 0,
-		    "columns", cl, "special_category_columns", sl,
-		    "downloads", (json_int_t)downloads, "detail", list);
-		if (res == NULL) {
-			json_decref(list);
-			return NULL;
-		}
-		json_incref(list);	/* "o" took the reference */
-	}
-	json_decref(cols);
-	json_decref(special);
-	json_decref(rcpts);
-	if (json)
+static void
+breach_after(uv_work_t *w, int status)
+{
+	struct breach_job *j = w->data;
+	json_t *res, *cl = json_array(), *sl = json_array(), *rl = json_array();
+	json_t *v, *e, *t;
+	const char *kk, *sep = "";
+	char *out = NULL, *buf = NULL;
+	size_t i, blen = 0;
+	FILE *o;
+
+	(void)status;
+	j->g->count.vault_work--;
+	json_object_foreach(j->cols, kk, v)
+		json_array_append_new(cl, json_string(kk));
+	json_object_foreach(j->special, kk, v)
+		json_array_append_new(sl, json_string(kk));
+	json_object_foreach(j->rcpts, kk, v)
+		json_array_append_new(rl, json_string(kk));
+	res = json_pack("{s:s, s:s, s:o, s:o, s:I, s:o, s:I, s:I, s:I, s:I, "
+	    "s:b, s:o, s:o, s:I, s:O}", "from", j->a, "to", j->b, "party",
+	    j->party[0] ? json_string(j->party) : json_null(), "agreement",
+	    j->agreement[0] ? json_string(j->agreement) : json_null(),
+	    "transfers", (json_int_t)json_array_size(j->list), "recipients",
+	    rl, "rows", (json_int_t)j->rows, "data_subjects",
+	    (json_int_t)j->distinct, "transfers_not_indexed",
+	    (json_int_t)j->unindexed, "transfers_without_identifiers",
+	    (json_int_t)j->noident, "data_subjects_upper_bound",
+	    j->keys_differ || j->unindexed > 0, "columns", cl,
+	    "special_category_columns", sl, "downloads",
+	    (json_int_t)j->downloads, "detail", j->list);
+	if (res == NULL)
+		;
+	else if (j->json)
 		out = dump(res);
 	else if ((o = open_memstream(&buf, &blen)) != NULL) {
-		const char *sep = "";
-
-		fprintf(o, "what left the gateway from %s to %s%s%s%s%s\n", a, b,
-		    party ? " for " : "", party ? party : "", agreement ?
-		    " under " : "", agreement ? agreement : "");
+		fprintf(o, "what left the gateway from %s to %s%s%s%s%s\n", j->a,
+		    j->b, j->party[0] ? " for " : "", j->party,
+		    j->agreement[0] ? " under " : "", j->agreement);
 		fprintf(o, "  transfers                 %zu\n",
-		    json_array_size(list));
+		    json_array_size(j->list));
 		fprintf(o, "  recipients                ");
-		json_array_foreach(json_object_get(res, "recipients"), i, e) {
+		json_array_foreach(rl, i, e) {
 			fprintf(o, "%s%s", sep, json_string_value(e));
 			sep = ", ";
 		}
 		fprintf(o, "%s\n", *sep ? "" : "none");
-		fprintf(o, "  rows                      %" PRIu64 "\n", rows);
+		fprintf(o, "  rows                      %" PRIu64 "\n", j->rows);
 		fprintf(o, "  data subjects (distinct)  %" PRIu64 "%s\n",
-		    distinct, unindexed ? " in indexed transfers; some "
+		    j->distinct, j->unindexed ? " in indexed transfers; some "
 		    "transfers were not indexed: at most the rows" : "");
-		if (noident)
+		if (j->noident)
 			fprintf(o, "  without identifiers       %zu transfer(s) "
 			    "(files, not rows of people: read them)\n",
-			    noident);
+			    j->noident);
 		sep = "";
 		fprintf(o, "  columns                   ");
-		json_array_foreach(json_object_get(res, "columns"), i, e) {
+		json_array_foreach(cl, i, e) {
 			fprintf(o, "%s%s", sep, json_string_value(e));
 			sep = ", ";
 		}
 		sep = "";
 		fprintf(o, "\n  special category columns  ");
-		json_array_foreach(json_object_get(res,
-		    "special_category_columns"), i, e) {
+		json_array_foreach(sl, i, e) {
 			fprintf(o, "%s%s", sep, json_string_value(e));
 			sep = ", ";
 		}
 		fprintf(o, "%s\n", *sep ? "" : "none");
 		fprintf(o, "  downloads                 %" PRIu64 "\n\n",
-		    downloads);
-		json_array_foreach(list, i, t)
+		    j->downloads);
+		json_array_foreach(j->list, i, t)
 			xfer_text(o, t);
 		if (fclose(o) == 0)
 			out = buf;
@@ -634,9 +714,83 @@ gw_breach(struct gw *g, int64_t from, int64_t to, const char *party,
 
 		gw_journalf(EV_DPO_QUERY, LOG_NOTICE, fl, "a breach scope was "
 		    "asked for by the operator (%s to %s%s%s): %zu "
-		    "transfer(s)", a, b, party ? ", party " : "", party ?
-		    party : "", json_array_size(list));
+		    "transfer(s)", j->a, j->b, j->party[0] ? ", party " : "",
+		    j->party, json_array_size(j->list));
 	}
-	json_decref(list);
-	return out;
+	j->cb(j->arg, out != NULL ? out : strdup("error: out of memory\n"));
+	breach_free(j);
+}
+
+char *
+gw_breach(struct gw *g, int64_t from, int64_t to, const char *party,
+    const char *agreement, int json, gw_dpo_cb cb, void *arg)
+{
+	struct breach_job *j;
+	json_t *t, *r, *e, *c;
+	const char *name;
+	size_t i, k, n;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return NULL;
+	j->list = json_array();
+	j->cols = json_object();
+	j->special = json_object();
+	j->rcpts = json_object();
+	if ((j->ids = calloc(g->nxfers ? g->nxfers : 1, SG_ID_MAX)) == NULL ||
+	    j->list == NULL || j->cols == NULL || j->special == NULL ||
+	    j->rcpts == NULL) {
+		breach_free(j);
+		return NULL;
+	}
+	for (i = 0; i < g->nxfers; i++) {
+		const struct gw_xfer *x = g->xfers[i];
+
+		if (x->state == GW_REJECTED || !x->released ||
+		    (agreement != NULL && (x->agreement == NULL ||
+		    strcmp(agreement, x->agreement) != 0)) ||
+		    !left_in(x, from, to, party))
+			continue;
+		t = xfer_json(g, x, from, to, party);
+		json_array_append_new(j->list, t);
+		j->rows += x->rows;
+		json_array_foreach(json_object_get(t, "recipients"), k, r) {
+			json_object_set_new(j->rcpts, json_string_value(
+			    json_object_get(r, "party")), json_true());
+			json_array_foreach(json_object_get(r, "events"), n, e)
+				if (strcmp(json_string_value(json_object_get(e,
+				    "event")), "downloaded") == 0)
+					j->downloads++;
+		}
+		json_array_foreach(json_object_get(t, "columns"), k, c) {
+			name = json_string_value(json_object_get(c, "name"));
+			json_object_set_new(j->cols, name, json_true());
+			if (json_is_true(json_object_get(c,
+			    "special_category")))
+				json_object_set_new(j->special, name,
+				    json_true());
+		}
+		if (x->subjects_key[0] == '\0') {
+			if (x->index_pending)
+				j->unindexed++;	/* its subjects are not known */
+			else
+				j->noident++;	/* a flow without identifiers */
+			continue;
+		}
+		snprintf(j->ids[j->nids++], SG_ID_MAX, "%s", x->id);
+	}
+	j->g = g;
+	j->json = json;
+	j->dirfd = sg_vault_index_dir(g->vault);
+	sg_time_rfc3339(from, j->a);
+	sg_time_rfc3339(to, j->b);
+	snprintf(j->party, sizeof(j->party), "%s", party ? party : "");
+	snprintf(j->agreement, sizeof(j->agreement), "%s", agreement ?
+	    agreement : "");
+	j->cb = cb;
+	j->arg = arg;
+	if (gw_vault_queue(g, &j->w, j, breach_run, breach_after) != 0) {
+		breach_free(j);
+		return strdup("error: the gateway is busy; try again\n");
+	}
+	return GW_DPO_LATER;
 }

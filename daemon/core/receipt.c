@@ -18,22 +18,45 @@
 #include "base/codec.h"
 #include "log/receipt.h"
 
-/* Leaf, proof (or pending), signature. Any thread. */
+/* Leaf and time from the log, the proof when asked for (or pending),
+ * the signature. Any thread. */
 static char *
-make(struct gw *g, struct sg_receipt *r)
+make(struct gw *g, struct sg_receipt *r, int prove)
 {
 	struct sg_log_proof pr;
 	char err[SG_ERR_MAX], *out;
-	int rc;
+	uint64_t t;
+	int rc = 1;
 
-	if (sg_vault_leaf(g->vault, r->record, r->leaf) != 0)
+	if (sg_vault_leaf(g->vault, r->record, r->leaf, &t) != 0)
 		return NULL;
-	rc = sg_vault_prove(g->vault, r->record, &pr, err);
-	if (rc < 0)
-		return NULL;
+	/* the record's own time: the one its leaf commits to */
+	sg_time_rfc3339((int64_t)t, r->time);
+	memset(&pr, 0, sizeof(pr));
+	if (prove)
+		rc = sg_vault_prove(g->vault, r->record, &pr, err);
+	/* a proof that cannot be made now leaves a signed promise */
 	out = sg_receipt_make(&g->signer, r, rc == 0 ? &pr : NULL);
 	free(pr.checkpoint);
 	return out;
+}
+
+/* The recipients, comma-separated; -1 when they do not fit (a receipt
+ * never names a list cut short). */
+static int
+join(char *out, size_t cap, const char *const *p, size_t n)
+{
+	size_t i, o = 0;
+	int w;
+
+	out[0] = '\0';
+	for (i = 0; i < n; i++) {
+		w = snprintf(out + o, cap - o, "%s%s", i ? "," : "", p[i]);
+		if (w < 0 || (size_t)w >= cap - o)
+			return -1;
+		o += (size_t)w;
+	}
+	return 0;
 }
 
 char *
@@ -42,7 +65,6 @@ gw_receipt_received(struct gw *g, const char *id, const char *sender,
     const char *obj_hex, uint64_t rows, uint64_t seq, int64_t at)
 {
 	struct sg_receipt r;
-	size_t i, o = 0;
 
 	memset(&r, 0, sizeof(r));
 	snprintf(r.transfer, sizeof(r.transfer), "%s", id);
@@ -52,17 +74,16 @@ gw_receipt_received(struct gw *g, const char *id, const char *sender,
 	snprintf(r.flow, sizeof(r.flow), "%s", f->id);
 	snprintf(r.plain_sha256, sizeof(r.plain_sha256), "%s", plain_hex);
 	snprintf(r.stored_sha256, sizeof(r.stored_sha256), "%s", obj_hex);
-	for (i = 0; i < f->nrecipients; i++)
-		o += (size_t)snprintf(r.recipients + o, o < sizeof(r.recipients)
-		    ? sizeof(r.recipients) - o : 0, "%s%s", i ? "," : "",
-		    f->recipients[i]);
-	if (o >= sizeof(r.recipients))
+	if (join(r.recipients, sizeof(r.recipients),
+	    (const char *const *)f->recipients, f->nrecipients) != 0)
 		return NULL;
 	r.rows = rows;
 	r.record = seq;
 	r.has_received = 1;
-	sg_time_rfc3339(at, r.time);
-	return make(g, &r);
+	(void)at;
+	/* no proof here: it hashes the whole log, and the sender is
+	 * waiting; GET .../receipt gives it */
+	return make(g, &r, 0);
 }
 
 struct rcpt_work {
@@ -79,7 +100,7 @@ rw_run(uv_work_t *w)
 {
 	struct rcpt_work *rw = w->data;
 
-	rw->json = make(rw->g, &rw->r);
+	rw->json = make(rw->g, &rw->r, 1);
 }
 
 static void
@@ -89,6 +110,7 @@ rw_after(uv_work_t *w, int status)
 
 	(void)status;
 	rw->g->count.vault_work--;
+	rw->g->receipts_running--;
 	rw->cb(rw->arg, rw->json);	/* the callee owns json */
 	free(rw);
 }
@@ -100,10 +122,13 @@ gw_receipt_get(struct gw *g, const struct gw_xfer *x, const char *party,
 	struct rcpt_work *rw;
 	struct sg_receipt *r;
 	const struct gw_rcpt *rc = NULL;
-	const struct gw_act *act = NULL;
-	size_t i, o = 0;
-	unsigned k;
+	const char **names;
+	size_t i;
 
+	/* each proof hashes the log again: a few at a time */
+	if (g->receipts_running >= GW_RECEIPTS_AT_ONCE)
+		return "busy: other receipts are being made; try again in a "
+		    "moment";
 	if ((rw = calloc(1, sizeof(*rw))) == NULL)
 		return "out of memory";
 	r = &rw->r;
@@ -128,19 +153,28 @@ gw_receipt_get(struct gw *g, const struct gw_xfer *x, const char *party,
 		    x->plain_sha256);
 		snprintf(r->stored_sha256, sizeof(r->stored_sha256), "%s",
 		    x->obj_sha256);
-		for (i = 0; i < x->nrcpt && o < sizeof(r->recipients); i++)
-			o += (size_t)snprintf(r->recipients + o,
-			    sizeof(r->recipients) - o, "%s%s", i ? "," : "",
-			    x->rcpt[i].party);
+		if ((names = calloc(x->nrcpt + 1, sizeof(*names))) == NULL) {
+			free(rw);
+			return "out of memory";
+		}
+		for (i = 0; i < x->nrcpt; i++)
+			names[i] = x->rcpt[i].party;
+		if (join(r->recipients, sizeof(r->recipients), names,
+		    x->nrcpt) != 0) {
+			free(names);
+			free(rw);
+			return "too many recipients to name in a receipt";
+		}
+		free(names);
 		r->rows = x->rows;
 		r->record = x->received_seq;
 		r->has_received = 1;
-		sg_time_rfc3339(x->received, r->time);
 	} else {
 		/* a recipient: its confirmation, or its first download, or
 		 * the event it names */
 		int want = event == NULL ? -1 : strcmp(event, "confirmed") == 0 ?
 		    1 : strcmp(event, "downloaded") == 0 ? 0 : -2;
+		uint64_t seq = 0;
 
 		if (want == -2) {
 			free(rw);
@@ -149,26 +183,21 @@ gw_receipt_get(struct gw *g, const struct gw_xfer *x, const char *party,
 		for (i = 0; i < x->nrcpt; i++)
 			if (strcmp(x->rcpt[i].party, party) == 0)
 				rc = &x->rcpt[i];
-		for (k = 0; rc != NULL && k < rc->nacts; k++) {
-			const struct gw_act *t = &rc->acts[k];
-
-			if (t->seq == 0 || (want >= 0 && t->confirm != want))
-				continue;
-			/* the confirmation when there is one, else the
-			 * first download */
-			if (act == NULL || (t->confirm && !act->confirm))
-				act = t;
+		if (rc != NULL && want != 0 && rc->confirmed_seq != 0) {
+			seq = rc->confirmed_seq;
+			snprintf(r->event, sizeof(r->event), "confirmed");
+		} else if (rc != NULL && want != 1 &&
+		    rc->downloaded_seq != 0) {
+			seq = rc->downloaded_seq;
+			snprintf(r->event, sizeof(r->event), "downloaded");
 		}
-		if (act == NULL) {
+		if (seq == 0) {
 			free(rw);
 			return "no download or confirmation of this transfer "
 			    "by you is on record yet";
 		}
-		snprintf(r->event, sizeof(r->event), "%s", act->confirm ?
-		    "confirmed" : "downloaded");
 		snprintf(r->by, sizeof(r->by), "%s", party);
-		r->record = act->seq;
-		sg_time_rfc3339(act->at, r->time);
+		r->record = seq;
 	}
 	rw->g = g;
 	rw->cb = cb;
@@ -177,5 +206,6 @@ gw_receipt_get(struct gw *g, const struct gw_xfer *x, const char *party,
 		free(rw);
 		return "the gateway is busy; try again";
 	}
+	g->receipts_running++;
 	return NULL;
 }

@@ -268,11 +268,14 @@ gw_xfer_apply(struct gw *g, int type, const char *pl, size_t n,
 		if (x == NULL || (s = pget(pl, n, "party")) == NULL)
 			return;
 		if ((r = gw_xfer_rcpt(x, s)) != NULL) {
-			if (type == SG_REC_CONFIRMED)
+			if (type == SG_REC_CONFIRMED) {
 				r->confirmed = t;
-			else {
-				if (r->downloaded == 0)
+				r->confirmed_seq = seq;
+			} else {
+				if (r->downloaded == 0) {
 					r->downloaded = t;
+					r->downloaded_seq = seq;
+				}
 				r->downloads++;
 			}
 			act_keep(r, type == SG_REC_CONFIRMED, pl, n, t, seq);

@@ -926,7 +926,7 @@ receipt_done(void *arg, char *json)
 		free(json);
 		return;
 	}
-	c->st = ST_DONE;
+	c->st = ST_HEADERS;
 	if (json == NULL)
 		http_problem(c, 503, "unavailable", "the receipt could not be "
 		    "made; try again", "Retry-After: 5\r\n");
@@ -968,7 +968,10 @@ api_receipt(struct conn *c, struct gw_xfer *x, const char *query)
 	/* the answer comes from the work pool, never before this returns */
 	if ((why = gw_receipt_get(c->front->g, x, c->party, event[0] ? event :
 	    NULL, receipt_done, c)) != NULL) {
-		http_problem(c, 404, "no-receipt", why, NULL);
+		if (strncmp(why, "busy", 4) == 0)
+			http_problem(c, 503, "busy", why, "Retry-After: 2\r\n");
+		else
+			http_problem(c, 404, "no-receipt", why, NULL);
 		return;
 	}
 	c->st = ST_WORK;
@@ -1326,7 +1329,7 @@ api_route(struct conn *c, char *seg[], int n, const char *query)
 			return;
 		}
 		if (n == 4 && strcmp(seg[3], "receipt") == 0) {
-			if (m != HTTP_GET && m != HTTP_HEAD)
+			if (m != HTTP_GET)	/* (HEAD would cost a proof) */
 				goto method;
 			api_receipt(c, x, query);
 			return;
