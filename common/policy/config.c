@@ -207,6 +207,20 @@ get_int(struct loader *L, const config_setting_t *g, const char *name,
 	return 0;
 }
 
+/* An optional whole number: its value, or dflt when it is absent or
+ * refused (get_int reports why). */
+static long long
+get_int_default(struct loader *L, const config_setting_t *g, const char *name,
+    long long min, long long max, long long dflt)
+{
+	long long v;
+
+	if (config_setting_get_member(g, name) == NULL ||
+	    get_int(L, g, name, 0, min, max, &v) != 0)
+		return dflt;
+	return v;
+}
+
 static int
 get_bool(struct loader *L, const config_setting_t *g, const char *name,
     int *out)
@@ -1080,7 +1094,6 @@ load_manifest(struct loader *L, const config_setting_t *g,
 	    NULL };
 	config_setting_t *cols;
 	char *key = NULL;
-	long long v;
 	int i, n, t;
 	size_t j;
 
@@ -1139,21 +1152,16 @@ load_manifest(struct loader *L, const config_setting_t *g,
 	if (m->key_unique && m->key < 0 &&
 	    config_setting_get_member(g, "unique"))
 		problem(L, g, "unique", "unique keys need a key column");
-	m->max_rows = 1000000;
-	if (get_int(L, g, "max_rows", 0, 1, (long long)SG_MAX_ROWS_LIMIT,
-	    &v) == 0 && config_setting_get_member(g, "max_rows"))
-		m->max_rows = (uint64_t)v;
+	m->max_rows = (uint64_t)get_int_default(L, g, "max_rows", 1,
+	    (long long)SG_MAX_ROWS_LIMIT, 1000000);
 	t = get_word(L, g, "column_order", 0, 1, order_words);
 	m->order_enforced = t != 0;
 	t = get_word(L, g, "csv_injection", 0, 0, inj_words);
 	m->injection = t == 1 ? SG_INJ_ALLOW_NUMERIC : SG_INJ_REJECT;
-	m->max_field_bytes = 4096;
-	if (get_int(L, g, "max_field_bytes", 0, 16, 1 << 20, &v) == 0 &&
-	    config_setting_get_member(g, "max_field_bytes"))
-		m->max_field_bytes = (size_t)v;
-	if (get_int(L, g, "max_errors", 0, 1, 100000, &v) == 0 &&
-	    config_setting_get_member(g, "max_errors"))
-		m->max_errors = (size_t)v;
+	m->max_field_bytes = (size_t)get_int_default(L, g, "max_field_bytes",
+	    16, 1 << 20, 4096);
+	m->max_errors = (size_t)get_int_default(L, g, "max_errors", 1, 100000,
+	    (long long)m->max_errors);
 	/* the sending school's number in every row */
 	if ((ss = config_setting_get_member(g, "sender_school")) != NULL) {
 		if (!config_setting_is_group(ss))
@@ -1309,10 +1317,8 @@ load_flow(struct loader *L, const config_setting_t *g, struct sg_flow *f,
 	}
 	/* how many accepted files a sender may send in one period (a file
 	 * that supersedes or follows a withdrawn one is not counted) */
-	f->per_period = 1;
-	if (get_int(L, g, "per_period", 0, 1, 1000, &v) == 0 &&
-	    config_setting_get_member(g, "per_period"))
-		f->per_period = (unsigned)v;
+	f->per_period = (unsigned)get_int_default(L, g, "per_period", 1, 1000,
+	    1);
 	f->frequency_refuse = get_word(L, g, "frequency_exceeded", 0, 0,
 	    over_words) == 1;
 	if (f->period == SG_FREQ_ADHOC &&
@@ -1479,7 +1485,6 @@ load_agreement(struct loader *L, const char *path, struct sg_agreement *a,
 	static const char *const party_known[] = { "party", "role", NULL };
 	config_t *c;
 	config_setting_t *root, *g, *ps, *fl;
-	long long v;
 	int i, n, t;
 	size_t j, k;
 
@@ -1523,10 +1528,8 @@ load_agreement(struct loader *L, const char *path, struct sg_agreement *a,
 	    review_words) == 1;
 	/* a party's suspension: at most so many days (seed 002 s.10: "for
 	 * 30 days"), then resumed, or ended */
-	a->max_suspension_days = 30;
-	if (get_int(L, g, "max_suspension_days", 0, 1, 365, &v) == 0 &&
-	    config_setting_get_member(g, "max_suspension_days"))
-		a->max_suspension_days = (unsigned)v;
+	a->max_suspension_days = (unsigned)get_int_default(L, g,
+	    "max_suspension_days", 1, 365, 30);
 	a->suspension_ends = get_word(L, g, "suspension_expiry", 0, 0,
 	    expiry_words) == 1;
 	/* what happens to held data when the agreement ends: deleted then,
