@@ -463,7 +463,8 @@ enum gw_acc gw_access_agreement(struct gw *, const char *party,
 	    const char **why);
 /* 1 when party is a party to the agreement (listed, or on a flow). */
 int	gw_access_party_to(const struct sg_agreement *, const char *party);
-/* May party withdraw x? Its sender only, while the gateway holds it. */
+/* May party withdraw x? Its sender only, while the gateway holds it;
+ * party NULL: the gateway's operator (any transfer still held). */
 enum gw_acc gw_access_withdraw(struct gw *, const struct gw_xfer *,
 	    const char *party, const char **why);
 /* 1 when the transfer is in party's received list (the HTTPS inbox):

@@ -485,7 +485,7 @@ on_control(void *arg, const char *req, struct gw_ctl_req *later)
 	if (strncmp(req, "delete ", 7) == 0) {
 		struct gw *g = arg;
 		char id[SG_ID_MAX], reason[33], *out = NULL;
-		const char *sp = strchr(req + 7, ' ');
+		const char *sp = strchr(req + 7, ' '), *why;
 		struct gw_xfer *x;
 
 		/* exactly "delete ID REASON" */
@@ -498,12 +498,12 @@ on_control(void *arg, const char *req, struct gw_ctl_req *later)
 		if (!sg_withdraw_reason_ok(reason))
 			return strdup("error: the reason is one of: "
 			    SG_WITHDRAW_REASONS "\n");
-		if (!sg_transfer_id_ok(id) || (x = gw_xfer_find(g, id)) == NULL)
-			return strdup("error: no such transfer\n");
-		if (x->state != GW_ACCEPTED || x->deleted_at != 0 ||
-		    x->withdrawn_at != 0)
-			return strdup("error: the gateway no longer holds "
-			    "this transfer\n");
+		x = sg_transfer_id_ok(id) ? gw_xfer_find(g, id) : NULL;
+		if (gw_access_withdraw(g, x, NULL, &why) != GW_ACC_OK) {
+			if (asprintf(&out, "error: %s\n", why) < 0)
+				return NULL;
+			return out;
+		}
 		if (gw_xfer_withdraw(g, x, "operator", reason, NULL, NULL) != 0)
 			return strdup("error: out of resources; try again\n");
 		if (asprintf(&out, "transfer %s: being deleted (operator-delete, "

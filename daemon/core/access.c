@@ -232,8 +232,10 @@ enum gw_acc
 gw_access_withdraw(struct gw *g, const struct gw_xfer *x, const char *party,
     const char **why)
 {
-	if (gw_access_xfer(g, x, party, why) == GW_SEE_NONE ||
-	    !gw_access_sent_by(x, party)) {
+	/* party NULL: the gateway's operator (the control socket), who may
+	 * take out any transfer the gateway still holds */
+	if (x == NULL || (party != NULL && (gw_access_xfer(g, x, party,
+	    why) == GW_SEE_NONE || !gw_access_sent_by(x, party)))) {
 		*why = "no such transfer";
 		return GW_ACC_UNKNOWN;
 	}

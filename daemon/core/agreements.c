@@ -100,28 +100,25 @@ gw_agreement_info(struct gw *g, const struct sg_agreement *a,
 		i->why = "the agreement is no longer configured";
 		return;
 	}
+	/* the configuration first: ended or suspended by it, there is no
+	 * party's suspension to show */
+	switch (sg_agreement_status_on(a, today)) {
+	case SG_AGR_EXPIRED:
+		i->state = "expired";
+		i->why = "the agreement has ended";
+		return;
+	case SG_AGR_SUSPENDED:
+		i->state = "suspended";
+		i->why = "the agreement is suspended";
+		return;
+	default:
+		break;
+	}
 	if (s != NULL && (s->until != 0 || s->ended != 0)) {
 		i->by = s->by;
 		i->reason = s->reason;
 		i->since = s->since;
 		i->until = s->until ? s->until : s->ended;
-	}
-	switch (sg_agreement_status_on(a, today)) {
-	case SG_AGR_EXPIRED:
-		i->state = "expired";
-		i->why = "the agreement has ended";
-		i->by = i->reason = NULL;
-		i->since = i->until = 0;
-		return;
-	case SG_AGR_SUSPENDED:
-		/* by its configuration: no party's suspension to show */
-		i->state = "suspended";
-		i->why = "the agreement is suspended";
-		i->by = i->reason = NULL;
-		i->since = i->until = 0;
-		return;
-	default:
-		break;
 	}
 	if (s != NULL && (s->ended != 0 || (s->until != 0 &&
 	    s->until <= now && a->suspension_ends))) {
