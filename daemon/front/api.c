@@ -181,17 +181,14 @@ auth_result(struct conn *c, enum gw_signin r, const struct gw_signed *s)
 	}
 }
 
+
 static void
 auth_after(void *arg, enum gw_signin r, const struct gw_signed *s)
 {
 	struct conn *c = arg;
 
-	c->refs--;
-	if (c->closing) {
-		if (c->refs == 0)
-			free(c);
+	if (http_work_back(c))
 		return;
-	}
 	c->st = ST_HEADERS;
 	if (auth_result(c, r, s)) {
 		http_dispatch(c);
@@ -599,10 +596,7 @@ transfer_report(void *arg, char *report)
 	struct conn *c = arg;
 	struct gw_xfer *x;
 
-	c->refs--;
-	if (c->closing) {
-		if (c->refs == 0)
-			free(c);
+	if (http_work_back(c)) {
 		free(report);
 		return;
 	}
@@ -651,10 +645,7 @@ rec_after(void *arg, int ok)
 	struct rec_wait *r = arg;
 	struct conn *c = r->c;
 
-	c->refs--;
-	if (c->closing) {
-		if (c->refs == 0)
-			free(c);
+	if (http_work_back(c)) {
 		free(r);
 		return;
 	}
@@ -919,10 +910,7 @@ receipt_done(void *arg, char *json)
 {
 	struct conn *c = arg;
 
-	c->refs--;
-	if (c->closing) {
-		if (c->refs == 0)
-			free(c);
+	if (http_work_back(c)) {
 		free(json);
 		return;
 	}
@@ -1102,10 +1090,7 @@ agr_after(void *arg, int ok)
 	struct conn *c = w->c;
 	const struct sg_agreement *a;
 
-	c->refs--;
-	if (c->closing) {
-		if (c->refs == 0)
-			free(c);
+	if (http_work_back(c)) {
 		free(w);
 		return;
 	}

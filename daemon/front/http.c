@@ -457,6 +457,17 @@ message_end(struct conn *c)
 	c->in_parser = 0;
 }
 
+int
+http_work_back(struct conn *c)
+{
+	c->refs--;
+	if (!c->closing)
+		return 0;
+	if (c->refs == 0)
+		free(c);
+	return 1;
+}
+
 void
 http_pump(struct conn *c)
 {

@@ -119,6 +119,10 @@ void	tls_written(uv_write_t *, int status);
 /* http.c */
 void	http_close(struct conn *);
 void	http_pump(struct conn *);
+/* Work a request waited for (it held a reference) is back: 1 when the
+ * connection closed meanwhile (freed here once nothing else holds it),
+ * 0 when the answer is still wanted. */
+int	http_work_back(struct conn *);
 void	http_finish_response(struct conn *);
 void	http_dispatch(struct conn *);
 void	http_send_head(struct conn *, int status, const char *ctype,

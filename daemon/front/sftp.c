@@ -501,6 +501,25 @@ recent_find(struct sftp *s, const char *agreement, const char *flow,
 }
 
 /* The one resolver: every path a client names goes through here. */
+
+/* The transfer a listing's name "<id>_<name>" is about (its name is
+ * checked by the caller against what the listing shows); NULL when the
+ * name does not start with a known transfer's id. */
+static struct gw_xfer *
+listed_xfer(struct sftp *s, const char *name)
+{
+	char id[SG_ID_MAX];
+	const char *us;
+	size_t il;
+
+	if ((us = strchr(name, '_')) == NULL ||
+	    (il = (size_t)(us - name)) >= sizeof(id))
+		return NULL;
+	memcpy(id, name, il);
+	id[il] = '\0';
+	return sg_transfer_id_ok(id) ? gw_xfer_find(s->g, id) : NULL;
+}
+
 static void
 resolve(struct sftp *s, const char *path, int dots, struct node *n)
 {
@@ -581,21 +600,13 @@ resolve(struct sftp *s, const char *path, int dots, struct node *n)
 		return;
 	}
 	if (strcmp(seg[0], "sent") == 0) {
-		char id[SG_ID_MAX], want[PATH_MAX_LEN];
-		const char *us;
-		size_t il;
+		char want[PATH_MAX_LEN];
 
 		if (k == 1) {
 			n->kind = N_SENT;
 			return;
 		}
-		if (k != 2 || (us = strchr(seg[1], '_')) == NULL ||
-		    (il = (size_t)(us - seg[1])) >= sizeof(id))
-			return;
-		memcpy(id, seg[1], il);
-		id[il] = '\0';
-		if (!sg_transfer_id_ok(id) ||
-		    (n->x = gw_xfer_find(s->g, id)) == NULL ||
+		if (k != 2 || (n->x = listed_xfer(s, seg[1])) == NULL ||
 		    !shows_in_sent(s, n->x)) {
 			n->x = NULL;
 			return;
@@ -612,26 +623,18 @@ resolve(struct sftp *s, const char *path, int dots, struct node *n)
 	if (strcmp(seg[0], "receive") == 0 || strcmp(seg[0], "reports") ==
 	    0) {
 		int rep = seg[0][1] == 'e' && seg[0][2] == 'p';
-		char id[SG_ID_MAX], want[PATH_MAX_LEN];
-		const char *us;
-		size_t il;
+		char want[PATH_MAX_LEN];
 
 		if (k == 1) {
 			n->kind = rep ? N_REPORTS : N_RECEIVE;
 			return;
 		}
-		if (k != 2 || (us = strchr(seg[1], '_')) == NULL ||
-		    (il = (size_t)(us - seg[1])) >= sizeof(id))
-			return;
-		memcpy(id, seg[1], il);
-		id[il] = '\0';
-		if (!sg_transfer_id_ok(id) ||
-		    (n->x = gw_xfer_find(s->g, id)) == NULL)
+		if (k != 2 || (n->x = listed_xfer(s, seg[1])) == NULL)
 			return;
 		if (rep) {
 			if (!shows_in_reports(s, n->x))
 				goto none;
-			snprintf(want, sizeof(want), "%s_%s.txt", id,
+			snprintf(want, sizeof(want), "%s_%s.txt", n->x->id,
 			    gw_xfer_name(s->g, n->x));
 		} else {
 			const char *why;

@@ -294,10 +294,7 @@ web_login_after(void *arg, enum gw_signin r, const struct gw_signed *s)
 	struct web_login *a = arg;
 	struct conn *c = a->c;
 
-	c->refs--;
-	if (c->closing) {
-		if (c->refs == 0)
-			free(c);
+	if (http_work_back(c)) {
 		free(a);
 		return;
 	}
