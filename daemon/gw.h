@@ -569,7 +569,7 @@ int	gw_addr_name(const char *text, char *buf, size_t len);
  * JSON, or NULL. */
 char	*gw_receipt_received(struct gw *, const char *id, const char *sender,
 	    const char *agreement, const struct sg_flow *, const char *plain_hex,
-	    const char *obj_hex, uint64_t rows, uint64_t seq, int64_t at_us);
+	    const char *obj_hex, uint64_t rows, uint64_t seq);
 /* A receipt for party on x made again, with its proof when a checkpoint
  * covers it: the sender's (event NULL or "received"), or a recipient's
  * confirmation or download (event NULL, "confirmed" or "downloaded").

@@ -62,7 +62,7 @@ join(char *out, size_t cap, const char *const *p, size_t n)
 char *
 gw_receipt_received(struct gw *g, const char *id, const char *sender,
     const char *agreement, const struct sg_flow *f, const char *plain_hex,
-    const char *obj_hex, uint64_t rows, uint64_t seq, int64_t at)
+    const char *obj_hex, uint64_t rows, uint64_t seq)
 {
 	struct sg_receipt r;
 
@@ -80,7 +80,6 @@ gw_receipt_received(struct gw *g, const char *id, const char *sender,
 	r.rows = rows;
 	r.record = seq;
 	r.has_received = 1;
-	(void)at;
 	/* no proof here: it hashes the whole log, and the sender is
 	 * waiting; GET .../receipt gives it */
 	return make(g, &r, 0);

@@ -115,16 +115,12 @@ struct gw_pool {
 	struct msg		*mbhead, *mbtail;
 };
 
+/* m to the I/O thread's mailbox (any thread). */
 static void
-post(struct gw *g, struct gw_upload *u, int kind)
+mbox_put(struct gw *g, struct msg *m)
 {
 	struct gw_pool *p = g->pool;
-	struct msg *m = calloc(1, sizeof(*m));
 
-	if (m == NULL)
-		abort();	/* cannot lose a verdict */
-	m->u = u;
-	m->kind = kind;
 	pthread_mutex_lock(&p->mbmu);
 	if (p->mbtail)
 		p->mbtail->next = m;
@@ -133,6 +129,18 @@ post(struct gw *g, struct gw_upload *u, int kind)
 	p->mbtail = m;
 	pthread_mutex_unlock(&p->mbmu);
 	uv_async_send(&g->mbox_async);
+}
+
+static void
+post(struct gw *g, struct gw_upload *u, int kind)
+{
+	struct msg *m = calloc(1, sizeof(*m));
+
+	if (m == NULL)
+		abort();	/* cannot lose a verdict */
+	m->u = u;
+	m->kind = kind;
+	mbox_put(g, m);
 }
 
 static void
@@ -882,7 +890,7 @@ run_upload(struct gw_upload *u)
 		sg_hex(pr.obj_sha256, 32, oh);
 		u->res.receipt = gw_receipt_received(g, u->res.id, u->party,
 		    u->agreement, u->flow, u->res.sha256, oh,
-		    u->res.report.rows, u->res.received_seq, gw_now_us());
+		    u->res.report.rows, u->res.received_seq);
 	}
 	u->res.status = 201;
 	journal_verdict(u, 1);
@@ -938,7 +946,6 @@ next_upload(struct gw_pool *p)
 static void
 index_upload(struct gw *g, const char *id, struct sg_blind_set *set)
 {
-	struct gw_pool *p = g->pool;
 	struct rec *r = calloc(1, sizeof(*r));
 	struct msg *m = calloc(1, sizeof(*m));
 	char err[SG_ERR_MAX], a[64], b[48];
@@ -971,14 +978,7 @@ index_upload(struct gw *g, const char *id, struct sg_blind_set *set)
 	r->seq = seq;
 	m->kind = 3;
 	m->rec = r;
-	pthread_mutex_lock(&p->mbmu);
-	if (p->mbtail)
-		p->mbtail->next = m;
-	else
-		p->mbhead = m;
-	p->mbtail = m;
-	pthread_mutex_unlock(&p->mbmu);
-	uv_async_send(&g->mbox_async);
+	mbox_put(g, m);
 }
 
 static void *
