@@ -178,6 +178,7 @@ check: all $(UNIT_BIN)
 	@tests/store/run $(BUILD)
 	@BUILD=$(BUILD) tests/daemon/run
 	@BUILD=$(BUILD) tests/daemon/sftp
+	@BUILD=$(BUILD) tests/daemon/scan
 	@BUILD=$(BUILD) tests/daemon/matrix
 	@BUILD=$(BUILD) tests/daemon/lifecycle
 	@BUILD=$(BUILD) tests/daemon/dpo

@@ -71,6 +71,12 @@ gw_tls_ctx(const struct sg_daemon_conf *d, int want_certs, char err[SG_ERR_MAX])
 		sg_errf(err, "cannot set the cipher suites");
 		goto bad;
 	}
+	/* key exchange groups: X25519, P-256, P-384 (no finite-field
+	 * groups, which TLS 1.3 would otherwise accept from ffdhe2048) */
+	if (SSL_CTX_set1_groups_list(ctx, "X25519:P-256:P-384") != 1) {
+		sg_errf(err, "cannot set the TLS key exchange groups");
+		goto bad;
+	}
 	if (d->tls_cert == NULL || d->tls_key == NULL) {
 		sg_errf(err, "daemon.https needs certificate and key");
 		goto bad;
