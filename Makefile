@@ -18,7 +18,7 @@
 CC      ?= gcc
 SAN     ?= 0
 PKGS    := libconfig libarchive libcrypto cmocka libuv libsystemd libssh \
-           jansson libutf8proc
+           jansson libutf8proc libseccomp
 
 ifeq ($(SAN),1)
 BUILD   ?= build-san
