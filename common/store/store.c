@@ -343,6 +343,9 @@ struct sg_store_seal {
 	EVP_MD_CTX		*ph;
 	uint64_t		 plain_size;
 	int			 failed;
+	int			 remote;	/* written by another process */
+	int			 adopted;	/* ... and its result taken */
+	struct sg_put_result	 res;		/* the result adopted */
 };
 
 static void
@@ -351,6 +354,88 @@ seal_free(struct sg_store_seal *s)
 	EVP_MD_CTX_free(s->ph);
 	sg_age_enc_free(s->e);
 	free(s);
+}
+
+int
+sg_store_seal_begin_remote(struct sg_store *st, struct sg_store_seal **out,
+    char err[SG_ERR_MAX])
+{
+	struct sg_store_seal *s;
+
+	*out = NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return sg_errf(err, "out of memory");
+	if (sg_store_tmp_begin(st, &s->t, err) != 0) {
+		free(s);
+		return -1;
+	}
+	s->remote = 1;
+	*out = s;
+	return 0;
+}
+
+int
+sg_store_seal_fd(const struct sg_store_seal *s)
+{
+	return s->t.fd;
+}
+
+int
+sg_store_seal_adopt(struct sg_store_seal *s, const struct sg_put_result *r)
+{
+	struct stat sb;
+
+	if (!s->remote || s->adopted || fstat(s->t.fd, &sb) != 0 ||
+	    (uint64_t)sb.st_size != r->obj_size)
+		return -1;
+	s->res = *r;
+	s->t.size = r->obj_size;
+	s->plain_size = r->plain_size;
+	s->adopted = 1;
+	return 0;
+}
+
+int
+sg_store_seal_fd_begin(int fd, const unsigned char (*pks)[32], size_t npks,
+    struct sg_store_seal **out)
+{
+	struct sg_store_seal *s;
+
+	*out = NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return -1;
+	s->t.fd = fd;
+	if ((s->t.sha = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(s->t.sha, EVP_sha256(), NULL) <= 0 ||
+	    (s->e = sg_age_enc_new(pks, npks)) == NULL ||
+	    (s->ph = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(s->ph, EVP_sha256(), NULL) <= 0) {
+		EVP_MD_CTX_free(s->t.sha);
+		seal_free(s);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+int
+sg_store_seal_fd_finish(struct sg_store_seal *s, struct sg_put_result *res)
+{
+	unsigned int l = 32;
+	int rc = -1;
+
+	memset(res, 0, sizeof(*res));
+	if (!s->failed && sg_age_enc_finish(s->e, sg_store_tmp_write,
+	    &s->t) == 0 && !s->t.failed) {
+		EVP_DigestFinal_ex(s->ph, res->plain_sha256, &l);
+		EVP_DigestFinal_ex(s->t.sha, res->obj_sha256, &l);
+		res->plain_size = s->plain_size;
+		res->obj_size = s->t.size;
+		rc = 0;
+	}
+	EVP_MD_CTX_free(s->t.sha);
+	seal_free(s);
+	return rc;
 }
 
 int
@@ -383,7 +468,7 @@ sg_store_seal_write(void *arg, const void *buf, size_t len)
 {
 	struct sg_store_seal *s = arg;
 
-	if (s->failed)
+	if (s->failed || s->remote)
 		return -1;
 	s->plain_size += len;
 	if (EVP_DigestUpdate(s->ph, buf, len) <= 0 ||
@@ -407,10 +492,17 @@ int
 sg_store_seal_plain_sha256(const struct sg_store_seal *s,
     unsigned char out[32])
 {
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	EVP_MD_CTX *c;
 	unsigned int l = 32;
 	int rc = -1;
 
+	if (s->remote) {
+		if (!s->adopted)
+			return -1;
+		memcpy(out, s->res.plain_sha256, 32);
+		return 0;
+	}
+	c = EVP_MD_CTX_new();
 	if (c != NULL && EVP_MD_CTX_copy_ex(c, s->ph) == 1 &&
 	    EVP_DigestFinal_ex(c, out, &l) == 1)
 		rc = 0;
@@ -426,6 +518,20 @@ sg_store_seal_commit(struct sg_store_seal *s, const char *id,
 	int rc;
 
 	memset(res, 0, sizeof(*res));
+	if (s->remote) {
+		unsigned char ignored[32];
+
+		if (!s->adopted) {
+			sg_errf(err, "the object was not sealed");
+			sg_store_seal_abort(s);
+			return -1;
+		}
+		/* the digest is the writer's, which wrote every byte */
+		*res = s->res;
+		rc = sg_store_tmp_commit(&s->t, id, ignored, err);
+		seal_free(s);
+		return rc;
+	}
 	if (s->failed || sg_age_enc_finish(s->e, sg_store_tmp_write, &s->t) !=
 	    0) {
 		sg_errf(err, "writing the object failed: %s",

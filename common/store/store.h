@@ -94,6 +94,26 @@ void	sg_store_seal_abort(struct sg_store_seal *);
 /* The SHA-256 of the plaintext written so far (before commit). */
 int	sg_store_seal_plain_sha256(const struct sg_store_seal *,
 	    unsigned char out[32]);
+/*
+ * Sealing in another process (an intake process, which may open no
+ * path): the store makes the temporary file and hands over its
+ * descriptor (sg_store_seal_fd); the other process seals into it
+ * (sg_store_seal_fd_begin, sg_store_seal_write, sg_store_seal_fd_finish)
+ * and sends back what it wrote; the store adopts that result, checking
+ * the size against the file, and commits or aborts as for its own seal.
+ * The file's fsync and rename stay with the store.
+ */
+int	sg_store_seal_begin_remote(struct sg_store *, struct sg_store_seal **,
+	    char err[SG_ERR_MAX]);
+int	sg_store_seal_fd(const struct sg_store_seal *);
+/* 0, or -1 when the file is not the size the result says (or the seal
+ * has written itself). */
+int	sg_store_seal_adopt(struct sg_store_seal *, const struct sg_put_result *);
+/* The writing side: a seal into fd (which it does not close), with no
+ * store behind it; finish ends the age stream, fills res and frees. */
+int	sg_store_seal_fd_begin(int fd, const unsigned char (*pks)[32],
+	    size_t npks, struct sg_store_seal **);
+int	sg_store_seal_fd_finish(struct sg_store_seal *, struct sg_put_result *);
 int	sg_store_put(struct sg_store *, const char *id,
 	    const unsigned char (*pks)[32], size_t npks, sg_src_fn src,
 	    void *src_arg, struct sg_put_result *, char err[SG_ERR_MAX]);

@@ -165,6 +165,74 @@ objects_commit_and_abort(void **state)
 	sg_store_close(st);
 }
 
+/* Sealed by another process into a descriptor the store gave it: the
+ * same object, the same digests, as the store's own seal would make;
+ * a result whose size is not the file's is refused. */
+static void
+remote_seal(void **state)
+{
+	struct sg_store *st;
+	struct sg_store_seal *s, *w;
+	struct sg_age_identity id;
+	struct sg_put_result r, done;
+	char err[SG_ERR_MAX], tid[SG_ID_MAX], p[160];
+	unsigned char want[32], buf[256];
+	unsigned int l = 32;
+	struct stat sb;
+	FILE *f;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(sg_age_identity_generate(&id), 0);
+	assert_int_equal(sg_store_open(root, 1, &st, err), 0);
+	assert_int_equal(sg_store_seal_begin_remote(st, &s, err), 0);
+	/* the store's side writes nothing itself */
+	assert_int_equal(sg_store_seal_write(s, "x", 1), -1);
+	assert_int_equal(sg_store_seal_fd_begin(sg_store_seal_fd(s),
+	    (const unsigned char (*)[32])&id.pk, 1, &w), 0);
+	assert_int_equal(sg_store_seal_write(w, "pupil ", 6), 0);
+	assert_int_equal(sg_store_seal_write(w, "data", 4), 0);
+	assert_int_equal(sg_store_seal_fd_finish(w, &r), 0);
+	EVP_Digest("pupil data", 10, want, &l, EVP_sha256(), NULL);
+	assert_memory_equal(r.plain_sha256, want, 32);
+	assert_int_equal(r.plain_size, 10);
+	/* a size that is not the file's */
+	r.obj_size++;
+	assert_int_equal(sg_store_seal_adopt(s, &r), -1);
+	r.obj_size--;
+	assert_int_equal(sg_store_seal_adopt(s, &r), 0);
+	assert_int_equal(sg_store_seal_adopt(s, &r), -1);	/* once */
+	assert_int_equal(sg_store_seal_plain_sha256(s, buf), 0);
+	assert_memory_equal(buf, want, 32);
+	sg_transfer_id(tid);
+	assert_int_equal(sg_store_seal_commit(s, tid, &done, err), 0);
+	assert_memory_equal(done.obj_sha256, r.obj_sha256, 32);
+	assert_int_equal(entries("tmp"), 0);
+	/* the object is the age file the writer made: its digest matches */
+	snprintf(p, sizeof(p), "%s/objects/%s", root, tid);
+	assert_int_equal(stat(p, &sb), 0);
+	assert_int_equal((uint64_t)sb.st_size, r.obj_size);
+	{
+		EVP_MD_CTX *c = EVP_MD_CTX_new();
+
+		assert_non_null(f = fopen(p, "rb"));
+		EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+		while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+			EVP_DigestUpdate(c, buf, n);
+		fclose(f);
+		EVP_DigestFinal_ex(c, want, &l);
+		EVP_MD_CTX_free(c);
+		assert_memory_equal(want, r.obj_sha256, 32);
+	}
+	/* never adopted: the commit refuses and nothing is kept */
+	assert_int_equal(sg_store_seal_begin_remote(st, &s, err), 0);
+	sg_transfer_id(tid);
+	assert_int_not_equal(sg_store_seal_commit(s, tid, &done, err), 0);
+	assert_int_equal(entries("tmp"), 0);
+	assert_int_equal(entries("objects"), 1);
+	sg_store_close(st);
+}
+
 int
 main(void)
 {
@@ -172,6 +240,7 @@ main(void)
 		cmocka_unit_test(transfer_ids),
 		cmocka_unit_test(durable_files),
 		cmocka_unit_test(objects_commit_and_abort),
+		cmocka_unit_test(remote_seal),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, setup, teardown);
