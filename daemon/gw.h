@@ -16,6 +16,7 @@
 #define GW_H
 
 #include <stdint.h>
+#include <sys/types.h>
 #include <uv.h>
 
 #include "seal/age.h"
@@ -172,6 +173,9 @@ struct gw {
 	int			 draining;
 	int64_t			 started;
 	/* pipeline */
+	struct gw_intake	*intake;	/* the intake processes */
+	struct sg_age_identity	*intake_ids;	/* keys/intake.key */
+	size_t			 nintake_ids;
 	struct gw_pool		*pool;
 	uv_async_t		 mbox_async;
 	uv_timer_t		 stall_timer;	/* uploads that stopped */
@@ -373,6 +377,42 @@ void	gw_xfers_free(struct gw *);
 /* Deletes transfers received but never released (a crash between the
  * two records: the sender was never told). */
 int	gw_finish_unreleased(struct gw *, char err[SG_ERR_MAX]);
+
+/* intake processes (pipeline/intake_proc.c). Each upload is unpacked,
+ * checked and sealed in a process of its own, made for it by a small
+ * process (the maker) that schoolgated starts from its own executable
+ * before it holds any key; both are sandboxed. */
+struct gw_intake;
+/* Starts the maker (identities: what age uploads are opened with, kept
+ * by the core and sent to each intake process; legacy: they are the
+ * storage identity). err says why not. */
+struct gw_intake *gw_intake_start(int sandbox,
+	    const struct sg_age_identity *ids, size_t nids, int legacy,
+	    char err[SG_ERR_MAX]);
+void	gw_intake_stop(struct gw_intake *);
+pid_t	gw_intake_maker_pid(struct gw_intake *);
+/* schoolgated --intake on|off: the maker's own main (fd 3: the core). */
+int	gw_intake_maker_main(int sandbox);
+/* One upload, as sg_intake_check() would check it, in an intake process
+ * sealing into seal (sg_vault_put_begin_remote): 0 with the report
+ * filled (and the seal's result adopted when it was sealed), or -1 when
+ * the process failed, why saying how (journalled already). */
+struct gw_intake_job {
+	const struct sg_flow	*flow;
+	const char		*passphrase;
+	unsigned long		 school;
+	struct sg_blind_set	*subjects;
+	const unsigned char	(*pks)[32];
+	size_t			 npks;
+	const char		*transfer;	/* for the journal */
+	int			(*want_sync)(void *);
+	void			(*synced)(void *, int rejected,
+				    const struct sg_report_entry *first);
+	void			*sync_arg;
+};
+int	gw_intake_run(struct gw *, const struct gw_intake_job *, sg_src_fn,
+	    void *src_arg, struct sg_report *, struct sg_store_seal *,
+	    char *why, size_t cap);
 
 /* pipeline (pipeline/upload.c) */
 int	gw_pool_start(struct gw *, unsigned workers);
@@ -604,7 +644,7 @@ enum gw_event {
 	EV_CONFIRMED, EV_DELETED, EV_AUTH_FAILED, EV_BANNED, EV_RECOVERY,
 	EV_STORE_FAILED, EV_LOG_FAILED, EV_QUARANTINED, EV_START_FAILED,
 	EV_PROTOCOL, EV_WEB_SESSION, EV_AGREEMENT_STATUS, EV_REVIEW_OVERDUE,
-	EV_FREQUENCY, EV_DPO_QUERY, EV_INDEXED,
+	EV_FREQUENCY, EV_DPO_QUERY, EV_INDEXED, EV_PROCESS, EV_SANDBOX,
 	EV_NUM
 };
 /* One structured entry. Fields are "NAME=value" strings, NULL-ended;

@@ -46,6 +46,8 @@ static const char *const ids[EV_NUM] = {
 	[EV_FREQUENCY]		= "7c06d2a97db940c28a74592d51189e98",
 	[EV_DPO_QUERY]		= "ea4a148298c64aa7b76e42b60a4837a9",
 	[EV_INDEXED]		= "18b60aaeb2cd4afeb1f66b0a6624bfde",
+	[EV_PROCESS]		= "4b2b1f028bdd4c998ef1e50a4caf7e57",
+	[EV_SANDBOX]		= "f534c64e6c7943e0b2709ee65a82ef39",
 };
 
 const char *

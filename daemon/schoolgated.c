@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
@@ -31,6 +32,7 @@
 #include "front/https.h"
 #include "front/ssh.h"
 #include "base/codec.h"
+#include "base/sandbox.h"
 #include "seal/keys.h"
 #include "base/version.h"
 
@@ -707,6 +709,53 @@ listen_fds(int *https, int *sftp)
 	free(names);
 }
 
+/* The intake processes: the sandbox the kernel can give them, the
+ * identity they open age uploads with, and their maker. */
+static int
+start_intake(struct gw *g, const struct sg_daemon_conf *d,
+    char err[SG_ERR_MAX])
+{
+	char path[4096], why[256];
+	int abi, sc, legacy = 0;
+	long n;
+
+	if (!d->sandbox_off && sg_sandbox_probe(&abi, &sc, why,
+	    sizeof(why)) != 0)
+		return sg_errf(err, "the intake processes cannot be sandboxed: "
+		    "%s. Set daemon.sandbox = \"off\" to run them without (the "
+		    "journal then says so at every start)", why);
+	snprintf(path, sizeof(path), "%s/intake.key", d->keys_dir);
+	if (access(path, F_OK) == 0) {
+		if ((n = sg_identities_load(path, &g->intake_ids, err)) <= 0)
+			return -1;
+		g->nintake_ids = (size_t)n;
+	} else
+		legacy = 1;
+	if ((g->intake = gw_intake_start(!d->sandbox_off, legacy ? g->ids :
+	    g->intake_ids, legacy ? g->nids : g->nintake_ids, legacy,
+	    err)) == NULL)
+		return -1;
+	if (d->sandbox_off) {
+		const char *f[] = { "SCHOOLGATE_REASON=sandbox-off", NULL };
+
+		gw_journalf(EV_SANDBOX, LOG_WARNING, f, "daemon.sandbox = "
+		    "\"off\": the intake processes run without Landlock and "
+		    "seccomp; a flaw in the ZIP, age or CSV parsers could reach "
+		    "the rest of this machine");
+	}
+	if (legacy) {
+		const char *f[] = { "SCHOOLGATE_REASON=intake-key-missing",
+		    NULL };
+
+		gw_journalf(EV_SANDBOX, LOG_WARNING, f, "%s/intake.key is "
+		    "missing: age uploads are opened with the storage identity, "
+		    "which the intake processes then hold. Run schoolgate "
+		    "keygen --intake --out %s, give senders intake.pub and "
+		    "restart", d->keys_dir, d->keys_dir);
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -719,6 +768,10 @@ main(int argc, char **argv)
 	long n;
 	uint64_t wd;
 
+	/* the intake process maker (pipeline/intake_proc.c), started by a
+	 * running schoolgated from its own executable */
+	if (argc == 3 && strcmp(argv[1], "--intake") == 0)
+		_exit(gw_intake_maker_main(strcmp(argv[2], "off") != 0));
 	while ((opt = getopt(argc, argv, "c:tV")) != -1) {
 		switch (opt) {
 		case 'V':
@@ -738,6 +791,8 @@ main(int argc, char **argv)
 		usage();
 	umask(077);
 	signal(SIGPIPE, SIG_IGN);
+	/* the core holds every key: no core file, no ptrace by its user */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	sg_diag_init(&diag);
 	if ((g->conf = gw_conf_load(cpath, &diag)) == NULL) {
 		print_diag(&diag);
@@ -772,6 +827,8 @@ main(int argc, char **argv)
 			goto fatal;
 		if (load_index_key(d->keys_dir, &g->index_key, err) != 0 ||
 		    load_old_index_keys(g, d->keys_dir, err) != 0)
+			goto fatal;
+		if (start_intake(g, d, err) != 0)
 			goto fatal;
 		if ((state = sg_open_dir(AT_FDCWD, d->state_dir, 1, 0700,
 		    err)) < 0)
@@ -876,7 +933,10 @@ main(int argc, char **argv)
 	sg_bans_free(g->pair_bans);
 	sg_bans_free(g->party_bans);
 	free(g->unauth.addr);
+	gw_intake_stop(g->intake);
 	sg_identities_free(g->ids, g->nids);
+	if (g->intake_ids != NULL)
+		sg_identities_free(g->intake_ids, g->nintake_ids);
 	OPENSSL_cleanse(&g->signer, sizeof(g->signer));
 	sg_blind_key_wipe(&g->index_key);
 	for (n = 0; n < (long)g->nold_index_keys; n++)

@@ -87,6 +87,16 @@ sg_msg_parse(const unsigned char *buf, size_t len, size_t nfds,
 	return 1;
 }
 
+void
+sg_msg_header(unsigned char hdr[SG_MSG_HDR], uint32_t type, uint32_t peer,
+    size_t len)
+{
+	put32(hdr, type);
+	put32(hdr + 4, (uint32_t)len);
+	put32(hdr + 8, peer);
+	put32(hdr + 12, 0);
+}
+
 int
 sg_msg_send(int sock, uint32_t type, uint32_t peer, int fd,
     const void *data, size_t len)

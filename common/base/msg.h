@@ -62,6 +62,11 @@ int	sg_msg_parse(const unsigned char *buf, size_t len, size_t nfds,
 int	sg_msg_send(int sock, uint32_t type, uint32_t peer, int fd,
 	    const void *data, size_t len);
 
+/* The header of a message, for a caller that writes it itself (on a
+ * non-blocking socket, say); no descriptor can go with it then. */
+void	sg_msg_header(unsigned char hdr[SG_MSG_HDR], uint32_t type,
+	    uint32_t peer, size_t len);
+
 struct sg_msgbuf;
 
 struct sg_msgbuf *sg_msgbuf_new(int sock);

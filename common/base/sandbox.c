@@ -194,7 +194,29 @@ enter_seccomp(const struct sg_sandbox_opts *o, char *err, size_t cap)
 	/* threads only: clone with CLONE_THREAD; clone3's flags are behind
 	 * a pointer seccomp cannot read, so it is refused with ENOSYS and
 	 * glibc falls back to clone */
-	if (rc == 0)
+	if (rc == 0 && o->allow_fork) {
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 0);
+		if (rc == 0)
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+			    SCMP_SYS(wait4), 0);
+		/* what each intake process needs to enter its own
+		 * sandbox after the fork */
+		if (rc == 0)
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+			    SCMP_SYS(prctl), 0);
+		if (rc == 0)
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+			    SCMP_SYS(close_range), 0);
+		if (rc == 0)
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+			    SCMP_SYS(seccomp), 0);
+		if (rc == 0)
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+			    SCMP_SYS(landlock_create_ruleset), 0);
+		if (rc == 0)
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+			    SCMP_SYS(landlock_restrict_self), 0);
+	} else if (rc == 0)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
 		    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
 	if (rc == 0)

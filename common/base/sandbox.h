@@ -40,6 +40,10 @@ struct sg_sandbox_opts {
 	int		 allow_socket;	/* socket(2), for a front door that
 					   accepts connections; never for
 					   the intake */
+	int		 allow_fork;	/* fork(2) and wait4(2), for the
+					   process that makes the intake
+					   processes (each of which then
+					   enters its own, without) */
 	int		 no_seccomp;	/* tests only: everything but the
 					   seccomp filter, to show that
 					   Landlock holds alone */

@@ -650,7 +650,7 @@ load_daemon(struct loader *L, const config_setting_t *g,
 {
 	static const char *const known[] = { "state_dir", "keys_dir",
 	    "secrets", "control", "https", "sftp", "workers", "limits", "bans",
-	    "retention", "checkpoint", NULL };
+	    "retention", "checkpoint", "sandbox", NULL };
 	static const char *const sftp_known[] = { "listen",
 	    "login_grace_seconds", "max_auth_tries", "max_handles",
 	    "idle_seconds", "keepalive_seconds", NULL };
@@ -680,6 +680,17 @@ load_daemon(struct loader *L, const config_setting_t *g,
 		problem(L, g, "control",
 		    "the socket path is longer than 107 bytes");
 	get_uint(L, g, "workers", 1, 64, &d->workers);
+	{
+		char *sb = NULL;
+
+		get_str(L, g, "sandbox", 0, &sb);
+		if (sb != NULL && strcmp(sb, "off") == 0)
+			d->sandbox_off = 1;
+		else if (sb != NULL && strcmp(sb, "on") != 0)
+			problem(L, g, "sandbox", "want \"on\" (the default) "
+			    "or \"off\"");
+		free(sb);
+	}
 	if ((m = config_setting_get_member(g, "https")) != NULL) {
 		check_known(L, m, https_known);
 		free(d->https_listen);

@@ -210,6 +210,10 @@ struct sg_daemon_conf {
 	unsigned	 sftp_idle_seconds;
 	unsigned	 sftp_keepalive_seconds;	/* quiet client: ask */
 	unsigned	 workers;
+	/* sandbox = "off": the intake processes run without Landlock and
+	 * seccomp (a kernel without them); the journal says so at every
+	 * start. Default "on": the daemon refuses to start without them. */
+	int		 sandbox_off;
 	unsigned	 max_connections, max_unauth;	/* max_unauth: each front */
 	unsigned	 max_unauth_addr;	/* ... and one address's share */
 	unsigned	 header_bytes, idle_seconds, drain_seconds;

@@ -267,17 +267,63 @@ sg_keygen_host(const char *dir, char err[SG_ERR_MAX])
 	return rc;
 }
 
+/* NAME.key (0600) and NAME.pub for a new age identity, in dfd; never
+ * over existing files. */
+static int
+write_identity(int dfd, const char *name, char recipient[SG_AGE_RECIPIENT_LEN],
+    char err[SG_ERR_MAX])
+{
+	struct sg_age_identity id;
+	char ident[SG_AGE_IDENTITY_LEN], buf[512], fn[64], when[32];
+	struct tm tm;
+	time_t t = time(NULL);
+	int n, rc = -1;
+
+	if (sg_age_identity_generate(&id) != 0) {
+		sg_errf(err, "key generation failed");
+		goto out;
+	}
+	sg_age_identity_format(&id, ident);
+	sg_age_recipient_format(id.pk, recipient);
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	n = snprintf(buf, sizeof(buf), "# created: %s\n# public key: %s\n"
+	    "%s\n", when, recipient, ident);
+	snprintf(fn, sizeof(fn), "%s.key", name);
+	if (sg_durable_file(dfd, fn, buf, (size_t)n, 0600, err) != 0)
+		goto out;
+	n = snprintf(buf, sizeof(buf), "%s\n", recipient);
+	snprintf(fn, sizeof(fn), "%s.pub", name);
+	if (sg_durable_file(dfd, fn, buf, (size_t)n, 0644, err) != 0)
+		goto out;
+	rc = 0;
+out:
+	OPENSSL_cleanse(&id, sizeof(id));
+	OPENSSL_cleanse(ident, sizeof(ident));
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return rc;
+}
+
+int
+sg_keygen_intake(const char *dir, char recipient[SG_AGE_RECIPIENT_LEN],
+    char err[SG_ERR_MAX])
+{
+	int dfd, rc;
+
+	if ((dfd = sg_open_dir(AT_FDCWD, dir, 1, 0700, err)) < 0)
+		return -1;
+	rc = write_identity(dfd, "intake", recipient, err);
+	close(dfd);
+	return rc;
+}
+
 int
 sg_keygen(const char *dir, const char *log_name,
     char recipient[SG_AGE_RECIPIENT_LEN], char verifier[SG_NOTE_KEY_MAX],
     char err[SG_ERR_MAX])
 {
-	struct sg_age_identity id;
 	struct sg_note_key nk;
-	char ident[SG_AGE_IDENTITY_LEN], sk[SG_NOTE_KEY_MAX], buf[512];
-	char when[32];
-	struct tm tm;
-	time_t t = time(NULL);
+	char sk[SG_NOTE_KEY_MAX], buf[512], intake[SG_AGE_RECIPIENT_LEN];
 	int dfd, n, rc = -1;
 
 	if (!sg_note_name_ok(log_name))
@@ -285,25 +331,16 @@ sg_keygen(const char *dir, const char *log_name,
 		    "'+')");
 	if ((dfd = sg_open_dir(AT_FDCWD, dir, 1, 0700, err)) < 0)
 		return -1;
-	if (sg_age_identity_generate(&id) != 0 ||
-	    sg_note_key_generate(log_name, &nk) != 0) {
+	if (sg_note_key_generate(log_name, &nk) != 0) {
 		sg_errf(err, "key generation failed");
 		goto out;
 	}
-	sg_age_identity_format(&id, ident);
-	sg_age_recipient_format(id.pk, recipient);
 	sg_note_signer_format(&nk, sk);
 	sg_note_verifier_format(&nk, verifier);
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	n = snprintf(buf, sizeof(buf), "# created: %s\n# public key: %s\n"
-	    "%s\n", when, recipient, ident);
-	if (sg_durable_file(dfd, "storage.key", buf, (size_t)n, 0600,
-	    err) != 0)
-		goto out;
-	n = snprintf(buf, sizeof(buf), "%s\n", recipient);
-	if (sg_durable_file(dfd, "storage.pub", buf, (size_t)n, 0644,
-	    err) != 0)
+	/* the storage identity (the core's) and the intake identity (what
+	 * senders seal age files to, held by the intake processes) */
+	if (write_identity(dfd, "storage", recipient, err) != 0 ||
+	    write_identity(dfd, "intake", intake, err) != 0)
 		goto out;
 	n = snprintf(buf, sizeof(buf), "%s\n", sk);
 	if (sg_durable_file(dfd, "log-signing.key", buf, (size_t)n, 0600,
@@ -317,9 +354,7 @@ sg_keygen(const char *dir, const char *log_name,
 		goto out;
 	rc = 0;
 out:
-	OPENSSL_cleanse(&id, sizeof(id));
 	OPENSSL_cleanse(&nk, sizeof(nk));
-	OPENSSL_cleanse(ident, sizeof(ident));
 	OPENSSL_cleanse(sk, sizeof(sk));
 	OPENSSL_cleanse(buf, sizeof(buf));
 	close(dfd);

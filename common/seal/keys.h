@@ -55,5 +55,10 @@ int	sg_keygen_host(const char *dir, char err[SG_ERR_MAX]);
 int	sg_keygen(const char *dir, const char *log_name,
 	    char recipient[SG_AGE_RECIPIENT_LEN],
 	    char verifier[SG_NOTE_KEY_MAX], char err[SG_ERR_MAX]);
+/* The intake identity alone (intake.key, intake.pub), for a keys
+ * directory made before it existed; sg_keygen writes it too. Senders
+ * seal age files to its recipient; only the intake processes hold it. */
+int	sg_keygen_intake(const char *dir, char recipient[SG_AGE_RECIPIENT_LEN],
+	    char err[SG_ERR_MAX]);
 
 #endif

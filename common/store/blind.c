@@ -403,6 +403,20 @@ sg_blind_set_count(const struct sg_blind_set *s)
 	return s->n;
 }
 
+size_t
+sg_blind_set_span(const struct sg_blind_set *s, size_t i, const uint64_t **p)
+{
+	size_t off = i & (CHUNK - 1), n;
+
+	if (s->buf != NULL || i >= s->n)
+		return 0;
+	n = s->n - i;
+	if (n > CHUNK - off)
+		n = CHUNK - off;
+	*p = s->chunk[i >> CHUNK_BITS] + off;
+	return n;
+}
+
 /*
  * Finishing a set: hash, sort, drop repeats. The hashes are uniform, so
  * a counting sort on their first `bits` bits (about 8 hashes a bucket)

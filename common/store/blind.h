@@ -74,6 +74,10 @@ struct sg_blind_set *sg_blind_set_new(void);
 int	sg_blind_set_add(struct sg_blind_set *, uint64_t code);
 /* Codes added so far (repeats included). */
 size_t	sg_blind_set_count(const struct sg_blind_set *);
+/* The codes from the i-th on, as one run in memory: its length (0 past
+ * the end, or once finished) and *p. For passing them on in pieces. */
+size_t	sg_blind_set_span(const struct sg_blind_set *, size_t i,
+	    const uint64_t **p);
 /* Hashes every code under k, sorts, drops repeats: the number of
  * distinct subjects and the digest the RECEIVED record names (SHA-256
  * over the sorted hashes). About 150 ns a row; 32 bytes a row at most

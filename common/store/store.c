@@ -276,7 +276,8 @@ sg_store_tmp_abort(struct sg_store_tmp *t)
 	if (t->fd >= 0)
 		close(t->fd);
 	t->fd = -1;
-	unlinkat(t->st->tmp, t->name, 0);
+	if (t->st != NULL)	/* NULL: a writer in another process */
+		unlinkat(t->st->tmp, t->name, 0);
 	EVP_MD_CTX_free(t->sha);
 	t->sha = NULL;
 }

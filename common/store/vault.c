@@ -512,6 +512,13 @@ sg_vault_put_begin(struct sg_vault *v, const unsigned char (*pks)[32],
 }
 
 int
+sg_vault_put_begin_remote(struct sg_vault *v, struct sg_store_seal **out,
+    char err[SG_ERR_MAX])
+{
+	return sg_store_seal_begin_remote(v->st, out, err);
+}
+
+int
 sg_vault_put_commit(struct sg_vault *v, struct sg_store_seal *s,
     const struct sg_vault_meta *m, const char *id, uint64_t *seq,
     struct sg_put_result *res, char err[SG_ERR_MAX])

@@ -82,6 +82,10 @@ struct sg_vault_meta {
 };
 int	sg_vault_put_begin(struct sg_vault *, const unsigned char (*pks)[32],
 	    size_t npks, struct sg_store_seal **, char err[SG_ERR_MAX]);
+/* The same, sealed by another process into sg_store_seal_fd(); its
+ * result adopted (sg_store_seal_adopt) before the commit. */
+int	sg_vault_put_begin_remote(struct sg_vault *, struct sg_store_seal **,
+	    char err[SG_ERR_MAX]);
 int	sg_vault_put_commit(struct sg_vault *, struct sg_store_seal *,
 	    const struct sg_vault_meta *, const char *id, uint64_t *seq,
 	    struct sg_put_result *, char err[SG_ERR_MAX]);

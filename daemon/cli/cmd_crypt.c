@@ -141,7 +141,7 @@ give_keys_to_owner(const char *dir)
 	static const char *const names[] = { "storage.key", "storage.pub",
 	    "log-signing.key", "log-signing.pub", SG_HOSTKEY_ED25519,
 	    SG_HOSTKEY_ED25519 ".pub", SG_HOSTKEY_RSA, SG_HOSTKEY_RSA ".pub",
-	    "index.key", NULL };
+	    "index.key", "intake.key", "intake.pub", NULL };
 	struct dirent *de;
 	DIR *dd;
 	char parent[4096];
@@ -227,23 +227,40 @@ cmd_keygen(int argc, char **argv)
 		{ "out", required_argument, NULL, 'o' },
 		{ "log-name", required_argument, NULL, 'n' },
 		{ "rotate-index", no_argument, NULL, 'r' },
+		{ "intake", no_argument, NULL, 'i' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *dir = NULL, *name = "schoolgate/transfer-log";
 	char rcpt[SG_AGE_RECIPIENT_LEN], vk[SG_NOTE_KEY_MAX], err[SG_ERR_MAX];
-	int c, rotate = 0;
+	char irc[SG_AGE_RECIPIENT_LEN];
+	int c, rotate = 0, intake = 0;
 
 	while ((c = getopt_long(argc, argv, "o:n:", opts, NULL)) != -1)
 		switch (c) {
 		case 'o': dir = optarg; break;
 		case 'n': name = optarg; break;
 		case 'r': rotate = 1; break;
+		case 'i': intake = 1; break;
 		default: goto usage;
 		}
-	if (dir == NULL || optind != argc)
+	if (dir == NULL || optind != argc || (rotate && intake))
 		goto usage;
 	if (rotate)
 		return rotate_index(dir);
+	if (intake) {
+		/* a keys directory from before the intake identity */
+		if (sg_keygen_intake(dir, irc, err) != 0) {
+			fprintf(stderr, "schoolgate: keygen --intake: %s\n", err);
+			return EXIT_TROUBLE;
+		}
+		give_keys_to_owner(dir);
+		printf("intake recipient (age): %s\nwritten: %s/intake.key "
+		    "%s/intake.pub\ngive senders the new recipient, then "
+		    "restart the gateway (systemctl restart schoolgated): age "
+		    "files sealed to storage.pub are refused from then on\n",
+		    irc, dir, dir);
+		return fflush(stdout) == 0 ? 0 : EXIT_TROUBLE;
+	}
 	if (sg_keygen(dir, name, rcpt, vk, err) != 0) {
 		fprintf(stderr, "schoolgate: keygen: %s\n", err);
 		return EXIT_TROUBLE;
@@ -259,18 +276,33 @@ cmd_keygen(int argc, char **argv)
 		}
 	}
 	give_keys_to_owner(dir);
+	{
+		char path[4096];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/intake.pub", dir);
+		if ((f = fopen(path, "r")) == NULL ||
+		    fgets(irc, sizeof(irc), f) == NULL)
+			snprintf(irc, sizeof(irc), "?");
+		irc[strcspn(irc, "\n")] = 0;
+		if (f != NULL)
+			fclose(f);
+	}
+	printf("intake recipient (age):   %s (senders seal age files to "
+	    "this)\n", irc);
 	printf("storage recipient (age):  %s\n", rcpt);
 	printf("log verifier key:         %s\n", vk);
-	printf("written: %s/storage.key %s/storage.pub %s/log-signing.key "
-	    "%s/log-signing.pub\n", dir, dir, dir, dir);
+	printf("written: %s/intake.key %s/intake.pub %s/storage.key "
+	    "%s/storage.pub %s/log-signing.key %s/log-signing.pub\n", dir, dir,
+	    dir, dir, dir, dir);
 	printf("SSH host keys (SFTP): %s/%s %s/%s (and .pub)\n", dir,
 	    SG_HOSTKEY_ED25519, dir, SG_HOSTKEY_RSA);
 	printf("blind index key: %s/index.key\n", dir);
 	return fflush(stdout) == 0 ? 0 : EXIT_TROUBLE;
 usage:
-	fprintf(stderr, "usage: schoolgate keygen --out DIR --rotate-index\n"
-	    "       schoolgate keygen --out DIR [--log-name "
-	    "NAME]\n");
+	fprintf(stderr, "usage: schoolgate keygen --out DIR [--log-name NAME]\n"
+	    "       schoolgate keygen --out DIR --rotate-index\n"
+	    "       schoolgate keygen --out DIR --intake\n");
 	return EXIT_TROUBLE;
 }
 

@@ -677,13 +677,13 @@ static void
 run_upload(struct gw_upload *u)
 {
 	struct gw *g = u->g;
-	struct sg_intake_opts io;
+	struct gw_intake_job job;
 	struct sg_store_seal *seal = NULL;
 	struct sg_blind_set *subjects = NULL;	/* kept in u when accepted */
 	struct sg_put_result pr;
 	struct sg_payload pl;
 	unsigned char (*pks)[32] = NULL;
-	char err[SG_ERR_MAX];
+	char err[SG_ERR_MAX], why[256];
 	size_t npks = 0, i;
 	uint64_t seq;
 	int rc;
@@ -702,8 +702,8 @@ run_upload(struct gw_upload *u)
 		fail(u, 500, "%s", "a recipient has no usable age key");
 		goto drain;
 	}
-	if (sg_vault_put_begin(g->vault, (const unsigned char (*)[32])pks,
-	    npks, &seal, err) != 0) {
+	/* sealed by the intake process, into a file the store makes */
+	if (sg_vault_put_begin_remote(g->vault, &seal, err) != 0) {
 		fail(u, 503, "the store is unavailable: %s", err);
 		goto drain;
 	}
@@ -712,24 +712,29 @@ run_upload(struct gw_upload *u)
 		fail(u, 503, "%s", "out of memory");
 		goto drain;
 	}
-	memset(&io, 0, sizeof(io));
-	io.flow = u->flow;
-	io.subjects = subjects;
-	io.passphrase = u->pass;
-	io.require_encryption = 1;
-	io.school = sg_party_laestab(u->party);
-	io.ids = g->ids;
-	io.nids = g->nids;
-	io.plain = sg_store_seal_write;
-	io.plain_arg = seal;
-	io.want_sync = want_sync;
-	io.synced = synced;
-	io.sync_arg = u;
-	rc = sg_intake_check(&io, upload_read, u, &u->res.report);
+	memset(&job, 0, sizeof(job));
+	job.flow = u->flow;
+	job.subjects = subjects;
+	job.passphrase = u->pass;
+	job.school = sg_party_laestab(u->party);
+	job.pks = (const unsigned char (*)[32])pks;
+	job.npks = npks;
+	job.transfer = u->res.id;
+	job.want_sync = want_sync;
+	job.synced = synced;
+	job.sync_arg = u;
+	rc = gw_intake_run(g, &job, upload_read, u, &u->res.report, seal, why,
+	    sizeof(why));
 	pthread_mutex_lock(&u->mu);
 	if (u->cancelled)
 		rc = -2;
 	pthread_mutex_unlock(&u->mu);
+	if (rc == -1) {
+		/* the intake process failed (journalled): nothing is kept */
+		sg_store_seal_abort(seal);
+		fail(u, 503, "the upload could not be checked: %s", why);
+		goto drain;
+	}
 	if (rc == -2) {
 		/* stopped part way: stalled, refused by the front door, or
 		 * the client went away; nothing is kept */

@@ -108,7 +108,8 @@ run_with(enum attack a, int no_seccomp)
 	assert_int_equal(pipe(rp), 0);
 	assert_true((inherited = open(keyfile, O_RDONLY)) >= 0);
 	if ((pid = fork()) == 0) {
-		struct sg_sandbox_opts o = { &rp[1], 1, 1, 0, no_seccomp };
+		struct sg_sandbox_opts o = { .keep = &rp[1], .nkeep = 1,
+		    .keep_stdio = 1, .no_seccomp = no_seccomp };
 		char err[256];
 		int r;
 
@@ -218,7 +219,8 @@ kernel_reports_the_sandbox(void **state)
 	assert_int_equal(pipe(ready), 0);
 	if ((pid = fork()) == 0) {
 		int keep[2] = { go[0], ready[1] };
-		struct sg_sandbox_opts o = { keep, 2, 1, 0, 0 };
+		struct sg_sandbox_opts o = { .keep = keep, .nkeep = 2,
+		    .keep_stdio = 1 };
 		char err[256];
 
 		if (sg_sandbox_enter(&o, err, sizeof(err)) != 0)
