@@ -154,6 +154,18 @@ $(CLI): $(CLI_OBJ) $(LIB)
 $(DAEMON): $(DAEMON_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJ) $(LIB) $(DAEMONLIBS) $(LIBS)
 
+# A test build only: the daemon with the intake processes' attack hook
+# (SG_ATTACK_HOOK, tests/daemon/privsep); tests/check-hardening proves
+# that schoolgated has none of it.
+ATTACK     := $(BUILD)/tests/schoolgated-attack
+ATTACK_OBJ := $(filter-out $(BUILD)/daemon/pipeline/intake_proc.o,$(DAEMON_OBJ)) \
+              $(BUILD)/tests/intake_proc-attack.o
+$(BUILD)/tests/intake_proc-attack.o: daemon/pipeline/intake_proc.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DSG_ATTACK_HOOK -MMD -MP -c $< -o $@
+$(ATTACK): $(ATTACK_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(ATTACK_OBJ) $(LIB) $(DAEMONLIBS) $(LIBS)
+
 $(BUILD)/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS)
@@ -170,7 +182,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 
 # The suite for one build (BUILD/SAN): unit tests, then the command-line
 # and hostile-input corpus driven through the real `schoolgate` binary.
-check: all $(UNIT_BIN)
+check: all $(UNIT_BIN) $(ATTACK)
 	@tests/check-layering
 	@tests/run-unit $(BUILD)
 	@tests/corpus/run $(BUILD)
@@ -179,6 +191,7 @@ check: all $(UNIT_BIN)
 	@BUILD=$(BUILD) tests/daemon/run
 	@BUILD=$(BUILD) tests/daemon/sftp
 	@BUILD=$(BUILD) tests/daemon/scan
+	@BUILD=$(BUILD) tests/daemon/privsep
 	@BUILD=$(BUILD) tests/daemon/matrix
 	@BUILD=$(BUILD) tests/daemon/lifecycle
 	@BUILD=$(BUILD) tests/daemon/dpo
