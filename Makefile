@@ -221,7 +221,8 @@ FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Icommon \
               -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)
 FUZZ_BIN   := $(FUZZ_BUILD)/fuzz_csvcheck $(FUZZ_BUILD)/fuzz_config \
               $(FUZZ_BUILD)/fuzz_zipin $(FUZZ_BUILD)/fuzz_msg \
-              $(FUZZ_BUILD)/fuzz_age $(FUZZ_BUILD)/fuzz_vpath
+              $(FUZZ_BUILD)/fuzz_age $(FUZZ_BUILD)/fuzz_vpath \
+              $(FUZZ_BUILD)/fuzz_wire
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC) common/*/*.h
 	@mkdir -p $(FUZZ_BUILD)
