@@ -384,13 +384,11 @@ int	gw_finish_unreleased(struct gw *, char err[SG_ERR_MAX]);
  * before it holds any key; both are sandboxed. */
 struct gw_intake;
 /* Starts the maker (identities: what age uploads are opened with, kept
- * by the core and sent to each intake process; legacy: they are the
- * storage identity). err says why not. */
+ * by the core and sent to each intake process). err says why not. */
 struct gw_intake *gw_intake_start(int sandbox,
-	    const struct sg_age_identity *ids, size_t nids, int legacy,
+	    const struct sg_age_identity *ids, size_t nids,
 	    char err[SG_ERR_MAX]);
 void	gw_intake_stop(struct gw_intake *);
-pid_t	gw_intake_maker_pid(struct gw_intake *);
 /* schoolgated --intake on|off: the maker's own main (fd 3: the core). */
 int	gw_intake_maker_main(int sandbox);
 /* One upload, as sg_intake_check() would check it, in an intake process

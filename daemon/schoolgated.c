@@ -732,8 +732,7 @@ start_intake(struct gw *g, const struct sg_daemon_conf *d,
 	} else
 		legacy = 1;
 	if ((g->intake = gw_intake_start(!d->sandbox_off, legacy ? g->ids :
-	    g->intake_ids, legacy ? g->nids : g->nintake_ids, legacy,
-	    err)) == NULL)
+	    g->intake_ids, legacy ? g->nids : g->nintake_ids, err)) == NULL)
 		return -1;
 	if (d->sandbox_off) {
 		const char *f[] = { "SCHOOLGATE_REASON=sandbox-off", NULL };

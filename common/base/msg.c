@@ -98,6 +98,26 @@ sg_msg_header(unsigned char hdr[SG_MSG_HDR], uint32_t type, uint32_t peer,
 }
 
 int
+sg_msg_iov(struct iovec *iov, unsigned char hdr[SG_MSG_HDR],
+    const void *data, size_t len, size_t sent)
+{
+	int k = 0;
+
+	if (sent < SG_MSG_HDR) {
+		iov[k].iov_base = hdr + sent;
+		iov[k++].iov_len = SG_MSG_HDR - sent;
+		if (len > 0) {
+			iov[k].iov_base = (void *)data;
+			iov[k++].iov_len = len;
+		}
+	} else {
+		iov[k].iov_base = (char *)data + (sent - SG_MSG_HDR);
+		iov[k++].iov_len = SG_MSG_HDR + len - sent;
+	}
+	return k;
+}
+
+int
 sg_msg_send(int sock, uint32_t type, uint32_t peer, int fd,
     const void *data, size_t len)
 {
@@ -122,22 +142,10 @@ sg_msg_send(int sock, uint32_t type, uint32_t peer, int fd,
 	total = SG_MSG_HDR + len;
 	while (sent < total) {
 		ssize_t n;
-		int k = 0;
 
 		memset(&mh, 0, sizeof(mh));
-		if (sent < SG_MSG_HDR) {
-			iov[k].iov_base = hdr + sent;
-			iov[k++].iov_len = SG_MSG_HDR - sent;
-			if (len > 0) {
-				iov[k].iov_base = (void *)data;
-				iov[k++].iov_len = len;
-			}
-		} else {
-			iov[k].iov_base = (char *)data + (sent - SG_MSG_HDR);
-			iov[k++].iov_len = total - sent;
-		}
 		mh.msg_iov = iov;
-		mh.msg_iovlen = k;
+		mh.msg_iovlen = sg_msg_iov(iov, hdr, data, len, sent);
 		if (first && fd >= 0) {
 			memset(&cm, 0, sizeof(cm));
 			mh.msg_control = cm.b;

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #define SG_MSG_HDR	16
 #define SG_MSG_MAX	(256 * 1024)	/* a payload's bound, any type */
@@ -66,6 +67,11 @@ int	sg_msg_send(int sock, uint32_t type, uint32_t peer, int fd,
  * non-blocking socket, say); no descriptor can go with it then. */
 void	sg_msg_header(unsigned char hdr[SG_MSG_HDR], uint32_t type,
 	    uint32_t peer, size_t len);
+/* What of a message (hdr, then len bytes of data) is left to write once
+ * sent bytes have gone, as at most two iovecs: their count. */
+
+int	sg_msg_iov(struct iovec *iov, unsigned char hdr[SG_MSG_HDR],
+	    const void *data, size_t len, size_t sent);
 
 struct sg_msgbuf;
 

@@ -445,18 +445,15 @@ sg_store_seal_begin(struct sg_store *st, const unsigned char (*pks)[32],
 {
 	struct sg_store_seal *s;
 
-	*out = NULL;
-	if ((s = calloc(1, sizeof(*s))) == NULL)
-		return sg_errf(err, "out of memory");
-	if (sg_store_tmp_begin(st, &s->t, err) != 0) {
-		free(s);
+	if (sg_store_seal_begin_remote(st, &s, err) != 0)
 		return -1;
-	}
+	s->remote = 0;	/* it seals here */
 	if ((s->e = sg_age_enc_new(pks, npks)) == NULL ||
 	    (s->ph = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(s->ph, EVP_sha256(), NULL) <= 0) {
 		sg_store_tmp_abort(&s->t);
 		seal_free(s);
+		*out = NULL;
 		return sg_errf(err, "cannot start sealing (out of memory or "
 		    "no recipients)");
 	}

@@ -532,7 +532,6 @@ struct gw_intake {
 	unsigned		 nexited;
 	struct sg_age_identity	*ids;		/* for START */
 	size_t			 nids;
-	int			 legacy;
 	struct sg_wire_rules	 rules;
 };
 
@@ -645,7 +644,7 @@ bad:
 
 struct gw_intake *
 gw_intake_start(int sandbox, const struct sg_age_identity *ids, size_t nids,
-    int legacy, char err[SG_ERR_MAX])
+    char err[SG_ERR_MAX])
 {
 	struct gw_intake *in = calloc(1, sizeof(*in));
 	ssize_t n;
@@ -658,7 +657,6 @@ gw_intake_start(int sandbox, const struct sg_age_identity *ids, size_t nids,
 	sg_wire_rules_init(&in->rules);
 	in->sandbox = sandbox;
 	in->sock = -1;
-	in->legacy = legacy;
 	if (nids > MAX_IDS)
 		nids = MAX_IDS;
 	if (nids > 0 && (in->ids = calloc(nids, sizeof(*ids))) == NULL) {
@@ -701,17 +699,6 @@ gw_intake_stop(struct gw_intake *in)
 	sg_wire_rules_free(&in->rules);
 	pthread_mutex_destroy(&in->mu);
 	free(in);
-}
-
-pid_t
-gw_intake_maker_pid(struct gw_intake *in)
-{
-	pid_t p;
-
-	pthread_mutex_lock(&in->mu);
-	p = in->pid;
-	pthread_mutex_unlock(&in->mu);
-	return p;
 }
 
 /* A message from the maker (under in->mu): EXITED ones are kept for
@@ -981,20 +968,8 @@ chan_send(struct run *x, uint32_t type, const void *data, size_t len)
 		struct pollfd pf = { .fd = x->chan, .events = POLLOUT |
 		    POLLIN };
 		ssize_t n;
-		int k = 0;
 
-		if (sent < SG_MSG_HDR) {
-			iov[k].iov_base = hdr + sent;
-			iov[k++].iov_len = SG_MSG_HDR - sent;
-			if (len > 0) {
-				iov[k].iov_base = (void *)data;
-				iov[k++].iov_len = len;
-			}
-		} else {
-			iov[k].iov_base = (char *)data + (sent - SG_MSG_HDR);
-			iov[k++].iov_len = total - sent;
-		}
-		n = writev(x->chan, iov, k);
+		n = writev(x->chan, iov, sg_msg_iov(iov, hdr, data, len, sent));
 		if (n > 0) {
 			sent += (size_t)n;
 			continue;
