@@ -222,11 +222,22 @@ FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Icommon \
 FUZZ_BIN   := $(FUZZ_BUILD)/fuzz_csvcheck $(FUZZ_BUILD)/fuzz_config \
               $(FUZZ_BUILD)/fuzz_zipin $(FUZZ_BUILD)/fuzz_msg \
               $(FUZZ_BUILD)/fuzz_age $(FUZZ_BUILD)/fuzz_vpath \
-              $(FUZZ_BUILD)/fuzz_wire
+              $(FUZZ_BUILD)/fuzz_wire $(FUZZ_BUILD)/fuzz_sftp
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC) common/*/*.h
 	@mkdir -p $(FUZZ_BUILD)
 	clang $(FUZZ_FLAGS) -o $@ $< $(COMMON_SRC) $(LIBS)
+
+# a front door's handler, with the real access authority and the rest of
+# the core answered in memory (tests/fuzz/core_stub.c)
+FUZZ_CORE := tests/fuzz/core_stub.c daemon/core/access.c \
+             daemon/core/agreements.c
+$(FUZZ_BUILD)/fuzz_sftp: tests/fuzz/fuzz_sftp.c daemon/front/sftp.c \
+                         $(FUZZ_CORE) tests/fuzz/core_stub.h daemon/gw.h \
+                         $(COMMON_SRC) common/*/*.h
+	@mkdir -p $(FUZZ_BUILD)
+	clang $(FUZZ_FLAGS) -Idaemon -o $@ $< daemon/front/sftp.c \
+	    $(FUZZ_CORE) $(COMMON_SRC) $(LIBS)
 
 fuzz: $(FUZZ_BIN)
 
