@@ -200,22 +200,6 @@ auth_after(void *arg, enum gw_signin r, const struct gw_signed *s)
 	http_pump(c);
 }
 
-/* The client certificate's fingerprint, or "" when there is none. */
-static void
-cert_fingerprint(struct conn *c, char hex[65])
-{
-	X509 *x = SSL_get1_peer_certificate(c->ssl);
-	unsigned char md[32];
-	unsigned int l = 32;
-
-	hex[0] = '\0';
-	if (x == NULL)
-		return;
-	X509_digest(x, EVP_sha256(), md, &l);
-	X509_free(x);
-	sg_hex(md, 32, hex);
-}
-
 /* 1: authenticated now; 0: answered or deferred (the caller returns). */
 int
 api_authenticate(struct conn *c)
@@ -233,7 +217,7 @@ api_authenticate(struct conn *c)
 	if (c->hvlen[H_AUTH] == 0) {
 		const struct sg_session *s;
 
-		cert_fingerprint(c, fp);
+		tls_peer_sha256(c, fp);
 		if (fp[0]) {
 			enum gw_signin r = gw_signin_cert(g, c->addr, fp,
 			    &out);

@@ -279,8 +279,7 @@ http_finish_response(struct conn *c)
 			return;		/* tls_written calls back */
 		if (!c->shut) {
 			c->shut = 1;
-			SSL_shutdown(c->ssl);
-			tls_flush(c);
+			tls_shutdown(c);
 			if (c->wpending > 0)
 				return;
 		}
@@ -549,15 +548,13 @@ http_pump(struct conn *c)
 			break;
 		if (c->inlen == IN_CAP)
 			break;
-		n = SSL_read(c->ssl, c->in + c->inlen, (int)(IN_CAP - c->inlen));
+		n = tls_read(c, c->in + c->inlen, IN_CAP - c->inlen);
 		if (n > 0) {
 			c->inlen += (size_t)n;
 			continue;
 		}
-		e = SSL_get_error(c->ssl, n);
-		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+		if (n == 0)
 			break;
-		tls_flush(c);		/* an alert, if any */
 		http_close(c);
 		return;
 	}
@@ -783,6 +780,15 @@ http_dispatch(struct conn *c)
 
 /* ---- accepting ---- */
 
+void
+http_conn_init(struct conn *c)
+{
+	llhttp_init(&c->hp, HTTP_REQUEST, &settings);
+	c->hp.data = c;
+	c->scan.on = 1;
+	reset_request(c);
+}
+
 static void
 on_conn(uv_stream_t *l, int status)
 {
@@ -830,10 +836,7 @@ on_conn(uv_stream_t *l, int status)
 	BIO_set_mem_eof_return(c->rb, -1);
 	SSL_set_bio(c->ssl, c->rb, c->wb);
 	SSL_set_accept_state(c->ssl);
-	llhttp_init(&c->hp, HTTP_REQUEST, &settings);
-	c->hp.data = c;
-	c->scan.on = 1;
-	reset_request(c);
+	http_conn_init(c);
 	uv_timer_init(g->loop, &c->idle);
 	c->idle.data = c;
 	uv_timer_start(&c->idle, on_idle, (uint64_t)d->idle_seconds * 1000,

@@ -111,12 +111,19 @@ struct conn {
 	struct gw_dl_memo	 dl_memo;
 };
 
-/* tls.c */
+/* tls.c: all that http.c, api.c and webpage.c know of TLS */
 void	tls_send(struct conn *, const void *, size_t);
 void	tls_flush(struct conn *);
 void	tls_written(uv_write_t *, int status);
+/* plaintext in: n > 0 bytes, 0 (TLS wants more), -1 (it is over) */
+int	tls_read(struct conn *, void *, size_t);
+void	tls_shutdown(struct conn *);	/* close_notify */
+/* the client certificate's SHA-256 (hex), "" when none */
+void	tls_peer_sha256(struct conn *, char hex[65]);
 
 /* http.c */
+/* A new connection's parser and request state (after its TLS). */
+void	http_conn_init(struct conn *);
 void	http_close(struct conn *);
 void	http_pump(struct conn *);
 /* Work a request waited for (it held a reference) is back: 1 when the

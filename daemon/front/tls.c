@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -178,4 +179,46 @@ tls_send(struct conn *c, const void *buf, size_t len)
 		return;
 	}
 	tls_flush(c);
+}
+
+/* Plaintext that has arrived: how many bytes (> 0), 0 when TLS wants
+ * more from the socket, -1 when the connection is over (an alert, if
+ * any, is flushed first). */
+int
+tls_read(struct conn *c, void *buf, size_t cap)
+{
+	int n, e;
+
+	n = SSL_read(c->ssl, buf, cap > INT_MAX ? INT_MAX : (int)cap);
+	if (n > 0)
+		return n;
+	e = SSL_get_error(c->ssl, n);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+		return 0;
+	tls_flush(c);
+	return -1;
+}
+
+/* close_notify, flushed. */
+void
+tls_shutdown(struct conn *c)
+{
+	SSL_shutdown(c->ssl);
+	tls_flush(c);
+}
+
+/* The client certificate's fingerprint, or "" when there is none. */
+void
+tls_peer_sha256(struct conn *c, char hex[65])
+{
+	X509 *x = SSL_get1_peer_certificate(c->ssl);
+	unsigned char md[32];
+	unsigned int l = 32;
+
+	hex[0] = '\0';
+	if (x == NULL)
+		return;
+	X509_digest(x, EVP_sha256(), md, &l);
+	X509_free(x);
+	sg_hex(md, 32, hex);
 }
