@@ -472,7 +472,9 @@ http_pump(struct conn *c)
 {
 	int n, e, ended;
 
-	if (c->closing)
+	/* answered and closing, or reading what follows only to drop it
+	 * (a lingering close): nothing more is parsed, nothing answered */
+	if (c->closing || c->lingering)
 		return;
 	if (c->st == ST_STREAM) {
 		/* a download: send what the reader holds while the socket
