@@ -222,7 +222,8 @@ FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Icommon \
 FUZZ_BIN   := $(FUZZ_BUILD)/fuzz_csvcheck $(FUZZ_BUILD)/fuzz_config \
               $(FUZZ_BUILD)/fuzz_zipin $(FUZZ_BUILD)/fuzz_msg \
               $(FUZZ_BUILD)/fuzz_age $(FUZZ_BUILD)/fuzz_vpath \
-              $(FUZZ_BUILD)/fuzz_wire $(FUZZ_BUILD)/fuzz_sftp
+              $(FUZZ_BUILD)/fuzz_wire $(FUZZ_BUILD)/fuzz_sftp \
+              $(FUZZ_BUILD)/fuzz_http
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC) common/*/*.h
 	@mkdir -p $(FUZZ_BUILD)
@@ -238,6 +239,19 @@ $(FUZZ_BUILD)/fuzz_sftp: tests/fuzz/fuzz_sftp.c daemon/front/sftp.c \
 	@mkdir -p $(FUZZ_BUILD)
 	clang $(FUZZ_FLAGS) -Idaemon -o $@ $< daemon/front/sftp.c \
 	    $(FUZZ_CORE) $(COMMON_SRC) $(LIBS)
+# the HTTPS front after TLS (the target is tls.c), with the web page's
+# assets as the release build embeds them
+FUZZ_HTTP := daemon/front/http.c daemon/front/api.c daemon/front/webpage.c \
+             daemon/front/web.c daemon/front/listen.c \
+             $(LLHTTP_DIR)/llhttp.c $(LLHTTP_DIR)/api.c $(LLHTTP_DIR)/http.c
+$(FUZZ_BUILD)/fuzz_http: tests/fuzz/fuzz_http.c $(FUZZ_HTTP) $(FUZZ_CORE) \
+                         tests/fuzz/core_stub.h daemon/gw.h \
+                         daemon/front/http.h build/gen/web_assets.c \
+                         $(COMMON_SRC) common/*/*.h
+	@mkdir -p $(FUZZ_BUILD)
+	clang $(FUZZ_FLAGS) $(LLHTTP_FLAGS) -Idaemon -o $@ $< $(FUZZ_HTTP) \
+	    $(FUZZ_CORE) \
+	    build/gen/web_assets.c $(COMMON_SRC) $(DAEMONLIBS) $(LIBS)
 
 fuzz: $(FUZZ_BIN)
 

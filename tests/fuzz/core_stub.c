@@ -13,6 +13,9 @@
  */
 #include "core_stub.h"
 
+#include "base/codec.h"
+#include "front/https.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +26,8 @@ unsigned stub_faults;
 
 /* ---- the queue of callbacks ---- */
 
-enum ev_kind { EV_DONE_CB, EV_READER, EV_UP_RESUME, EV_UP_CHECKED, EV_UP_DONE };
+enum ev_kind { EV_DONE_CB, EV_READER, EV_UP_RESUME, EV_UP_CHECKED, EV_UP_DONE,
+    EV_SIGNIN, EV_TEXT };
 
 struct ev {
 	enum ev_kind	 kind;
@@ -32,6 +36,10 @@ struct ev {
 	int		 ok;
 	struct gw_reader *rd;
 	struct gw_upload *up;
+	gw_signin_cb	 scb;		/* EV_SIGNIN */
+	struct gw_signed signed_in;
+	void		(*tcb)(void *, char *);	/* EV_TEXT */
+	char		*text;
 };
 
 #define EV_MAX	256
@@ -123,6 +131,13 @@ stub_drain(void)
 			break;
 		case EV_UP_DONE:
 			e.up->cb.done(e.up->arg, e.up);
+			break;
+		case EV_SIGNIN:
+			e.scb(e.arg, e.ok ? GW_SIGNIN_OK : GW_SIGNIN_REFUSED,
+			    &e.signed_in);
+			break;
+		case EV_TEXT:
+			e.tcb(e.arg, e.text);	/* the callee frees it */
 			break;
 		}
 	}
@@ -609,6 +624,180 @@ gw_upload_free(struct gw_upload *u)
 {
 	if (u != NULL)
 		up_destroy(u);
+}
+
+/* ---- signin.c ---- */
+
+#define STUB_PASSWORD	"fuzz-password-1"
+
+unsigned
+gw_signin_banned(struct gw *g, const char *addr)
+{
+	(void)g, (void)addr;
+	return stub_faults & STUB_BANNED ? 30 : 0;
+}
+
+int
+gw_unauth_admit(struct gw *g, enum gw_front f, const char *addr)
+{
+	(void)g, (void)f, (void)addr;
+	return 0;
+}
+
+void
+gw_unauth_release(struct gw *g, enum gw_front f, const char *addr)
+{
+	(void)g, (void)f, (void)addr;
+}
+
+enum gw_signin
+gw_signin_password(struct gw *g, enum gw_via via, const char *addr,
+    const char *user, const char *pw, size_t pwlen, gw_signin_cb cb,
+    void *arg, struct gw_signed *out)
+{
+	struct ev e = { .kind = EV_SIGNIN, .scb = cb, .arg = arg };
+
+	(void)via, (void)addr;
+	memset(out, 0, sizeof(*out));
+	if (stub_faults & STUB_BANNED) {
+		out->retry = 30;
+		return GW_SIGNIN_BANNED;
+	}
+	if (stub_faults & STUB_QUEUE_FULL)
+		return GW_SIGNIN_BUSY;
+	snprintf(e.signed_in.party, sizeof(e.signed_in.party), "%s",
+	    sg_config_party(g->conf->cfg, user) ? user : "unknown");
+	/* checked "on the pool": the answer follows */
+	e.ok = sg_config_party(g->conf->cfg, user) != NULL &&
+	    pwlen == strlen(STUB_PASSWORD) &&
+	    memcmp(pw, STUB_PASSWORD, pwlen) == 0;
+	if (push(e) != 0)
+		return GW_SIGNIN_BUSY;
+	return GW_SIGNIN_WAIT;
+}
+
+enum gw_signin
+gw_signin_basic(struct gw *g, const char *addr, const char *b64,
+    gw_signin_cb cb, void *arg, struct gw_signed *out)
+{
+	unsigned char dec[512];
+	char *colon, *second;
+	long n;
+	enum gw_signin r;
+
+	memset(out, 0, sizeof(*out));
+	if ((n = sg_b64_decode(b64, strlen(b64), dec, sizeof(dec) - 1, 1)) <
+	    0)
+		return GW_SIGNIN_MALFORMED;
+	dec[n] = '\0';
+	if ((colon = memchr(dec, ':', (size_t)n)) != NULL &&
+	    (second = strchr(colon + 1, ':')) != NULL) {
+		*second = '\0';
+		if (sg_config_party(g->conf->cfg, (char *)dec) != NULL)
+			colon = second;
+		*second = ':';
+	}
+	if (colon == NULL) {
+		snprintf(out->party, sizeof(out->party), "unknown");
+		return GW_SIGNIN_REFUSED;
+	}
+	*colon = '\0';
+	r = gw_signin_password(g, GW_VIA_API, addr, (char *)dec, colon + 1,
+	    (size_t)n - (size_t)(colon + 1 - (char *)dec), cb, arg, out);
+	return r;
+}
+
+enum gw_signin
+gw_signin_token(struct gw *g, const char *addr, const char *token,
+    struct gw_signed *out)
+{
+	const struct sg_config *cfg = g->conf->cfg;
+	char *end;
+	unsigned long i;
+
+	(void)addr;
+	memset(out, 0, sizeof(*out));
+	if (stub_faults & STUB_BANNED) {
+		out->retry = 30;
+		return GW_SIGNIN_BANNED;
+	}
+	if (strncmp(token, "fuzz-token-", 11) == 0 && token[11] >= '0' &&
+	    token[11] <= '9' && (i = strtoul(token + 11, &end, 10)) <
+	    cfg->nparties && *end == '\0') {
+		snprintf(out->party, sizeof(out->party), "%s",
+		    cfg->parties[i].id);
+		return GW_SIGNIN_OK;
+	}
+	snprintf(out->party, sizeof(out->party), "unknown");
+	return GW_SIGNIN_REFUSED;
+}
+
+enum gw_signin
+gw_signin_cert(struct gw *g, const char *addr, const char *sha256_hex,
+    struct gw_signed *out)
+{
+	(void)g, (void)addr, (void)sha256_hex;
+	memset(out, 0, sizeof(*out));
+	return GW_SIGNIN_NEXT;
+}
+
+/* ---- receipts and reports ---- */
+
+static int
+text_later(void (*cb)(void *, char *), void *arg, const char *text)
+{
+	char *t = text ? strdup(text) : NULL;
+
+	if (push((struct ev){ .kind = EV_TEXT, .tcb = cb, .arg = arg,
+	    .text = t }) != 0) {
+		free(t);
+		return -1;
+	}
+	return 0;
+}
+
+const char *
+gw_receipt_get(struct gw *g, const struct gw_xfer *x, const char *party,
+    const char *event, gw_receipt_cb cb, void *arg)
+{
+	struct gw_xfer *mx = gw_xfer_find(g, x->id);
+
+	(void)event;
+	/* the access authority decided first */
+	if (mx != x || (strcmp(x->sender, party) != 0 &&
+	    gw_xfer_rcpt(mx, party) == NULL))
+		__builtin_trap();
+	if (stub_faults & STUB_QUEUE_FULL)
+		return "busy: receipts are being made; try again";
+	if (text_later(cb, arg, stub_faults & STUB_LOG_FAILS ? NULL :
+	    "{\"receipt\":\"fuzz\"}") != 0)
+		return "busy: receipts are being made; try again";
+	return NULL;
+}
+
+int
+gw_xfer_report_read(struct gw *g, const char *id, gw_report_cb cb,
+    void *arg)
+{
+	if (gw_xfer_find(g, id) == NULL)
+		__builtin_trap();
+	if (stub_faults & STUB_QUEUE_FULL)
+		return -1;
+	return text_later(cb, arg, stub_faults & STUB_READ_FAILS ? NULL :
+	    "{\"rows\":2,\"errors\":[{\"row\":2,\"column\":\"UPN\","
+	    "\"rule\":\"check-letter\",\"message\":\"the check letter "
+	    "does not match\"}]}");
+}
+
+/* ---- tls.c ---- */
+
+SSL_CTX *
+gw_tls_ctx(const struct sg_daemon_conf *d, int want_certs,
+    char err[SG_ERR_MAX])
+{
+	(void)d, (void)want_certs;
+	sg_errf(err, "no TLS in a fuzz target");
+	return NULL;
 }
 
 /* ---- journal.c ---- */

@@ -15,6 +15,7 @@
 #define STUB_REJECT	0x04	/* uploads are rejected (and fail early) */
 #define STUB_NO_THREAD	0x08	/* uploads wait for a thread */
 #define STUB_QUEUE_FULL	0x10	/* nothing more can be queued */
+#define STUB_BANNED	0x20	/* the address is banned */
 extern unsigned stub_faults;
 
 /* The gateway for config (a schoolgate.conf), made once. */

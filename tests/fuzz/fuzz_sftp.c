@@ -143,7 +143,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const unsigned char init[] = { 0, 0, 0, 5, 1, 0, 0, 0, 3 };
 	const char *cfgpath = getenv("SG_FUZZ_CONFIG");
-	struct gw *g = stub_gw(cfgpath ? cfgpath : "config/schoolgate.conf");
+	struct gw *g = stub_gw(cfgpath ? cfgpath :
+	    "tests/fuzz/conf/schoolgate.conf");
 	const struct sg_config *cfg = g->conf->cfg;
 	struct sftp *s;
 	size_t off = 0, chunk;
