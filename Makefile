@@ -246,12 +246,12 @@ FUZZ_HTTP := daemon/front/http.c daemon/front/api.c daemon/front/webpage.c \
              $(LLHTTP_DIR)/llhttp.c $(LLHTTP_DIR)/api.c $(LLHTTP_DIR)/http.c
 $(FUZZ_BUILD)/fuzz_http: tests/fuzz/fuzz_http.c $(FUZZ_HTTP) $(FUZZ_CORE) \
                          tests/fuzz/core_stub.h daemon/gw.h \
-                         daemon/front/http.h build/gen/web_assets.c \
+                         daemon/front/http.h $(BUILD)/gen/web_assets.c \
                          $(COMMON_SRC) common/*/*.h
 	@mkdir -p $(FUZZ_BUILD)
 	clang $(FUZZ_FLAGS) $(LLHTTP_FLAGS) -Idaemon -o $@ $< $(FUZZ_HTTP) \
 	    $(FUZZ_CORE) \
-	    build/gen/web_assets.c $(COMMON_SRC) $(DAEMONLIBS) $(LIBS)
+	    $(BUILD)/gen/web_assets.c $(COMMON_SRC) $(DAEMONLIBS) $(LIBS)
 
 fuzz: $(FUZZ_BIN)
 
