@@ -167,6 +167,56 @@ sync_waits_for_consumer(void **state)
 	sg_pipe_free(c.p);
 }
 
+/* A reader that keeps up gets its blocks back to the writer at once: the
+ * most recently freed is reused, so a stream of any length goes through
+ * two blocks of eight (a new process touches those pages only). Both
+ * ways of writing. */
+static void
+freed_blocks_are_reused_first(void **state)
+{
+	struct sg_pipe *p = sg_pipe_new(8, 64);
+	const void *seen[3] = { NULL, NULL, NULL }, *blk;
+	unsigned char buf[64];
+	size_t nseen = 0, i, k;
+	int round;
+
+	(void)state;
+	assert_non_null(p);
+	memset(buf, 7, sizeof(buf));
+	for (round = 0; round < 40; round++) {
+		if (round < 20) {
+			void *w = sg_pipe_acquire(p);
+
+			assert_non_null(w);
+			memcpy(w, buf, sizeof(buf));
+			assert_int_equal(sg_pipe_commit(p, sizeof(buf)), 0);
+		} else
+			assert_int_equal(sg_pipe_write(p, buf, sizeof(buf)), 0);
+		assert_int_equal(sg_pipe_read(p, &blk), 64);
+		assert_memory_equal(blk, buf, sizeof(buf));
+		for (k = 0; k < nseen && seen[k] != blk; k++)
+			;
+		if (k == nseen) {
+			assert_true(nseen < 2);
+			seen[nseen++] = blk;
+		}
+	}
+	assert_int_equal(nseen, 2);
+	/* and a full pipe still takes all eight, in order */
+	for (i = 0; i < 7; i++) {
+		memset(buf, (int)i, sizeof(buf));
+		assert_int_equal(sg_pipe_write(p, buf, sizeof(buf)), 0);
+	}
+	sg_pipe_close(p);
+	for (i = 0; i < 7; i++) {
+		memset(buf, (int)i, sizeof(buf));
+		assert_int_equal(sg_pipe_read(p, &blk), 64);
+		assert_memory_equal(blk, buf, sizeof(buf));
+	}
+	assert_int_equal(sg_pipe_read(p, &blk), 0);
+	sg_pipe_free(p);
+}
+
 int
 main(void)
 {
@@ -175,6 +225,7 @@ main(void)
 		cmocka_unit_test(consumer_abort_releases_producer),
 		cmocka_unit_test(zero_copy_blocks),
 		cmocka_unit_test(sync_waits_for_consumer),
+		cmocka_unit_test(freed_blocks_are_reused_first),
 	};
 
 	return cmocka_run_group_tests_name("pipe", tests, NULL, NULL);
