@@ -21,7 +21,7 @@
 #define SLICE		(64 * 1024)	/* bytes given to libcsv at once */
 #define MAX_HEADER	1024		/* header fields before we give up */
 #define PIPE_BLOCKS	8
-#define BLOCK_MIN	(256 * 1024)
+#define BLOCK_MIN	(64 * 1024)
 
 enum { ST_HEADER, ST_ROWS, ST_STOPPED };
 

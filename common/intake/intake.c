@@ -11,8 +11,8 @@
 #include "base/utf8.h"
 
 #define SNIFF		64
-#define CHUNK		(256 * 1024)
-#define PIPE_BLOCKS	8		/* 8 x 256 KiB between the threads */
+#define CHUNK		(64 * 1024)
+#define PIPE_BLOCKS	8		/* 8 x 64 KiB between the threads */
 
 /* What an upload's bytes go to: the CSV checker or the opaque checker. */
 struct consumer {

@@ -6,7 +6,7 @@
  *
  * For a ZIP on a CSV flow, decoding and checking overlap: libarchive runs
  * on the calling thread and the CSV checker on a second thread, joined by
- * a bounded pipe (a few MiB), so memory does not grow with the file.
+ * a bounded pipe (512 KiB), so memory does not grow with the file.
  *
  * Contract: sg_intake_check() reads src to its end (or until the verdict
  * is certain), fills the report, and returns 0; it returns -1 only when
