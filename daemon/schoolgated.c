@@ -619,6 +619,54 @@ on_term(uv_signal_t *s, int sig)
 	uv_timer_start(&dm->drain, on_drain, 0, 50);
 }
 
+static int
+str_differs(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+/* The settings a reload cannot change (read once, at start: where state
+ * and keys are, the sockets, the workers, the sandbox), named in out
+ * ("daemon.sandbox, daemon.workers") where the new configuration differs
+ * from the running one; their count. */
+static int
+start_only_changes(const struct sg_daemon_conf *was,
+    const struct sg_daemon_conf *now, char *out, size_t cap)
+{
+	const struct {
+		const char	*name;
+		int		 differs;
+	} t[] = {
+		{ "daemon.state_dir", str_differs(was->state_dir,
+		    now->state_dir) },
+		{ "daemon.keys_dir", str_differs(was->keys_dir,
+		    now->keys_dir) },
+		{ "daemon.control", str_differs(was->control, now->control) },
+		{ "daemon.https.listen", str_differs(was->https_listen,
+		    now->https_listen) },
+		{ "daemon.sftp.listen", str_differs(was->sftp_listen,
+		    now->sftp_listen) },
+		{ "daemon.workers", was->workers != now->workers },
+		{ "daemon.sandbox", was->sandbox_off != now->sandbox_off },
+	};
+	size_t i, len = 0;
+	int n = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		if (!t[i].differs)
+			continue;
+		len += (size_t)snprintf(out + len, len < cap ? cap - len : 0,
+		    "%s%s", n ? ", " : "", t[i].name);
+		if (len >= cap)
+			len = cap - 1;
+		n++;
+	}
+	return n;
+}
+
 static void
 on_hup(uv_signal_t *s, int sig)
 {
@@ -626,8 +674,9 @@ on_hup(uv_signal_t *s, int sig)
 	struct gw *g = &dm->g;
 	struct sg_diag diag;
 	struct gw_conf *nc;
-	char err[SG_ERR_MAX];
+	char err[SG_ERR_MAX], changed[200];
 	const struct sg_daemon_conf *d;
+	int nstart;
 
 	(void)sig;
 	sd_notify(0, "RELOADING=1");
@@ -650,6 +699,8 @@ on_hup(uv_signal_t *s, int sig)
 		return;
 	}
 	sg_diag_free(&diag);
+	nstart = start_only_changes(&g->conf->cfg->daemon, &nc->cfg->daemon,
+	    changed, sizeof(changed));
 	gw_conf_unref(g->conf);
 	g->conf = nc;
 	gw_signin_forget(g);	/* successes were against the old hashes */
@@ -667,16 +718,21 @@ on_hup(uv_signal_t *s, int sig)
 		    "were not reloaded: %s", err);
 	}
 	{
-		char a[64], b[64];
-		const char *f[] = { a, b, NULL };
+		char a[64], b[64], c[240];
+		const char *f[] = { a, b, nstart ? c : NULL, NULL };
 
 		snprintf(a, sizeof(a), "SCHOOLGATE_PARTIES=%zu",
 		    nc->cfg->nparties);
 		snprintf(b, sizeof(b), "SCHOOLGATE_AGREEMENTS=%zu",
 		    nc->cfg->nagreements);
-		gw_journalf(EV_RELOADED, LOG_NOTICE, f, "configuration "
-		    "reloaded: %zu parties, %zu agreements",
-		    nc->cfg->nparties, nc->cfg->nagreements);
+		snprintf(c, sizeof(c), "SCHOOLGATE_RESTART_NEEDED=%s",
+		    changed);
+		gw_journalf(EV_RELOADED, nstart ? LOG_WARNING : LOG_NOTICE, f,
+		    "configuration reloaded: %zu parties, %zu agreements%s%s%s",
+		    nc->cfg->nparties, nc->cfg->nagreements,
+		    nstart ? "; changed but read only at start, so in force "
+		    "at the next restart and not before: " : "",
+		    changed, nstart ? " (the running values stay)" : "");
 		if (gw_log_config(g, "reload") != 0)
 			gw_journalf(EV_LOG_FAILED, LOG_CRIT, NULL, "the "
 			    "configuration could not be recorded in the "
