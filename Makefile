@@ -154,13 +154,14 @@ $(CLI): $(CLI_OBJ) $(LIB)
 $(DAEMON): $(DAEMON_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJ) $(LIB) $(DAEMONLIBS) $(LIBS)
 
-# A test build only: the daemon with the intake processes' attack hook
+# A test build only: the daemon with the sandboxed processes' attack hook
 # (SG_ATTACK_HOOK, tests/daemon/privsep); tests/check-hardening proves
 # that schoolgated has none of it.
 ATTACK     := $(BUILD)/tests/schoolgated-attack
-ATTACK_OBJ := $(filter-out $(BUILD)/daemon/pipeline/intake_proc.o,$(DAEMON_OBJ)) \
-              $(BUILD)/tests/intake_proc-attack.o
-$(BUILD)/tests/intake_proc-attack.o: daemon/pipeline/intake_proc.c
+ATTACK_SRC := daemon/proc.c daemon/pipeline/intake_proc.c
+ATTACK_OBJ := $(filter-out $(patsubst %.c,$(BUILD)/%.o,$(ATTACK_SRC)),$(DAEMON_OBJ)) \
+              $(patsubst %.c,$(BUILD)/tests/attack/%.o,$(ATTACK_SRC))
+$(BUILD)/tests/attack/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DSG_ATTACK_HOOK -MMD -MP -c $< -o $@
 $(ATTACK): $(ATTACK_OBJ) $(LIB)

@@ -412,6 +412,21 @@ int	gw_intake_run(struct gw *, const struct gw_intake_job *, sg_src_fn,
 	    void *src_arg, struct sg_report *, struct sg_store_seal *,
 	    char *why, size_t cap);
 
+/* processes started from schoolgated's own executable (proc.c) */
+/* The executable's path, named once at start: 0, or -1. */
+int	gw_self_exe(char *out, size_t cap);
+/* exe with argv, fds[i] as its descriptor 3 + i and nothing else but
+ * 0, 1 and 2; bind_now: LD_BIND_NOW=1 in its environment. The pid, or
+ * -1 with err. */
+pid_t	gw_spawn_self(const char *exe, char *const argv[], const int *fds,
+	    size_t nfds, int bind_now, char *err, size_t cap);
+/* "killed by signal 31 (SIGSYS)", "exited with status 1" */
+void	gw_status_text(int status, char *out, size_t cap);
+#ifdef SG_ATTACK_HOOK
+/* test build only: what code execution in a sandboxed process tries */
+void	gw_attack(const char *who, pid_t core, unsigned ord);
+#endif
+
 /* pipeline (pipeline/upload.c) */
 int	gw_pool_start(struct gw *, unsigned workers);
 void	gw_pool_stop(struct gw *);

@@ -37,12 +37,10 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -58,8 +56,6 @@
 #include "intake/intake.h"
 #include "intake/wire.h"
 #include "store/blind.h"
-
-extern char **environ;
 
 enum {
 	/* core -> intake process */
@@ -228,67 +224,6 @@ child_send_report(struct child *c, const struct sg_report *r)
 	}
 }
 
-#ifdef SG_ATTACK_HOOK
-/*
- * Test builds only (build/tests/schoolgated-attack; tests/check-hardening
- * proves it is not in schoolgated): what code execution in an intake
- * process would try, once sandboxed. Each attempt and its outcome goes
- * to stderr; the last kills the process (tests/daemon/privsep).
- */
-static void
-attack_line(const char *what, int ok)
-{
-	fprintf(stderr, "sg-attack-hook: %s: %s\n", what, ok ? "SUCCEEDED" :
-	    strerrorname_np(errno));
-}
-
-static void
-attack(pid_t core, unsigned ord)
-{
-	const char *keys = getenv("SG_ATTACK_KEYS");
-	const char *obj = getenv("SG_ATTACK_OBJECT");
-	char p[4200];
-	int fd;
-
-	if (keys != NULL) {
-		snprintf(p, sizeof(p), "%s/storage.key", keys);
-		attack_line("open storage.key", (fd = open(p, O_RDONLY)) >= 0);
-		snprintf(p, sizeof(p), "%s/log-signing.key", keys);
-		attack_line("open log-signing.key", (fd = open(p, O_RDONLY)) >=
-		    0);
-	}
-	if (obj != NULL)
-		attack_line("open a stored object", (fd = open(obj, O_RDONLY)) >=
-		    0);
-	snprintf(p, sizeof(p), "/proc/%d/mem", (int)core);
-	attack_line("open the core's memory", (fd = open(p, O_RDONLY)) >= 0);
-	attack_line("open a new socket", (fd = socket(AF_INET, SOCK_STREAM,
-	    0)) >= 0);
-	attack_line("fork", (fd = (int)fork()) >= 0);
-	if (fd == 0)
-		_exit(0);
-	fflush(stderr);
-	switch (ord % 3) {
-	case 0: {
-		char *argv[] = { "/bin/sh", "-c", "true", NULL };
-
-		fprintf(stderr, "sg-attack-hook: exec /bin/sh: trying\n");
-		execv("/bin/sh", argv);
-		attack_line("exec /bin/sh", 1);
-		break;
-	}
-	case 1:
-		fprintf(stderr, "sg-attack-hook: ptrace the core: trying\n");
-		attack_line("ptrace the core", ptrace(PTRACE_ATTACH, core, 0, 0) == 0);
-		break;
-	default:
-		fprintf(stderr, "sg-attack-hook: signal the core: trying\n");
-		attack_line("signal the core", kill(core, SIGTERM) == 0);
-		break;
-	}
-}
-#endif
-
 /* Runs one upload; the process's exit status. */
 static int
 child_main(int chan, pid_t core, unsigned ord, int sandbox)
@@ -320,7 +255,7 @@ child_main(int chan, pid_t core, unsigned ord, int sandbox)
 		return 70;
 	}
 #ifdef SG_ATTACK_HOOK
-	attack(core, ord);
+	gw_attack("intake", core, ord);
 #endif
 	if ((c.mb = sg_msgbuf_new(chan)) == NULL || !child_next(&c, &m))
 		return 1;
@@ -577,76 +512,25 @@ struct gw_intake {
 	struct sg_wire_rules	 rules;
 };
 
-static const char *
-sig_name(int sig)
-{
-	const char *n = sigabbrev_np(sig);
-
-	return n ? n : "?";
-}
-
-/* "killed by signal 31 (SIGSYS)" or "exited with status 1". */
-static void
-status_text(int status, char *out, size_t cap)
-{
-	if (WIFSIGNALED(status))
-		snprintf(out, cap, "killed by signal %d (SIG%s)",
-		    WTERMSIG(status), sig_name(WTERMSIG(status)));
-	else if (WIFEXITED(status))
-		snprintf(out, cap, "exited with status %d",
-		    WEXITSTATUS(status));
-	else
-		snprintf(out, cap, "ended (status %d)", status);
-}
-
 /* Starts the maker; under in->mu (or before any thread). */
 static int
 maker_start(struct gw_intake *in, char *err, size_t cap)
 {
-	posix_spawn_file_actions_t fa;
 	char *argv[] = { "schoolgated-intake", "--intake",
 	    in->sandbox ? "on" : "off", NULL };
 	int sv[2], rc, ok = 0;
 	struct sg_msg m;
-	char e[256], **env;
-	size_t n, k;
+	char e[256];
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
 		snprintf(err, cap, "socketpair: %s", strerror(errno));
 		return -1;
 	}
-	if (sv[1] == 3) {	/* dup2 onto itself keeps close-on-exec */
-		int fd = fcntl(sv[1], F_DUPFD_CLOEXEC, 4);
-
-		close(sv[1]);
-		sv[1] = fd;
-	}
-	/* the maker binds every symbol as it loads (LD_BIND_NOW), so that
-	 * no intake process resolves one for itself: each would write the
-	 * tables into pages of its own */
-	for (n = 0; environ[n] != NULL; n++)
-		;
-	if ((env = calloc(n + 2, sizeof(*env))) == NULL) {
-		close(sv[0]);
-		close(sv[1]);
-		snprintf(err, cap, "out of memory");
-		return -1;
-	}
-	for (n = 0, k = 0; environ[n] != NULL; n++)
-		if (strncmp(environ[n], "LD_BIND_NOW=", 12) != 0)
-			env[k++] = environ[n];
-	env[k] = "LD_BIND_NOW=1";
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
-	rc = posix_spawn(&pid, in->exe, &fa, NULL, argv, env);
-	posix_spawn_file_actions_destroy(&fa);
-	free(env);
+	pid = gw_spawn_self(in->exe, argv, &sv[1], 1, 1, err, cap);
 	close(sv[1]);
-	if (rc != 0) {
+	if (pid < 0) {
 		close(sv[0]);
-		snprintf(err, cap, "cannot start %s --intake: %s", in->exe,
-		    strerror(rc));
 		return -1;
 	}
 	in->sock = sv[0];
@@ -706,7 +590,6 @@ gw_intake_start(int sandbox, const struct sg_age_identity *ids, size_t nids,
     char err[SG_ERR_MAX])
 {
 	struct gw_intake *in = calloc(1, sizeof(*in));
-	ssize_t n;
 
 	if (in == NULL) {
 		sg_errf(err, "out of memory");
@@ -727,13 +610,11 @@ gw_intake_start(int sandbox, const struct sg_age_identity *ids, size_t nids,
 	in->nids = nids;
 	/* the maker is this very executable, named now: a path looked up
 	 * at each restart could have been replaced */
-	if ((n = readlink("/proc/self/exe", in->exe, sizeof(in->exe) - 1)) <=
-	    0) {
+	if (gw_self_exe(in->exe, sizeof(in->exe)) != 0) {
 		sg_errf(err, "cannot find schoolgated's own executable: %s",
 		    strerror(errno));
 		goto bad;
 	}
-	in->exe[n] = 0;
 	if (maker_start(in, err, SG_ERR_MAX) != 0)
 		goto bad;
 	return in;
@@ -815,7 +696,7 @@ maker_restart(struct gw_intake *in, char *err, size_t cap)
 		close(in->sock);
 	in->sock = -1;
 	if (old > 0 && waitpid(old, &status, 0) == old)
-		status_text(status, how, sizeof(how));
+		gw_status_text(status, how, sizeof(how));
 	if (maker_start(in, err, cap) != 0)
 		return -1;
 	snprintf(a, sizeof(a), "SCHOOLGATE_PID=%d", (int)in->pid);
@@ -875,7 +756,7 @@ exit_status(struct gw_intake *in, pid_t pid, char *out, size_t cap)
 	for (tries = 0; tries < 50; tries++) {
 		for (k = 0; k < EXITED_KEEP && k < in->nexited; k++)
 			if (in->exited[k].pid == pid) {
-				status_text(in->exited[k].status, out, cap);
+				gw_status_text(in->exited[k].status, out, cap);
 				in->exited[k].pid = 0;
 				pthread_mutex_unlock(&in->mu);
 				return;
