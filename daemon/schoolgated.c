@@ -717,6 +717,8 @@ on_hup(uv_signal_t *s, int sig)
 		gw_journalf(EV_RELOAD_FAILED, LOG_ERR, f, "the TLS settings "
 		    "were not reloaded: %s", err);
 	}
+	if (dm->sftp)
+		gw_ssh_reload(dm->sftp);
 	{
 		char a[64], b[64], c[240];
 		const char *f[] = { a, b, nstart ? c : NULL, NULL };
@@ -827,6 +829,10 @@ main(int argc, char **argv)
 	 * running schoolgated from its own executable */
 	if (argc == 3 && strcmp(argv[1], "--intake") == 0)
 		_exit(gw_intake_maker_main(strcmp(argv[2], "off") != 0));
+	/* the SSH front door (front/ssh.c), likewise */
+	if (argc == 4 && strcmp(argv[1], "--front-ssh") == 0)
+		_exit(gw_ssh_front_main(strcmp(argv[2], "off") != 0,
+		    (unsigned)strtoul(argv[3], NULL, 10)));
 	while ((opt = getopt(argc, argv, "c:tV")) != -1) {
 		switch (opt) {
 		case 'V':

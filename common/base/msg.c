@@ -117,45 +117,60 @@ sg_msg_iov(struct iovec *iov, unsigned char hdr[SG_MSG_HDR],
 	return k;
 }
 
-int
-sg_msg_send(int sock, uint32_t type, uint32_t peer, int fd,
-    const void *data, size_t len)
+/* One sendmsg of what is left of a message (the descriptor, if any,
+ * goes with its first byte). */
+static ssize_t
+send_some(int sock, unsigned char hdr[SG_MSG_HDR], const void *data,
+    size_t len, size_t sent, int fd, int flags)
 {
-	unsigned char hdr[SG_MSG_HDR];
 	union {
 		struct cmsghdr	c;
 		char		b[CMSG_SPACE(sizeof(int))];
 	} cm;
 	struct iovec iov[2];
 	struct msghdr mh;
+
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = iov;
+	mh.msg_iovlen = sg_msg_iov(iov, hdr, data, len, sent);
+	if (sent == 0 && fd >= 0) {
+		memset(&cm, 0, sizeof(cm));
+		mh.msg_control = cm.b;
+		mh.msg_controllen = sizeof(cm.b);
+		cm.c.cmsg_level = SOL_SOCKET;
+		cm.c.cmsg_type = SCM_RIGHTS;
+		cm.c.cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(&cm.c), &fd, sizeof(int));
+	}
+	return sendmsg(sock, &mh, MSG_NOSIGNAL | flags);
+}
+
+static void
+header_fd(unsigned char hdr[SG_MSG_HDR], uint32_t type, uint32_t peer,
+    size_t len, int fd)
+{
+	put32(hdr, type);
+	put32(hdr + 4, (uint32_t)len);
+	put32(hdr + 8, peer);
+	put32(hdr + 12, fd >= 0 ? SG_MSG_FD : 0);
+}
+
+int
+sg_msg_send(int sock, uint32_t type, uint32_t peer, int fd,
+    const void *data, size_t len)
+{
+	unsigned char hdr[SG_MSG_HDR];
 	size_t total, sent = 0;
-	int first = 1;
 
 	if (len > SG_MSG_MAX) {
 		errno = EMSGSIZE;
 		return -1;
 	}
-	put32(hdr, type);
-	put32(hdr + 4, (uint32_t)len);
-	put32(hdr + 8, peer);
-	put32(hdr + 12, fd >= 0 ? SG_MSG_FD : 0);
+	header_fd(hdr, type, peer, len, fd);
 	total = SG_MSG_HDR + len;
 	while (sent < total) {
-		ssize_t n;
+		ssize_t n = send_some(sock, hdr, data, len, sent, fd, 0);
 
-		memset(&mh, 0, sizeof(mh));
-		mh.msg_iov = iov;
-		mh.msg_iovlen = sg_msg_iov(iov, hdr, data, len, sent);
-		if (first && fd >= 0) {
-			memset(&cm, 0, sizeof(cm));
-			mh.msg_control = cm.b;
-			mh.msg_controllen = sizeof(cm.b);
-			cm.c.cmsg_level = SOL_SOCKET;
-			cm.c.cmsg_type = SCM_RIGHTS;
-			cm.c.cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(&cm.c), &fd, sizeof(int));
-		}
-		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
 		if (n < 0) {
 			struct pollfd p = { .fd = sock, .events = POLLOUT };
 
@@ -167,8 +182,106 @@ sg_msg_send(int sock, uint32_t type, uint32_t peer, int fd,
 				return -1;
 			continue;
 		}
-		first = 0;	/* the descriptor went with the first byte */
 		sent += (size_t)n;
+	}
+	return 0;
+}
+
+struct sg_msgq_item {
+	struct sg_msgq_item	*next;
+	int			 fd;
+	size_t			 len, sent;	/* of the payload; sent counts
+						   the header too */
+	unsigned char		 hdr[SG_MSG_HDR];
+	unsigned char		 data[];
+};
+
+struct sg_msgq {
+	struct sg_msgq_item	*head, *tail;
+	size_t			 bytes;
+};
+
+struct sg_msgq *
+sg_msgq_new(void)
+{
+	return calloc(1, sizeof(struct sg_msgq));
+}
+
+void
+sg_msgq_free(struct sg_msgq *q)
+{
+	struct sg_msgq_item *i, *next;
+
+	if (q == NULL)
+		return;
+	for (i = q->head; i != NULL; i = next) {
+		next = i->next;
+		if (i->fd >= 0)
+			close(i->fd);
+		free(i);
+	}
+	free(q);
+}
+
+int
+sg_msgq_put(struct sg_msgq *q, uint32_t type, uint32_t peer, int fd,
+    const void *data, size_t len)
+{
+	struct sg_msgq_item *i;
+
+	if (len > SG_MSG_MAX || (i = malloc(sizeof(*i) + len)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		errno = len > SG_MSG_MAX ? EMSGSIZE : ENOMEM;
+		return -1;
+	}
+	i->next = NULL;
+	i->fd = fd;
+	i->len = len;
+	i->sent = 0;
+	header_fd(i->hdr, type, peer, len, fd);
+	if (len > 0)
+		memcpy(i->data, data, len);
+	if (q->tail)
+		q->tail->next = i;
+	else
+		q->head = i;
+	q->tail = i;
+	q->bytes += SG_MSG_HDR + len;
+	return 0;
+}
+
+size_t
+sg_msgq_bytes(const struct sg_msgq *q)
+{
+	return q->bytes;
+}
+
+int
+sg_msgq_flush(struct sg_msgq *q, int sock)
+{
+	struct sg_msgq_item *i;
+
+	while ((i = q->head) != NULL) {
+		ssize_t n = send_some(sock, i->hdr, i->data, i->len, i->sent,
+		    i->fd, MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN || errno == EWOULDBLOCK ? 1 : -1;
+		}
+		if (i->sent == 0 && i->fd >= 0) {
+			close(i->fd);	/* it went with the first byte */
+			i->fd = -1;
+		}
+		i->sent += (size_t)n;
+		q->bytes -= (size_t)n;
+		if (i->sent == SG_MSG_HDR + i->len) {
+			if ((q->head = i->next) == NULL)
+				q->tail = NULL;
+			free(i);
+		}
 	}
 	return 0;
 }

@@ -73,6 +73,22 @@ void	sg_msg_header(unsigned char hdr[SG_MSG_HDR], uint32_t type,
 int	sg_msg_iov(struct iovec *iov, unsigned char hdr[SG_MSG_HDR],
 	    const void *data, size_t len, size_t sent);
 
+/* A queue of messages for a non-blocking socket, for a process that
+ * must never wait on its peer (the core, on a front it does not trust):
+ * sg_msgq_put() copies the message (and takes fd, which is closed once
+ * sent, or with the queue); sg_msgq_flush() writes what the socket
+ * takes: 0 (all sent), 1 (wait until it is writable), -1 (errno: the
+ * peer is gone). sg_msgq_bytes() is what waits, for the caller to
+ * bound. */
+struct sg_msgq;
+
+struct sg_msgq *sg_msgq_new(void);
+void	sg_msgq_free(struct sg_msgq *);
+int	sg_msgq_put(struct sg_msgq *, uint32_t type, uint32_t peer, int fd,
+	    const void *data, size_t len);
+int	sg_msgq_flush(struct sg_msgq *, int sock);
+size_t	sg_msgq_bytes(const struct sg_msgq *);
+
 struct sg_msgbuf;
 
 struct sg_msgbuf *sg_msgbuf_new(int sock);

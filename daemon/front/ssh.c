@@ -1,12 +1,27 @@
 /*
- * ssh: the SFTP front door. libssh 0.10 as the SSH transport, driven
- * non-blocking inside the libuv loop: we accept on our own listening
- * socket, hand each descriptor to ssh_bind_accept_fd(), and drive the
+ * ssh: the SFTP front door's SSH transport, in a process of its own
+ * (schoolgated --front-ssh, started by the core from its own executable;
+ * ssh_link.c is the core's side). libssh 0.10, driven non-blocking inside
+ * the process's libuv loop: it accepts on the listening socket the core
+ * gave it, hands each descriptor to ssh_bind_accept_fd(), and drives the
  * session with uv_poll + ssh_event_dopoll(). Requests (service, auth,
  * channel) are taken from libssh's message queue rather than its server
- * callbacks, so that a password check can run on the work pool while
- * the request waits. Only the "sftp" subsystem is served (sftp.c);
- * shell, exec (so scp), forwarding, agent and X11 are refused.
+ * callbacks, so that a sign-in can wait for the core's answer. Only the
+ * "sftp" subsystem is served; shell, exec (so scp), forwarding, agent
+ * and X11 are refused.
+ *
+ * The process holds the SSH host keys (sent by the core at start, never
+ * read from a file) and the clients' connections, and nothing else: no
+ * password hash, no key of the store or the log, no stored file. Once
+ * started it is sandboxed (base/sandbox.h): no path can be opened, no
+ * process made, no program run. It asks the core whether each client
+ * may connect (bans, budgets) and whether each credential is a party's;
+ * the core decides and keeps the count. Once the client asks for SFTP,
+ * the core gives it one end of a socketpair, and the subsystem's bytes
+ * pass between the SSH channel and that socket as they are; the core
+ * serves them (sftp.c). A crash here ends the SSH connections (the core
+ * abandons their uploads in flight, which were never acknowledged) and
+ * the core starts the process again.
  */
 #include "gw.h"
 
@@ -14,9 +29,11 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -24,13 +41,15 @@
 #include <libssh/callbacks.h>
 #include <libssh/libssh.h>
 #include <libssh/server.h>
+#include <openssl/crypto.h>
 
-#include "seal/keys.h"
-#include "front/sftp.h"
+#include "base/msg.h"
+#include "base/sandbox.h"
 #include "front/ssh.h"
+#include "front/ssh_wire.h"
 
-/* The algorithms offered (see gw_ssh_new; the README's "What a
- * scanner sees" lists them). */
+/* The algorithms offered (the README's "What a scanner sees" lists
+ * them). */
 #define SG_SSH_KEX	"curve25519-sha256,curve25519-sha256@libssh.org"
 #define SG_SSH_CIPHERS	"chacha20-poly1305@openssh.com,aes256-gcm@openssh.com," \
 			"aes128-gcm@openssh.com,aes256-ctr,aes128-ctr"
@@ -46,25 +65,45 @@
  * without a bound, and says only whether it holds any: at most this much
  * is handed to it until it has written all it holds */
 #define OUT_HANDED	(256 * 1024)
-/* channel data libssh may hold for a session before the SFTP module takes
- * it: what the window we grant allows (about 1.2 MB), and some */
+/* channel data libssh may hold for a session before the core takes it:
+ * what the window we grant allows (about 1.2 MB), and some */
 #define IN_HELD_MAX	(4 * 1024 * 1024)
+/* the client's bytes read from the channel and not yet taken by the
+ * core's socket; and the core's, read from its socket and not yet taken
+ * by libssh */
+#define UP_CAP		(256 * 1024)
+#define DOWN_MARK	(256 * 1024)
+/* what may wait for the core to read its channel (it always does) */
+#define CORE_QUEUE_MAX	(16 * 1024 * 1024)
 
 struct sess;
 
 struct sshf {
-	struct gw	*g;
-	ssh_bind	 bind;
-	int		 lfd;
-	uv_poll_t	 lpoll;
-	int		 listening;
-	struct sess	*list;
-	unsigned	 n;
+	uv_loop_t		*loop;
+	ssh_bind		 bind;
+	int			 nkeys;
+	int			 lfd;
+	uv_poll_t		 lpoll;
+	int			 listening, draining;
+	struct sess		*list;
+	unsigned		 n;
+	uint32_t		 next_id;
+	/* the core */
+	int			 chan;
+	uv_poll_t		 cpoll;
+	int			 cevents;
+	struct sg_msgbuf	*mb;
+	struct sg_msgq		*q;
+	struct {
+		unsigned	grace, tries, idle, keepalive;
+	}			 set;
 };
 
 struct sess {
 	struct sshf		*f;
 	struct sess		*next, *prev;
+	uint32_t		 id;
+	int			 fd;		/* until admitted */
 	ssh_session		 s;
 	ssh_event		 ev;
 	ssh_channel		 ch;
@@ -74,10 +113,11 @@ struct sess {
 	int			 events;
 	char			 addr[48];
 	char			 party[96];
-	int			 kex_done, authed, tries, tried;
-	int			 auth_wait;	/* a password check runs */
+	int			 admitted, kex_done, authed, tries, tried;
+	int			 auth_wait;	/* the core decides a sign-in */
 	ssh_message		 amsg;
 	int			 closing, refs, in_drive, want_close;
+	enum sw_end		 end;		/* why, when want_close */
 	int			 kick;		/* drive again soon */
 	uint64_t		 heard;		/* last bytes at all */
 	unsigned		 ka_unanswered;	/* keepalives since heard */
@@ -90,7 +130,14 @@ struct sess {
 	int			 ended;		/* the channel was closed */
 	int			 chan_gone;	/* ... by the client */
 	int			 pulling;	/* inside pull()'s read */
-	struct sftp		*sftp;
+	int			 idle_asked;	/* IDLE sent this tick */
+	/* the SFTP subsystem: asked for, and its socket to the core */
+	int			 sftp;
+	int			 dfd;
+	uv_poll_t		 dpoll;
+	int			 devents;
+	unsigned char		*up;		/* to the core */
+	size_t			 uplen;
 	/* channel output not yet accepted by libssh (window) */
 	unsigned char		*out;
 	size_t			 outlen, outoff, outcap;
@@ -99,9 +146,62 @@ struct sess {
 };
 
 static void drive(struct sess *);
-static void sess_close(struct sess *, const char *why);
+static void sess_close(struct sess *, enum sw_end);
 static void set_events(struct sess *);
 static void on_poll(uv_poll_t *, int, int);
+static void core_events(struct sshf *);
+
+/* ---- the core's channel ---- */
+
+static int
+core_send(struct sshf *f, uint32_t type, uint32_t peer, int fd,
+    const void *data, size_t len)
+{
+	if (sg_msgq_bytes(f->q) > CORE_QUEUE_MAX ||
+	    sg_msgq_put(f->q, type, peer, fd, data, len) != 0)
+		return -1;
+	core_events(f);
+	return 0;
+}
+
+/* ---- the client's bytes, to the core ---- */
+
+static void
+up_flush(struct sess *c)
+{
+	while (c->dfd >= 0 && c->uplen > 0) {
+		ssize_t n = send(c->dfd, c->up, c->uplen, MSG_DONTWAIT |
+		    MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				c->want_close = 1;
+				c->end = SW_END_CORE;
+			}
+			return;
+		}
+		memmove(c->up, c->up + n, c->uplen - (size_t)n);
+		c->uplen -= (size_t)n;
+	}
+}
+
+/* Takes what fits (the rest stays in libssh, behind the window). */
+static size_t
+up_add(struct sess *c, const void *data, size_t len)
+{
+	if (c->up == NULL && (c->up = malloc(UP_CAP)) == NULL) {
+		c->want_close = 1;
+		return len;
+	}
+	if (len > UP_CAP - c->uplen)
+		len = UP_CAP - c->uplen;
+	memcpy(c->up + c->uplen, data, len);
+	c->uplen += len;
+	up_flush(c);
+	return len;
+}
 
 /* ---- output to the channel ---- */
 
@@ -155,9 +255,8 @@ flush_out(struct sess *c)
 }
 
 static void
-io_send(void *arg, const void *buf, size_t len)
+out_add(struct sess *c, const void *buf, size_t len)
 {
-	struct sess *c = arg;
 
 	if (c->outoff > 0 && c->outoff == c->outlen)
 		c->outoff = c->outlen = 0;
@@ -184,30 +283,20 @@ io_send(void *arg, const void *buf, size_t len)
 	}
 	memcpy(c->out + c->outlen, buf, len);
 	c->outlen += len;
-	/* a reply from an asynchronous event (a verdict, a record, the
-	 * pipeline catching up): send what the window allows and drive
-	 * the session again soon, to take what waited behind it */
-	if (!c->in_drive && !c->closing) {
-		flush_out(c);
-		c->kick = 1;
-		set_events(c);
-	}
 }
 
 /* Replies not yet on the socket: ours, and what libssh may still hold. */
 static size_t
-io_pending(void *arg)
+out_pending(struct sess *c)
 {
-	struct sess *c = arg;
-
 	return c->outlen - c->outoff + handed(c);
 }
 
+/* A line for the client's terminal (SSH stderr), from the core. */
 static void
-io_notice(void *arg, const char *msg)
+notice(struct sess *c, const char *msg)
 {
-	struct sess *c = arg;
-	char line[320];
+	char line[560];
 	int n;
 
 	if (c->ch == NULL)
@@ -217,24 +306,6 @@ io_notice(void *arg, const char *msg)
 		ssh_channel_write_stderr(c->ch, line, (uint32_t)strnlen(line,
 		    sizeof(line) - 1));
 }
-
-static void
-io_fatal(void *arg, const char *why)
-{
-	struct sess *c = arg;
-	char a[80], b[128];
-	const char *f[] = { a, b, "SCHOOLGATE_FRONT=sftp",
-	    "SCHOOLGATE_REASON=protocol", NULL };
-
-	snprintf(a, sizeof(a), "SCHOOLGATE_CLIENT=%s", c->addr);
-	snprintf(b, sizeof(b), "SCHOOLGATE_PARTY=%s", c->party);
-	gw_journalf(EV_PROTOCOL, LOG_NOTICE, f, "SFTP session from %s "
-	    "ended: %s", c->addr, why);
-	c->want_close = 1;
-}
-
-static const struct sftp_io sftp_io = { io_send, io_notice, io_pending,
-	io_fatal };
 
 /* ---- channel callbacks (inside ssh_event_dopoll) ---- */
 
@@ -251,15 +322,16 @@ on_data(ssh_session s, ssh_channel ch, void *data, uint32_t len,
 	/* len is all libssh holds for the channel: more than the window we
 	 * grant means the client ignores it (libssh takes it anyway) */
 	if (len > IN_HELD_MAX) {
-		if (!c->want_close)
-			io_fatal(c, "the client sent beyond the SSH window");
+		c->want_close = 1;
+		c->end = SW_END_WINDOW;	/* the core journals it */
 		return (int)len;
 	}
-	if (c->sftp == NULL || c->pulling)
-		return 0;	/* the subsystem request is still queued, or
-				   pull() is taking it in order */
-	c->active = uv_now(c->f->g->loop);
-	return (int)sftp_input(c->sftp, data, len);
+	if (c->dfd < 0 || c->pulling)
+		return 0;	/* the core has not given the subsystem's
+				   socket yet, or pull() is taking it in
+				   order */
+	c->active = uv_now(c->f->loop);
+	return (int)up_add(c, data, len);
 }
 
 /* The client is done: end the channel the way sftp-server does (exit
@@ -274,7 +346,7 @@ on_eof(ssh_session s, ssh_channel ch, void *arg)
 	 * stdin at an end: the exec request it follows waits in libssh's
 	 * message queue, and ending the channel here would send the close
 	 * before that request's reply. refuse_session() ends it. */
-	if (c->ended || c->sftp == NULL)
+	if (c->ended || !c->sftp)
 		return;
 	c->ended = 1;
 	ssh_channel_request_send_exit_status(ch, 0);
@@ -333,12 +405,11 @@ msg_pubkey_state(ssh_message m)
 static void
 auth_refused(struct sess *c, ssh_message m)
 {
-	struct gw *g = c->f->g;
-
 	c->tries++;
 	ssh_message_reply_default(m);
-	if (c->tries >= (int)g->conf->cfg->daemon.sftp_auth_tries) {
+	if (c->tries >= (int)c->f->set.tries) {
 		c->want_close = 1;
+		c->end = SW_END_TRIES;
 		ssh_disconnect(c->s);
 	}
 }
@@ -346,12 +417,9 @@ auth_refused(struct sess *c, ssh_message m)
 static void
 auth_ok(struct sess *c, ssh_message m, const char *party)
 {
-	struct gw *g = c->f->g;
-
 	snprintf(c->party, sizeof(c->party), "%s", party);
 	c->authed = 1;
-	c->active = c->heard = uv_now(g->loop);
-	gw_unauth_release(g, GW_FRONT_SFTP, c->addr);
+	c->active = c->heard = uv_now(c->f->loop);
 	ssh_message_auth_reply_success(m, 0);
 	uv_timer_stop(&c->timer);
 	uv_timer_again(&c->timer);	/* now the idle timer */
@@ -360,11 +428,11 @@ auth_ok(struct sess *c, ssh_message m, const char *party)
 /* What core/signin.c decided, as SSH says it. */
 static void
 auth_answer(struct sess *c, ssh_message m, enum gw_signin r,
-    const struct gw_signed *s)
+    const char *party)
 {
 	switch (r) {
 	case GW_SIGNIN_OK:
-		auth_ok(c, m, s->party);
+		auth_ok(c, m, party);
 		break;
 	case GW_SIGNIN_KEY_OK:
 		ssh_message_auth_reply_pk_ok_simple(m);
@@ -381,26 +449,17 @@ auth_answer(struct sess *c, ssh_message m, enum gw_signin r,
 	}
 }
 
+/* The core's answer to a sign-in (AUTH). */
 static void
-pw_after(void *arg, enum gw_signin r, const struct gw_signed *s)
+auth_reply(struct sess *c, enum gw_signin r, const char *party)
 {
-	struct sess *c = arg;
 	ssh_message m = c->amsg;
 
+	if (m == NULL)
+		return;		/* nothing asked: the core is wrong */
 	c->amsg = NULL;
 	c->auth_wait = 0;
-	c->refs--;
-	if (c->closing) {
-		/* the session ended while the check ran */
-		ssh_message_free(m);
-		ssh_disconnect(c->s);
-		ssh_free(c->s);
-		c->s = NULL;
-		if (c->refs == 0)
-			free(c);
-		return;
-	}
-	auth_answer(c, m, r, s);
+	auth_answer(c, m, r, party);
 	ssh_message_free(m);
 	drive(c);
 }
@@ -420,14 +479,13 @@ key_text(ssh_key k, char *out, size_t cap)
 	return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
-/* 1 when the message was kept (a password check runs). */
+/* 1 when the message was kept: the core decides, and its AUTH answers. */
 static int
 on_auth(struct sess *c, ssh_message m)
 {
-	struct gw *g = c->f->g;
 	const char *user = ssh_message_auth_user(m);
-	struct gw_signed out;
-	enum gw_signin r;
+	struct sg_msgb b;
+	int type;
 
 	/* the methods offered are the same for every user name, known or
 	 * not (a password not enabled for SFTP just fails) */
@@ -435,43 +493,54 @@ on_auth(struct sess *c, ssh_message m)
 		ssh_message_reply_default(m);
 		return 0;
 	}
+	sg_msgb_init(&b);
+	sg_msg_put_str(&b, SWF_USER, user ? user : "");
 	switch (ssh_message_subtype(m)) {
 	case SSH_AUTH_METHOD_PUBLICKEY: {
-		char key[8192];
+		char key[SW_KEY_MAX];
 		int st = msg_pubkey_state(m);
 
 		c->tried = 1;
 		if (key_text(msg_pubkey(m), key, sizeof(key)) != 0) {
+			sg_msgb_free(&b);
 			auth_refused(c, m);
 			return 0;
 		}
-		r = gw_signin_ssh_key(g, c->addr, user, key,
-		    st == SSH_PUBLICKEY_STATE_NONE ? 0 :
-		    st == SSH_PUBLICKEY_STATE_VALID ? 1 : -1, &out);
-		auth_answer(c, m, r, &out);
-		return 0;
+		sg_msg_put_str(&b, SWF_KEY, key);
+		/* 0: only offered, 1: signed and verified, 2: a signature
+		 * that does not verify */
+		sg_msg_put_u64(&b, SWF_PROOF, st == SSH_PUBLICKEY_STATE_NONE ? 0 :
+		    st == SSH_PUBLICKEY_STATE_VALID ? 1 : 2);
+		type = SW_PUBKEY;
+		break;
 	}
 	case SSH_AUTH_METHOD_PASSWORD: {
 		const char *pw = msg_password(m);
 
 		c->tried = 1;
-		r = gw_signin_password(g, GW_VIA_SFTP, c->addr, user, pw,
-		    pw ? strlen(pw) : 0, pw_after, c, &out);
-		if (r != GW_SIGNIN_WAIT) {
-			auth_answer(c, m, r, &out);
-			return 0;
-		}
-		c->auth_wait = 1;
-		c->amsg = m;
-		c->refs++;
-		return 1;
+		sg_msg_put_str(&b, SWF_PASSWORD, pw ? pw : "");
+		type = SW_PASSWORD;
+		break;
 	}
 	default:
 		/* "none" and the methods we do not offer: the reply lists
 		 * what we do offer */
+		sg_msgb_free(&b);
 		ssh_message_reply_default(m);
 		return 0;
 	}
+	if (!b.ok || b.len > SW_USER_MAX + SW_KEY_MAX + 16 ||
+	    core_send(c->f, type, c->id, -1, b.buf, b.len) != 0) {
+		OPENSSL_cleanse(b.buf, b.len);
+		sg_msgb_free(&b);
+		auth_refused(c, m);
+		return 0;
+	}
+	OPENSSL_cleanse(b.buf, b.len);
+	sg_msgb_free(&b);
+	c->auth_wait = 1;
+	c->amsg = m;
+	return 1;
 }
 
 /* ---- channels ---- */
@@ -499,14 +568,16 @@ on_channel_request(struct sess *c, ssh_message m)
 		ssh_message_reply_default(m);
 		return;
 	}
-	if (sub == SSH_CHANNEL_REQUEST_SUBSYSTEM && c->sftp == NULL &&
+	if (sub == SSH_CHANNEL_REQUEST_SUBSYSTEM && !c->sftp &&
 	    strcmp(ssh_message_channel_request_subsystem(m), "sftp") == 0) {
-		if ((c->sftp = sftp_new(c->f->g, c->party, c->addr,
-		    &sftp_io, c)) == NULL) {
+		/* the core answers with the subsystem's socket (SFTP_FD);
+		 * what the client sends meanwhile waits in libssh */
+		if (core_send(c->f, SW_SFTP, c->id, -1, NULL, 0) != 0) {
 			ssh_message_reply_default(m);
 			c->want_close = 1;
 			return;
 		}
+		c->sftp = 1;
 		ssh_message_channel_request_reply_success(m);
 		return;
 	}
@@ -516,7 +587,7 @@ on_channel_request(struct sess *c, ssh_message m)
 		ssh_message_reply_default(m);
 		return;
 	}
-	if (c->sftp == NULL && (sub == SSH_CHANNEL_REQUEST_EXEC ||
+	if (!c->sftp && (sub == SSH_CHANNEL_REQUEST_EXEC ||
 	    sub == SSH_CHANNEL_REQUEST_SHELL)) {
 		/* accepted only to say why, then ended with status 1 (as
 		 * OpenSSH's ForceCommand internal-sftp would) */
@@ -569,16 +640,42 @@ on_message(struct sess *c, ssh_message m)
 /* ---- driving a session ---- */
 
 static void
+on_dpoll(uv_poll_t *p, int status, int events)
+{
+	struct sess *c = p->data;
+
+	(void)status;
+	(void)events;
+	drive(c);
+}
+
+static void
 set_events(struct sess *c)
 {
 	int ev = UV_READABLE;
 
+	if (c->closing)
+		return;
 	if (c->kick || (c->kex_done && (ssh_get_poll_flags(c->s) &
 	    SSH_WRITE_PENDING)))
 		ev |= UV_WRITABLE;
 	if (ev != c->events) {
 		c->events = ev;
 		uv_poll_start(&c->poll, ev, on_poll);
+	}
+	if (c->dfd >= 0) {
+		ev = 0;
+		if (out_pending(c) < DOWN_MARK)
+			ev |= UV_READABLE;
+		if (c->uplen > 0)
+			ev |= UV_WRITABLE;
+		if (ev != c->devents) {
+			c->devents = ev;
+			if (ev)
+				uv_poll_start(&c->dpoll, ev, on_dpoll);
+			else
+				uv_poll_stop(&c->dpoll);
+		}
 	}
 }
 
@@ -589,41 +686,63 @@ on_poll(uv_poll_t *p, int status, int events)
 
 	(void)events;
 	if (status < 0) {
-		sess_close(c, NULL);
+		sess_close(c, SW_END_CLIENT);
 		return;
 	}
 	drive(c);
 }
 
-/* Takes what libssh holds for the channel once the SFTP module has
- * room again (it stopped taking it while a request waited). */
+/* Takes what libssh holds for the channel once the core's socket has
+ * room again (it stopped taking it while the socket was full). */
 static void
 pull(struct sess *c)
 {
-	unsigned char buf[16384];
-	size_t room;
 	int n;
 
-	/* libssh handles packets inside ssh_channel_poll() and the read:
-	 * the data callback leaves what arrives meanwhile in its buffer,
-	 * behind what we take here */
+	if (c->dfd < 0 || (c->up == NULL && (c->up = malloc(UP_CAP)) ==
+	    NULL))
+		return;
 	c->pulling = 1;
-	while (c->sftp != NULL && c->ch != NULL && !c->want_close &&
-	    (room = sftp_room(c->sftp)) > 0 && io_pending(c) < OUT_CHUNK &&
+	while (c->ch != NULL && !c->want_close && c->uplen < UP_CAP &&
 	    ssh_channel_poll(c->ch, 0) > 0) {
-		if (room > sizeof(buf))
-			room = sizeof(buf);
-		n = ssh_channel_read_nonblocking(c->ch, buf, (uint32_t)room, 0);
+		n = ssh_channel_read_nonblocking(c->ch, c->up + c->uplen,
+		    (uint32_t)(UP_CAP - c->uplen), 0);
 		if (n <= 0)
 			break;
-		c->active = uv_now(c->f->g->loop);
-		if (sftp_input(c->sftp, buf, (size_t)n) != (size_t)n) {
-			/* cannot happen: room was checked; be safe */
-			c->want_close = 1;
-			break;
-		}
+		c->active = uv_now(c->f->loop);
+		c->uplen += (size_t)n;
+		up_flush(c);
 	}
 	c->pulling = 0;
+}
+
+/* The core's replies, as libssh's window and buffer allow. */
+static void
+down(struct sess *c)
+{
+	unsigned char buf[OUT_CHUNK];
+
+	while (c->dfd >= 0 && !c->want_close && out_pending(c) < DOWN_MARK) {
+		ssize_t n = recv(c->dfd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				c->want_close = 1;
+				c->end = SW_END_CORE;
+			}
+			break;
+		}
+		if (n == 0) {
+			/* the core ended the subsystem */
+			c->want_close = 1;
+			c->end = SW_END_CORE;
+			break;
+		}
+		out_add(c, buf, (size_t)n);
+		flush_out(c);
+	}
 }
 
 static void
@@ -632,7 +751,7 @@ drive(struct sess *c)
 	ssh_message m;
 	int rc;
 
-	if (c->closing || c->in_drive)
+	if (c->closing || c->in_drive || !c->admitted)
 		return;
 	c->in_drive = 1;
 	c->kick = 0;
@@ -655,17 +774,17 @@ drive(struct sess *c)
 			if (!on_message(c, m))
 				ssh_message_free(m);
 		flush_out(c);
-		if (c->sftp != NULL) {
-			sftp_kick(c->sftp);
-			flush_out(c);
+		if (c->dfd >= 0) {
+			up_flush(c);
 			pull(c);
+			down(c);
 			flush_out(c);
 		}
 	}
 	c->in_drive = 0;
 	if (c->want_close || (ssh_get_status(c->s) & (SSH_CLOSED |
 	    SSH_CLOSED_ERROR))) {
-		sess_close(c, NULL);
+		sess_close(c, c->want_close && c->end ? c->end : SW_END_CLIENT);
 		return;
 	}
 	set_events(c);
@@ -676,27 +795,25 @@ drive(struct sess *c)
  * at on each tick) is asked (keepalive@openssh.com,
  * which every client answers); after SSH_KA_MAX unanswered, it is gone
  * (vanished without a FIN, or stopped) and the session ends, whatever it
- * was doing. A session with no SFTP request for idle_seconds ends unless
- * an upload of its waits for its verdict. */
+ * was doing. A session with no SFTP request for idle_seconds is ended by
+ * the core (IDLE), unless an upload of its waits for its verdict. */
 #define SSH_KA_MAX	3
 
 static void
 on_timer(uv_timer_t *t)
 {
 	struct sess *c = t->data;
-	const struct sg_daemon_conf *d = &c->f->g->conf->cfg->daemon;
-	uint64_t now = uv_now(c->f->g->loop),
-	    idle = (uint64_t)d->sftp_idle_seconds * 1000,
-	    ka = (uint64_t)d->sftp_keepalive_seconds * 1000;
+	struct sshf *f = c->f;
+	uint64_t now = uv_now(f->loop),
+	    idle = (uint64_t)f->set.idle * 1000,
+	    ka = (uint64_t)f->set.keepalive * 1000;
 
 	if (!c->authed) {
-		if (c->tried)
-			gw_signin_failed(c->f->g, GW_VIA_SFTP, c->addr, "unknown");
-		sess_close(c, "the login grace time ran out");
+		sess_close(c, SW_END_GRACE);
 		return;
 	}
 	if (c->chan_gone) {
-		sess_close(c, "the channel was closed");
+		sess_close(c, SW_END_CLIENT);
 		return;
 	}
 	if (c->rx.in_bytes != c->rx_seen) {
@@ -706,16 +823,7 @@ on_timer(uv_timer_t *t)
 	}
 	if (now - c->heard >= ka) {
 		if (c->ka_unanswered >= SSH_KA_MAX) {
-			char a[80], b[128];
-			const char *f[] = { a, b, "SCHOOLGATE_FRONT=sftp",
-			    "SCHOOLGATE_REASON=keepalive", NULL };
-
-			snprintf(a, sizeof(a), "SCHOOLGATE_CLIENT=%s", c->addr);
-			snprintf(b, sizeof(b), "SCHOOLGATE_PARTY=%s", c->party);
-			gw_journalf(EV_PROTOCOL, LOG_NOTICE, f, "SFTP session of "
-			    "%s from %s ended: the client stopped answering "
-			    "keepalives", c->party, c->addr);
-			sess_close(c, "keepalive");
+			sess_close(c, SW_END_KEEPALIVE);
 			return;
 		}
 		c->ka_unanswered++;
@@ -723,10 +831,8 @@ on_timer(uv_timer_t *t)
 		c->kick = 1;
 		set_events(c);
 	}
-	if (c->sftp != NULL && sftp_busy(c->sftp) > 0)
-		return;		/* an upload waits for its verdict */
 	if (now - c->active >= idle)
-		sess_close(c, "idle");
+		(void)core_send(f, SW_IDLE, c->id, -1, NULL, 0);
 }
 
 static void
@@ -738,31 +844,34 @@ on_sess_closed(uv_handle_t *h)
 		free(c);
 }
 
+/* end: why; the core is told (ENDED) unless it closed it itself. */
 static void
-sess_close(struct sess *c, const char *why)
+sess_close(struct sess *c, enum sw_end end)
 {
 	struct sshf *f = c->f;
-	struct gw *g = f->g;
 
-	(void)why;
 	if (c->closing)
 		return;
 	if (c->in_drive) {
 		c->want_close = 1;
+		if (!c->end)
+			c->end = end;
 		return;
 	}
 	c->closing = 1;
-	if (c->sftp != NULL) {
-		sftp_free(c->sftp);
-		c->sftp = NULL;
-	}
-	if (!c->authed) {
-		gw_unauth_release(g, GW_FRONT_SFTP, c->addr);
-		if (c->tried && why == NULL)
-			gw_signin_failed(g, GW_VIA_SFTP, c->addr, "unknown");
+	if (end != SW_END_CORE || c->dfd >= 0) {
+		struct sg_msgb b;
+		int failed = !c->authed && c->tried && (end == SW_END_CLIENT ||
+		    end == SW_END_TRIES || end == SW_END_GRACE);
+
+		sg_msgb_init(&b);
+		sg_msg_put_u64(&b, SWF_REASON, (uint64_t)end);
+		sg_msg_put_u64(&b, SWF_FAILED, (uint64_t)failed);
+		if (b.ok)
+			(void)core_send(f, SW_ENDED, c->id, -1, b.buf, b.len);
+		sg_msgb_free(&b);
 	}
 	f->n--;
-	g->count.connections--;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -774,16 +883,39 @@ sess_close(struct sess *c, const char *why)
 	if (c->kex_done)
 		ssh_event_remove_session(c->ev, c->s);
 	ssh_event_free(c->ev);
-	if (c->amsg == NULL) {
+	if (c->amsg != NULL)
+		ssh_message_free(c->amsg);
+	c->amsg = NULL;
+	if (c->s != NULL) {
 		ssh_disconnect(c->s);
 		ssh_free(c->s);		/* closes the descriptor */
 		c->s = NULL;
-	}
+	} else if (c->fd >= 0)
+		close(c->fd);
 	free(c->out);
 	c->out = NULL;
+	free(c->up);
+	c->up = NULL;
 	c->refs += 2;
+	if (c->dfd >= 0) {
+		c->refs++;
+		uv_close((uv_handle_t *)&c->dpoll, on_sess_closed);
+		close(c->dfd);	/* libuv does not close a poll's fd */
+		c->dfd = -1;
+	}
 	uv_close((uv_handle_t *)&c->poll, on_sess_closed);
 	uv_close((uv_handle_t *)&c->timer, on_sess_closed);
+}
+
+static struct sess *
+sess_find(struct sshf *f, uint32_t id)
+{
+	struct sess *c;
+
+	for (c = f->list; c != NULL; c = c->next)
+		if (c->id == id && !c->closing)
+			return c;
+	return NULL;
 }
 
 /* ---- accepting ---- */
@@ -792,8 +924,6 @@ static void
 on_listen(uv_poll_t *p, int status, int events)
 {
 	struct sshf *f = p->data;
-	struct gw *g = f->g;
-	const struct sg_daemon_conf *d = &g->conf->cfg->daemon;
 	int k, fd, one = 1;
 
 	(void)events;
@@ -801,105 +931,301 @@ on_listen(uv_poll_t *p, int status, int events)
 		return;
 	for (k = 0; k < 64; k++) {
 		struct sess *c;
-		char addr[48];
+		struct sg_msgb b;
 
 		if ((fd = accept4(f->lfd, NULL, NULL, SOCK_NONBLOCK |
 		    SOCK_CLOEXEC)) < 0)
 			return;
-		gw_peer_name(fd, addr, sizeof(addr));
-		/* pre-authentication work (key exchange) is bounded: a
-		 * flood of handshakes cannot starve established transfers */
-		if (g->draining || g->count.connections >= d->max_connections ||
-		    gw_signin_banned(g, addr) > 0 ||
-		    gw_unauth_admit(g, GW_FRONT_SFTP, addr) != 0) {
-			close(fd);
-			continue;
-		}
 		if ((c = calloc(1, sizeof(*c))) == NULL) {
-			gw_unauth_release(g, GW_FRONT_SFTP, addr);
 			close(fd);
 			continue;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->f = f;
-		snprintf(c->addr, sizeof(c->addr), "%s", addr);
-		if ((c->s = ssh_new()) == NULL ||
-		    (c->ev = ssh_event_new()) == NULL ||
-		    ssh_bind_accept_fd(f->bind, c->s, fd) != SSH_OK) {
-			if (c->s)
-				ssh_free(c->s);	/* closes fd once accepted */
-			else
-				close(fd);
-			if (c->ev)
-				ssh_event_free(c->ev);
+		c->fd = fd;
+		c->dfd = -1;
+		if (++f->next_id == 0)
+			f->next_id = 1;
+		c->id = f->next_id;
+		gw_peer_name(fd, c->addr, sizeof(c->addr));
+		/* the core admits it or not (bans, budgets): until then,
+		 * no key exchange */
+		sg_msgb_init(&b);
+		sg_msg_put_str(&b, SWF_ADDR, c->addr);
+		if (!b.ok || core_send(f, SW_ACCEPTED, c->id, -1, b.buf,
+		    b.len) != 0) {
+			sg_msgb_free(&b);
+			close(fd);
 			free(c);
-			gw_unauth_release(g, GW_FRONT_SFTP, addr);
 			continue;
 		}
-		/* no compression at all: what is sent is encrypted already,
-		 * and zlib before authentication is attack surface */
-		ssh_options_set(c->s, SSH_OPTIONS_COMPRESSION_C_S, "none");
-		ssh_options_set(c->s, SSH_OPTIONS_COMPRESSION_S_C, "none");
-		ssh_set_blocking(c->s, 0);
-		ssh_set_counters(c->s, &c->rx, NULL);
-		ssh_set_auth_methods(c->s, SSH_AUTH_METHOD_PUBLICKEY |
-		    SSH_AUTH_METHOD_PASSWORD);
-		uv_poll_init(g->loop, &c->poll, fd);
-		uv_timer_init(g->loop, &c->timer);
+		sg_msgb_free(&b);
+		uv_poll_init(f->loop, &c->poll, fd);
+		uv_timer_init(f->loop, &c->timer);
 		c->poll.data = c->timer.data = c;
-		uv_timer_start(&c->timer, on_timer,
-		    (uint64_t)d->sftp_grace_seconds * 1000,
-		    (uint64_t)(d->sftp_idle_seconds < d->sftp_keepalive_seconds ?
-		    d->sftp_idle_seconds : d->sftp_keepalive_seconds) * 1000);
-		c->refs = 0;
+		uv_timer_start(&c->timer, on_timer, (uint64_t)f->set.grace *
+		    1000, (uint64_t)(f->set.idle < f->set.keepalive ?
+		    f->set.idle : f->set.keepalive) * 1000);
 		f->n++;
-		g->count.connections++;
 		c->next = f->list;
 		if (f->list)
 			f->list->prev = c;
 		f->list = c;
-		drive(c);
 	}
 }
 
-struct sshf *
-gw_ssh_new(struct gw *g, int fd, char err[SG_ERR_MAX])
+/* The core's ADMIT: start the key exchange, or close. */
+static void
+admit(struct sess *c, int ok)
 {
-	const struct sg_daemon_conf *d = &g->conf->cfg->daemon;
-	struct sshf *f;
-	char path[4096];
+	struct sshf *f = c->f;
+	int fd = c->fd;
+
+	if (c->admitted)
+		return;
+	if (!ok) {
+		c->end = SW_END_CORE;
+		sess_close(c, SW_END_CORE);
+		return;
+	}
+	if ((c->s = ssh_new()) == NULL || (c->ev = ssh_event_new()) == NULL ||
+	    ssh_bind_accept_fd(f->bind, c->s, fd) != SSH_OK) {
+		if (c->s == NULL)
+			c->fd = fd;	/* still ours to close */
+		else
+			c->fd = -1;
+		sess_close(c, SW_END_CLIENT);
+		return;
+	}
+	c->fd = -1;		/* libssh's now */
+	c->admitted = 1;
+	/* no compression at all: what is sent is encrypted already, and
+	 * zlib before authentication is attack surface */
+	ssh_options_set(c->s, SSH_OPTIONS_COMPRESSION_C_S, "none");
+	ssh_options_set(c->s, SSH_OPTIONS_COMPRESSION_S_C, "none");
+	ssh_set_blocking(c->s, 0);
+	ssh_set_counters(c->s, &c->rx, NULL);
+	ssh_set_auth_methods(c->s, SSH_AUTH_METHOD_PUBLICKEY |
+	    SSH_AUTH_METHOD_PASSWORD);
+	drive(c);
+}
+
+/* ---- what the core says ---- */
+
+static void
+start_listening(struct sshf *f)
+{
+	if (f->listening || f->draining || f->lfd < 0 || f->nkeys < 2)
+		return;
+	fcntl(f->lfd, F_SETFL, fcntl(f->lfd, F_GETFL) | O_NONBLOCK);
+	uv_poll_init(f->loop, &f->lpoll, f->lfd);
+	f->lpoll.data = f;
+	uv_poll_start(&f->lpoll, UV_READABLE, on_listen);
+	f->listening = 1;
+}
+
+static void
+stop_listening(struct sshf *f)
+{
+	f->draining = 1;
+	if (f->listening) {
+		uv_poll_stop(&f->lpoll);
+		uv_close((uv_handle_t *)&f->lpoll, NULL);
+		f->listening = 0;
+	}
+}
+
+static int
+host_key(struct sshf *f, const struct sg_msg *m)
+{
+	ssh_key key = NULL;
+	char *text;
+	const unsigned char *p;
+	size_t n;
+	int rc = -1;
+
+	if (sg_msg_field(m->data, m->len, SWF_KEY, &p, &n) != 0 ||
+	    (text = malloc(n + 1)) == NULL)
+		return -1;
+	memcpy(text, p, n);
+	text[n] = 0;
+	OPENSSL_cleanse((void *)p, n);
+	if (strlen(text) == n && ssh_pki_import_privkey_base64(text, NULL,
+	    NULL, NULL, &key) == SSH_OK &&
+	    ssh_bind_options_set(f->bind, SSH_BIND_OPTIONS_IMPORT_KEY, key) ==
+	    SSH_OK) {
+		f->nkeys++;
+		rc = 0;		/* the bind owns the key now */
+	} else if (key != NULL)
+		ssh_key_free(key);
+	OPENSSL_cleanse(text, n);
+	free(text);
+	return rc;
+}
+
+/* 0, or -1: the core broke the protocol (the process ends). */
+static int
+from_core(struct sshf *f, struct sg_msg *m)
+{
+	struct sess *c = NULL;
+	uint64_t v[4];
+	char text[512];
+
+	if (m->type != SW_LISTEN && m->type != SW_SFTP_FD &&
+	    m->type != SW_CONF && m->type != SW_HOSTKEY &&
+	    m->type != SW_DRAIN && (c = sess_find(f, m->peer)) == NULL)
+		return 0;	/* a connection that has ended meanwhile */
+	if (m->len > 0 && sg_msg_fields_ok(m->data, m->len) != 0)
+		return -1;
+	switch (m->type) {
+	case SW_CONF:
+		if (sg_msg_field_u64(m->data, m->len, SWF_GRACE, &v[0]) != 0 ||
+		    sg_msg_field_u64(m->data, m->len, SWF_TRIES, &v[1]) != 0 ||
+		    sg_msg_field_u64(m->data, m->len, SWF_IDLE, &v[2]) != 0 ||
+		    sg_msg_field_u64(m->data, m->len, SWF_KEEPALIVE, &v[3]) != 0 ||
+		    v[0] == 0 || v[1] == 0 || v[2] == 0 || v[3] == 0 ||
+		    v[0] > 86400 || v[1] > 100 || v[2] > 86400 * 7 ||
+		    v[3] > 86400)
+			return -1;
+		f->set.grace = (unsigned)v[0];
+		f->set.tries = (unsigned)v[1];
+		f->set.idle = (unsigned)v[2];
+		f->set.keepalive = (unsigned)v[3];
+		return 0;
+	case SW_HOSTKEY:
+		if (host_key(f, m) != 0)
+			return -1;
+		start_listening(f);
+		return 0;
+	case SW_LISTEN:
+		if (f->lfd >= 0)
+			return -1;
+		f->lfd = m->fd;
+		m->fd = -1;
+		start_listening(f);
+		return 0;
+	case SW_DRAIN:
+		stop_listening(f);
+		return 0;
+	case SW_ADMIT:
+		if (sg_msg_field_u64(m->data, m->len, SWF_OK, &v[0]) != 0)
+			return -1;
+		admit(c, v[0] == 1);
+		return 0;
+	case SW_AUTH: {
+		char party[sizeof(c->party)];
+
+		if (sg_msg_field_u64(m->data, m->len, SWF_RESULT, &v[0]) != 0 ||
+		    v[0] > GW_SIGNIN_KEY_OK || sg_msg_field_str(m->data,
+		    m->len, SWF_PARTY, party, sizeof(party)) != 0)
+			return -1;
+		auth_reply(c, (enum gw_signin)v[0], party);
+		return 0;
+	}
+	case SW_NOTICE:
+		if (sg_msg_field_str(m->data, m->len, SWF_TEXT, text,
+		    sizeof(text)) != 0)
+			return -1;
+		notice(c, text);
+		return 0;
+	case SW_CLOSE:
+		sess_close(c, SW_END_CORE);
+		return 0;
+	case SW_SFTP_FD:
+		if ((c = sess_find(f, m->peer)) == NULL || !c->sftp ||
+		    c->dfd >= 0) {
+			close(m->fd);	/* ended meanwhile */
+			m->fd = -1;
+			return 0;
+		}
+		c->dfd = m->fd;
+		m->fd = -1;
+		uv_poll_init(f->loop, &c->dpoll, c->dfd);
+		c->dpoll.data = c;
+		c->devents = 0;
+		drive(c);
+		return 0;
+	}
+	return -1;
+}
+
+static void
+on_core(uv_poll_t *p, int status, int events)
+{
+	struct sshf *f = p->data;
+	char err[256];
+
+	(void)status;
+	if (events & UV_WRITABLE) {
+		if (sg_msgq_flush(f->q, f->chan) < 0)
+			_exit(0);	/* the core is gone */
+	}
+	if (events & UV_READABLE) {
+		for (;;) {
+			struct sg_msg m;
+			ssize_t n;
+			int rc;
+
+			while ((rc = sg_msgbuf_get(f->mb, sw_to_front,
+			    SW_NRULES(sw_to_front), &m, err, sizeof(err))) ==
+			    1) {
+				int bad = from_core(f, &m);
+
+				if (m.fd >= 0)
+					close(m.fd);
+				if (bad) {
+					fprintf(stderr, "schoolgated-ssh: the "
+					    "core's message %u was malformed\n",
+					    (unsigned)m.type);
+					_exit(1);
+				}
+			}
+			if (rc < 0) {
+				fprintf(stderr, "schoolgated-ssh: %s\n", err);
+				_exit(1);
+			}
+			if ((n = sg_msgbuf_fill(f->mb)) == 0)
+				_exit(0);	/* the core is gone */
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno != EAGAIN && errno != EWOULDBLOCK)
+					_exit(1);
+				break;
+			}
+		}
+	}
+	core_events(f);
+}
+
+static void
+core_events(struct sshf *f)
+{
+	int ev = UV_READABLE;
+
+	if (sg_msgq_bytes(f->q) > 0 && sg_msgq_flush(f->q, f->chan) < 0)
+		_exit(0);
+	if (sg_msgq_bytes(f->q) > 0)
+		ev |= UV_WRITABLE;
+	if (ev != f->cevents) {
+		f->cevents = ev;
+		uv_poll_start(&f->cpoll, ev, on_core);
+	}
+}
+
+static int
+bind_setup(struct sshf *f)
+{
 	int no = 0, verbosity = SSH_LOG_NOLOG;
 	const char *types = "ssh-ed25519,ecdsa-sha2-nistp256,"
 	    "ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,"
 	    "rsa-sha2-256";
 
-	if ((f = calloc(1, sizeof(*f))) == NULL) {
-		sg_errf(err, "out of memory");
-		return NULL;
-	}
-	f->g = g;
-	f->lfd = -1;
-	if ((f->bind = ssh_bind_new()) == NULL) {
-		sg_errf(err, "out of memory");
-		goto bad;
-	}
+	if ((f->bind = ssh_bind_new()) == NULL)
+		return -1;
 	ssh_bind_options_set(f->bind, SSH_BIND_OPTIONS_PROCESS_CONFIG, &no);
 	ssh_bind_options_set(f->bind, SSH_BIND_OPTIONS_LOG_VERBOSITY,
 	    &verbosity);
-	snprintf(path, sizeof(path), "%s/%s", d->keys_dir, SG_HOSTKEY_ED25519);
-	if (ssh_bind_options_set(f->bind, SSH_BIND_OPTIONS_HOSTKEY, path) !=
-	    SSH_OK) {
-		sg_errf(err, "%s: cannot load the SSH host key (schoolgate "
-		    "keygen --out %s creates it)", path, d->keys_dir);
-		goto bad;
-	}
-	snprintf(path, sizeof(path), "%s/%s", d->keys_dir, SG_HOSTKEY_RSA);
-	if (ssh_bind_options_set(f->bind, SSH_BIND_OPTIONS_HOSTKEY, path) !=
-	    SSH_OK) {
-		sg_errf(err, "%s: cannot load the SSH host key (schoolgate "
-		    "keygen --out %s creates it)", path, d->keys_dir);
-		goto bad;
-	}
 	ssh_bind_options_set(f->bind, SSH_BIND_OPTIONS_PUBKEY_ACCEPTED_KEY_TYPES,
 	    types);
 	/* What a school's scanner (ssh-audit) expects of a service for
@@ -922,85 +1248,70 @@ gw_ssh_new(struct gw *g, int fd, char err[SG_ERR_MAX])
 	    ssh_bind_options_set(f->bind, SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS,
 	    SG_SSH_HOSTKEY_ALGS) != SSH_OK ||
 	    ssh_bind_options_set(f->bind, SSH_BIND_OPTIONS_BANNER,
-	    "schoolgate") != SSH_OK) {
-		sg_errf(err, "libssh refused the SSH algorithm settings");
-		goto bad;
-	}
-	if (fd < 0 && (fd = gw_listen_socket(d->sftp_listen,
-	    "daemon.sftp.listen", err)) < 0)
-		goto bad;
-	f->lfd = fd;
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-	uv_poll_init(g->loop, &f->lpoll, fd);
-	f->lpoll.data = f;
-	uv_poll_start(&f->lpoll, UV_READABLE, on_listen);
-	f->listening = 1;
-	return f;
-bad:
-	if (f->bind)
-		ssh_bind_free(f->bind);
-	free(f);
-	return NULL;
+	    "schoolgate") != SSH_OK)
+		return -1;
+	return 0;
 }
 
 int
-gw_ssh_port(struct sshf *f)
+gw_ssh_front_main(int sandbox, unsigned ord)
 {
-	return gw_socket_port(f->lfd);
-}
+	struct sg_sandbox_opts so = { .keep = (int[]){ 3 }, .nkeep = 1,
+	    .keep_stdio = 1, .allow_socket = 1 };
+	static struct sshf front;
+	struct sshf *f = &front;
+	struct sg_msgb b;
+	char err[256] = "";
+	pid_t core = getppid();
+	int ok = 1;
 
-unsigned
-gw_ssh_sessions(struct sshf *f)
-{
-	return f->n;
-}
+	(void)ord;
+	/* the front ends with the core, and is no one's to inspect */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (getppid() != core)
+		return 1;
+	prctl(PR_SET_NAME, "sg-ssh-front", 0, 0, 0);
+	signal(SIGPIPE, SIG_IGN);
+	f->lfd = -1;
+	f->chan = 3;
+	/* what libssh and OpenSSL load and seed, while files can still be
+	 * opened */
+	if (ssh_init() != SSH_OK || bind_setup(f) != 0)
+		return 1;
+	{
+		ssh_key k = NULL;
 
-void
-gw_ssh_drain(struct sshf *f)
-{
-	if (f->listening) {
-		uv_poll_stop(&f->lpoll);
-		uv_close((uv_handle_t *)&f->lpoll, NULL);
-		f->listening = 0;
+		/* the algorithms' tables: made now, not in the sandbox */
+		if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &k) == SSH_OK)
+			ssh_key_free(k);
 	}
-	gw_ssh_active(f);
-}
-
-unsigned
-gw_ssh_active(struct sshf *f)
-{
-	struct sess *c, *next;
-	unsigned n = 0;
-
-	for (c = f->list; c != NULL; c = next) {
-		next = c->next;
-		if (c->sftp != NULL && sftp_busy(c->sftp) > 0)
-			n++;
-		else
-			sess_close(c, "draining");
+	if ((f->mb = sg_msgbuf_new(3)) == NULL || (f->q = sg_msgq_new()) ==
+	    NULL)
+		return 1;
+	if (sandbox)
+		ok = sg_sandbox_enter(&so, err, sizeof(err)) == 0;
+	else {
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+		close_range(4, ~0U, 0);
 	}
-	return n;
-}
-
-void
-gw_ssh_close_all(struct sshf *f)
-{
-	if (f->listening) {
-		uv_poll_stop(&f->lpoll);
-		uv_close((uv_handle_t *)&f->lpoll, NULL);
-		f->listening = 0;
-	}
-	while (f->list != NULL)
-		sess_close(f->list, "stopping");
-}
-
-void
-gw_ssh_free(struct sshf *f)
-{
-	if (f == NULL)
-		return;
-	if (f->lfd >= 0)
-		close(f->lfd);
-	ssh_bind_free(f->bind);
-	free(f);
+	sg_msgb_init(&b);
+	sg_msg_put_u64(&b, SWF_OK, (uint64_t)ok);
+	sg_msg_put_str(&b, SWF_WHY, err);
+	if (!b.ok || sg_msg_send(3, SW_READY, 0, -1, b.buf, b.len) != 0 || !ok)
+		return 1;
+	sg_msgb_free(&b);
+#ifdef SG_ATTACK_HOOK
+	if (getenv("SG_ATTACK_FRONT") != NULL && ord < 3)
+		gw_attack("ssh-front", core, ord);
+#endif
+	/* the loop's own descriptors are made now: the sandbox closed
+	 * every one but the core's */
+	if ((f->loop = uv_default_loop()) == NULL)
+		return 1;
+	fcntl(3, F_SETFL, fcntl(3, F_GETFL) | O_NONBLOCK);
+	uv_poll_init(f->loop, &f->cpoll, 3);
+	f->cpoll.data = f;
+	core_events(f);
+	uv_run(f->loop, UV_RUN_DEFAULT);
+	return 0;
 }

@@ -253,17 +253,52 @@ daemon = {
                         "exitcode=86:quarantine_size_mb=4:"
                         "thread_local_quarantine_size_kb=64"}
 
+    def pids(self):
+        """The daemon and every process under it (the SSH front door, the
+        intake process maker and its intake processes)."""
+        kids = {}
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    with open("/proc/%s/stat" % d) as f:
+                        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                except (OSError, ValueError, IndexError):
+                    continue
+                kids.setdefault(ppid, []).append(int(d))
+        out, todo = [], [self.proc.pid]
+        while todo:
+            p = todo.pop()
+            out.append(p)
+            todo.extend(kids.get(p, []))
+        return out
+
     def rss_kib(self):
-        with open("/proc/%d/status" % self.proc.pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        raise AssertionError("no VmRSS")
+        """The resident memory of the daemon and its processes, KiB."""
+        total, seen = 0, False
+        for pid in self.pids():
+            try:
+                with open("/proc/%d/status" % pid) as f:
+                    for line in f:
+                        if line.startswith("VmRSS:"):
+                            total += int(line.split()[1])
+                            seen = True
+            except OSError:
+                continue    # it ended meanwhile
+        if not seen:
+            raise AssertionError("no VmRSS")
+        return total
 
     def cpu_ticks(self):
-        with open("/proc/%d/stat" % self.proc.pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])
+        """CPU ticks used by the daemon and its processes."""
+        total = 0
+        for pid in self.pids():
+            try:
+                with open("/proc/%d/stat" % pid) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])
+        return total
 
     def wait_idle(self, quiet=5, step=0.1, limit=120):
         """Returns once the daemon has used no CPU for `quiet` samples in

@@ -1,0 +1,1013 @@
+/*
+ * ssh_link: the core's side of the SFTP front door. The SSH transport
+ * runs in a process of its own (ssh.c, schoolgated --front-ssh), which
+ * this file starts, answers and starts again when it ends; the SFTP
+ * subsystem (sftp.c) runs here, in the core, over one socketpair per
+ * session whose other end the front holds.
+ *
+ * What the front says is input like any client's: every message is
+ * checked against its rules (front/ssh_wire.h, base/msg.c) and each
+ * field as it is read; a connection id the front never announced, or
+ * one that has ended, is ignored. A front that breaks the protocol is
+ * killed and started again. The core never waits on it: what it sends
+ * the front is queued (base/msg.h's sg_msgq) and written as the socket
+ * takes it, within a bound.
+ *
+ * Decisions stay here, against the configuration in force: whether a
+ * client may connect (draining, max_connections, bans, the budget of
+ * connections not signed in), whether a credential is a party's (the one
+ * sign-in path, core/signin.c), whether an idle session may be ended
+ * (not while an upload of its waits for its verdict), and everything the
+ * SFTP subsystem does.
+ */
+#include "gw.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "base/msg.h"
+#include "seal/keys.h"
+#include "front/sftp.h"
+#include "front/ssh.h"
+#include "front/ssh_wire.h"
+
+/* what may wait for the front to read (beyond: it is not reading, and
+ * is started again) */
+#define QUEUE_MAX	(8 * 1024 * 1024)
+/* the SFTP module's replies not yet taken by the session's socket */
+#define OUT_MARK	(256 * 1024)
+#define READ_CHUNK	(64 * 1024)
+/* a front that ends within this of its start is started again only
+ * after it (a crash at start would otherwise spin) */
+#define RESTART_QUICK_MS	2000
+#define RESTART_DELAY_MS	1000
+#define READY_TIMEOUT_MS	10000
+
+struct link {
+	struct link	*next, *prev;
+	struct sshf	*f;
+	uint32_t	 id;
+	char		 addr[48];
+	char		 party[96];
+	int		 authed;
+	int		 signing;	/* a password check runs */
+	int		 gone;		/* removed while it ran */
+	struct sftp	*sftp;
+	int		 dfd;
+	uv_poll_t	 dpoll;
+	int		 devents, eof, in_pump, want_close, want_pump;
+	unsigned char	*out;
+	size_t		 outlen, outoff, outcap;
+};
+
+struct sshf {
+	struct gw	*g;
+	int		 lfd;
+	int		 sandbox;
+	char		 exe[4096];
+	char		*keys[2];
+	/* the running front */
+	pid_t		 pid;
+	int		 chan;
+	uv_poll_t	*cpoll;
+	int		 cevents;
+	struct sg_msgbuf *mb;
+	struct sg_msgq	*q;
+	unsigned	 starts;
+	uint64_t	 started_ms;
+	uv_timer_t	 restart;
+	int		 draining, closed;
+	struct link	*list;
+	unsigned	 n;
+};
+
+static void front_lost(struct sshf *, const char *why);
+static void chan_events(struct sshf *);
+
+/* ---- to the front ---- */
+
+static void
+tell(struct sshf *f, uint32_t type, uint32_t peer, int fd,
+    const struct sg_msgb *b)
+{
+	if (f->chan < 0) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	if (sg_msgq_put(f->q, type, peer, fd, b ? b->buf : NULL, b ? b->len :
+	    0) != 0)
+		return;
+	chan_events(f);
+}
+
+static void
+tell_u64(struct sshf *f, uint32_t type, uint32_t peer, uint16_t tag,
+    uint64_t v)
+{
+	struct sg_msgb b;
+
+	sg_msgb_init(&b);
+	sg_msg_put_u64(&b, tag, v);
+	if (b.ok)
+		tell(f, type, peer, -1, &b);
+	sg_msgb_free(&b);
+}
+
+static void
+tell_conf(struct sshf *f)
+{
+	const struct sg_daemon_conf *d = &f->g->conf->cfg->daemon;
+	struct sg_msgb b;
+
+	sg_msgb_init(&b);
+	sg_msg_put_u64(&b, SWF_GRACE, d->sftp_grace_seconds);
+	sg_msg_put_u64(&b, SWF_TRIES, d->sftp_auth_tries);
+	sg_msg_put_u64(&b, SWF_IDLE, d->sftp_idle_seconds);
+	sg_msg_put_u64(&b, SWF_KEEPALIVE, d->sftp_keepalive_seconds);
+	if (b.ok)
+		tell(f, SW_CONF, 0, -1, &b);
+	sg_msgb_free(&b);
+}
+
+/* ---- connections ---- */
+
+static struct link *
+link_find(struct sshf *f, uint32_t id)
+{
+	struct link *l;
+
+	for (l = f->list; l != NULL; l = l->next)
+		if (l->id == id)
+			return l;
+	return NULL;
+}
+
+static void
+on_dpoll_closed(uv_handle_t *h)
+{
+	struct link *l = h->data;
+
+	free(l);
+}
+
+/* Ends a connection here: its uploads in flight are abandoned (nothing
+ * stored), its counts given back; told: the front is told to close it.
+ * failed: it ended without signing in after trying (journaled and
+ * counted as a failed sign-in). */
+static void
+link_end(struct link *l, int told, int failed)
+{
+	struct sshf *f = l->f;
+	struct gw *g = f->g;
+
+	if (l->prev)
+		l->prev->next = l->next;
+	else
+		f->list = l->next;
+	if (l->next)
+		l->next->prev = l->prev;
+	f->n--;
+	g->count.connections--;
+	if (!l->authed) {
+		gw_unauth_release(g, GW_FRONT_SFTP, l->addr);
+		if (failed)
+			gw_signin_failed(g, GW_VIA_SFTP, l->addr, "unknown");
+	}
+	if (told)
+		tell(f, SW_CLOSE, l->id, -1, NULL);
+	if (l->sftp != NULL) {
+		sftp_free(l->sftp);
+		l->sftp = NULL;
+	}
+	free(l->out);
+	l->out = NULL;
+	/* a password check runs only before sign-in, the subsystem's
+	 * socket exists only after it: never both */
+	if (l->signing) {
+		l->gone = 1;	/* freed when the check answers */
+		return;
+	}
+	if (l->dfd >= 0) {
+		uv_close((uv_handle_t *)&l->dpoll, on_dpoll_closed);
+		close(l->dfd);
+		l->dfd = -1;
+		return;
+	}
+	free(l);
+}
+
+/* ---- the SFTP subsystem's socket ---- */
+
+static void pump(struct link *);
+
+static void
+out_flush(struct link *l)
+{
+	while (l->dfd >= 0 && l->outoff < l->outlen) {
+		ssize_t n = send(l->dfd, l->out + l->outoff, l->outlen -
+		    l->outoff, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				l->want_close = 1;
+			break;
+		}
+		l->outoff += (size_t)n;
+	}
+	if (l->outoff == l->outlen) {
+		l->outoff = l->outlen = 0;
+		if (l->outcap > 4 * READ_CHUNK) {
+			free(l->out);
+			l->out = NULL;
+			l->outcap = 0;
+		}
+	}
+}
+
+static void
+on_dpoll(uv_poll_t *p, int status, int events)
+{
+	struct link *l = p->data;
+
+	(void)status;
+	(void)events;
+	l->want_pump = 0;
+	pump(l);
+}
+
+static void
+set_devents(struct link *l)
+{
+	int ev = 0;
+
+	if (l->dfd < 0)
+		return;
+	if (!l->eof && l->sftp != NULL && sftp_room(l->sftp) > 0)
+		ev |= UV_READABLE;
+	if (l->outoff < l->outlen || l->want_pump)
+		ev |= UV_WRITABLE;
+	if (ev != l->devents) {
+		l->devents = ev;
+		if (ev)
+			uv_poll_start(&l->dpoll, ev, on_dpoll);
+		else
+			uv_poll_stop(&l->dpoll);
+	}
+}
+
+static void
+io_send(void *arg, const void *buf, size_t len)
+{
+	struct link *l = arg;
+
+	if (l->outoff > 0 && l->outoff == l->outlen)
+		l->outoff = l->outlen = 0;
+	if (l->outlen + len > l->outcap) {
+		size_t nc = l->outcap ? l->outcap : 4096;
+		unsigned char *nb;
+
+		if (l->outoff > 0) {
+			memmove(l->out, l->out + l->outoff, l->outlen -
+			    l->outoff);
+			l->outlen -= l->outoff;
+			l->outoff = 0;
+		}
+		while (nc < l->outlen + len)
+			nc *= 2;
+		if (nc > l->outcap) {
+			if ((nb = realloc(l->out, nc)) == NULL) {
+				l->want_close = 1;
+				return;
+			}
+			l->out = nb;
+			l->outcap = nc;
+		}
+	}
+	memcpy(l->out + l->outlen, buf, len);
+	l->outlen += len;
+	/* a reply from an asynchronous event (a verdict, a record, the
+	 * pipeline catching up): send it, and pump again soon, to take
+	 * what waited behind it */
+	if (!l->in_pump) {
+		out_flush(l);
+		l->want_pump = 1;
+		set_devents(l);
+	}
+}
+
+static size_t
+io_pending(void *arg)
+{
+	struct link *l = arg;
+
+	return l->outlen - l->outoff;
+}
+
+static void
+io_notice(void *arg, const char *msg)
+{
+	struct link *l = arg;
+	struct sg_msgb b;
+	char text[480];
+
+	snprintf(text, sizeof(text), "%s", msg);
+	sg_msgb_init(&b);
+	sg_msg_put_str(&b, SWF_TEXT, text);
+	if (b.ok)
+		tell(l->f, SW_NOTICE, l->id, -1, &b);
+	sg_msgb_free(&b);
+}
+
+static void
+io_fatal(void *arg, const char *why)
+{
+	struct link *l = arg;
+	char a[80], b[128];
+	const char *f[] = { a, b, "SCHOOLGATE_FRONT=sftp",
+	    "SCHOOLGATE_REASON=protocol", NULL };
+
+	snprintf(a, sizeof(a), "SCHOOLGATE_CLIENT=%s", l->addr);
+	snprintf(b, sizeof(b), "SCHOOLGATE_PARTY=%s", l->party);
+	gw_journalf(EV_PROTOCOL, LOG_NOTICE, f, "SFTP session from %s "
+	    "ended: %s", l->addr, why);
+	l->want_close = 1;
+}
+
+static const struct sftp_io sftp_io = { io_send, io_notice, io_pending,
+	io_fatal };
+
+/* Replies out, requests in, as far as the SFTP module takes them. */
+static void
+pump(struct link *l)
+{
+	unsigned char buf[READ_CHUNK];
+	size_t room;
+
+	if (l->in_pump || l->dfd < 0)
+		return;
+	l->in_pump = 1;
+	out_flush(l);
+	if (l->sftp != NULL)
+		sftp_kick(l->sftp);
+	out_flush(l);
+	while (!l->want_close && !l->eof && l->sftp != NULL &&
+	    (room = sftp_room(l->sftp)) > 0) {
+		ssize_t n = recv(l->dfd, buf, room < sizeof(buf) ? room :
+		    sizeof(buf), MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				l->eof = 1;
+			break;
+		}
+		if (n == 0) {
+			l->eof = 1;	/* the front's ENDED follows */
+			break;
+		}
+		if (sftp_input(l->sftp, buf, (size_t)n) != (size_t)n) {
+			l->want_close = 1;	/* room was checked */
+			break;
+		}
+		out_flush(l);
+	}
+	l->in_pump = 0;
+	if (l->want_close) {
+		link_end(l, 1, 0);
+		return;
+	}
+	set_devents(l);
+}
+
+static void
+sftp_start(struct link *l)
+{
+	struct sshf *f = l->f;
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+	    sv) != 0) {
+		link_end(l, 1, 0);
+		return;
+	}
+	if ((l->sftp = sftp_new(f->g, l->party, l->addr, &sftp_io, l)) ==
+	    NULL) {
+		close(sv[0]);
+		close(sv[1]);
+		link_end(l, 1, 0);
+		return;
+	}
+	l->dfd = sv[0];
+	uv_poll_init(f->g->loop, &l->dpoll, l->dfd);
+	l->dpoll.data = l;
+	l->devents = 0;
+	tell(f, SW_SFTP_FD, l->id, sv[1], NULL);
+	set_devents(l);
+}
+
+/* ---- sign-in ---- */
+
+static void
+auth_tell(struct link *l, enum gw_signin r, const struct gw_signed *s)
+{
+	struct sg_msgb b;
+
+	if (r == GW_SIGNIN_OK && !l->authed) {
+		l->authed = 1;
+		snprintf(l->party, sizeof(l->party), "%s", s->party);
+		gw_unauth_release(l->f->g, GW_FRONT_SFTP, l->addr);
+	}
+	sg_msgb_init(&b);
+	sg_msg_put_u64(&b, SWF_RESULT, (uint64_t)r);
+	sg_msg_put_str(&b, SWF_PARTY, r == GW_SIGNIN_OK ? l->party : "");
+	if (b.ok)
+		tell(l->f, SW_AUTH, l->id, -1, &b);
+	sg_msgb_free(&b);
+}
+
+static void
+pw_after(void *arg, enum gw_signin r, const struct gw_signed *s)
+{
+	struct link *l = arg;
+
+	l->signing = 0;
+	if (l->gone) {
+		free(l);
+		return;
+	}
+	auth_tell(l, r, s);
+}
+
+/* 0, or -1: a violation. */
+static int
+on_password(struct link *l, const struct sg_msg *m)
+{
+	struct gw_signed out;
+	enum gw_signin r;
+	char user[SW_USER_MAX + 1], *pw;
+	const unsigned char *p;
+	size_t n;
+
+	if (l->authed || l->signing)
+		return -1;
+	if (sg_msg_field_str(m->data, m->len, SWF_USER, user, sizeof(user)) !=
+	    0 || sg_msg_field(m->data, m->len, SWF_PASSWORD, &p, &n) != 0 ||
+	    n > SW_PASSWORD_MAX || (pw = malloc(n + 1)) == NULL)
+		return -1;
+	memcpy(pw, p, n);
+	pw[n] = 0;
+	OPENSSL_cleanse((void *)p, n);
+	memset(&out, 0, sizeof(out));
+	l->signing = 1;
+	r = gw_signin_password(l->f->g, GW_VIA_SFTP, l->addr, user, pw, n,
+	    pw_after, l, &out);
+	OPENSSL_cleanse(pw, n);
+	free(pw);
+	if (r != GW_SIGNIN_WAIT) {
+		l->signing = 0;
+		auth_tell(l, r, &out);
+	}
+	return 0;
+}
+
+static int
+on_pubkey(struct link *l, const struct sg_msg *m)
+{
+	struct gw_signed out;
+	enum gw_signin r;
+	char user[SW_USER_MAX + 1], key[SW_KEY_MAX];
+	uint64_t proof;
+
+	if (l->authed || l->signing)
+		return -1;
+	if (sg_msg_field_str(m->data, m->len, SWF_USER, user, sizeof(user)) !=
+	    0 || sg_msg_field_str(m->data, m->len, SWF_KEY, key, sizeof(key)) !=
+	    0 || sg_msg_field_u64(m->data, m->len, SWF_PROOF, &proof) != 0 ||
+	    proof > 2)
+		return -1;
+	memset(&out, 0, sizeof(out));
+	r = gw_signin_ssh_key(l->f->g, l->addr, user, key, proof == 2 ? -1 :
+	    (int)proof, &out);
+	auth_tell(l, r, &out);
+	return 0;
+}
+
+/* ---- what the front says ---- */
+
+static int
+on_accepted(struct sshf *f, const struct sg_msg *m)
+{
+	struct gw *g = f->g;
+	const struct sg_daemon_conf *d = &g->conf->cfg->daemon;
+	char text[64], addr[48];
+	struct link *l;
+
+	if (m->peer == 0 || link_find(f, m->peer) != NULL ||
+	    sg_msg_field_str(m->data, m->len, SWF_ADDR, text, sizeof(text)) != 0)
+		return -1;
+	if (strcmp(text, "unknown") == 0)
+		snprintf(addr, sizeof(addr), "unknown");
+	else if (gw_addr_name(text, addr, sizeof(addr)) != 0)
+		return -1;
+	/* pre-authentication work (key exchange) is bounded: a flood of
+	 * handshakes cannot starve established transfers */
+	if (g->draining || f->draining ||
+	    g->count.connections >= d->max_connections ||
+	    gw_signin_banned(g, addr) > 0 ||
+	    gw_unauth_admit(g, GW_FRONT_SFTP, addr) != 0 ||
+	    (l = calloc(1, sizeof(*l))) == NULL) {
+		tell_u64(f, SW_ADMIT, m->peer, SWF_OK, 0);
+		return 0;
+	}
+	l->f = f;
+	l->id = m->peer;
+	l->dfd = -1;
+	snprintf(l->addr, sizeof(l->addr), "%s", addr);
+	l->next = f->list;
+	if (f->list)
+		f->list->prev = l;
+	f->list = l;
+	f->n++;
+	g->count.connections++;
+	tell_u64(f, SW_ADMIT, m->peer, SWF_OK, 1);
+	return 0;
+}
+
+static int
+on_ended(struct link *l, const struct sg_msg *m)
+{
+	uint64_t reason, failed;
+
+	if (sg_msg_field_u64(m->data, m->len, SWF_REASON, &reason) != 0 ||
+	    sg_msg_field_u64(m->data, m->len, SWF_FAILED, &failed) != 0 ||
+	    reason == 0 || reason >= SW_END_MAX || failed > 1)
+		return -1;
+	if (reason == SW_END_KEEPALIVE) {
+		char a[80], b[128];
+		const char *f[] = { a, b, "SCHOOLGATE_FRONT=sftp",
+		    "SCHOOLGATE_REASON=keepalive", NULL };
+
+		snprintf(a, sizeof(a), "SCHOOLGATE_CLIENT=%s", l->addr);
+		snprintf(b, sizeof(b), "SCHOOLGATE_PARTY=%s", l->party);
+		gw_journalf(EV_PROTOCOL, LOG_NOTICE, f, "SFTP session of %s "
+		    "from %s ended: the client stopped answering keepalives",
+		    l->party, l->addr);
+	} else if (reason == SW_END_WINDOW)
+		io_fatal(l, "the client sent beyond the SSH window");
+	link_end(l, 0, (int)failed);
+	return 0;
+}
+
+/* 0, or -1: the front broke the protocol. */
+static int
+from_front(struct sshf *f, const struct sg_msg *m)
+{
+	struct link *l;
+
+	if (m->len > 0 && sg_msg_fields_ok(m->data, m->len) != 0)
+		return -1;
+	if (m->type == SW_ACCEPTED)
+		return on_accepted(f, m);
+	if (m->type == SW_READY)
+		return -1;	/* once, at start */
+	if ((l = link_find(f, m->peer)) == NULL)
+		return 0;	/* ended here meanwhile */
+	switch (m->type) {
+	case SW_PASSWORD:
+		return on_password(l, m);
+	case SW_PUBKEY:
+		return on_pubkey(l, m);
+	case SW_SFTP:
+		if (!l->authed || l->sftp != NULL || l->dfd >= 0)
+			return -1;
+		sftp_start(l);
+		return 0;
+	case SW_IDLE:
+		/* not while an upload of its waits for its verdict */
+		if (l->sftp == NULL || sftp_busy(l->sftp) == 0)
+			link_end(l, 1, 0);
+		return 0;
+	case SW_ENDED:
+		return on_ended(l, m);
+	}
+	return -1;
+}
+
+static void
+on_chan(uv_poll_t *p, int status, int events)
+{
+	struct sshf *f = p->data;
+	char err[256];
+
+	(void)status;
+	if (f->chan < 0)
+		return;
+	if ((events & UV_WRITABLE) && sg_msgq_flush(f->q, f->chan) < 0) {
+		front_lost(f, "its channel closed");
+		return;
+	}
+	if (events & (UV_READABLE | UV_DISCONNECT)) {
+		for (;;) {
+			struct sg_msg m;
+			ssize_t n;
+			int rc;
+
+			while ((rc = sg_msgbuf_get(f->mb, sw_to_core,
+			    SW_NRULES(sw_to_core), &m, err, sizeof(err))) ==
+			    1) {
+				int bad = from_front(f, &m);
+
+				if (m.fd >= 0)
+					close(m.fd);
+				if (bad) {
+					snprintf(err, sizeof(err), "it broke "
+					    "the protocol (message %u)",
+					    (unsigned)m.type);
+					front_lost(f, err);
+					return;
+				}
+				if (f->chan < 0)
+					return;
+			}
+			if (rc < 0) {
+				front_lost(f, err);
+				return;
+			}
+			if ((n = sg_msgbuf_fill(f->mb)) == 0) {
+				front_lost(f, "its channel closed");
+				return;
+			}
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno != EAGAIN && errno != EWOULDBLOCK) {
+					front_lost(f, "its channel failed");
+					return;
+				}
+				break;
+			}
+		}
+	}
+	chan_events(f);
+}
+
+static void
+chan_events(struct sshf *f)
+{
+	int ev = UV_READABLE;
+
+	if (f->chan < 0 || f->cpoll == NULL)
+		return;
+	if (sg_msgq_bytes(f->q) > 0) {
+		int rc = sg_msgq_flush(f->q, f->chan);
+
+		if (rc < 0 || sg_msgq_bytes(f->q) > QUEUE_MAX) {
+			front_lost(f, rc < 0 ? "its channel closed" :
+			    "it stopped reading its channel");
+			return;
+		}
+		if (rc > 0)
+			ev |= UV_WRITABLE;
+	}
+	if (ev != f->cevents) {
+		f->cevents = ev;
+		uv_poll_start(f->cpoll, ev, on_chan);
+	}
+}
+
+/* ---- the front's process ---- */
+
+/* Its first word, READY: whether it is sandboxed. Waited for (at start,
+ * and at a restart, briefly). */
+static int
+await_ready(struct sshf *f, char *err, size_t cap)
+{
+	struct sg_msg m;
+	char e[256];
+	uint64_t ok;
+	int rc;
+
+	for (;;) {
+		struct pollfd p = { .fd = f->chan, .events = POLLIN };
+
+		rc = sg_msgbuf_get(f->mb, sw_to_core, SW_NRULES(sw_to_core),
+		    &m, e, sizeof(e));
+		if (rc < 0) {
+			snprintf(err, cap, "the SSH front door: %.160s", e);
+			return -1;
+		}
+		if (rc == 1)
+			break;
+		if (poll(&p, 1, READY_TIMEOUT_MS) <= 0 ||
+		    sg_msgbuf_fill(f->mb) <= 0) {
+			snprintf(err, cap, "the SSH front door stopped as it "
+			    "started");
+			return -1;
+		}
+	}
+	if (m.type != SW_READY || sg_msg_fields_ok(m.data, m.len) != 0 ||
+	    sg_msg_field_u64(m.data, m.len, SWF_OK, &ok) != 0 ||
+	    sg_msg_field_str(m.data, m.len, SWF_WHY, e, sizeof(e)) != 0) {
+		snprintf(err, cap, "the SSH front door's first message was "
+		    "not READY");
+		return -1;
+	}
+	if (ok != 1) {
+		snprintf(err, cap, "the SSH front door cannot be sandboxed: %.80s "
+		    "(daemon.sandbox = \"off\" runs it without, which the "
+		    "journal then reports at every start)", e);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+chan_close(struct sshf *f)
+{
+	if (f->cpoll != NULL) {
+		uv_close((uv_handle_t *)f->cpoll, (uv_close_cb)free);
+		f->cpoll = NULL;
+	}
+	if (f->chan >= 0)
+		close(f->chan);
+	f->chan = -1;
+	sg_msgbuf_free(f->mb);
+	f->mb = NULL;
+	sg_msgq_free(f->q);
+	f->q = NULL;
+	f->cevents = 0;
+}
+
+static int
+front_start(struct sshf *f, char *err, size_t cap)
+{
+	char ord[16];
+	char *argv[] = { "schoolgated-ssh", "--front-ssh",
+	    f->sandbox ? "on" : "off", ord, NULL };
+	struct sg_msgb b;
+	int sv[2], k;
+
+	snprintf(ord, sizeof(ord), "%u", f->starts);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+		snprintf(err, cap, "socketpair: %s", strerror(errno));
+		return -1;
+	}
+	f->pid = gw_spawn_self(f->exe, argv, &sv[1], 1, 0, err, cap);
+	close(sv[1]);
+	if (f->pid < 0) {
+		close(sv[0]);
+		f->pid = 0;
+		return -1;
+	}
+	f->starts++;
+	f->started_ms = uv_now(f->g->loop);
+	f->chan = sv[0];
+	if ((f->mb = sg_msgbuf_new(f->chan)) == NULL ||
+	    (f->q = sg_msgq_new()) == NULL) {
+		snprintf(err, cap, "out of memory");
+		goto bad;
+	}
+	if (await_ready(f, err, cap) != 0)
+		goto bad;
+	fcntl(f->chan, F_SETFL, fcntl(f->chan, F_GETFL) | O_NONBLOCK);
+	if ((f->cpoll = calloc(1, sizeof(*f->cpoll))) == NULL) {
+		snprintf(err, cap, "out of memory");
+		goto bad;
+	}
+	uv_poll_init(f->g->loop, f->cpoll, f->chan);
+	f->cpoll->data = f;
+	tell_conf(f);
+	for (k = 0; k < 2; k++) {
+		sg_msgb_init(&b);
+		sg_msg_put_str(&b, SWF_KEY, f->keys[k]);
+		if (b.ok)
+			tell(f, SW_HOSTKEY, 0, -1, &b);
+		OPENSSL_cleanse(b.buf, b.len);
+		sg_msgb_free(&b);
+	}
+	if (f->draining)
+		tell(f, SW_DRAIN, 0, -1, NULL);
+	else if ((k = fcntl(f->lfd, F_DUPFD_CLOEXEC, 3)) >= 0)
+		tell(f, SW_LISTEN, 0, k, NULL);
+	chan_events(f);
+	return 0;
+bad:
+	chan_close(f);
+	kill(f->pid, SIGKILL);
+	waitpid(f->pid, NULL, 0);
+	f->pid = 0;
+	return -1;
+}
+
+static void
+on_restart(uv_timer_t *t)
+{
+	struct sshf *f = t->data;
+	char err[SG_ERR_MAX], a[64];
+	const char *fl[] = { "SCHOOLGATE_PROCESS=ssh-front", a, NULL };
+
+	if (f->closed || f->chan >= 0)
+		return;
+	if (front_start(f, err, sizeof(err)) != 0) {
+		snprintf(a, sizeof(a), "SCHOOLGATE_PID=0");
+		gw_journalf(EV_PROCESS, LOG_CRIT, fl, "the SSH front door "
+		    "could not be started again: %s; SFTP is down, trying "
+		    "again in %d s", err, 5);
+		uv_timer_start(&f->restart, on_restart, 5000, 0);
+		return;
+	}
+	snprintf(a, sizeof(a), "SCHOOLGATE_PID=%d", (int)f->pid);
+	gw_journalf(EV_PROCESS, LOG_NOTICE, fl, "the SSH front door was "
+	    "started again (pid %d)", (int)f->pid);
+}
+
+/* The front ended, or broke the protocol: its connections end here too
+ * (their uploads in flight were never acknowledged: nothing is kept),
+ * and it is started again. */
+static void
+front_lost(struct sshf *f, const char *why)
+{
+	char how[96] = "", a[64], b[64];
+	const char *fl[] = { "SCHOOLGATE_PROCESS=ssh-front", a, b, NULL };
+	unsigned ended = f->n;
+	int status = 0;
+	uint64_t now = uv_now(f->g->loop);
+
+	chan_close(f);
+	if (f->pid > 0) {
+		kill(f->pid, SIGKILL);
+		if (waitpid(f->pid, &status, 0) == f->pid)
+			gw_status_text(status, how, sizeof(how));
+	}
+	while (f->list != NULL)
+		link_end(f->list, 0, 0);
+	snprintf(a, sizeof(a), "SCHOOLGATE_PID=%d", (int)f->pid);
+	snprintf(b, sizeof(b), "SCHOOLGATE_CONNECTIONS=%u", ended);
+	gw_journalf(EV_PROCESS, LOG_ERR, fl, "the SSH front door (pid %d) "
+	    "ended: %s%s%s; its %u connection(s) ended with it, and it is "
+	    "started again", (int)f->pid, why, how[0] ? ", " : "", how, ended);
+	f->pid = 0;
+	if (f->closed)
+		return;
+	uv_timer_start(&f->restart, on_restart, now - f->started_ms <
+	    RESTART_QUICK_MS ? RESTART_DELAY_MS : 0, 0);
+}
+
+/* ---- the core's API (front/ssh.h) ---- */
+
+struct sshf *
+gw_ssh_new(struct gw *g, int fd, char err[SG_ERR_MAX])
+{
+	const struct sg_daemon_conf *d = &g->conf->cfg->daemon;
+	const char *names[2] = { SG_HOSTKEY_ED25519, SG_HOSTKEY_RSA };
+	struct sshf *f;
+	char path[4096];
+	int k;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL) {
+		sg_errf(err, "out of memory");
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	f->g = g;
+	f->lfd = -1;
+	f->chan = -1;
+	f->sandbox = !d->sandbox_off;
+	for (k = 0; k < 2; k++) {
+		char e[SG_ERR_MAX];
+
+		snprintf(path, sizeof(path), "%s/%s", d->keys_dir, names[k]);
+		if ((f->keys[k] = sg_secret_file_read(path, e)) == NULL) {
+			sg_errf(err, "%s: cannot load the SSH host key: %s "
+			    "(schoolgate keygen --out %s creates it)", path, e,
+			    d->keys_dir);
+			goto bad;
+		}
+	}
+	if (gw_self_exe(f->exe, sizeof(f->exe)) != 0) {
+		sg_errf(err, "cannot find schoolgated's own executable: %s",
+		    strerror(errno));
+		goto bad;
+	}
+	if (fd < 0 && (fd = gw_listen_socket(d->sftp_listen,
+	    "daemon.sftp.listen", err)) < 0)
+		goto bad;
+	f->lfd = fd;
+	fd = -1;
+	if (front_start(f, err, SG_ERR_MAX) != 0)
+		goto bad;
+	uv_timer_init(g->loop, &f->restart);
+	f->restart.data = f;
+	return f;
+bad:
+	if (fd >= 0)
+		close(fd);
+	f->closed = 1;
+	gw_ssh_free(f);
+	return NULL;
+}
+
+void
+gw_ssh_reload(struct sshf *f)
+{
+	tell_conf(f);
+}
+
+int
+gw_ssh_port(struct sshf *f)
+{
+	return gw_socket_port(f->lfd);
+}
+
+unsigned
+gw_ssh_sessions(struct sshf *f)
+{
+	return f->n;
+}
+
+pid_t
+gw_ssh_pid(struct sshf *f)
+{
+	return f->pid;
+}
+
+void
+gw_ssh_drain(struct sshf *f)
+{
+	if (!f->draining) {
+		f->draining = 1;
+		tell(f, SW_DRAIN, 0, -1, NULL);
+	}
+	gw_ssh_active(f);
+}
+
+unsigned
+gw_ssh_active(struct sshf *f)
+{
+	struct link *l, *next;
+	unsigned n = 0;
+
+	for (l = f->list; l != NULL; l = next) {
+		next = l->next;
+		if (l->sftp != NULL && sftp_busy(l->sftp) > 0)
+			n++;
+		else
+			link_end(l, 1, 0);
+	}
+	return n;
+}
+
+void
+gw_ssh_close_all(struct sshf *f)
+{
+	if (!f->draining) {
+		f->draining = 1;
+		tell(f, SW_DRAIN, 0, -1, NULL);
+	}
+	while (f->list != NULL)
+		link_end(f->list, 1, 0);
+	if (f->q != NULL && f->chan >= 0)
+		(void)sg_msgq_flush(f->q, f->chan);
+	f->closed = 1;
+	if (f->cpoll != NULL) {
+		uv_close((uv_handle_t *)f->cpoll, (uv_close_cb)free);
+		f->cpoll = NULL;
+	}
+	uv_timer_stop(&f->restart);
+	uv_close((uv_handle_t *)&f->restart, NULL);
+}
+
+void
+gw_ssh_free(struct sshf *f)
+{
+	int k;
+
+	if (f == NULL)
+		return;
+	chan_close(f);		/* the front sees the end, and exits */
+	if (f->pid > 0) {
+		kill(f->pid, SIGKILL);
+		waitpid(f->pid, NULL, 0);
+	}
+	if (f->lfd >= 0)
+		close(f->lfd);
+	for (k = 0; k < 2; k++)
+		sg_wipe_free(f->keys[k]);
+	free(f);
+}
