@@ -158,7 +158,7 @@ $(DAEMON): $(DAEMON_OBJ) $(LIB)
 # (SG_ATTACK_HOOK, tests/daemon/privsep); tests/check-hardening proves
 # that schoolgated has none of it.
 ATTACK     := $(BUILD)/tests/schoolgated-attack
-ATTACK_SRC := daemon/proc.c daemon/pipeline/intake_proc.c
+ATTACK_SRC := daemon/proc.c daemon/pipeline/intake_proc.c daemon/front/ssh.c
 ATTACK_OBJ := $(filter-out $(patsubst %.c,$(BUILD)/%.o,$(ATTACK_SRC)),$(DAEMON_OBJ)) \
               $(patsubst %.c,$(BUILD)/tests/attack/%.o,$(ATTACK_SRC))
 $(BUILD)/tests/attack/%.o: %.c

@@ -644,8 +644,12 @@ on_dpoll(uv_poll_t *p, int status, int events)
 {
 	struct sess *c = p->data;
 
-	(void)status;
 	(void)events;
+	if (status < 0) {	/* the core's end failed */
+		c->devents = 0;
+		sess_close(c, SW_END_CORE);
+		return;
+	}
 	drive(c);
 }
 
@@ -1155,7 +1159,8 @@ on_core(uv_poll_t *p, int status, int events)
 	struct sshf *f = p->data;
 	char err[256];
 
-	(void)status;
+	if (status < 0)
+		_exit(0);	/* the core is gone */
 	if (events & UV_WRITABLE) {
 		if (sg_msgq_flush(f->q, f->chan) < 0)
 			_exit(0);	/* the core is gone */

@@ -243,8 +243,17 @@ on_dpoll(uv_poll_t *p, int status, int events)
 {
 	struct link *l = p->data;
 
-	(void)status;
 	(void)events;
+	if (status < 0) {
+		/* the front's end failed (libuv has stopped the handle): the
+		 * session is over, and the front's ENDED, or its loss, ends
+		 * it here */
+		l->eof = 1;
+		l->outoff = l->outlen = 0;
+		l->want_pump = 0;
+		l->devents = 0;
+		return;
+	}
 	l->want_pump = 0;
 	pump(l);
 }
@@ -614,9 +623,12 @@ on_chan(uv_poll_t *p, int status, int events)
 	struct sshf *f = p->data;
 	char err[256];
 
-	(void)status;
 	if (f->chan < 0)
 		return;
+	if (status < 0) {	/* libuv has stopped the handle */
+		front_lost(f, "its channel failed");
+		return;
+	}
 	if ((events & UV_WRITABLE) && sg_msgq_flush(f->q, f->chan) < 0) {
 		front_lost(f, "its channel closed");
 		return;
@@ -910,10 +922,11 @@ gw_ssh_new(struct gw *g, int fd, char err[SG_ERR_MAX])
 		goto bad;
 	f->lfd = fd;
 	fd = -1;
-	if (front_start(f, err, SG_ERR_MAX) != 0)
-		goto bad;
+	/* before the start: a front that ends at once is started again */
 	uv_timer_init(g->loop, &f->restart);
 	f->restart.data = f;
+	if (front_start(f, err, SG_ERR_MAX) != 0)
+		goto bad;
 	return f;
 bad:
 	if (fd >= 0)
