@@ -796,9 +796,10 @@ start_intake(struct gw *g, const struct sg_daemon_conf *d,
 		const char *f[] = { "SCHOOLGATE_REASON=sandbox-off", NULL };
 
 		gw_journalf(EV_SANDBOX, LOG_WARNING, f, "daemon.sandbox = "
-		    "\"off\": the intake processes run without Landlock and "
-		    "seccomp; a flaw in the ZIP, age or CSV parsers could reach "
-		    "the rest of this machine");
+		    "\"off\": the intake processes and the SSH front door run "
+		    "without Landlock and seccomp; a flaw in the ZIP, age or "
+		    "CSV parsers or in the SSH transport could reach the rest "
+		    "of this machine");
 	}
 	if (legacy) {
 		const char *f[] = { "SCHOOLGATE_REASON=intake-key-missing",

@@ -299,6 +299,74 @@ fields_are_checked(void **state)
 	sg_msgb_free(&b);
 }
 
+/* The queue never blocks: what the socket does not take waits, in
+ * order, with its descriptor, and arrives whole once the reader reads;
+ * a reader that went away is an error, not a wait. */
+static void
+queue_waits_for_a_full_socket(void **state)
+{
+	int sv[2], p[2], one = 4096;
+	struct sg_msgq *q;
+	struct sg_msgbuf *b;
+	struct sg_msg m;
+	static unsigned char big[SG_MSG_MAX];
+	char err[200];
+	unsigned k, got = 0;
+	int rc;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &one,
+	    sizeof(one)), 0);
+	assert_int_equal(pipe(p), 0);
+	assert_non_null(q = sg_msgq_new());
+	for (k = 0; k < sizeof(big); k++)
+		big[k] = (unsigned char)(k * 7);
+	for (k = 0; k < 8; k++)
+		assert_int_equal(sg_msgq_put(q, T_BIG, k, -1, big, sizeof(big)),
+		    0);
+	assert_int_equal(sg_msgq_put(q, T_FILE, 8, p[0], "12345678", 8), 0);
+	assert_int_equal(sg_msgq_bytes(q), 8 * (SG_MSG_HDR + sizeof(big)) +
+	    SG_MSG_HDR + 8);
+	/* nobody reads yet: it returns at once, with most still queued */
+	assert_int_equal(sg_msgq_flush(q, sv[0]), 1);
+	assert_true(sg_msgq_bytes(q) > 6 * sizeof(big));
+	assert_non_null(b = sg_msgbuf_new(sv[1]));
+	for (;;) {
+		rc = sg_msgq_flush(q, sv[0]);
+		assert_true(rc >= 0);
+		while ((rc = sg_msgbuf_get(b, rules, NRULES, &m, err,
+		    sizeof(err))) == 1) {
+			if (got < 8) {
+				assert_int_equal(m.type, T_BIG);
+				assert_int_equal(m.peer, got);
+				assert_int_equal(m.len, sizeof(big));
+				assert_memory_equal(m.data, big, sizeof(big));
+			} else {
+				assert_int_equal(m.type, T_FILE);
+				assert_true(m.fd >= 0);
+				close(m.fd);
+			}
+			got++;
+		}
+		assert_int_equal(rc, 0);
+		if (got == 9)
+			break;
+		assert_true(sg_msgbuf_fill(b) > 0);
+	}
+	assert_int_equal(sg_msgq_bytes(q), 0);
+	/* the reader is gone: an error at once */
+	sg_msgbuf_free(b);
+	close(sv[1]);
+	assert_int_equal(sg_msgq_put(q, T_HELLO, 0, -1, "x", 1), 0);
+	assert_int_equal(sg_msgq_flush(q, sv[0]), -1);
+	/* freed with a message and its descriptor still queued */
+	assert_int_equal(sg_msgq_put(q, T_FILE, 8, p[1], "12345678", 8), 0);
+	sg_msgq_free(q);
+	assert_int_equal(fcntl(p[1], F_GETFD), -1);	/* closed */
+	close(sv[0]);
+}
+
 int
 main(void)
 {
@@ -309,6 +377,7 @@ main(void)
 		cmocka_unit_test(broken_channel_stays_broken),
 		cmocka_unit_test(unclaimed_descriptor_is_refused),
 		cmocka_unit_test(fields_are_checked),
+		cmocka_unit_test(queue_waits_for_a_full_socket),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
