@@ -185,20 +185,44 @@ up_flush(struct sess *c)
 		memmove(c->up, c->up + n, c->uplen - (size_t)n);
 		c->uplen -= (size_t)n;
 	}
+	if (c->uplen == 0 && c->up != NULL) {
+		free(c->up);
+		c->up = NULL;
+	}
 }
 
-/* Takes what fits (the rest stays in libssh, behind the window). */
+/* Takes what fits (the rest stays in libssh, behind the window): to the
+ * core's socket at once when nothing waits before it, into the buffer
+ * otherwise, which an idle session does not keep. */
 static size_t
 up_add(struct sess *c, const void *data, size_t len)
 {
+	size_t sent = 0;
+
+	if (c->uplen == 0 && c->dfd >= 0) {
+		ssize_t n = send(c->dfd, data, len, MSG_DONTWAIT |
+		    MSG_NOSIGNAL);
+
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR) {
+			c->want_close = 1;
+			c->end = SW_END_CORE;
+			return len;
+		}
+		if (n > 0)
+			sent = (size_t)n;
+		if (sent == len)
+			return len;
+	}
 	if (c->up == NULL && (c->up = malloc(UP_CAP)) == NULL) {
 		c->want_close = 1;
 		return len;
 	}
-	if (len > UP_CAP - c->uplen)
-		len = UP_CAP - c->uplen;
-	memcpy(c->up + c->uplen, data, len);
-	c->uplen += len;
+	if (len - sent > UP_CAP - c->uplen)
+		len = sent + UP_CAP - c->uplen;
+	memcpy(c->up + c->uplen, (const unsigned char *)data + sent, len -
+	    sent);
+	c->uplen += len - sent;
 	up_flush(c);
 	return len;
 }
@@ -245,12 +269,11 @@ flush_out(struct sess *c)
 		c->handed += (size_t)k;
 	}
 	if (c->outoff == c->outlen) {
+		/* an idle session keeps no buffer */
 		c->outoff = c->outlen = 0;
-		if (c->outcap > 4 * OUT_CHUNK) {
-			free(c->out);
-			c->out = NULL;
-			c->outcap = 0;
-		}
+		free(c->out);
+		c->out = NULL;
+		c->outcap = 0;
 	}
 }
 
@@ -493,8 +516,19 @@ on_auth(struct sess *c, ssh_message m)
 		ssh_message_reply_default(m);
 		return 0;
 	}
+	if (user == NULL)
+		user = "";
+	/* a name or password longer than any party's is refused here: the
+	 * core's rules would take it for a broken front */
+	if (strlen(user) > SW_USER_MAX && (ssh_message_subtype(m) ==
+	    SSH_AUTH_METHOD_PUBLICKEY || ssh_message_subtype(m) ==
+	    SSH_AUTH_METHOD_PASSWORD)) {
+		c->tried = 1;
+		auth_refused(c, m);
+		return 0;
+	}
 	sg_msgb_init(&b);
-	sg_msg_put_str(&b, SWF_USER, user ? user : "");
+	sg_msg_put_str(&b, SWF_USER, user);
 	switch (ssh_message_subtype(m)) {
 	case SSH_AUTH_METHOD_PUBLICKEY: {
 		char key[SW_KEY_MAX];
@@ -518,6 +552,11 @@ on_auth(struct sess *c, ssh_message m)
 		const char *pw = msg_password(m);
 
 		c->tried = 1;
+		if (pw != NULL && strlen(pw) > SW_PASSWORD_MAX) {
+			sg_msgb_free(&b);
+			auth_refused(c, m);
+			return 0;
+		}
 		sg_msg_put_str(&b, SWF_PASSWORD, pw ? pw : "");
 		type = SW_PASSWORD;
 		break;
@@ -529,8 +568,7 @@ on_auth(struct sess *c, ssh_message m)
 		ssh_message_reply_default(m);
 		return 0;
 	}
-	if (!b.ok || b.len > SW_USER_MAX + SW_KEY_MAX + 16 ||
-	    core_send(c->f, type, c->id, -1, b.buf, b.len) != 0) {
+	if (!b.ok || core_send(c->f, type, c->id, -1, b.buf, b.len) != 0) {
 		OPENSSL_cleanse(b.buf, b.len);
 		sg_msgb_free(&b);
 		auth_refused(c, m);
@@ -701,21 +739,24 @@ on_poll(uv_poll_t *p, int status, int events)
 static void
 pull(struct sess *c)
 {
+	unsigned char buf[OUT_CHUNK];
+	size_t room;
 	int n;
 
-	if (c->dfd < 0 || (c->up == NULL && (c->up = malloc(UP_CAP)) ==
-	    NULL))
+	if (c->dfd < 0)
 		return;
 	c->pulling = 1;
-	while (c->ch != NULL && !c->want_close && c->uplen < UP_CAP &&
-	    ssh_channel_poll(c->ch, 0) > 0) {
-		n = ssh_channel_read_nonblocking(c->ch, c->up + c->uplen,
-		    (uint32_t)(UP_CAP - c->uplen), 0);
+	while (c->ch != NULL && !c->want_close && (room = UP_CAP - c->uplen) >
+	    0 && ssh_channel_poll(c->ch, 0) > 0) {
+		n = ssh_channel_read_nonblocking(c->ch, buf, (uint32_t)(room <
+		    sizeof(buf) ? room : sizeof(buf)), 0);
 		if (n <= 0)
 			break;
 		c->active = uv_now(c->f->loop);
-		c->uplen += (size_t)n;
-		up_flush(c);
+		if (up_add(c, buf, (size_t)n) != (size_t)n) {
+			c->want_close = 1;	/* room was checked */
+			break;
+		}
 	}
 	c->pulling = 0;
 }
@@ -948,8 +989,11 @@ on_listen(uv_poll_t *p, int status, int events)
 		c->f = f;
 		c->fd = fd;
 		c->dfd = -1;
-		if (++f->next_id == 0)
-			f->next_id = 1;
+		/* ids are not reused while in use (after 2^32 of them) */
+		do {
+			if (++f->next_id == 0)
+				f->next_id = 1;
+		} while (sess_find(f, f->next_id) != NULL);
 		c->id = f->next_id;
 		gw_peer_name(fd, c->addr, sizeof(c->addr));
 		/* the core admits it or not (bans, budgets): until then,

@@ -229,12 +229,11 @@ out_flush(struct link *l)
 		l->outoff += (size_t)n;
 	}
 	if (l->outoff == l->outlen) {
+		/* an idle session keeps no buffer */
 		l->outoff = l->outlen = 0;
-		if (l->outcap > 4 * READ_CHUNK) {
-			free(l->out);
-			l->out = NULL;
-			l->outcap = 0;
-		}
+		free(l->out);
+		l->out = NULL;
+		l->outcap = 0;
 	}
 }
 
@@ -529,13 +528,15 @@ on_accepted(struct sshf *f, const struct sg_msg *m)
 	if (m->peer == 0 || link_find(f, m->peer) != NULL ||
 	    sg_msg_field_str(m->data, m->len, SWF_ADDR, text, sizeof(text)) != 0)
 		return -1;
+	/* an address that is not one is not admitted (it cannot be banned
+	 * or counted) */
 	if (strcmp(text, "unknown") == 0)
 		snprintf(addr, sizeof(addr), "unknown");
 	else if (gw_addr_name(text, addr, sizeof(addr)) != 0)
-		return -1;
+		addr[0] = 0;
 	/* pre-authentication work (key exchange) is bounded: a flood of
 	 * handshakes cannot starve established transfers */
-	if (g->draining || f->draining ||
+	if (addr[0] == 0 || g->draining || f->draining ||
 	    g->count.connections >= d->max_connections ||
 	    gw_signin_banned(g, addr) > 0 ||
 	    gw_unauth_admit(g, GW_FRONT_SFTP, addr) != 0 ||
