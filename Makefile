@@ -224,7 +224,7 @@ FUZZ_BIN   := $(FUZZ_BUILD)/fuzz_csvcheck $(FUZZ_BUILD)/fuzz_config \
               $(FUZZ_BUILD)/fuzz_zipin $(FUZZ_BUILD)/fuzz_msg \
               $(FUZZ_BUILD)/fuzz_age $(FUZZ_BUILD)/fuzz_vpath \
               $(FUZZ_BUILD)/fuzz_wire $(FUZZ_BUILD)/fuzz_sftp \
-              $(FUZZ_BUILD)/fuzz_http
+              $(FUZZ_BUILD)/fuzz_http $(FUZZ_BUILD)/fuzz_sshlink
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC) common/*/*.h
 	@mkdir -p $(FUZZ_BUILD)
@@ -240,6 +240,16 @@ $(FUZZ_BUILD)/fuzz_sftp: tests/fuzz/fuzz_sftp.c daemon/front/sftp.c \
 	@mkdir -p $(FUZZ_BUILD)
 	clang $(FUZZ_FLAGS) -Idaemon -o $@ $< daemon/front/sftp.c \
 	    $(FUZZ_CORE) $(COMMON_SRC) $(LIBS)
+# the core's side of the SSH front door (ssh_link.c) driven as a
+# compromised front would drive it, over the real SFTP module
+FUZZ_LINK := daemon/front/ssh_link.c daemon/front/sftp.c \
+             daemon/front/listen.c daemon/proc.c
+$(FUZZ_BUILD)/fuzz_sshlink: tests/fuzz/fuzz_sshlink.c $(FUZZ_LINK) \
+                            $(FUZZ_CORE) tests/fuzz/core_stub.h daemon/gw.h \
+                            daemon/front/ssh_wire.h $(COMMON_SRC) common/*/*.h
+	@mkdir -p $(FUZZ_BUILD)
+	clang $(FUZZ_FLAGS) -DSG_FUZZ_LINK -Idaemon -o $@ $< $(FUZZ_LINK) \
+	    $(FUZZ_CORE) $(COMMON_SRC) $(DAEMONLIBS) $(LIBS)
 # the HTTPS front after TLS (the target is tls.c), with the web page's
 # assets as the release build embeds them
 FUZZ_HTTP := daemon/front/http.c daemon/front/api.c daemon/front/webpage.c \

@@ -881,6 +881,35 @@ front_lost(struct sshf *f, const char *why)
 	    RESTART_QUICK_MS ? RESTART_DELAY_MS : 0, 0);
 }
 
+#ifdef SG_FUZZ_LINK
+/* The fuzz target's front (tests/fuzz/fuzz_sshlink.c): chan is the core's
+ * end of a channel whose other end the target writes as a front would;
+ * nothing is started, or started again. */
+struct sshf *
+gw_ssh_fuzz_new(struct gw *g, int chan)
+{
+	struct sshf *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return NULL;
+	f->g = g;
+	f->lfd = -1;
+	f->chan = chan;
+	f->closed = 1;
+	uv_timer_init(g->loop, &f->restart);
+	f->restart.data = f;
+	if ((f->mb = sg_msgbuf_new(chan)) == NULL || (f->q = sg_msgq_new()) ==
+	    NULL || (f->cpoll = calloc(1, sizeof(*f->cpoll))) == NULL)
+		abort();
+	fcntl(chan, F_SETFL, fcntl(chan, F_GETFL) | O_NONBLOCK);
+	uv_poll_init(g->loop, f->cpoll, chan);
+	f->cpoll->data = f;
+	tell_conf(f);
+	chan_events(f);
+	return f;
+}
+#endif
+
 /* ---- the core's API (front/ssh.h) ---- */
 
 struct sshf *

@@ -814,3 +814,26 @@ gw_journalf(enum gw_event ev, int priority, const char *const fields[],
 	vsnprintf(line, sizeof(line), fmt, ap);	/* its arguments are read */
 	va_end(ap);
 }
+
+enum gw_signin
+gw_signin_ssh_key(struct gw *g, const char *addr, const char *user,
+    const char *key, int proof, struct gw_signed *out)
+{
+	(void)addr, (void)key;
+	memset(out, 0, sizeof(*out));
+	if (stub_faults & STUB_BANNED) {
+		out->retry = 30;
+		return GW_SIGNIN_BANNED;
+	}
+	if (sg_config_party(g->conf->cfg, user) == NULL || proof < 0)
+		return GW_SIGNIN_REFUSED;
+	snprintf(out->party, sizeof(out->party), "%s", user);
+	return proof == 1 ? GW_SIGNIN_OK : GW_SIGNIN_KEY_OK;
+}
+
+void
+gw_signin_failed(struct gw *g, enum gw_via via, const char *addr,
+    const char *party)
+{
+	(void)g, (void)via, (void)addr, (void)party;
+}
