@@ -218,6 +218,7 @@ sg_msgq_free(struct sg_msgq *q)
 		next = i->next;
 		if (i->fd >= 0)
 			close(i->fd);
+		explicit_bzero(i->data, i->len);	/* a key, a password */
 		free(i);
 	}
 	free(q);
@@ -280,6 +281,7 @@ sg_msgq_flush(struct sg_msgq *q, int sock)
 		if (i->sent == SG_MSG_HDR + i->len) {
 			if ((q->head = i->next) == NULL)
 				q->tail = NULL;
+			explicit_bzero(i->data, i->len);
 			free(i);
 		}
 	}

@@ -84,6 +84,7 @@ struct sshf {
 	int			 nkeys;
 	int			 lfd;
 	uv_poll_t		 lpoll;
+	uv_timer_t		 lpause;	/* out of descriptors */
 	int			 listening, draining;
 	struct sess		*list;
 	unsigned		 n;
@@ -491,13 +492,14 @@ auth_reply(struct sess *c, enum gw_signin r, const char *party)
 static int
 key_text(ssh_key k, char *out, size_t cap)
 {
+	const char *type;
 	char *b64 = NULL;
 	int n;
 
-	if (k == NULL || ssh_pki_export_pubkey_base64(k, &b64) != SSH_OK)
+	if (k == NULL || (type = ssh_key_type_to_char(ssh_key_type(k))) ==
+	    NULL || ssh_pki_export_pubkey_base64(k, &b64) != SSH_OK)
 		return -1;
-	n = snprintf(out, cap, "%s %s", ssh_key_type_to_char(ssh_key_type(k)),
-	    b64);
+	n = snprintf(out, cap, "%s %s", type, b64);
 	ssh_string_free_char(b64);
 	return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
@@ -694,7 +696,7 @@ on_dpoll(uv_poll_t *p, int status, int events)
 static void
 set_events(struct sess *c)
 {
-	int ev = UV_READABLE;
+	int ev = c->auth_wait ? 0 : UV_READABLE;
 
 	if (c->closing)
 		return;
@@ -703,7 +705,10 @@ set_events(struct sess *c)
 		ev |= UV_WRITABLE;
 	if (ev != c->events) {
 		c->events = ev;
-		uv_poll_start(&c->poll, ev, on_poll);
+		if (ev)
+			uv_poll_start(&c->poll, ev, on_poll);
+		else
+			uv_poll_stop(&c->poll);
 	}
 	if (c->dfd >= 0) {
 		ev = 0;
@@ -809,7 +814,11 @@ drive(struct sess *c)
 			c->want_close = 1;
 	}
 	if (c->kex_done && !c->want_close) {
-		ssh_event_dopoll(c->ev, 0);
+		/* while the core checks a credential, nothing more is read
+		 * from the client: libssh would queue every message it
+		 * sent meanwhile, without a bound */
+		if (!c->auth_wait)
+			ssh_event_dopoll(c->ev, 0);
 		if (c->want_ka && c->authed) {
 			c->want_ka = 0;
 			ssh_send_keepalive(c->s);
@@ -904,14 +913,11 @@ sess_close(struct sess *c, enum sw_end end)
 		return;
 	}
 	c->closing = 1;
-	if (end != SW_END_CORE || c->dfd >= 0) {
+	if (end != SW_END_CORE) {
 		struct sg_msgb b;
-		int failed = !c->authed && c->tried && (end == SW_END_CLIENT ||
-		    end == SW_END_TRIES || end == SW_END_GRACE);
 
 		sg_msgb_init(&b);
 		sg_msg_put_u64(&b, SWF_REASON, (uint64_t)end);
-		sg_msg_put_u64(&b, SWF_FAILED, (uint64_t)failed);
 		if (b.ok)
 			(void)core_send(f, SW_ENDED, c->id, -1, b.buf, b.len);
 		sg_msgb_free(&b);
@@ -965,6 +971,17 @@ sess_find(struct sshf *f, uint32_t id)
 
 /* ---- accepting ---- */
 
+static void on_listen(uv_poll_t *, int, int);
+
+static void
+on_lpause(uv_timer_t *t)
+{
+	struct sshf *f = t->data;
+
+	if (f->listening)
+		uv_poll_start(&f->lpoll, UV_READABLE, on_listen);
+}
+
 static void
 on_listen(uv_poll_t *p, int status, int events)
 {
@@ -979,8 +996,17 @@ on_listen(uv_poll_t *p, int status, int events)
 		struct sg_msgb b;
 
 		if ((fd = accept4(f->lfd, NULL, NULL, SOCK_NONBLOCK |
-		    SOCK_CLOEXEC)) < 0)
+		    SOCK_CLOEXEC)) < 0) {
+			/* out of descriptors: the connection waits in the
+			 * backlog; listening again in a moment, not at
+			 * once (it would spin) */
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				uv_poll_stop(&f->lpoll);
+				uv_timer_start(&f->lpause, on_lpause, 100, 0);
+			}
 			return;
+		}
 		if ((c = calloc(1, sizeof(*c))) == NULL) {
 			close(fd);
 			continue;
@@ -1036,12 +1062,12 @@ admit(struct sess *c, int ok)
 		sess_close(c, SW_END_CORE);
 		return;
 	}
-	if ((c->s = ssh_new()) == NULL || (c->ev = ssh_event_new()) == NULL ||
-	    ssh_bind_accept_fd(f->bind, c->s, fd) != SSH_OK) {
-		if (c->s == NULL)
-			c->fd = fd;	/* still ours to close */
-		else
-			c->fd = -1;
+	if ((c->ev = ssh_event_new()) == NULL || (c->s = ssh_new()) == NULL) {
+		sess_close(c, SW_END_CLIENT);	/* closes c->fd */
+		return;
+	}
+	if (ssh_bind_accept_fd(f->bind, c->s, fd) != SSH_OK) {
+		c->fd = -1;	/* ssh_free() closes it */
 		sess_close(c, SW_END_CLIENT);
 		return;
 	}
@@ -1076,6 +1102,7 @@ static void
 stop_listening(struct sshf *f)
 {
 	f->draining = 1;
+	uv_timer_stop(&f->lpause);
 	if (f->listening) {
 		uv_poll_stop(&f->lpoll);
 		uv_close((uv_handle_t *)&f->lpoll, NULL);
@@ -1358,6 +1385,8 @@ gw_ssh_front_main(int sandbox, unsigned ord)
 	if ((f->loop = uv_default_loop()) == NULL)
 		return 1;
 	fcntl(3, F_SETFL, fcntl(3, F_GETFL) | O_NONBLOCK);
+	uv_timer_init(f->loop, &f->lpause);
+	f->lpause.data = f;
 	uv_poll_init(f->loop, &f->cpoll, 3);
 	f->cpoll.data = f;
 	core_events(f);

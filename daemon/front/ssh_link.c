@@ -48,6 +48,11 @@
 /* the SFTP module's replies not yet taken by the session's socket */
 #define OUT_MARK	(256 * 1024)
 #define READ_CHUNK	(64 * 1024)
+/* work per wake-up for one session, and for the front's channel, before
+ * the loop's other work: a front that never stops sending cannot keep
+ * the core from the rest */
+#define PUMP_READS	16
+#define CHAN_FILLS	8
 /* a front that ends within this of its start is started again only
  * after it (a crash at start would otherwise spin) */
 #define RESTART_QUICK_MS	2000
@@ -61,12 +66,15 @@ struct link {
 	char		 addr[48];
 	char		 party[96];
 	int		 authed;
+	int		 tried;		/* offered a credential */
+	unsigned	 refused;	/* credentials refused */
 	int		 signing;	/* a password check runs */
 	int		 gone;		/* removed while it ran */
 	struct sftp	*sftp;
 	int		 dfd;
 	uv_poll_t	 dpoll;
 	int		 devents, eof, in_pump, want_close, want_pump;
+	int		 poll_dead;	/* libuv stopped it (an error) */
 	unsigned char	*out;
 	size_t		 outlen, outoff, outcap;
 };
@@ -86,13 +94,16 @@ struct sshf {
 	struct sg_msgq	*q;
 	unsigned	 starts;
 	uint64_t	 started_ms;
-	uv_timer_t	 restart;
+	uv_timer_t	*restart;	/* also: a loss noticed while a
+					   message was being queued */
+	const char	*lost;		/* ... and why */
 	int		 draining, closed;
 	struct link	*list;
 	unsigned	 n;
 };
 
 static void front_lost(struct sshf *, const char *why);
+static void front_lost_later(struct sshf *, const char *why);
 static void chan_events(struct sshf *);
 
 /* ---- to the front ---- */
@@ -159,6 +170,7 @@ on_dpoll_closed(uv_handle_t *h)
 {
 	struct link *l = h->data;
 
+	free(l->out);	/* a reply queued after it ended */
 	free(l);
 }
 
@@ -193,6 +205,8 @@ link_end(struct link *l, int told, int failed)
 	}
 	free(l->out);
 	l->out = NULL;
+	l->outlen = l->outoff = l->outcap = 0;
+	l->want_close = 0;
 	/* a password check runs only before sign-in, the subsystem's
 	 * socket exists only after it: never both */
 	if (l->signing) {
@@ -248,6 +262,7 @@ on_dpoll(uv_poll_t *p, int status, int events)
 		 * session is over, and the front's ENDED, or its loss, ends
 		 * it here */
 		l->eof = 1;
+		l->poll_dead = 1;
 		l->outoff = l->outlen = 0;
 		l->want_pump = 0;
 		l->devents = 0;
@@ -262,7 +277,7 @@ set_devents(struct link *l)
 {
 	int ev = 0;
 
-	if (l->dfd < 0)
+	if (l->dfd < 0 || l->poll_dead)
 		return;
 	if (!l->eof && l->sftp != NULL && sftp_room(l->sftp) > 0)
 		ev |= UV_READABLE;
@@ -282,6 +297,8 @@ io_send(void *arg, const void *buf, size_t len)
 {
 	struct link *l = arg;
 
+	if (l->dfd < 0)
+		return;		/* ended: nobody reads it */
 	if (l->outoff > 0 && l->outoff == l->outlen)
 		l->outoff = l->outlen = 0;
 	if (l->outlen + len > l->outcap) {
@@ -364,6 +381,7 @@ pump(struct link *l)
 {
 	unsigned char buf[READ_CHUNK];
 	size_t room;
+	unsigned reads = 0;
 
 	if (l->in_pump || l->dfd < 0)
 		return;
@@ -374,6 +392,11 @@ pump(struct link *l)
 	out_flush(l);
 	while (!l->want_close && !l->eof && l->sftp != NULL &&
 	    (room = sftp_room(l->sftp)) > 0) {
+		if (++reads > PUMP_READS) {
+			l->want_pump = 1;	/* the loop's other work
+						   first: back soon */
+			break;
+		}
 		ssize_t n = recv(l->dfd, buf, room < sizeof(buf) ? room :
 		    sizeof(buf), MSG_DONTWAIT);
 
@@ -420,8 +443,15 @@ sftp_start(struct link *l)
 		link_end(l, 1, 0);
 		return;
 	}
+	if (uv_poll_init(f->g->loop, &l->dpoll, sv[0]) != 0) {
+		sftp_free(l->sftp);
+		l->sftp = NULL;
+		close(sv[0]);
+		close(sv[1]);
+		link_end(l, 1, 0);
+		return;
+	}
 	l->dfd = sv[0];
-	uv_poll_init(f->g->loop, &l->dpoll, l->dfd);
 	l->dpoll.data = l;
 	l->devents = 0;
 	tell(f, SW_SFTP_FD, l->id, sv[1], NULL);
@@ -435,6 +465,8 @@ auth_tell(struct link *l, enum gw_signin r, const struct gw_signed *s)
 {
 	struct sg_msgb b;
 
+	if (r != GW_SIGNIN_OK && r != GW_SIGNIN_KEY_OK)
+		l->refused++;
 	if (r == GW_SIGNIN_OK && !l->authed) {
 		l->authed = 1;
 		snprintf(l->party, sizeof(l->party), "%s", s->party);
@@ -461,6 +493,21 @@ pw_after(void *arg, enum gw_signin r, const struct gw_signed *s)
 	auth_tell(l, r, s);
 }
 
+/* The front ends a connection after sftp_auth_tries refusals; the core
+ * counts them too, and refuses any more without a check (not a violation:
+ * a reload may have lowered the number the front still holds). */
+static int
+out_of_tries(struct link *l)
+{
+	struct gw_signed none;
+
+	if (l->refused < l->f->g->conf->cfg->daemon.sftp_auth_tries)
+		return 0;
+	memset(&none, 0, sizeof(none));
+	auth_tell(l, GW_SIGNIN_REFUSED, &none);
+	return 1;
+}
+
 /* 0, or -1: a violation. */
 static int
 on_password(struct link *l, const struct sg_msg *m)
@@ -477,6 +524,11 @@ on_password(struct link *l, const struct sg_msg *m)
 	    0 || sg_msg_field(m->data, m->len, SWF_PASSWORD, &p, &n) != 0 ||
 	    n > SW_PASSWORD_MAX || (pw = malloc(n + 1)) == NULL)
 		return -1;
+	l->tried = 1;
+	if (out_of_tries(l)) {
+		free(pw);
+		return 0;
+	}
 	memcpy(pw, p, n);
 	pw[n] = 0;
 	OPENSSL_cleanse((void *)p, n);
@@ -508,6 +560,9 @@ on_pubkey(struct link *l, const struct sg_msg *m)
 	    0 || sg_msg_field_u64(m->data, m->len, SWF_PROOF, &proof) != 0 ||
 	    proof > 2)
 		return -1;
+	l->tried = 1;
+	if (out_of_tries(l))
+		return 0;
 	memset(&out, 0, sizeof(out));
 	r = gw_signin_ssh_key(l->f->g, l->addr, user, key, proof == 2 ? -1 :
 	    (int)proof, &out);
@@ -539,8 +594,12 @@ on_accepted(struct sshf *f, const struct sg_msg *m)
 	if (addr[0] == 0 || g->draining || f->draining ||
 	    g->count.connections >= d->max_connections ||
 	    gw_signin_banned(g, addr) > 0 ||
-	    gw_unauth_admit(g, GW_FRONT_SFTP, addr) != 0 ||
 	    (l = calloc(1, sizeof(*l))) == NULL) {
+		tell_u64(f, SW_ADMIT, m->peer, SWF_OK, 0);
+		return 0;
+	}
+	if (gw_unauth_admit(g, GW_FRONT_SFTP, addr) != 0) {
+		free(l);
 		tell_u64(f, SW_ADMIT, m->peer, SWF_OK, 0);
 		return 0;
 	}
@@ -561,12 +620,17 @@ on_accepted(struct sshf *f, const struct sg_msg *m)
 static int
 on_ended(struct link *l, const struct sg_msg *m)
 {
-	uint64_t reason, failed;
+	uint64_t reason;
+	int failed;
 
 	if (sg_msg_field_u64(m->data, m->len, SWF_REASON, &reason) != 0 ||
-	    sg_msg_field_u64(m->data, m->len, SWF_FAILED, &failed) != 0 ||
-	    reason == 0 || reason >= SW_END_MAX || failed > 1)
+	    reason == 0 || reason >= SW_END_MAX)
 		return -1;
+	/* a client that tried a credential and went away, ran out of
+	 * tries or of time, without signing in: a failed sign-in, as the
+	 * core saw it */
+	failed = !l->authed && l->tried && (reason == SW_END_CLIENT ||
+	    reason == SW_END_TRIES || reason == SW_END_GRACE);
 	if (reason == SW_END_KEEPALIVE) {
 		char a[80], b[128];
 		const char *f[] = { a, b, "SCHOOLGATE_FRONT=sftp",
@@ -579,7 +643,7 @@ on_ended(struct link *l, const struct sg_msg *m)
 		    l->party, l->addr);
 	} else if (reason == SW_END_WINDOW)
 		io_fatal(l, "the client sent beyond the SSH window");
-	link_end(l, 0, (int)failed);
+	link_end(l, 0, failed);
 	return 0;
 }
 
@@ -635,6 +699,8 @@ on_chan(uv_poll_t *p, int status, int events)
 		return;
 	}
 	if (events & (UV_READABLE | UV_DISCONNECT)) {
+		unsigned fills = 0;
+
 		for (;;) {
 			struct sg_msg m;
 			ssize_t n;
@@ -661,6 +727,8 @@ on_chan(uv_poll_t *p, int status, int events)
 				front_lost(f, err);
 				return;
 			}
+			if (++fills > CHAN_FILLS)
+				break;	/* the loop's other work first */
 			if ((n = sg_msgbuf_fill(f->mb)) == 0) {
 				front_lost(f, "its channel closed");
 				return;
@@ -690,7 +758,9 @@ chan_events(struct sshf *f)
 		int rc = sg_msgq_flush(f->q, f->chan);
 
 		if (rc < 0 || sg_msgq_bytes(f->q) > QUEUE_MAX) {
-			front_lost(f, rc < 0 ? "its channel closed" :
+			/* not now: the caller may be in the middle of a
+			 * connection's work */
+			front_lost_later(f, rc < 0 ? "its channel closed" :
 			    "it stopped reading its channel");
 			return;
 		}
@@ -802,7 +872,12 @@ front_start(struct sshf *f, char *err, size_t cap)
 		snprintf(err, cap, "out of memory");
 		goto bad;
 	}
-	uv_poll_init(f->g->loop, f->cpoll, f->chan);
+	if (uv_poll_init(f->g->loop, f->cpoll, f->chan) != 0) {
+		free(f->cpoll);
+		f->cpoll = NULL;
+		snprintf(err, cap, "cannot watch the SSH front door's channel");
+		goto bad;
+	}
 	f->cpoll->data = f;
 	tell_conf(f);
 	for (k = 0; k < 2; k++) {
@@ -834,6 +909,13 @@ on_restart(uv_timer_t *t)
 	char err[SG_ERR_MAX], a[64];
 	const char *fl[] = { "SCHOOLGATE_PROCESS=ssh-front", a, NULL };
 
+	if (f->lost != NULL) {
+		const char *why = f->lost;
+
+		f->lost = NULL;
+		front_lost(f, why);
+		return;
+	}
 	if (f->closed || f->chan >= 0)
 		return;
 	if (front_start(f, err, sizeof(err)) != 0) {
@@ -841,12 +923,23 @@ on_restart(uv_timer_t *t)
 		gw_journalf(EV_PROCESS, LOG_CRIT, fl, "the SSH front door "
 		    "could not be started again: %s; SFTP is down, trying "
 		    "again in %d s", err, 5);
-		uv_timer_start(&f->restart, on_restart, 5000, 0);
+		uv_timer_start(f->restart, on_restart, 5000, 0);
 		return;
 	}
 	snprintf(a, sizeof(a), "SCHOOLGATE_PID=%d", (int)f->pid);
 	gw_journalf(EV_PROCESS, LOG_NOTICE, fl, "the SSH front door was "
 	    "started again (pid %d)", (int)f->pid);
+}
+
+/* The same, from a caller in the middle of a connection's work (a
+ * message being queued): on the loop's next turn. */
+static void
+front_lost_later(struct sshf *f, const char *why)
+{
+	if (f->lost != NULL || f->restart == NULL)
+		return;
+	f->lost = why;
+	uv_timer_start(f->restart, on_restart, 0, 0);
 }
 
 /* The front ended, or broke the protocol: its connections end here too
@@ -861,6 +954,9 @@ front_lost(struct sshf *f, const char *why)
 	int status = 0;
 	uint64_t now = uv_now(f->g->loop);
 
+	f->lost = NULL;
+	if (f->chan < 0 && f->pid == 0)
+		return;		/* lost already */
 	chan_close(f);
 	if (f->pid > 0) {
 		kill(f->pid, SIGKILL);
@@ -877,7 +973,7 @@ front_lost(struct sshf *f, const char *why)
 	f->pid = 0;
 	if (f->closed)
 		return;
-	uv_timer_start(&f->restart, on_restart, now - f->started_ms <
+	uv_timer_start(f->restart, on_restart, now - f->started_ms <
 	    RESTART_QUICK_MS ? RESTART_DELAY_MS : 0, 0);
 }
 
@@ -896,8 +992,10 @@ gw_ssh_fuzz_new(struct gw *g, int chan)
 	f->lfd = -1;
 	f->chan = chan;
 	f->closed = 1;
-	uv_timer_init(g->loop, &f->restart);
-	f->restart.data = f;
+	if ((f->restart = calloc(1, sizeof(*f->restart))) == NULL)
+		abort();
+	uv_timer_init(g->loop, f->restart);
+	f->restart->data = f;
 	if ((f->mb = sg_msgbuf_new(chan)) == NULL || (f->q = sg_msgq_new()) ==
 	    NULL || (f->cpoll = calloc(1, sizeof(*f->cpoll))) == NULL)
 		abort();
@@ -941,6 +1039,11 @@ gw_ssh_new(struct gw *g, int fd, char err[SG_ERR_MAX])
 			    d->keys_dir);
 			goto bad;
 		}
+		if (strlen(f->keys[k]) + 6 > SW_HOSTKEY_MAX) {
+			sg_errf(err, "%s: not an SSH host key (longer than %d "
+			    "bytes)", path, SW_HOSTKEY_MAX - 6);
+			goto bad;
+		}
 	}
 	if (gw_self_exe(f->exe, sizeof(f->exe)) != 0) {
 		sg_errf(err, "cannot find schoolgated's own executable: %s",
@@ -953,8 +1056,12 @@ gw_ssh_new(struct gw *g, int fd, char err[SG_ERR_MAX])
 	f->lfd = fd;
 	fd = -1;
 	/* before the start: a front that ends at once is started again */
-	uv_timer_init(g->loop, &f->restart);
-	f->restart.data = f;
+	if ((f->restart = calloc(1, sizeof(*f->restart))) == NULL) {
+		sg_errf(err, "out of memory");
+		goto bad;
+	}
+	uv_timer_init(g->loop, f->restart);
+	f->restart->data = f;
 	if (front_start(f, err, SG_ERR_MAX) != 0)
 		goto bad;
 	return f;
@@ -962,6 +1069,9 @@ bad:
 	if (fd >= 0)
 		close(fd);
 	f->closed = 1;
+	if (f->restart != NULL)
+		uv_close((uv_handle_t *)f->restart, (uv_close_cb)free);
+	f->restart = NULL;
 	gw_ssh_free(f);
 	return NULL;
 }
@@ -1032,8 +1142,10 @@ gw_ssh_close_all(struct sshf *f)
 		uv_close((uv_handle_t *)f->cpoll, (uv_close_cb)free);
 		f->cpoll = NULL;
 	}
-	uv_timer_stop(&f->restart);
-	uv_close((uv_handle_t *)&f->restart, NULL);
+	if (f->restart != NULL) {
+		uv_close((uv_handle_t *)f->restart, (uv_close_cb)free);
+		f->restart = NULL;
+	}
 }
 
 void

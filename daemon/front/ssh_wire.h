@@ -14,7 +14,7 @@
  *                                            bytes, both ways, raw
  *                                   <------  NOTICE(text): to stderr
  *     IDLE                          ------>  CLOSE, unless an upload waits
- *     ENDED(reason, failed)         ------>
+ *     ENDED(reason)                 ------>
  *                                   <------  CLOSE, DRAIN
  *
  * Each side checks every message against its rules (base/msg.c) and
@@ -37,7 +37,7 @@ enum {
 
 /* fields */
 enum { SWF_OK = 1, SWF_WHY, SWF_ADDR, SWF_USER, SWF_PASSWORD, SWF_KEY, SWF_PROOF,
-	SWF_RESULT, SWF_PARTY, SWF_TEXT, SWF_REASON, SWF_FAILED, SWF_GRACE, SWF_TRIES,
+	SWF_RESULT, SWF_PARTY, SWF_TEXT, SWF_REASON, SWF_GRACE, SWF_TRIES,
 	SWF_IDLE, SWF_KEEPALIVE };
 
 /* SW_ENDED's reasons: how a connection ended */
@@ -77,7 +77,7 @@ static const struct sg_msg_rule sw_to_core[] __attribute__((unused)) = {
 	{ SW_PUBKEY, 26, SW_USER_MAX + SW_KEY_MAX + 32, 0 },
 	{ SW_SFTP, 0, 0, 0 },
 	{ SW_IDLE, 0, 0, 0 },
-	{ SW_ENDED, 28, 28, 0 },
+	{ SW_ENDED, 14, 14, 0 },
 };
 
 #define SW_NRULES(r)	(sizeof(r) / sizeof((r)[0]))
