@@ -2,8 +2,8 @@
  * ssh: the SFTP front door's SSH transport, in a process of its own
  * (schoolgated --front-ssh, started by the core from its own executable;
  * ssh_link.c is the core's side). libssh 0.10, driven non-blocking inside
- * the process's libuv loop: it accepts on the listening socket the core
- * gave it, hands each descriptor to ssh_bind_accept_fd(), and drives the
+ * the process's libuv loop: it takes each connection the core accepted
+ * and admitted, hands its descriptor to ssh_bind_accept_fd(), and drives the
  * session with uv_poll + ssh_event_dopoll(). Requests (service, auth,
  * channel) are taken from libssh's message queue rather than its server
  * callbacks, so that a sign-in can wait for the core's answer. Only the
@@ -14,9 +14,11 @@
  * read from a file) and the clients' connections, and nothing else: no
  * password hash, no key of the store or the log, no stored file. Once
  * started it is sandboxed (base/sandbox.h): no path can be opened, no
- * process made, no program run. It asks the core whether each client
- * may connect (bans, budgets) and whether each credential is a party's;
- * the core decides and keeps the count. Once the client asks for SFTP,
+ * process made, no program run. It has no listening socket: the core
+ * accepts each client, decides whether it may connect (bans, budgets),
+ * and hands over its connection with its address. It asks the core
+ * whether each credential is a party's; the core decides and keeps the
+ * count. Once the client asks for SFTP,
  * the core gives it one end of a socketpair, and the subsystem's bytes
  * pass between the SSH channel and that socket as they are; the core
  * serves them (sftp.c). A crash here ends the SSH connections (the core
@@ -82,13 +84,8 @@ struct sshf {
 	uv_loop_t		*loop;
 	ssh_bind		 bind;
 	int			 nkeys;
-	int			 lfd;
-	uv_poll_t		 lpoll;
-	uv_timer_t		 lpause;	/* out of descriptors */
-	int			 listening, draining;
 	struct sess		*list;
 	unsigned		 n;
-	uint32_t		 next_id;
 	/* the core */
 	int			 chan;
 	uv_poll_t		 cpoll;
@@ -104,7 +101,7 @@ struct sess {
 	struct sshf		*f;
 	struct sess		*next, *prev;
 	uint32_t		 id;
-	int			 fd;		/* until admitted */
+	int			 fd;		/* until libssh has it */
 	ssh_session		 s;
 	ssh_event		 ev;
 	ssh_channel		 ch;
@@ -969,107 +966,51 @@ sess_find(struct sshf *f, uint32_t id)
 	return NULL;
 }
 
-/* ---- accepting ---- */
+/* ---- connections the core hands over ---- */
 
-static void on_listen(uv_poll_t *, int, int);
-
-static void
-on_lpause(uv_timer_t *t)
+/* CONN: a client's connection, accepted and admitted by the core; the
+ * key exchange starts. 0, or -1: the core broke the protocol. */
+static int
+conn(struct sshf *f, struct sg_msg *m)
 {
-	struct sshf *f = t->data;
+	struct sess *c;
+	char addr[48];
+	int fd;
 
-	if (f->listening)
-		uv_poll_start(&f->lpoll, UV_READABLE, on_listen);
-}
-
-static void
-on_listen(uv_poll_t *p, int status, int events)
-{
-	struct sshf *f = p->data;
-	int k, fd, one = 1;
-
-	(void)events;
-	if (status < 0)
-		return;
-	for (k = 0; k < 64; k++) {
-		struct sess *c;
-		struct sg_msgb b;
-
-		if ((fd = accept4(f->lfd, NULL, NULL, SOCK_NONBLOCK |
-		    SOCK_CLOEXEC)) < 0) {
-			/* out of descriptors: the connection waits in the
-			 * backlog; listening again in a moment, not at
-			 * once (it would spin) */
-			if (errno == EMFILE || errno == ENFILE ||
-			    errno == ENOBUFS || errno == ENOMEM) {
-				uv_poll_stop(&f->lpoll);
-				uv_timer_start(&f->lpause, on_lpause, 100, 0);
-			}
-			return;
-		}
-		if ((c = calloc(1, sizeof(*c))) == NULL) {
-			close(fd);
-			continue;
-		}
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		c->f = f;
-		c->fd = fd;
-		c->dfd = -1;
-		/* ids are not reused while in use (after 2^32 of them) */
-		do {
-			if (++f->next_id == 0)
-				f->next_id = 1;
-		} while (sess_find(f, f->next_id) != NULL);
-		c->id = f->next_id;
-		gw_peer_name(fd, c->addr, sizeof(c->addr));
-		/* the core admits it or not (bans, budgets): until then,
-		 * no key exchange */
-		sg_msgb_init(&b);
-		sg_msg_put_str(&b, SWF_ADDR, c->addr);
-		if (!b.ok || core_send(f, SW_ACCEPTED, c->id, -1, b.buf,
-		    b.len) != 0) {
-			sg_msgb_free(&b);
-			close(fd);
-			free(c);
-			continue;
-		}
-		sg_msgb_free(&b);
-		uv_poll_init(f->loop, &c->poll, fd);
-		uv_timer_init(f->loop, &c->timer);
-		c->poll.data = c->timer.data = c;
-		uv_timer_start(&c->timer, on_timer, (uint64_t)f->set.grace *
-		    1000, (uint64_t)(f->set.idle < f->set.keepalive ?
-		    f->set.idle : f->set.keepalive) * 1000);
-		f->n++;
-		c->next = f->list;
-		if (f->list)
-			f->list->prev = c;
-		f->list = c;
+	if (m->peer == 0 || sess_find(f, m->peer) != NULL ||
+	    sg_msg_field_str(m->data, m->len, SWF_ADDR, addr, sizeof(addr)) !=
+	    0 || (c = calloc(1, sizeof(*c))) == NULL)
+		return -1;
+	fd = m->fd;
+	m->fd = -1;
+	c->f = f;
+	c->id = m->peer;
+	c->fd = fd;
+	c->dfd = -1;
+	snprintf(c->addr, sizeof(c->addr), "%s", addr);
+	if (uv_poll_init(f->loop, &c->poll, fd) != 0) {
+		close(fd);
+		free(c);
+		return -1;
 	}
-}
-
-/* The core's ADMIT: start the key exchange, or close. */
-static void
-admit(struct sess *c, int ok)
-{
-	struct sshf *f = c->f;
-	int fd = c->fd;
-
-	if (c->admitted)
-		return;
-	if (!ok) {
-		c->end = SW_END_CORE;
-		sess_close(c, SW_END_CORE);
-		return;
-	}
+	uv_timer_init(f->loop, &c->timer);
+	c->poll.data = c->timer.data = c;
+	uv_timer_start(&c->timer, on_timer, (uint64_t)f->set.grace * 1000,
+	    (uint64_t)(f->set.idle < f->set.keepalive ? f->set.idle :
+	    f->set.keepalive) * 1000);
+	f->n++;
+	c->next = f->list;
+	if (f->list)
+		f->list->prev = c;
+	f->list = c;
 	if ((c->ev = ssh_event_new()) == NULL || (c->s = ssh_new()) == NULL) {
 		sess_close(c, SW_END_CLIENT);	/* closes c->fd */
-		return;
+		return 0;
 	}
 	if (ssh_bind_accept_fd(f->bind, c->s, fd) != SSH_OK) {
 		c->fd = -1;	/* ssh_free() closes it */
 		sess_close(c, SW_END_CLIENT);
-		return;
+		return 0;
 	}
 	c->fd = -1;		/* libssh's now */
 	c->admitted = 1;
@@ -1082,33 +1023,10 @@ admit(struct sess *c, int ok)
 	ssh_set_auth_methods(c->s, SSH_AUTH_METHOD_PUBLICKEY |
 	    SSH_AUTH_METHOD_PASSWORD);
 	drive(c);
+	return 0;
 }
 
 /* ---- what the core says ---- */
-
-static void
-start_listening(struct sshf *f)
-{
-	if (f->listening || f->draining || f->lfd < 0 || f->nkeys < 2)
-		return;
-	fcntl(f->lfd, F_SETFL, fcntl(f->lfd, F_GETFL) | O_NONBLOCK);
-	uv_poll_init(f->loop, &f->lpoll, f->lfd);
-	f->lpoll.data = f;
-	uv_poll_start(&f->lpoll, UV_READABLE, on_listen);
-	f->listening = 1;
-}
-
-static void
-stop_listening(struct sshf *f)
-{
-	f->draining = 1;
-	uv_timer_stop(&f->lpause);
-	if (f->listening) {
-		uv_poll_stop(&f->lpoll);
-		uv_close((uv_handle_t *)&f->lpoll, NULL);
-		f->listening = 0;
-	}
-}
 
 static int
 host_key(struct sshf *f, const struct sg_msg *m)
@@ -1146,9 +1064,9 @@ from_core(struct sshf *f, struct sg_msg *m)
 	uint64_t v[4];
 	char text[512];
 
-	if (m->type != SW_LISTEN && m->type != SW_SFTP_FD &&
+	if (m->type != SW_CONN && m->type != SW_SFTP_FD &&
 	    m->type != SW_CONF && m->type != SW_HOSTKEY &&
-	    m->type != SW_DRAIN && (c = sess_find(f, m->peer)) == NULL)
+	    (c = sess_find(f, m->peer)) == NULL)
 		return 0;	/* a connection that has ended meanwhile */
 	if (m->len > 0 && sg_msg_fields_ok(m->data, m->len) != 0)
 		return -1;
@@ -1168,25 +1086,11 @@ from_core(struct sshf *f, struct sg_msg *m)
 		f->set.keepalive = (unsigned)v[3];
 		return 0;
 	case SW_HOSTKEY:
-		if (host_key(f, m) != 0)
-			return -1;
-		start_listening(f);
-		return 0;
-	case SW_LISTEN:
-		if (f->lfd >= 0)
-			return -1;
-		f->lfd = m->fd;
-		m->fd = -1;
-		start_listening(f);
-		return 0;
-	case SW_DRAIN:
-		stop_listening(f);
-		return 0;
-	case SW_ADMIT:
-		if (sg_msg_field_u64(m->data, m->len, SWF_OK, &v[0]) != 0)
-			return -1;
-		admit(c, v[0] == 1);
-		return 0;
+		return host_key(f, m);
+	case SW_CONN:
+		if (f->nkeys < 2 || f->set.grace == 0)
+			return -1;	/* the keys and settings come first */
+		return conn(f, m);
 	case SW_AUTH: {
 		char party[sizeof(c->party)];
 
@@ -1348,7 +1252,6 @@ gw_ssh_front_main(int sandbox, unsigned ord)
 		return 1;
 	prctl(PR_SET_NAME, "sg-ssh-front", 0, 0, 0);
 	signal(SIGPIPE, SIG_IGN);
-	f->lfd = -1;
 	f->chan = 3;
 	/* what libssh and OpenSSL load and seed, while files can still be
 	 * opened */
@@ -1385,8 +1288,6 @@ gw_ssh_front_main(int sandbox, unsigned ord)
 	if ((f->loop = uv_default_loop()) == NULL)
 		return 1;
 	fcntl(3, F_SETFL, fcntl(3, F_GETFL) | O_NONBLOCK);
-	uv_timer_init(f->loop, &f->lpause);
-	f->lpause.data = f;
 	uv_poll_init(f->loop, &f->cpoll, 3);
 	f->cpoll.data = f;
 	core_events(f);

@@ -29,6 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -82,6 +84,8 @@ struct link {
 struct sshf {
 	struct gw	*g;
 	int		 lfd;
+	uv_poll_t	*lpoll;
+	uint32_t	 next_id;
 	int		 sandbox;
 	char		 exe[4096];
 	char		*keys[2];
@@ -121,19 +125,6 @@ tell(struct sshf *f, uint32_t type, uint32_t peer, int fd,
 	    0) != 0)
 		return;
 	chan_events(f);
-}
-
-static void
-tell_u64(struct sshf *f, uint32_t type, uint32_t peer, uint16_t tag,
-    uint64_t v)
-{
-	struct sg_msgb b;
-
-	sg_msgb_init(&b);
-	sg_msg_put_u64(&b, tag, v);
-	if (b.ok)
-		tell(f, type, peer, -1, &b);
-	sg_msgb_free(&b);
 }
 
 static void
@@ -570,52 +561,86 @@ on_pubkey(struct link *l, const struct sg_msg *m)
 	return 0;
 }
 
-/* ---- what the front says ---- */
+/* ---- accepting ---- */
 
-static int
-on_accepted(struct sshf *f, const struct sg_msg *m)
+/* Each connection is accepted here, admitted or not (draining, bans, the
+ * budgets), and only then handed to the front with its address: the
+ * front holds no listening socket, and cannot claim another address. */
+static void
+on_listen(uv_poll_t *p, int status, int events)
 {
+	struct sshf *f = p->data;
 	struct gw *g = f->g;
 	const struct sg_daemon_conf *d = &g->conf->cfg->daemon;
-	char text[64], addr[48];
-	struct link *l;
+	int k, fd, one = 1;
 
-	if (m->peer == 0 || link_find(f, m->peer) != NULL ||
-	    sg_msg_field_str(m->data, m->len, SWF_ADDR, text, sizeof(text)) != 0)
-		return -1;
-	/* an address that is not one is not admitted (it cannot be banned
-	 * or counted) */
-	if (strcmp(text, "unknown") == 0)
-		snprintf(addr, sizeof(addr), "unknown");
-	else if (gw_addr_name(text, addr, sizeof(addr)) != 0)
-		addr[0] = 0;
-	/* pre-authentication work (key exchange) is bounded: a flood of
-	 * handshakes cannot starve established transfers */
-	if (addr[0] == 0 || g->draining || f->draining ||
-	    g->count.connections >= d->max_connections ||
-	    gw_signin_banned(g, addr) > 0 ||
-	    (l = calloc(1, sizeof(*l))) == NULL) {
-		tell_u64(f, SW_ADMIT, m->peer, SWF_OK, 0);
-		return 0;
+	(void)events;
+	if (status < 0)
+		return;
+	for (k = 0; k < 64 && f->chan >= 0; k++) {
+		struct sg_msgb b;
+		struct link *l;
+		char addr[48];
+
+		if ((fd = accept4(f->lfd, NULL, NULL, SOCK_NONBLOCK |
+		    SOCK_CLOEXEC)) < 0)
+			return;
+		gw_peer_name(fd, addr, sizeof(addr));
+		/* pre-authentication work (key exchange) is bounded: a
+		 * flood of handshakes cannot starve established transfers */
+		if (g->draining || f->draining ||
+		    g->count.connections >= d->max_connections ||
+		    gw_signin_banned(g, addr) > 0 ||
+		    (l = calloc(1, sizeof(*l))) == NULL) {
+			close(fd);
+			continue;
+		}
+		if (gw_unauth_admit(g, GW_FRONT_SFTP, addr) != 0) {
+			free(l);
+			close(fd);
+			continue;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		/* ids are not reused while in use (after 2^32 of them) */
+		do {
+			if (++f->next_id == 0)
+				f->next_id = 1;
+		} while (link_find(f, f->next_id) != NULL);
+		l->f = f;
+		l->id = f->next_id;
+		l->dfd = -1;
+		snprintf(l->addr, sizeof(l->addr), "%s", addr);
+		l->next = f->list;
+		if (f->list)
+			f->list->prev = l;
+		f->list = l;
+		f->n++;
+		g->count.connections++;
+		sg_msgb_init(&b);
+		sg_msg_put_str(&b, SWF_ADDR, addr);
+		if (b.ok)
+			tell(f, SW_CONN, l->id, fd, &b);	/* fd: the
+							   queue's */
+		else {
+			close(fd);
+			link_end(l, 0, 0);
+		}
+		sg_msgb_free(&b);
 	}
-	if (gw_unauth_admit(g, GW_FRONT_SFTP, addr) != 0) {
-		free(l);
-		tell_u64(f, SW_ADMIT, m->peer, SWF_OK, 0);
-		return 0;
-	}
-	l->f = f;
-	l->id = m->peer;
-	l->dfd = -1;
-	snprintf(l->addr, sizeof(l->addr), "%s", addr);
-	l->next = f->list;
-	if (f->list)
-		f->list->prev = l;
-	f->list = l;
-	f->n++;
-	g->count.connections++;
-	tell_u64(f, SW_ADMIT, m->peer, SWF_OK, 1);
-	return 0;
 }
+
+static void
+listening(struct sshf *f, int on)
+{
+	if (f->lpoll == NULL)
+		return;
+	if (on && !f->draining && !f->closed)
+		uv_poll_start(f->lpoll, UV_READABLE, on_listen);
+	else
+		uv_poll_stop(f->lpoll);
+}
+
+/* ---- what the front says ---- */
 
 static int
 on_ended(struct link *l, const struct sg_msg *m)
@@ -655,8 +680,6 @@ from_front(struct sshf *f, const struct sg_msg *m)
 
 	if (m->len > 0 && sg_msg_fields_ok(m->data, m->len) != 0)
 		return -1;
-	if (m->type == SW_ACCEPTED)
-		return on_accepted(f, m);
 	if (m->type == SW_READY)
 		return -1;	/* once, at start */
 	if ((l = link_find(f, m->peer)) == NULL)
@@ -888,11 +911,8 @@ front_start(struct sshf *f, char *err, size_t cap)
 		OPENSSL_cleanse(b.buf, b.len);
 		sg_msgb_free(&b);
 	}
-	if (f->draining)
-		tell(f, SW_DRAIN, 0, -1, NULL);
-	else if ((k = fcntl(f->lfd, F_DUPFD_CLOEXEC, 3)) >= 0)
-		tell(f, SW_LISTEN, 0, k, NULL);
 	chan_events(f);
+	listening(f, 1);
 	return 0;
 bad:
 	chan_close(f);
@@ -957,6 +977,7 @@ front_lost(struct sshf *f, const char *why)
 	f->lost = NULL;
 	if (f->chan < 0 && f->pid == 0)
 		return;		/* lost already */
+	listening(f, 0);	/* new clients wait in the backlog */
 	chan_close(f);
 	if (f->pid > 0) {
 		kill(f->pid, SIGKILL);
@@ -982,14 +1003,14 @@ front_lost(struct sshf *f, const char *why)
  * end of a channel whose other end the target writes as a front would;
  * nothing is started, or started again. */
 struct sshf *
-gw_ssh_fuzz_new(struct gw *g, int chan)
+gw_ssh_fuzz_new(struct gw *g, int chan, int lfd)
 {
 	struct sshf *f = calloc(1, sizeof(*f));
 
 	if (f == NULL)
 		return NULL;
 	f->g = g;
-	f->lfd = -1;
+	f->lfd = lfd;
 	f->chan = chan;
 	f->closed = 1;
 	if ((f->restart = calloc(1, sizeof(*f->restart))) == NULL)
@@ -1002,8 +1023,16 @@ gw_ssh_fuzz_new(struct gw *g, int chan)
 	fcntl(chan, F_SETFL, fcntl(chan, F_GETFL) | O_NONBLOCK);
 	uv_poll_init(g->loop, f->cpoll, chan);
 	f->cpoll->data = f;
+	if ((f->lpoll = calloc(1, sizeof(*f->lpoll))) == NULL)
+		abort();
+	fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK);
+	uv_poll_init(g->loop, f->lpoll, lfd);
+	f->lpoll->data = f;
 	tell_conf(f);
 	chan_events(f);
+	f->closed = 0;
+	listening(f, 1);
+	f->closed = 1;	/* never started again */
 	return f;
 }
 #endif
@@ -1055,6 +1084,15 @@ gw_ssh_new(struct gw *g, int fd, char err[SG_ERR_MAX])
 		goto bad;
 	f->lfd = fd;
 	fd = -1;
+	fcntl(f->lfd, F_SETFL, fcntl(f->lfd, F_GETFL) | O_NONBLOCK);
+	if ((f->lpoll = calloc(1, sizeof(*f->lpoll))) == NULL ||
+	    uv_poll_init(g->loop, f->lpoll, f->lfd) != 0) {
+		free(f->lpoll);
+		f->lpoll = NULL;
+		sg_errf(err, "cannot watch daemon.sftp.listen");
+		goto bad;
+	}
+	f->lpoll->data = f;
 	/* before the start: a front that ends at once is started again */
 	if ((f->restart = calloc(1, sizeof(*f->restart))) == NULL) {
 		sg_errf(err, "out of memory");
@@ -1072,6 +1110,9 @@ bad:
 	if (f->restart != NULL)
 		uv_close((uv_handle_t *)f->restart, (uv_close_cb)free);
 	f->restart = NULL;
+	if (f->lpoll != NULL)
+		uv_close((uv_handle_t *)f->lpoll, (uv_close_cb)free);
+	f->lpoll = NULL;
 	gw_ssh_free(f);
 	return NULL;
 }
@@ -1103,10 +1144,8 @@ gw_ssh_pid(struct sshf *f)
 void
 gw_ssh_drain(struct sshf *f)
 {
-	if (!f->draining) {
-		f->draining = 1;
-		tell(f, SW_DRAIN, 0, -1, NULL);
-	}
+	f->draining = 1;
+	listening(f, 0);
 	gw_ssh_active(f);
 }
 
@@ -1129,9 +1168,11 @@ gw_ssh_active(struct sshf *f)
 void
 gw_ssh_close_all(struct sshf *f)
 {
-	if (!f->draining) {
-		f->draining = 1;
-		tell(f, SW_DRAIN, 0, -1, NULL);
+	f->draining = 1;
+	listening(f, 0);
+	if (f->lpoll != NULL) {
+		uv_close((uv_handle_t *)f->lpoll, (uv_close_cb)free);
+		f->lpoll = NULL;
 	}
 	while (f->list != NULL)
 		link_end(f->list, 1, 0);

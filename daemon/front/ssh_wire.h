@@ -2,12 +2,14 @@
  * ssh_wire: what the SSH front door (ssh.c, its own process) and the core
  * (ssh_link.c) say to each other over their socketpair, in base/msg.h's
  * typed messages. The peer id of a message names one client connection
- * (the front numbers them, from 1); 0 is the channel itself.
+ * (the core numbers them, from 1); 0 is the channel itself.
  *
  *   front                                   core
  *     READY (sandboxed or why not)  ------>
- *                                   <------  CONF, HOSTKEY x2, LISTEN(fd)
- *     ACCEPTED(addr)                ------>  ADMIT(ok): bans, budgets
+ *                                   <------  CONF, HOSTKEY x2
+ *                                   <------  CONN(fd, addr): a client's
+ *                                            connection, accepted and
+ *                                            admitted by the core
  *     PASSWORD(user, password)      ------>  AUTH(result, party)
  *     PUBKEY(user, key, proof)      ------>  AUTH(result, party)
  *     SFTP                          ------>  SFTP(fd): the subsystem's
@@ -15,7 +17,7 @@
  *                                   <------  NOTICE(text): to stderr
  *     IDLE                          ------>  CLOSE, unless an upload waits
  *     ENDED(reason)                 ------>
- *                                   <------  CLOSE, DRAIN
+ *                                   <------  CLOSE
  *
  * Each side checks every message against its rules (base/msg.c) and
  * every field it reads; the core treats the front as untrusted: a front
@@ -28,10 +30,10 @@
 
 enum {
 	/* core -> front */
-	SW_CONF = 1, SW_HOSTKEY, SW_LISTEN, SW_ADMIT, SW_AUTH, SW_NOTICE,
-	SW_CLOSE, SW_DRAIN, SW_SFTP_FD,
+	SW_CONF = 1, SW_HOSTKEY, SW_CONN, SW_AUTH, SW_NOTICE, SW_CLOSE,
+	SW_SFTP_FD,
 	/* front -> core */
-	SW_READY = 32, SW_ACCEPTED, SW_PASSWORD, SW_PUBKEY, SW_SFTP,
+	SW_READY = 32, SW_PASSWORD, SW_PUBKEY, SW_SFTP,
 	SW_IDLE, SW_ENDED
 };
 
@@ -61,18 +63,15 @@ enum sw_end {
 static const struct sg_msg_rule sw_to_front[] __attribute__((unused)) = {
 	{ SW_CONF, 56, 256, 0 },
 	{ SW_HOSTKEY, 6, SW_HOSTKEY_MAX, 0 },
-	{ SW_LISTEN, 0, 0, 1 },
-	{ SW_ADMIT, 14, 14, 0 },
+	{ SW_CONN, 6, 64, 1 },
 	{ SW_AUTH, 14, 256, 0 },
 	{ SW_NOTICE, 6, 512, 0 },
 	{ SW_CLOSE, 0, 0, 0 },
-	{ SW_DRAIN, 0, 0, 0 },
 	{ SW_SFTP_FD, 0, 0, 1 },
 };
 
 static const struct sg_msg_rule sw_to_core[] __attribute__((unused)) = {
 	{ SW_READY, 20, 512, 0 },
-	{ SW_ACCEPTED, 6, 64, 0 },
 	{ SW_PASSWORD, 12, SW_USER_MAX + SW_PASSWORD_MAX + 16, 0 },
 	{ SW_PUBKEY, 26, SW_USER_MAX + SW_KEY_MAX + 32, 0 },
 	{ SW_SFTP, 0, 0, 0 },

@@ -7,9 +7,12 @@
  * core stub's: tests/fuzz/core_stub.c). The SFTP sessions it opens are
  * served by the real sftp.c over the socketpair it makes.
  *
- * Input: records of [type][peer][length, 2 bytes][payload]; the type
- * byte picks one of the front's message types, so that most inputs are
- * well framed and the payloads (fields: base/msg.h) are what is fuzzed.
+ * Four clients connect to its listening socket first: the core accepts
+ * them as connections 1 to 4 and hands them over (CONN). Input: records
+ * of [type][peer][length, 2 bytes][payload]; the type byte picks one of
+ * the front's message types (and a few the front never sends), so that
+ * most inputs are well framed and the payloads (fields: base/msg.h) are
+ * what is fuzzed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,10 +31,34 @@
 #include "front/ssh_wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-struct sshf *gw_ssh_fuzz_new(struct gw *, int chan);
+struct sshf *gw_ssh_fuzz_new(struct gw *, int chan, int lfd);
 
-static const uint32_t types[] = { SW_READY, SW_ACCEPTED, SW_PASSWORD,
+static const uint32_t types[] = { SW_READY, SW_CONN, SW_PASSWORD,
 	SW_PUBKEY, SW_SFTP, SW_IDLE, SW_ENDED, 99 };
+
+#define CLIENTS	4
+
+/* A listening socket on loopback, made once; each run connects its
+ * clients to it, and the core accepts them as connections 1 to 4. */
+static int
+listener(int *port)
+{
+	static int fd = -1, p;
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t n = sizeof(a);
+
+	if (fd < 0) {
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+		    bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+		    listen(fd, 64) != 0 ||
+		    getsockname(fd, (struct sockaddr *)&a, &n) != 0)
+			abort();
+		p = ntohs(a.sin_port);
+	}
+	*port = p;
+	return fcntl(fd, F_DUPFD_CLOEXEC, 3);
+}
 
 /* What the core sent the front: read and dropped (descriptors closed),
  * so that its queue never fills for want of a reader. */
@@ -93,15 +122,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned before = g->count.connections;
 	struct sshf *f;
 	size_t off = 0;
-	int sv[2];
+	int sv[2], cl[CLIENTS], port, lfd, k;
 
 	if (g->loop == NULL)
 		g->loop = uv_default_loop();
 	stub_faults = size > 0 ? data[0] & STUB_BANNED : 0;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
 		return 0;
-	if ((f = gw_ssh_fuzz_new(g, sv[0])) == NULL)
+	if ((lfd = listener(&port)) < 0 ||
+	    (f = gw_ssh_fuzz_new(g, sv[0], lfd)) == NULL)
 		abort();
+	/* the clients (their connections are what the core hands over) */
+	for (k = 0; k < CLIENTS; k++) {
+		struct sockaddr_in a = { .sin_family = AF_INET,
+		    .sin_port = htons((uint16_t)port) };
+
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if ((cl[k] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) <
+		    0 || connect(cl[k], (struct sockaddr *)&a, sizeof(a)) != 0)
+			abort();
+	}
+	settle(g, sv[1]);
 	while (off + 4 <= size) {
 		uint32_t type = types[data[off] % (sizeof(types) /
 		    sizeof(types[0]))];
@@ -121,6 +162,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	settle(g, sv[1]);
 	gw_ssh_free(f);
 	close(sv[1]);
+	for (k = 0; k < CLIENTS; k++)
+		close(cl[k]);
 	settle(g, -1);
 	/* every connection it admitted was given back */
 	if (g->count.connections != before)
