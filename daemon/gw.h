@@ -420,6 +420,13 @@ int	gw_self_exe(char *out, size_t cap);
  * -1 with err. */
 pid_t	gw_spawn_self(const char *exe, char *const argv[], const int *fds,
 	    size_t nfds, int bind_now, char *err, size_t cap);
+/* The end of a child's start (fd 3: the core): it enters the sandbox
+ * (sandbox 0: it only stops being dumpable and closes every descriptor
+ * above 3), then says whether it did in a message of type (ok_tag: 0 or
+ * 1, why_tag: the reason). 0, or -1: the child exits. */
+struct sg_sandbox_opts;
+int	gw_child_ready(int sandbox, const struct sg_sandbox_opts *,
+	    uint32_t type, uint16_t ok_tag, uint16_t why_tag);
 /* "killed by signal 31 (SIGSYS)", "exited with status 1" */
 void	gw_status_text(int status, char *out, size_t cap);
 #ifdef SG_ATTACK_HOOK

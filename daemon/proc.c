@@ -14,10 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "base/msg.h"
+#include "base/sandbox.h"
 
 extern char **environ;
 
@@ -89,6 +93,29 @@ out:
 		if (moved[k] >= 0)
 			close(moved[k]);
 	return pid;
+}
+
+int
+gw_child_ready(int sandbox, const struct sg_sandbox_opts *so, uint32_t type,
+    uint16_t ok_tag, uint16_t why_tag)
+{
+	struct sg_msgb b;
+	char err[256] = "";
+	int ok = 1, rc = -1;
+
+	if (sandbox)
+		ok = sg_sandbox_enter(so, err, sizeof(err)) == 0;
+	else {
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+		close_range(4, ~0U, 0);
+	}
+	sg_msgb_init(&b);
+	sg_msg_put_u64(&b, ok_tag, (uint64_t)ok);
+	sg_msg_put_str(&b, why_tag, err);
+	if (b.ok && sg_msg_send(3, type, 0, -1, b.buf, b.len) == 0 && ok)
+		rc = 0;
+	sg_msgb_free(&b);
+	return rc;
 }
 
 void

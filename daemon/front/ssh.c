@@ -1240,10 +1240,7 @@ gw_ssh_front_main(int sandbox, unsigned ord)
 	    .keep_stdio = 1, .allow_socket = 1 };
 	static struct sshf front;
 	struct sshf *f = &front;
-	struct sg_msgb b;
-	char err[256] = "";
 	pid_t core = getppid();
-	int ok = 1;
 
 	(void)ord;
 	/* the front ends with the core, and is no one's to inspect */
@@ -1267,18 +1264,8 @@ gw_ssh_front_main(int sandbox, unsigned ord)
 	if ((f->mb = sg_msgbuf_new(3)) == NULL || (f->q = sg_msgq_new()) ==
 	    NULL)
 		return 1;
-	if (sandbox)
-		ok = sg_sandbox_enter(&so, err, sizeof(err)) == 0;
-	else {
-		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-		close_range(4, ~0U, 0);
-	}
-	sg_msgb_init(&b);
-	sg_msg_put_u64(&b, SWF_OK, (uint64_t)ok);
-	sg_msg_put_str(&b, SWF_WHY, err);
-	if (!b.ok || sg_msg_send(3, SW_READY, 0, -1, b.buf, b.len) != 0 || !ok)
+	if (gw_child_ready(sandbox, &so, SW_READY, SWF_OK, SWF_WHY) != 0)
 		return 1;
-	sg_msgb_free(&b);
 #ifdef SG_ATTACK_HOOK
 	if (getenv("SG_ATTACK_FRONT") != NULL && ord < 3)
 		gw_attack("ssh-front", core, ord);

@@ -415,12 +415,11 @@ gw_intake_maker_main(int sandbox)
 	    .keep_stdio = 1, .allow_fork = 1 };
 	struct sigaction sa;
 	struct sg_msgbuf *mb;
-	struct sg_msgb b;
 	struct sg_msg m;
 	char err[256] = "";
 	pid_t core = getppid();
 	unsigned ord = 0;
-	int ok = 1, rc;
+	int rc;
 
 	/* the maker ends with the core, and is no one's to inspect */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -437,18 +436,8 @@ gw_intake_maker_main(int sandbox)
 		if (RAND_bytes(r, sizeof(r)) != 1 || warm_up() != 0)
 			return 1;
 	}
-	if (sandbox)
-		ok = sg_sandbox_enter(&so, err, sizeof(err)) == 0;
-	else {
-		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-		close_range(4, ~0U, 0);
-	}
-	sg_msgb_init(&b);
-	sg_msg_put_u64(&b, READY_OK, (uint64_t)ok);
-	sg_msg_put_str(&b, READY_WHY, err);
-	if (!b.ok || sg_msg_send(3, IM_READY, 0, -1, b.buf, b.len) != 0 || !ok)
+	if (gw_child_ready(sandbox, &so, IM_READY, READY_OK, READY_WHY) != 0)
 		return 1;
-	sg_msgb_free(&b);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_chld;	/* no SA_RESTART: poll wakes */
 	sigaction(SIGCHLD, &sa, NULL);
