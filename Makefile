@@ -242,7 +242,7 @@ $(FUZZ_BUILD)/fuzz_sftp: tests/fuzz/fuzz_sftp.c daemon/front/sftp.c \
 	    $(FUZZ_CORE) $(COMMON_SRC) $(LIBS)
 # the core's side of the SSH front door (ssh_link.c) driven as a
 # compromised front would drive it, over the real SFTP module
-FUZZ_LINK := daemon/front/ssh_link.c daemon/front/sftp.c \
+FUZZ_LINK := daemon/front/ssh_link.c daemon/front/fproc.c daemon/front/sftp.c \
              daemon/front/listen.c daemon/proc.c
 $(FUZZ_BUILD)/fuzz_sshlink: tests/fuzz/fuzz_sshlink.c $(FUZZ_LINK) \
                             $(FUZZ_CORE) tests/fuzz/core_stub.h daemon/gw.h \

@@ -1,7 +1,7 @@
 /*
  * ssh_link: the core's side of the SFTP front door. The SSH transport
  * runs in a process of its own (ssh.c, schoolgated --front-ssh), which
- * this file starts, answers and starts again when it ends; the SFTP
+ * this file answers, and fproc.c starts and starts again; the SFTP
  * subsystem (sftp.c) runs here, in the core, over one socketpair per
  * session whose other end the front holds.
  *
@@ -9,9 +9,7 @@
  * checked against its rules (front/ssh_wire.h, base/msg.c) and each
  * field as it is read; a connection id the front never announced, or
  * one that has ended, is ignored. A front that breaks the protocol is
- * killed and started again. The core never waits on it: what it sends
- * the front is queued (base/msg.h's sg_msgq) and written as the socket
- * takes it, within a bound.
+ * killed and started again (fproc.c), and the core never waits on it.
  *
  * Decisions stay here, against the configuration in force: whether a
  * client may connect (draining, max_connections, bans, the budget of
@@ -43,23 +41,13 @@
 #include "front/sftp.h"
 #include "front/ssh.h"
 #include "front/ssh_wire.h"
+#include "front/fproc.h"
 
-/* what may wait for the front to read (beyond: it is not reading, and
- * is started again) */
-#define QUEUE_MAX	(8 * 1024 * 1024)
 /* the SFTP module's replies not yet taken by the session's socket */
 #define OUT_MARK	(256 * 1024)
 #define READ_CHUNK	(64 * 1024)
-/* work per wake-up for one session, and for the front's channel, before
- * the loop's other work: a front that never stops sending cannot keep
- * the core from the rest */
+/* work per wake-up for one session before the loop's other work */
 #define PUMP_READS	16
-#define CHAN_FILLS	8
-/* a front that ends within this of its start is started again only
- * after it (a crash at start would otherwise spin) */
-#define RESTART_QUICK_MS	2000
-#define RESTART_DELAY_MS	1000
-#define READY_TIMEOUT_MS	10000
 
 struct link {
 	struct link	*next, *prev;
@@ -86,29 +74,12 @@ struct sshf {
 	int		 lfd;
 	uv_poll_t	*lpoll;
 	uint32_t	 next_id;
-	int		 sandbox;
-	char		 exe[4096];
 	char		*keys[2];
-	/* the running front */
-	pid_t		 pid;
-	int		 chan;
-	uv_poll_t	*cpoll;
-	int		 cevents;
-	struct sg_msgbuf *mb;
-	struct sg_msgq	*q;
-	unsigned	 starts;
-	uint64_t	 started_ms;
-	uv_timer_t	*restart;	/* also: a loss noticed while a
-					   message was being queued */
-	const char	*lost;		/* ... and why */
+	struct gw_fproc	*p;		/* the running front */
 	int		 draining, closed;
 	struct link	*list;
 	unsigned	 n;
 };
-
-static void front_lost(struct sshf *, const char *why);
-static void front_lost_later(struct sshf *, const char *why);
-static void chan_events(struct sshf *);
 
 /* ---- to the front ---- */
 
@@ -116,15 +87,12 @@ static void
 tell(struct sshf *f, uint32_t type, uint32_t peer, int fd,
     const struct sg_msgb *b)
 {
-	if (f->chan < 0) {
+	if (f->p == NULL) {
 		if (fd >= 0)
 			close(fd);
 		return;
 	}
-	if (sg_msgq_put(f->q, type, peer, fd, b ? b->buf : NULL, b ? b->len :
-	    0) != 0)
-		return;
-	chan_events(f);
+	(void)gw_fproc_tell(f->p, type, peer, fd, b);
 }
 
 static void
@@ -577,7 +545,7 @@ on_listen(uv_poll_t *p, int status, int events)
 	(void)events;
 	if (status < 0)
 		return;
-	for (k = 0; k < 64 && f->chan >= 0; k++) {
+	for (k = 0; k < 64 && gw_fproc_up(f->p); k++) {
 		struct sg_msgb b;
 		struct link *l;
 		char addr[48];
@@ -674,14 +642,11 @@ on_ended(struct link *l, const struct sg_msg *m)
 
 /* 0, or -1: the front broke the protocol. */
 static int
-from_front(struct sshf *f, const struct sg_msg *m)
+from_front(void *arg, struct sg_msg *m)
 {
+	struct sshf *f = arg;
 	struct link *l;
 
-	if (m->len > 0 && sg_msg_fields_ok(m->data, m->len) != 0)
-		return -1;
-	if (m->type == SW_READY)
-		return -1;	/* once, at start */
 	if ((l = link_find(f, m->peer)) == NULL)
 		return 0;	/* ended here meanwhile */
 	switch (m->type) {
@@ -705,205 +670,19 @@ from_front(struct sshf *f, const struct sg_msg *m)
 	return -1;
 }
 
-static void
-on_chan(uv_poll_t *p, int status, int events)
-{
-	struct sshf *f = p->data;
-	char err[256];
-
-	if (f->chan < 0)
-		return;
-	if (status < 0) {	/* libuv has stopped the handle */
-		front_lost(f, "its channel failed");
-		return;
-	}
-	if ((events & UV_WRITABLE) && sg_msgq_flush(f->q, f->chan) < 0) {
-		front_lost(f, "its channel closed");
-		return;
-	}
-	if (events & (UV_READABLE | UV_DISCONNECT)) {
-		unsigned fills = 0;
-
-		for (;;) {
-			struct sg_msg m;
-			ssize_t n;
-			int rc;
-
-			while ((rc = sg_msgbuf_get(f->mb, sw_to_core,
-			    SW_NRULES(sw_to_core), &m, err, sizeof(err))) ==
-			    1) {
-				int bad = from_front(f, &m);
-
-				if (m.fd >= 0)
-					close(m.fd);
-				if (bad) {
-					snprintf(err, sizeof(err), "it broke "
-					    "the protocol (message %u)",
-					    (unsigned)m.type);
-					front_lost(f, err);
-					return;
-				}
-				if (f->chan < 0)
-					return;
-			}
-			if (rc < 0) {
-				front_lost(f, err);
-				return;
-			}
-			if (++fills > CHAN_FILLS)
-				break;	/* the loop's other work first */
-			if ((n = sg_msgbuf_fill(f->mb)) == 0) {
-				front_lost(f, "its channel closed");
-				return;
-			}
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				if (errno != EAGAIN && errno != EWOULDBLOCK) {
-					front_lost(f, "its channel failed");
-					return;
-				}
-				break;
-			}
-		}
-	}
-	chan_events(f);
-}
-
-static void
-chan_events(struct sshf *f)
-{
-	int ev = UV_READABLE;
-
-	if (f->chan < 0 || f->cpoll == NULL)
-		return;
-	if (sg_msgq_bytes(f->q) > 0) {
-		int rc = sg_msgq_flush(f->q, f->chan);
-
-		if (rc < 0 || sg_msgq_bytes(f->q) > QUEUE_MAX) {
-			/* not now: the caller may be in the middle of a
-			 * connection's work */
-			front_lost_later(f, rc < 0 ? "its channel closed" :
-			    "it stopped reading its channel");
-			return;
-		}
-		if (rc > 0)
-			ev |= UV_WRITABLE;
-	}
-	if (ev != f->cevents) {
-		f->cevents = ev;
-		uv_poll_start(f->cpoll, ev, on_chan);
-	}
-}
-
 /* ---- the front's process ---- */
 
-/* Its first word, READY: whether it is sandboxed. Waited for (at start,
- * and at a restart, briefly). */
-static int
-await_ready(struct sshf *f, char *err, size_t cap)
-{
-	struct sg_msg m;
-	char e[256];
-	uint64_t ok;
-	int rc;
-
-	for (;;) {
-		struct pollfd p = { .fd = f->chan, .events = POLLIN };
-
-		rc = sg_msgbuf_get(f->mb, sw_to_core, SW_NRULES(sw_to_core),
-		    &m, e, sizeof(e));
-		if (rc < 0) {
-			snprintf(err, cap, "the SSH front door: %.160s", e);
-			return -1;
-		}
-		if (rc == 1)
-			break;
-		if (poll(&p, 1, READY_TIMEOUT_MS) <= 0 ||
-		    sg_msgbuf_fill(f->mb) <= 0) {
-			snprintf(err, cap, "the SSH front door stopped as it "
-			    "started");
-			return -1;
-		}
-	}
-	if (m.type != SW_READY || sg_msg_fields_ok(m.data, m.len) != 0 ||
-	    sg_msg_field_u64(m.data, m.len, SWF_OK, &ok) != 0 ||
-	    sg_msg_field_str(m.data, m.len, SWF_WHY, e, sizeof(e)) != 0) {
-		snprintf(err, cap, "the SSH front door's first message was "
-		    "not READY");
-		return -1;
-	}
-	if (ok != 1) {
-		snprintf(err, cap, "the SSH front door cannot be sandboxed: %.80s "
-		    "(daemon.sandbox = \"off\" runs it without, which the "
-		    "journal then reports at every start)", e);
-		return -1;
-	}
-	return 0;
-}
-
+/* (Again) started: its settings and host keys, then connections. */
 static void
-chan_close(struct sshf *f)
+front_started(void *arg, struct gw_fproc *p)
 {
-	if (f->cpoll != NULL) {
-		uv_close((uv_handle_t *)f->cpoll, (uv_close_cb)free);
-		f->cpoll = NULL;
-	}
-	if (f->chan >= 0)
-		close(f->chan);
-	f->chan = -1;
-	sg_msgbuf_free(f->mb);
-	f->mb = NULL;
-	sg_msgq_free(f->q);
-	f->q = NULL;
-	f->cevents = 0;
-}
-
-static int
-front_start(struct sshf *f, char *err, size_t cap)
-{
-	char ord[16];
-	char *argv[] = { "schoolgated-ssh", "--front-ssh",
-	    f->sandbox ? "on" : "off", ord, NULL };
+	struct sshf *f = arg;
 	struct sg_msgb b;
-	int sv[2], k;
+	int k;
 
-	snprintf(ord, sizeof(ord), "%u", f->starts);
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-		snprintf(err, cap, "socketpair: %s", strerror(errno));
-		return -1;
-	}
-	f->pid = gw_spawn_self(f->exe, argv, &sv[1], 1, 0, err, cap);
-	close(sv[1]);
-	if (f->pid < 0) {
-		close(sv[0]);
-		f->pid = 0;
-		return -1;
-	}
-	f->starts++;
-	f->started_ms = uv_now(f->g->loop);
-	f->chan = sv[0];
-	if ((f->mb = sg_msgbuf_new(f->chan)) == NULL ||
-	    (f->q = sg_msgq_new()) == NULL) {
-		snprintf(err, cap, "out of memory");
-		goto bad;
-	}
-	if (await_ready(f, err, cap) != 0)
-		goto bad;
-	fcntl(f->chan, F_SETFL, fcntl(f->chan, F_GETFL) | O_NONBLOCK);
-	if ((f->cpoll = calloc(1, sizeof(*f->cpoll))) == NULL) {
-		snprintf(err, cap, "out of memory");
-		goto bad;
-	}
-	if (uv_poll_init(f->g->loop, f->cpoll, f->chan) != 0) {
-		free(f->cpoll);
-		f->cpoll = NULL;
-		snprintf(err, cap, "cannot watch the SSH front door's channel");
-		goto bad;
-	}
-	f->cpoll->data = f;
+	f->p = p;
 	tell_conf(f);
-	for (k = 0; k < 2; k++) {
+	for (k = 0; k < 2 && f->keys[k] != NULL; k++) {
 		sg_msgb_init(&b);
 		sg_msg_put_str(&b, SWF_KEY, f->keys[k]);
 		if (b.ok)
@@ -911,92 +690,30 @@ front_start(struct sshf *f, char *err, size_t cap)
 		OPENSSL_cleanse(b.buf, b.len);
 		sg_msgb_free(&b);
 	}
-	chan_events(f);
 	listening(f, 1);
-	return 0;
-bad:
-	chan_close(f);
-	kill(f->pid, SIGKILL);
-	waitpid(f->pid, NULL, 0);
-	f->pid = 0;
-	return -1;
 }
 
-static void
-on_restart(uv_timer_t *t)
+/* Ended: new clients wait in the backlog; its connections end here
+ * (their uploads in flight were never acknowledged: nothing is kept). */
+static unsigned
+front_ended(void *arg)
 {
-	struct sshf *f = t->data;
-	char err[SG_ERR_MAX], a[64];
-	const char *fl[] = { "SCHOOLGATE_PROCESS=ssh-front", a, NULL };
-
-	if (f->lost != NULL) {
-		const char *why = f->lost;
-
-		f->lost = NULL;
-		front_lost(f, why);
-		return;
-	}
-	if (f->closed || f->chan >= 0)
-		return;
-	if (front_start(f, err, sizeof(err)) != 0) {
-		snprintf(a, sizeof(a), "SCHOOLGATE_PID=0");
-		gw_journalf(EV_PROCESS, LOG_CRIT, fl, "the SSH front door "
-		    "could not be started again: %s; SFTP is down, trying "
-		    "again in %d s", err, 5);
-		uv_timer_start(f->restart, on_restart, 5000, 0);
-		return;
-	}
-	snprintf(a, sizeof(a), "SCHOOLGATE_PID=%d", (int)f->pid);
-	gw_journalf(EV_PROCESS, LOG_NOTICE, fl, "the SSH front door was "
-	    "started again (pid %d)", (int)f->pid);
-}
-
-/* The same, from a caller in the middle of a connection's work (a
- * message being queued): on the loop's next turn. */
-static void
-front_lost_later(struct sshf *f, const char *why)
-{
-	if (f->lost != NULL || f->restart == NULL)
-		return;
-	f->lost = why;
-	uv_timer_start(f->restart, on_restart, 0, 0);
-}
-
-/* The front ended, or broke the protocol: its connections end here too
- * (their uploads in flight were never acknowledged: nothing is kept),
- * and it is started again. */
-static void
-front_lost(struct sshf *f, const char *why)
-{
-	char how[96] = "", a[64], b[64];
-	const char *fl[] = { "SCHOOLGATE_PROCESS=ssh-front", a, b, NULL };
+	struct sshf *f = arg;
 	unsigned ended = f->n;
-	int status = 0;
-	uint64_t now = uv_now(f->g->loop);
 
-	f->lost = NULL;
-	if (f->chan < 0 && f->pid == 0)
-		return;		/* lost already */
-	listening(f, 0);	/* new clients wait in the backlog */
-	chan_close(f);
-	if (f->pid > 0) {
-		kill(f->pid, SIGKILL);
-		if (waitpid(f->pid, &status, 0) == f->pid)
-			gw_status_text(status, how, sizeof(how));
-	}
+	listening(f, 0);
 	while (f->list != NULL)
 		link_end(f->list, 0, 0);
-	snprintf(a, sizeof(a), "SCHOOLGATE_PID=%d", (int)f->pid);
-	snprintf(b, sizeof(b), "SCHOOLGATE_CONNECTIONS=%u", ended);
-	gw_journalf(EV_PROCESS, LOG_ERR, fl, "the SSH front door (pid %d) "
-	    "ended: %s%s%s; its %u connection(s) ended with it, and it is "
-	    "started again", (int)f->pid, why, how[0] ? ", " : "", how, ended);
-	f->pid = 0;
-	if (f->closed)
-		return;
-	uv_timer_start(f->restart, on_restart, now - f->started_ms <
-	    RESTART_QUICK_MS ? RESTART_DELAY_MS : 0, 0);
+	return ended;
 }
+
+static const struct gw_fproc_def ssh_front = {
+	.title = "the SSH front door", .process = "ssh-front",
+	.argv0 = "schoolgated-ssh", .flag = "--front-ssh", .down = "SFTP",
+	.rules = sw_to_core, .nrules = SW_NRULES(sw_to_core),
+	.ready = SW_READY, .ready_ok = SWF_OK, .ready_why = SWF_WHY,
+	.message = from_front, .started = front_started, .lost = front_ended,
+};
 
 #ifdef SG_FUZZ_LINK
 /* The fuzz target's front (tests/fuzz/fuzz_sshlink.c): chan is the core's
@@ -1011,28 +728,13 @@ gw_ssh_fuzz_new(struct gw *g, int chan, int lfd)
 		return NULL;
 	f->g = g;
 	f->lfd = lfd;
-	f->chan = chan;
-	f->closed = 1;
-	if ((f->restart = calloc(1, sizeof(*f->restart))) == NULL)
-		abort();
-	uv_timer_init(g->loop, f->restart);
-	f->restart->data = f;
-	if ((f->mb = sg_msgbuf_new(chan)) == NULL || (f->q = sg_msgq_new()) ==
-	    NULL || (f->cpoll = calloc(1, sizeof(*f->cpoll))) == NULL)
-		abort();
-	fcntl(chan, F_SETFL, fcntl(chan, F_GETFL) | O_NONBLOCK);
-	uv_poll_init(g->loop, f->cpoll, chan);
-	f->cpoll->data = f;
 	if ((f->lpoll = calloc(1, sizeof(*f->lpoll))) == NULL)
 		abort();
 	fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK);
 	uv_poll_init(g->loop, f->lpoll, lfd);
 	f->lpoll->data = f;
-	tell_conf(f);
-	chan_events(f);
-	f->closed = 0;
-	listening(f, 1);
-	f->closed = 1;	/* never started again */
+	(void)gw_fproc_fuzz(g, &ssh_front, f, chan);	/* never started
+							   again */
 	return f;
 }
 #endif
@@ -1056,8 +758,6 @@ gw_ssh_new(struct gw *g, int fd, char err[SG_ERR_MAX])
 	}
 	f->g = g;
 	f->lfd = -1;
-	f->chan = -1;
-	f->sandbox = !d->sandbox_off;
 	for (k = 0; k < 2; k++) {
 		char e[SG_ERR_MAX];
 
@@ -1074,11 +774,6 @@ gw_ssh_new(struct gw *g, int fd, char err[SG_ERR_MAX])
 			goto bad;
 		}
 	}
-	if (gw_self_exe(f->exe, sizeof(f->exe)) != 0) {
-		sg_errf(err, "cannot find schoolgated's own executable: %s",
-		    strerror(errno));
-		goto bad;
-	}
 	if (fd < 0 && (fd = gw_listen_socket(d->sftp_listen,
 	    "daemon.sftp.listen", err)) < 0)
 		goto bad;
@@ -1093,23 +788,14 @@ gw_ssh_new(struct gw *g, int fd, char err[SG_ERR_MAX])
 		goto bad;
 	}
 	f->lpoll->data = f;
-	/* before the start: a front that ends at once is started again */
-	if ((f->restart = calloc(1, sizeof(*f->restart))) == NULL) {
-		sg_errf(err, "out of memory");
-		goto bad;
-	}
-	uv_timer_init(g->loop, f->restart);
-	f->restart->data = f;
-	if (front_start(f, err, SG_ERR_MAX) != 0)
+	if (gw_fproc_new(g, &ssh_front, f, err) == NULL)
 		goto bad;
 	return f;
 bad:
 	if (fd >= 0)
 		close(fd);
 	f->closed = 1;
-	if (f->restart != NULL)
-		uv_close((uv_handle_t *)f->restart, (uv_close_cb)free);
-	f->restart = NULL;
+	f->p = NULL;
 	if (f->lpoll != NULL)
 		uv_close((uv_handle_t *)f->lpoll, (uv_close_cb)free);
 	f->lpoll = NULL;
@@ -1138,7 +824,7 @@ gw_ssh_sessions(struct sshf *f)
 pid_t
 gw_ssh_pid(struct sshf *f)
 {
-	return f->pid;
+	return f->p ? gw_fproc_pid(f->p) : 0;
 }
 
 void
@@ -1176,17 +862,8 @@ gw_ssh_close_all(struct sshf *f)
 	}
 	while (f->list != NULL)
 		link_end(f->list, 1, 0);
-	if (f->q != NULL && f->chan >= 0)
-		(void)sg_msgq_flush(f->q, f->chan);
 	f->closed = 1;
-	if (f->cpoll != NULL) {
-		uv_close((uv_handle_t *)f->cpoll, (uv_close_cb)free);
-		f->cpoll = NULL;
-	}
-	if (f->restart != NULL) {
-		uv_close((uv_handle_t *)f->restart, (uv_close_cb)free);
-		f->restart = NULL;
-	}
+	gw_fproc_close(f->p);
 }
 
 void
@@ -1196,11 +873,7 @@ gw_ssh_free(struct sshf *f)
 
 	if (f == NULL)
 		return;
-	chan_close(f);		/* the front sees the end, and exits */
-	if (f->pid > 0) {
-		kill(f->pid, SIGKILL);
-		waitpid(f->pid, NULL, 0);
-	}
+	gw_fproc_free(f->p);	/* the front sees the end, and exits */
 	if (f->lfd >= 0)
 		close(f->lfd);
 	for (k = 0; k < 2; k++)
