@@ -103,7 +103,7 @@ $(BUILD)/%.o: %.c
 # optimisation, hardening and sanitizers but not our warning set.
 # LLHTTP_STRICT_MODE: CRLF only (no bare LF), no lax header characters.
 LLHTTP_FLAGS := -isystem $(LLHTTP_INC) -DLLHTTP_STRICT_MODE=1
-$(BUILD)/daemon/front/tls.o $(BUILD)/daemon/front/http.o \
+$(BUILD)/daemon/front/tls_link.o $(BUILD)/daemon/front/http.o \
 $(BUILD)/daemon/front/api.o $(BUILD)/daemon/front/webpage.o: CFLAGS += $(LLHTTP_FLAGS)
 $(BUILD)/llhttp/%.o: $(LLHTTP_DIR)/%.c
 	@mkdir -p $(dir $@)
@@ -158,7 +158,8 @@ $(DAEMON): $(DAEMON_OBJ) $(LIB)
 # (SG_ATTACK_HOOK, tests/daemon/privsep); tests/check-hardening proves
 # that schoolgated has none of it.
 ATTACK     := $(BUILD)/tests/schoolgated-attack
-ATTACK_SRC := daemon/proc.c daemon/pipeline/intake_proc.c daemon/front/ssh.c
+ATTACK_SRC := daemon/proc.c daemon/pipeline/intake_proc.c daemon/front/ssh.c \
+              daemon/front/tls_front.c
 ATTACK_OBJ := $(filter-out $(patsubst %.c,$(BUILD)/%.o,$(ATTACK_SRC)),$(DAEMON_OBJ)) \
               $(patsubst %.c,$(BUILD)/tests/attack/%.o,$(ATTACK_SRC))
 $(BUILD)/tests/attack/%.o: %.c

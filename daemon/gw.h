@@ -427,6 +427,17 @@ pid_t	gw_spawn_self(const char *exe, char *const argv[], const int *fds,
 struct sg_sandbox_opts;
 int	gw_child_ready(int sandbox, const struct sg_sandbox_opts *,
 	    uint32_t type, uint16_t ok_tag, uint16_t why_tag);
+/* A front door's first step (fd 3: the core): it ends with the core, is
+ * named name in ps, and a write to a closed socket is an error, not a
+ * signal. The core's pid, or -1 when the core has already ended. */
+pid_t	gw_front_begin(const char *name);
+/* Its last before its loop: sandboxed (its channel and stderr kept;
+ * sockets it is given, none made), READY sent (type, ok_tag, why_tag),
+ * and in the test build, when SG_ATTACK_FRONT starts who ("ssh-front",
+ * "tls-front") and ord < 3, the attack. Its channel is then
+ * non-blocking. 0, or -1: it exits. */
+int	gw_front_ready(int sandbox, pid_t core, unsigned ord, const char *who,
+	    uint32_t type, uint16_t ok_tag, uint16_t why_tag);
 /* "killed by signal 31 (SIGSYS)", "exited with status 1" */
 void	gw_status_text(int status, char *out, size_t cap);
 #ifdef SG_ATTACK_HOOK

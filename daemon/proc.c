@@ -118,6 +118,46 @@ gw_child_ready(int sandbox, const struct sg_sandbox_opts *so, uint32_t type,
 	return rc;
 }
 
+pid_t
+gw_front_begin(const char *name)
+{
+	pid_t core = getppid();
+
+	/* it ends with the core, and is no one's to inspect */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (getppid() != core)
+		return -1;
+	prctl(PR_SET_NAME, name, 0, 0, 0);
+	signal(SIGPIPE, SIG_IGN);
+	return core;
+}
+
+int
+gw_front_ready(int sandbox, pid_t core, unsigned ord, const char *who,
+    uint32_t type, uint16_t ok_tag, uint16_t why_tag)
+{
+	/* its channel (3) and stderr; sockets it is given, not made */
+	struct sg_sandbox_opts so = { .keep = (int[]){ 3 }, .nkeep = 1,
+	    .keep_stdio = 1, .allow_socket = 1 };
+
+	if (gw_child_ready(sandbox, &so, type, ok_tag, why_tag) != 0)
+		return -1;
+#ifdef SG_ATTACK_HOOK
+	{
+		const char *a = getenv("SG_ATTACK_FRONT");
+
+		if (a != NULL && strncmp(a, who, strlen(a)) == 0 && ord < 3)
+			gw_attack(who, core, ord);
+	}
+#else
+	(void)core, (void)ord, (void)who;
+#endif
+	/* its loop's descriptors are made after this: the sandbox closed
+	 * every one but the core's */
+	fcntl(3, F_SETFL, fcntl(3, F_GETFL) | O_NONBLOCK);
+	return 0;
+}
+
 void
 gw_status_text(int status, char *out, size_t cap)
 {

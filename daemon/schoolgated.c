@@ -157,8 +157,7 @@ static int
 check_daemon_conf(const struct sg_config *cfg, char err[SG_ERR_MAX])
 {
 	const struct sg_daemon_conf *d = &cfg->daemon;
-	SSL_CTX *ctx;
-	char path[4096];
+	char path[4096], *cert, *key;
 	struct sg_age_identity *ids = NULL;
 	struct sg_note_key k;
 	long n;
@@ -166,9 +165,10 @@ check_daemon_conf(const struct sg_config *cfg, char err[SG_ERR_MAX])
 	if (d->state_dir == NULL)
 		return sg_errf(err, "%s: daemon.state_dir is not set",
 		    cfg->path);
-	if ((ctx = gw_tls_ctx(d, 0, err)) == NULL)
+	if (gw_tls_pems(d, &cert, &key, err) != 0)
 		return -1;
-	SSL_CTX_free(ctx);
+	sg_wipe_free(cert);
+	sg_wipe_free(key);
 	snprintf(path, sizeof(path), "%s/storage.key", d->keys_dir);
 	if ((n = sg_identities_load(path, &ids, err)) < 0)
 		return -1;
@@ -833,6 +833,10 @@ main(int argc, char **argv)
 	/* the SSH front door (front/ssh.c), likewise */
 	if (argc == 4 && strcmp(argv[1], "--front-ssh") == 0)
 		_exit(gw_ssh_front_main(strcmp(argv[2], "off") != 0,
+		    (unsigned)strtoul(argv[3], NULL, 10)));
+	/* the TLS front door (front/tls_front.c), likewise */
+	if (argc == 4 && strcmp(argv[1], "--front-tls") == 0)
+		_exit(gw_tls_front_main(strcmp(argv[2], "off") != 0,
 		    (unsigned)strtoul(argv[3], NULL, 10)));
 	while ((opt = getopt(argc, argv, "c:tV")) != -1) {
 		switch (opt) {

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "front/fproc.h"
@@ -37,6 +38,8 @@
 #define RESTART_DELAY_MS	1000
 #define RESTART_FAILED_MS	5000
 #define READY_TIMEOUT_MS	10000
+/* at the end, how long the front has to pass on what it holds */
+#define END_WAIT_MS		2000
 
 struct gw_fproc {
 	struct gw		*g;
@@ -447,12 +450,27 @@ gw_fproc_close(struct gw_fproc *p)
 void
 gw_fproc_free(struct gw_fproc *p)
 {
+	int k;
+
 	if (p == NULL)
 		return;
 	chan_close(p);		/* the front sees the end, and exits */
 	if (p->pid > 0) {
-		kill(p->pid, SIGKILL);
-		waitpid(p->pid, NULL, 0);
+		/* once it has passed on what its connections were last
+		 * given (a last answer), within a bound */
+		for (k = 0; k < END_WAIT_MS / 10; k++) {
+			struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+			if (waitpid(p->pid, NULL, WNOHANG) == p->pid) {
+				p->pid = 0;
+				break;
+			}
+			nanosleep(&ts, NULL);
+		}
+		if (p->pid > 0) {
+			kill(p->pid, SIGKILL);
+			waitpid(p->pid, NULL, 0);
+		}
 	}
 	free(p);
 }

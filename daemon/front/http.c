@@ -215,11 +215,11 @@ http_close(struct conn *c)
 		}
 		gw_reader_close(c->rd);	/* no callback after this */
 		c->rd = NULL;
-		SSL_free(c->ssl);	/* frees the BIOs */
-		c->ssl = NULL;
+		BIO_free(c->rb);
+		c->rb = NULL;
 		c->refs += 2;
 		uv_close((uv_handle_t *)&c->idle, on_closed);
-		uv_close((uv_handle_t *)&c->tcp, on_closed);
+		uv_close((uv_handle_t *)&c->pipe, on_closed);
 		return;
 	}
 }
@@ -359,9 +359,9 @@ set_reading(struct conn *c, int on)
 	if (c->closing || on == c->reading)
 		return;
 	if (on)
-		uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+		uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
 	else
-		uv_read_stop((uv_stream_t *)&c->tcp);
+		uv_read_stop((uv_stream_t *)&c->pipe);
 	c->reading = on;
 }
 
@@ -791,53 +791,34 @@ http_conn_init(struct conn *c)
 	reset_request(c);
 }
 
-static void
-on_conn(uv_stream_t *l, int status)
+struct conn *
+http_conn_new(struct https_front *h, int fd, const char *addr)
 {
-	struct https_front *h = l->data;
 	struct gw *g = h->g;
 	const struct sg_daemon_conf *d = &g->conf->cfg->daemon;
 	struct conn *c;
 
-	if (status < 0 || (c = calloc(1, sizeof(*c))) == NULL)
-		return;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	if ((c->rb = BIO_new(BIO_s_mem())) == NULL ||
+	    uv_pipe_init(g->loop, &c->pipe, 0) != 0) {
+		BIO_free(c->rb);
+		free(c);
+		return NULL;
+	}
+	c->pipe.data = c;
+	if (uv_pipe_open(&c->pipe, fd) != 0) {
+		/* the handle is closed, fd not: the caller's */
+		BIO_free(c->rb);
+		c->rb = NULL;
+		c->refs = 1;
+		uv_close((uv_handle_t *)&c->pipe, on_closed);
+		return NULL;
+	}
 	c->front = h;
 	c->accepted_at = gw_now_us();
-	uv_tcp_init(g->loop, &c->tcp);
-	c->tcp.data = c;
-	if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0) {
-		c->refs = 1;
-		uv_close((uv_handle_t *)&c->tcp, on_closed);
-		return;
-	}
-	{
-		uv_os_fd_t fd;
-
-		if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
-			gw_peer_name(fd, c->addr, sizeof(c->addr));
-	}
-	if (g->draining || g->count.connections >= d->max_connections ||
-	    gw_signin_banned(g, c->addr) > 60 ||
-	    gw_unauth_admit(g, GW_FRONT_HTTPS, c->addr) != 0) {
-		/* over a limit (or long banned): no TLS work at all */
-		c->refs = 1;
-		uv_close((uv_handle_t *)&c->tcp, on_closed);
-		return;
-	}
-	uv_tcp_nodelay(&c->tcp, 1);
-	c->ssl = SSL_new(h->ctx);
-	c->rb = BIO_new(BIO_s_mem());
-	c->wb = BIO_new(BIO_s_mem());
-	if (c->ssl == NULL || c->rb == NULL || c->wb == NULL) {
-		SSL_free(c->ssl);
-		gw_unauth_release(g, GW_FRONT_HTTPS, c->addr);
-		c->refs = 1;
-		uv_close((uv_handle_t *)&c->tcp, on_closed);
-		return;
-	}
+	snprintf(c->addr, sizeof(c->addr), "%s", addr);
 	BIO_set_mem_eof_return(c->rb, -1);
-	SSL_set_bio(c->ssl, c->rb, c->wb);
-	SSL_set_accept_state(c->ssl);
 	http_conn_init(c);
 	uv_timer_init(g->loop, &c->idle);
 	c->idle.data = c;
@@ -849,60 +830,34 @@ on_conn(uv_stream_t *l, int status)
 		h->conns->prev = c;
 	h->conns = c;
 	set_reading(c, 1);
+	return c;
 }
 
 struct https_front *
 gw_https_new(struct gw *g, int fd, char err[SG_ERR_MAX])
 {
-	const struct sg_config *cfg = g->conf->cfg;
 	struct https_front *h;
-	size_t i;
 
 	if ((h = calloc(1, sizeof(*h))) == NULL) {
 		sg_errf(err, "out of memory");
+		if (fd >= 0)
+			close(fd);
 		return NULL;
 	}
 	h->g = g;
-	if ((h->sessions = sg_sessions_new(SESSIONS_MAX, SESSIONS_PARTY)) == NULL) {
+	if ((h->sessions = sg_sessions_new(SESSIONS_MAX, SESSIONS_PARTY)) ==
+	    NULL) {
 		sg_errf(err, "out of memory");
 		free(h);
+		if (fd >= 0)
+			close(fd);
 		return NULL;
 	}
-	for (i = 0; i < cfg->nparties; i++)
-		if (cfg->parties[i].ncerts > 0)
-			h->want_certs = 1;
-	if ((h->ctx = gw_tls_ctx(&cfg->daemon, h->want_certs, err)) == NULL)
-		goto bad;
-	uv_tcp_init(g->loop, &h->listener);
-	h->listener.data = h;
-	if (fd < 0 && (fd = gw_listen_socket(cfg->daemon.https_listen,
-	    "daemon.https.listen", err)) < 0)
-		goto bad;
-	if (uv_tcp_open(&h->listener, fd) != 0) {
-		sg_errf(err, "the HTTPS listening socket is unusable");
-		goto bad;
+	if (tls_link_start(h, fd, err) != 0) {
+		gw_https_free(h);
+		return NULL;
 	}
-	if (uv_listen((uv_stream_t *)&h->listener, 511, on_conn) != 0) {
-		sg_errf(err, "cannot listen on %s", cfg->daemon.https_listen);
-		goto bad;
-	}
-	h->listening = 1;
 	return h;
-bad:
-	SSL_CTX_free(h->ctx);
-	sg_sessions_free(h->sessions);
-	free(h);
-	return NULL;
-}
-
-int
-gw_https_port(struct https_front *h)
-{
-	uv_os_fd_t fd;
-
-	if (uv_fileno((uv_handle_t *)&h->listener, &fd) != 0)
-		return -1;
-	return gw_socket_port(fd);
 }
 
 /* Stops accepting; idle keep-alive connections are closed, the rest end
@@ -912,10 +867,8 @@ gw_https_drain(struct https_front *h)
 {
 	struct conn *c, *next;
 
-	if (h->listening) {
-		uv_close((uv_handle_t *)&h->listener, NULL);
-		h->listening = 0;
-	}
+	h->listening = 0;
+	tls_link_listen(h, 0);
 	for (c = h->conns; c != NULL; c = next) {
 		next = c->next;
 		if (c->st == ST_HEADERS && c->inlen == 0 && c->urllen == 0)
@@ -939,6 +892,7 @@ gw_https_close_all(struct https_front *h)
 {
 	while (h->conns != NULL)
 		http_close(h->conns);
+	tls_link_close(h);
 }
 
 void
@@ -946,7 +900,7 @@ gw_https_free(struct https_front *h)
 {
 	if (h == NULL)
 		return;
-	SSL_CTX_free(h->ctx);
+	tls_link_free(h);
 	sg_sessions_free(h->sessions);
 	free(h);
 }
@@ -956,22 +910,8 @@ gw_https_free(struct https_front *h)
 int
 gw_https_reload(struct https_front *h, char err[SG_ERR_MAX])
 {
-	const struct sg_config *cfg = h->g->conf->cfg;
-	int want = 0;
-	SSL_CTX *n;
-	size_t i;
-
-	for (i = 0; i < cfg->nparties; i++)
-		if (cfg->parties[i].ncerts > 0)
-			want = 1;
-	if ((n = gw_tls_ctx(&cfg->daemon, want, err)) == NULL)
-		return -1;
-	h->want_certs = want;
-	SSL_CTX_free(h->ctx);	/* live connections keep a reference */
-	h->ctx = n;
-	return 0;
+	return tls_link_reload(h, err);
 }
-
 
 /* ---- helpers the API and the web page share ---- */
 

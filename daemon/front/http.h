@@ -41,21 +41,29 @@ enum cstate {
  * web page's sessions. */
 struct https_front {
 	struct gw		*g;
-	SSL_CTX			*ctx;
-	uv_tcp_t		 listener;
-	int			 listening;
-	struct conn		*conns;
+	/* tls_link.c: accepting, and the TLS front door's process */
+	int			 lfd;
+	uv_poll_t		*lpoll;
+	int			 listening;	/* may accept */
+	struct gw_fproc		*p;
+	char			*cert_pem, *key_pem;
 	int			 want_certs;
+	uint32_t		 next_id;
+	struct conn		*conns;
 	struct sg_sessions	*sessions;	/* the web page's sign-ins */
 };
 
 struct conn {
-	uv_tcp_t		 tcp;
+	uv_pipe_t		 pipe;		/* to the TLS front door */
 	uv_timer_t		 idle;
 	struct https_front	*front;
 	struct conn		*next, *prev;
-	SSL			*ssl;
-	BIO			*rb, *wb;
+	BIO			*rb;		/* what it passed on, unread */
+	int			 pre_done;	/* its preamble was read */
+	unsigned char		 pre[40];
+	size_t			 prelen;
+	char			 peer_sha256[65];	/* the client
+							   certificate's */
 	llhttp_t		 hp;
 	char			 addr[48];
 	int			 authed_once;
@@ -111,7 +119,16 @@ struct conn {
 	struct gw_dl_memo	 dl_memo;
 };
 
-/* tls.c: all that http.c, api.c and webpage.c know of TLS */
+/* tls_link.c: the TLS front door's process, and accepting: each client
+ * is accepted and admitted here, then handed to the front with one end of
+ * a socketpair, whose other end is the connection's (http_conn_new). */
+int	tls_link_start(struct https_front *, int fd, char err[SG_ERR_MAX]);
+void	tls_link_listen(struct https_front *, int on);
+int	tls_link_reload(struct https_front *, char err[SG_ERR_MAX]);
+void	tls_link_close(struct https_front *);
+void	tls_link_free(struct https_front *);
+/* ... and all that http.c, api.c and webpage.c know of TLS: the bytes
+ * the front passes on, decrypted, and those it is given to encrypt */
 void	tls_send(struct conn *, const void *, size_t);
 void	tls_flush(struct conn *);
 void	tls_written(uv_write_t *, int status);
@@ -122,8 +139,12 @@ void	tls_shutdown(struct conn *);	/* close_notify */
 void	tls_peer_sha256(struct conn *, char hex[65]);
 
 /* http.c */
-/* A new connection's parser and request state (after its TLS). */
+/* A new connection's parser and request state. */
 void	http_conn_init(struct conn *);
+/* A connection accepted and admitted (tls_link.c): fd is the core's end
+ * of its socketpair with the TLS front door. NULL: not made (the caller
+ * still owns fd and the pre-sign-in slot). */
+struct conn *http_conn_new(struct https_front *, int fd, const char *addr);
 void	http_close(struct conn *);
 void	http_pump(struct conn *);
 /* Work a request waited for (it held a reference) is back: 1 when the

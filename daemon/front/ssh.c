@@ -1236,19 +1236,12 @@ bind_setup(struct sshf *f)
 int
 gw_ssh_front_main(int sandbox, unsigned ord)
 {
-	struct sg_sandbox_opts so = { .keep = (int[]){ 3 }, .nkeep = 1,
-	    .keep_stdio = 1, .allow_socket = 1 };
 	static struct sshf front;
 	struct sshf *f = &front;
-	pid_t core = getppid();
+	pid_t core;
 
-	(void)ord;
-	/* the front ends with the core, and is no one's to inspect */
-	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	if (getppid() != core)
+	if ((core = gw_front_begin("sg-ssh-front")) < 0)
 		return 1;
-	prctl(PR_SET_NAME, "sg-ssh-front", 0, 0, 0);
-	signal(SIGPIPE, SIG_IGN);
 	f->chan = 3;
 	/* what libssh and OpenSSL load and seed, while files can still be
 	 * opened */
@@ -1264,17 +1257,9 @@ gw_ssh_front_main(int sandbox, unsigned ord)
 	if ((f->mb = sg_msgbuf_new(3)) == NULL || (f->q = sg_msgq_new()) ==
 	    NULL)
 		return 1;
-	if (gw_child_ready(sandbox, &so, SW_READY, SWF_OK, SWF_WHY) != 0)
+	if (gw_front_ready(sandbox, core, ord, "ssh-front", SW_READY, SWF_OK,
+	    SWF_WHY) != 0 || (f->loop = uv_default_loop()) == NULL)
 		return 1;
-#ifdef SG_ATTACK_HOOK
-	if (getenv("SG_ATTACK_FRONT") != NULL && ord < 3)
-		gw_attack("ssh-front", core, ord);
-#endif
-	/* the loop's own descriptors are made now: the sandbox closed
-	 * every one but the core's */
-	if ((f->loop = uv_default_loop()) == NULL)
-		return 1;
-	fcntl(3, F_SETFL, fcntl(3, F_GETFL) | O_NONBLOCK);
 	uv_poll_init(f->loop, &f->cpoll, 3);
 	f->cpoll.data = f;
 	core_events(f);

@@ -1,45 +1,26 @@
 /*
- * tls: the HTTPS front door's TLS: the context (TLS 1.2 and 1.3, the
+ * tls: the HTTPS front door's TLS context (TLS 1.2 and 1.3, the
  * server's certificate, client certificates asked for when a party has
- * one) and the encrypted output of each connection, through memory BIOs
- * on the libuv loop.
+ * one), made from PEM text: the core reads the files and checks them
+ * (gw_tls_pems, gw_tls_ctx), and sends the text to the TLS front door's
+ * process (tls_front.c), which opens no file and makes the context it
+ * serves with.
  */
 #include "gw.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <limits.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <syslog.h>
-#include <unistd.h>
 
-#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "base/codec.h"
-#include "base/html.h"
-#include "base/json.h"
-#include "front/http.h"
-#include "front/web.h"
-#include "log/tlog.h"
-#include "policy/session.h"
-#include "policy/vpath.h"
+#include "front/https.h"
 #include "seal/keys.h"
-
-/* ---- TLS ---- */
 
 static int
 accept_any_cert(int ok, X509_STORE_CTX *x)
@@ -50,11 +31,12 @@ accept_any_cert(int ok, X509_STORE_CTX *x)
 }
 
 SSL_CTX *
-gw_tls_ctx(const struct sg_daemon_conf *d, int want_certs, char err[SG_ERR_MAX])
+gw_tls_ctx(const char *cert_pem, const char *key_pem, int want_certs,
+    char err[SG_ERR_MAX])
 {
 	SSL_CTX *ctx;
-	char *keytext;
 	BIO *b;
+	X509 *x = NULL;
 	EVP_PKEY *pk = NULL;
 
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
@@ -78,27 +60,34 @@ gw_tls_ctx(const struct sg_daemon_conf *d, int want_certs, char err[SG_ERR_MAX])
 		sg_errf(err, "cannot set the TLS key exchange groups");
 		goto bad;
 	}
-	if (d->tls_cert == NULL || d->tls_key == NULL) {
-		sg_errf(err, "daemon.https needs certificate and key");
+	/* the certificate, then its chain */
+	if ((b = BIO_new_mem_buf(cert_pem, -1)) == NULL ||
+	    (x = PEM_read_bio_X509_AUX(b, NULL, NULL, NULL)) == NULL ||
+	    SSL_CTX_use_certificate(ctx, x) != 1) {
+		X509_free(x);
+		BIO_free(b);
+		sg_errf(err, "the TLS certificate is not a usable PEM "
+		    "certificate");
 		goto bad;
 	}
-	if (SSL_CTX_use_certificate_chain_file(ctx, d->tls_cert) != 1) {
-		sg_errf(err, "%s: not a usable PEM certificate chain",
-		    d->tls_cert);
-		goto bad;
-	}
-	/* the key must be private to the service (chmod 600) */
-	if ((keytext = sg_secret_file_read(d->tls_key, err)) == NULL)
-		goto bad;
-	b = BIO_new_mem_buf(keytext, -1);
+	X509_free(x);
+	while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
+		if (SSL_CTX_add0_chain_cert(ctx, x) != 1) {
+			X509_free(x);
+			BIO_free(b);
+			sg_errf(err, "the TLS certificate chain is unusable");
+			goto bad;
+		}
+	BIO_free(b);
+	ERR_clear_error();	/* the end of the chain */
+	b = BIO_new_mem_buf(key_pem, -1);
 	pk = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
 	BIO_free(b);
-	sg_wipe_free(keytext);
 	if (pk == NULL || SSL_CTX_use_PrivateKey(ctx, pk) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
 		EVP_PKEY_free(pk);
-		sg_errf(err, "%s: not the private key of the certificate",
-		    d->tls_key);
+		sg_errf(err, "the TLS key is not the private key of the "
+		    "certificate");
 		goto bad;
 	}
 	EVP_PKEY_free(pk);
@@ -115,110 +104,51 @@ bad:
 	return NULL;
 }
 
-void
-tls_written(uv_write_t *w, int status)
-{
-	struct conn *c = w->data;
-	size_t len = *(size_t *)(w + 1);
-
-	free(w);
-	c->wpending -= len;
-	c->refs--;
-	if (c->closing) {
-		http_close(c);
-		return;
-	}
-	if (status < 0) {
-		http_close(c);
-		return;
-	}
-	uv_timer_again(&c->idle);
-	if (c->st == ST_STREAM)
-		http_pump(c);
-	else if (c->st == ST_DONE && c->wpending == 0)
-		http_finish_response(c);
-}
-
-/* Moves TLS output to the socket. */
-void
-tls_flush(struct conn *c)
-{
-	int n;
-
-	while ((n = (int)BIO_ctrl_pending(c->wb)) > 0) {
-		uv_write_t *w = malloc(sizeof(*w) + sizeof(size_t) + (size_t)n);
-		char *buf = (char *)(w + 1) + sizeof(size_t);
-		uv_buf_t ub;
-
-		if (w == NULL) {
-			http_close(c);
-			return;
-		}
-		n = BIO_read(c->wb, buf, n);
-		*(size_t *)(w + 1) = (size_t)n;
-		ub = uv_buf_init(buf, (unsigned)n);
-		w->data = c;
-		if (uv_write(w, (uv_stream_t *)&c->tcp, &ub, 1, tls_written) !=
-		    0) {
-			free(w);
-			http_close(c);
-			return;
-		}
-		c->wpending += (size_t)n;
-		c->refs++;
-	}
-}
-
-void
-tls_send(struct conn *c, const void *buf, size_t len)
-{
-	if (c->closing || len == 0)
-		return;
-	if (SSL_write(c->ssl, buf, (int)len) <= 0) {
-		c->close_after = 1;
-		return;
-	}
-	tls_flush(c);
-}
-
-/* Plaintext that has arrived: how many bytes (> 0), 0 when TLS wants
- * more from the socket, -1 when the connection is over (an alert, if
- * any, is flushed first). */
+/* The certificate chain (PEM) and the key, read from the files the
+ * configuration names (the key must be private to the service, chmod
+ * 600), and checked by making a context of them: 0, or -1 with err.
+ * The caller wipes and frees both. */
 int
-tls_read(struct conn *c, void *buf, size_t cap)
+gw_tls_pems(const struct sg_daemon_conf *d, char **cert, char **key,
+    char err[SG_ERR_MAX])
 {
-	int n, e;
+	SSL_CTX *ctx;
+	FILE *f;
+	size_t n;
+	char e[SG_ERR_MAX];
 
-	n = SSL_read(c->ssl, buf, cap > INT_MAX ? INT_MAX : (int)cap);
-	if (n > 0)
-		return n;
-	e = SSL_get_error(c->ssl, n);
-	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-		return 0;
-	tls_flush(c);
+	*cert = *key = NULL;
+	if (d->tls_cert == NULL || d->tls_key == NULL)
+		return sg_errf(err, "daemon.https needs certificate and key");
+	if ((*cert = calloc(1, TLS_PEM_MAX + 1)) == NULL)
+		return sg_errf(err, "out of memory");
+	if ((f = fopen(d->tls_cert, "re")) == NULL) {
+		sg_errf(err, "%s: %s", d->tls_cert, strerror(errno));
+		goto bad;
+	}
+	n = fread(*cert, 1, TLS_PEM_MAX + 1, f);
+	fclose(f);
+	if (n > TLS_PEM_MAX) {
+		sg_errf(err, "%s: longer than %d bytes", d->tls_cert,
+		    TLS_PEM_MAX);
+		goto bad;
+	}
+	if ((*key = sg_secret_file_read(d->tls_key, err)) == NULL)
+		goto bad;
+	if (strlen(*key) > TLS_PEM_MAX) {
+		sg_errf(err, "%s: longer than %d bytes", d->tls_key,
+		    TLS_PEM_MAX);
+		goto bad;
+	}
+	if ((ctx = gw_tls_ctx(*cert, *key, 0, e)) == NULL) {
+		sg_errf(err, "%s, %s: %s", d->tls_cert, d->tls_key, e);
+		goto bad;
+	}
+	SSL_CTX_free(ctx);
+	return 0;
+bad:
+	sg_wipe_free(*cert);
+	sg_wipe_free(*key);
+	*cert = *key = NULL;
 	return -1;
-}
-
-/* close_notify, flushed. */
-void
-tls_shutdown(struct conn *c)
-{
-	SSL_shutdown(c->ssl);
-	tls_flush(c);
-}
-
-/* The client certificate's fingerprint, or "" when there is none. */
-void
-tls_peer_sha256(struct conn *c, char hex[65])
-{
-	X509 *x = SSL_get1_peer_certificate(c->ssl);
-	unsigned char md[32];
-	unsigned int l = 32;
-
-	hex[0] = '\0';
-	if (x == NULL)
-		return;
-	X509_digest(x, EVP_sha256(), md, &l);
-	X509_free(x);
-	sg_hex(md, 32, hex);
 }

@@ -789,17 +789,6 @@ gw_xfer_report_read(struct gw *g, const char *id, gw_report_cb cb,
 	    "does not match\"}]}");
 }
 
-/* ---- tls.c ---- */
-
-SSL_CTX *
-gw_tls_ctx(const struct sg_daemon_conf *d, int want_certs,
-    char err[SG_ERR_MAX])
-{
-	(void)d, (void)want_certs;
-	sg_errf(err, "no TLS in a fuzz target");
-	return NULL;
-}
-
 /* ---- journal.c ---- */
 
 void

@@ -128,6 +128,39 @@ tls_shutdown(struct conn *c)
 	(void)c;
 }
 
+/* tls_link.c: no process, nothing accepted */
+int
+tls_link_start(struct https_front *h, int fd, char err[SG_ERR_MAX])
+{
+	(void)h, (void)fd;
+	return sg_errf(err, "no TLS front door in a fuzz target");
+}
+
+void
+tls_link_listen(struct https_front *h, int on)
+{
+	(void)h, (void)on;
+}
+
+int
+tls_link_reload(struct https_front *h, char err[SG_ERR_MAX])
+{
+	(void)h, (void)err;
+	return 0;
+}
+
+void
+tls_link_close(struct https_front *h)
+{
+	(void)h;
+}
+
+void
+tls_link_free(struct https_front *h)
+{
+	(void)h;
+}
+
 void
 tls_peer_sha256(struct conn *c, char hex[65])
 {
@@ -219,8 +252,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c->front = &front;
 	c->accepted_at = gw_now_us();
 	snprintf(c->addr, sizeof(c->addr), "192.0.2.7");
-	uv_tcp_init(&loop, &c->tcp);	/* no socket: nothing is read */
-	c->tcp.data = c;
+	uv_pipe_init(&loop, &c->pipe, 0);	/* no socket: nothing is
+						   read */
+	c->pipe.data = c;
 	uv_timer_init(&loop, &c->idle);
 	c->idle.data = c;
 	http_conn_init(c);
