@@ -199,6 +199,7 @@ struct sg_msgq_item {
 struct sg_msgq {
 	struct sg_msgq_item	*head, *tail;
 	size_t			 bytes;
+	size_t			 fds;	/* descriptors held */
 };
 
 struct sg_msgq *
@@ -249,6 +250,8 @@ sg_msgq_put(struct sg_msgq *q, uint32_t type, uint32_t peer, int fd,
 		q->head = i;
 	q->tail = i;
 	q->bytes += SG_MSG_HDR + len;
+	if (fd >= 0)
+		q->fds++;
 	return 0;
 }
 
@@ -256,6 +259,12 @@ size_t
 sg_msgq_bytes(const struct sg_msgq *q)
 {
 	return q->bytes;
+}
+
+size_t
+sg_msgq_fds(const struct sg_msgq *q)
+{
+	return q->fds;
 }
 
 int
@@ -275,6 +284,7 @@ sg_msgq_flush(struct sg_msgq *q, int sock)
 		if (i->sent == 0 && i->fd >= 0) {
 			close(i->fd);	/* it went with the first byte */
 			i->fd = -1;
+			q->fds--;
 		}
 		i->sent += (size_t)n;
 		q->bytes -= (size_t)n;
@@ -432,6 +442,8 @@ sg_msgb_init(struct sg_msgb *b)
 void
 sg_msgb_free(struct sg_msgb *b)
 {
+	if (b->buf != NULL)
+		explicit_bzero(b->buf, b->cap);
 	free(b->buf);
 	memset(b, 0, sizeof(*b));
 }
@@ -454,10 +466,17 @@ sg_msg_put(struct sg_msgb *b, uint16_t tag, const void *p, size_t n)
 
 		while (nc < need)
 			nc *= 2;
-		if ((nb = realloc(b->buf, nc)) == NULL) {
+		/* not realloc: what it holds (a key, a password) is
+		 * wiped from the old block */
+		if ((nb = malloc(nc)) == NULL) {
 			b->ok = 0;
 			return;
 		}
+		if (b->len > 0)
+			memcpy(nb, b->buf, b->len);
+		if (b->buf != NULL)
+			explicit_bzero(b->buf, b->cap);
+		free(b->buf);
 		b->buf = nb;
 		b->cap = nc;
 	}

@@ -88,6 +88,9 @@ int	sg_msgq_put(struct sg_msgq *, uint32_t type, uint32_t peer, int fd,
 	    const void *data, size_t len);
 int	sg_msgq_flush(struct sg_msgq *, int sock);
 size_t	sg_msgq_bytes(const struct sg_msgq *);
+/* the descriptors it holds (each open until its message is sent): the
+ * caller bounds them too */
+size_t	sg_msgq_fds(const struct sg_msgq *);
 
 struct sg_msgbuf;
 

@@ -29,6 +29,8 @@
 /* what may wait for the front to read (beyond: it is not reading, and
  * is started again) */
 #define QUEUE_MAX	(8 * 1024 * 1024)
+/* ... and the connections' descriptors that may wait with it */
+#define QUEUE_FDS_MAX	256
 /* reads of the channel per wake-up, before the loop's other work: a
  * front that never stops sending cannot keep the core from the rest */
 #define CHAN_FILLS	8
@@ -171,7 +173,8 @@ chan_events(struct gw_fproc *p)
 	if (sg_msgq_bytes(p->q) > 0) {
 		int rc = sg_msgq_flush(p->q, p->chan);
 
-		if (rc < 0 || sg_msgq_bytes(p->q) > QUEUE_MAX) {
+		if (rc < 0 || sg_msgq_bytes(p->q) > QUEUE_MAX ||
+		    sg_msgq_fds(p->q) > QUEUE_FDS_MAX) {
 			/* not now: the caller may be in the middle of a
 			 * connection's work */
 			gw_fproc_lost_later(p, rc < 0 ? "its channel closed" :

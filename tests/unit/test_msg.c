@@ -328,6 +328,7 @@ queue_waits_for_a_full_socket(void **state)
 	assert_int_equal(sg_msgq_put(q, T_FILE, 8, p[0], "12345678", 8), 0);
 	assert_int_equal(sg_msgq_bytes(q), 8 * (SG_MSG_HDR + sizeof(big)) +
 	    SG_MSG_HDR + 8);
+	assert_int_equal(sg_msgq_fds(q), 1);	/* counted for the bound */
 	/* nobody reads yet: it returns at once, with most still queued */
 	assert_int_equal(sg_msgq_flush(q, sv[0]), 1);
 	assert_true(sg_msgq_bytes(q) > 6 * sizeof(big));
@@ -355,6 +356,7 @@ queue_waits_for_a_full_socket(void **state)
 		assert_true(sg_msgbuf_fill(b) > 0);
 	}
 	assert_int_equal(sg_msgq_bytes(q), 0);
+	assert_int_equal(sg_msgq_fds(q), 0);
 	/* the reader is gone: an error at once */
 	sg_msgbuf_free(b);
 	close(sv[1]);
