@@ -211,6 +211,8 @@ gw_attack(const char *who, pid_t core, unsigned ord)
 	    0);
 	attack_line(who, "open a new socket", (fd = socket(AF_INET,
 	    SOCK_STREAM, 0)) >= 0);
+	attack_line(who, "accept a connection", (fd = accept4(3, NULL, NULL,
+	    0)) >= 0);
 	attack_line(who, "fork", (fd = (int)fork()) >= 0);
 	if (fd == 0)
 		_exit(0);

@@ -224,10 +224,8 @@ enter_seccomp(const struct sg_sandbox_opts *o, char *err, size_t cap)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
 		    SCMP_SYS(clone3), 0);
 	if (rc == 0 && o->allow_socket) {
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(accept4), 0);
-		if (rc == 0)
-			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
-			    SCMP_SYS(setsockopt), 0);
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+		    SCMP_SYS(setsockopt), 0);
 		if (rc == 0)
 			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
 			    SCMP_SYS(getsockopt), 0);

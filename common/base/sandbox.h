@@ -37,12 +37,12 @@ struct sg_sandbox_opts {
 					   0, 1, 2 when keep_stdio) */
 	size_t		 nkeep;
 	int		 keep_stdio;
-	int		 allow_socket;	/* accept4(2), socket options and
-					   names, FIONBIO: for a front door
-					   that accepts connections on a
-					   socket it was given (it makes
-					   none: socket(2) stays refused);
-					   never for the intake */
+	int		 allow_socket;	/* socket options and names,
+					   FIONBIO: for a front door, which
+					   serves connections it is given
+					   (it accepts none and makes none:
+					   accept4(2) and socket(2) stay
+					   refused); never for the intake */
 	int		 allow_fork;	/* fork(2) and wait4(2), for the
 					   process that makes the intake
 					   processes (each of which then
