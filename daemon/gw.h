@@ -633,6 +633,18 @@ void	gw_peer_name(int fd, char *buf, size_t len);
 /* An address an operator typed, written as gw_peer_name writes peers;
  * -1 when it is not an IPv4 or IPv6 address. */
 int	gw_addr_name(const char *text, char *buf, size_t len);
+/* A listening socket watched on the loop (listen.c): each connection is
+ * accepted (non-blocking, close-on-exec) and given with its address to
+ * fn, which owns it from then on; at most 64 at each wake-up. When the
+ * process is out of descriptors or memory, accepting pauses for a
+ * second, rather than waking at once again for the same connection. */
+struct gw_acceptor;
+struct gw_acceptor *gw_acceptor_new(uv_loop_t *, int lfd,
+	    void (*fn)(void *arg, int fd, const char *addr), void *arg);
+/* on: accepting (again); off: new clients wait in the backlog */
+void	gw_acceptor_on(struct gw_acceptor *, int on);
+/* closes its handles (not lfd); freed once the loop has closed them */
+void	gw_acceptor_free(struct gw_acceptor *);
 
 /* receipts (core/receipt.c; common/log/receipt.h) */
 #define GW_RECEIPTS_AT_ONCE	2	/* proofs at once (each hashes the log) */

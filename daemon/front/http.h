@@ -43,7 +43,7 @@ struct https_front {
 	struct gw		*g;
 	/* tls_link.c: accepting, and the TLS front door's process */
 	int			 lfd;
-	uv_poll_t		*lpoll;
+	struct gw_acceptor	*acc;
 	int			 listening;	/* may accept */
 	struct gw_fproc		*p;
 	char			*cert_pem, *key_pem;

@@ -109,3 +109,109 @@ gw_addr_name(const char *text, char *buf, size_t len)
 		return -1;
 	return 0;
 }
+
+/* ---- accepting ---- */
+
+static void on_pause_end(uv_timer_t *);
+
+#define ACCEPT_BURST	64
+#define ACCEPT_PAUSE_MS	1000
+
+struct gw_acceptor {
+	uv_poll_t	 poll;
+	uv_timer_t	 pause;
+	int		 lfd, on, paused, handles;
+	void		(*fn)(void *, int, const char *);
+	void		*arg;
+};
+
+static void
+on_accept(uv_poll_t *p, int status, int events)
+{
+	struct gw_acceptor *a = p->data;
+	int k, fd;
+
+	(void)events;
+	if (status < 0)
+		return;
+	for (k = 0; k < ACCEPT_BURST && a->on; k++) {
+		char addr[48];
+
+		if ((fd = accept4(a->lfd, NULL, NULL, SOCK_NONBLOCK |
+		    SOCK_CLOEXEC)) < 0) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				/* the connection stays in the backlog;
+				 * polling again would only spin */
+				uv_poll_stop(&a->poll);
+				a->paused = 1;
+				uv_timer_start(&a->pause, on_pause_end,
+				    ACCEPT_PAUSE_MS, 0);
+			}
+			return;
+		}
+		gw_peer_name(fd, addr, sizeof(addr));
+		a->fn(a->arg, fd, addr);
+	}
+}
+
+static void
+on_pause_end(uv_timer_t *t)
+{
+	struct gw_acceptor *a = t->data;
+
+	a->paused = 0;
+	gw_acceptor_on(a, a->on);
+}
+
+struct gw_acceptor *
+gw_acceptor_new(uv_loop_t *loop, int lfd, void (*fn)(void *, int,
+    const char *), void *arg)
+{
+	struct gw_acceptor *a = calloc(1, sizeof(*a));
+
+	if (a == NULL)
+		return NULL;
+	if (uv_poll_init(loop, &a->poll, lfd) != 0) {
+		free(a);
+		return NULL;
+	}
+	uv_timer_init(loop, &a->pause);
+	a->poll.data = a->pause.data = a;
+	a->handles = 2;
+	a->lfd = lfd;
+	a->fn = fn;
+	a->arg = arg;
+	return a;
+}
+
+void
+gw_acceptor_on(struct gw_acceptor *a, int on)
+{
+	if (a == NULL)
+		return;
+	a->on = on;
+	if (on && !a->paused)
+		uv_poll_start(&a->poll, UV_READABLE, on_accept);
+	else
+		uv_poll_stop(&a->poll);
+}
+
+static void
+on_acceptor_closed(uv_handle_t *h)
+{
+	struct gw_acceptor *a = h->data;
+
+	if (--a->handles == 0)
+		free(a);
+}
+
+void
+gw_acceptor_free(struct gw_acceptor *a)
+{
+	if (a == NULL)
+		return;
+	a->on = 0;
+	uv_close((uv_handle_t *)&a->poll, on_acceptor_closed);
+	uv_close((uv_handle_t *)&a->pause, on_acceptor_closed);
+}

@@ -72,7 +72,7 @@ struct link {
 struct sshf {
 	struct gw	*g;
 	int		 lfd;
-	uv_poll_t	*lpoll;
+	struct gw_acceptor *acc;
 	uint32_t	 next_id;
 	char		*keys[2];
 	struct gw_fproc	*p;		/* the running front */
@@ -531,81 +531,65 @@ on_pubkey(struct link *l, const struct sg_msg *m)
 
 /* ---- accepting ---- */
 
-/* Each connection is accepted here, admitted or not (draining, bans, the
- * budgets), and only then handed to the front with its address: the
- * front holds no listening socket, and cannot claim another address. */
+/* Each connection is accepted here (gw_acceptor), admitted or not
+ * (draining, bans, the budgets), and only then handed to the front with
+ * its address: the front holds no listening socket, and cannot name an
+ * address no client connected from. */
 static void
-on_listen(uv_poll_t *p, int status, int events)
+on_client(void *arg, int fd, const char *addr)
 {
-	struct sshf *f = p->data;
+	struct sshf *f = arg;
 	struct gw *g = f->g;
 	const struct sg_daemon_conf *d = &g->conf->cfg->daemon;
-	int k, fd, one = 1;
+	struct sg_msgb b;
+	struct link *l;
+	int one = 1;
 
-	(void)events;
-	if (status < 0)
+	/* pre-authentication work (key exchange) is bounded: a flood of
+	 * handshakes cannot starve established transfers */
+	if (!gw_fproc_up(f->p) || g->draining || f->draining ||
+	    g->count.connections >= d->max_connections ||
+	    gw_signin_banned(g, addr) > 0 ||
+	    (l = calloc(1, sizeof(*l))) == NULL) {
+		close(fd);
 		return;
-	for (k = 0; k < 64 && gw_fproc_up(f->p); k++) {
-		struct sg_msgb b;
-		struct link *l;
-		char addr[48];
-
-		if ((fd = accept4(f->lfd, NULL, NULL, SOCK_NONBLOCK |
-		    SOCK_CLOEXEC)) < 0)
-			return;
-		gw_peer_name(fd, addr, sizeof(addr));
-		/* pre-authentication work (key exchange) is bounded: a
-		 * flood of handshakes cannot starve established transfers */
-		if (g->draining || f->draining ||
-		    g->count.connections >= d->max_connections ||
-		    gw_signin_banned(g, addr) > 0 ||
-		    (l = calloc(1, sizeof(*l))) == NULL) {
-			close(fd);
-			continue;
-		}
-		if (gw_unauth_admit(g, GW_FRONT_SFTP, addr) != 0) {
-			free(l);
-			close(fd);
-			continue;
-		}
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		/* ids are not reused while in use (after 2^32 of them) */
-		do {
-			if (++f->next_id == 0)
-				f->next_id = 1;
-		} while (link_find(f, f->next_id) != NULL);
-		l->f = f;
-		l->id = f->next_id;
-		l->dfd = -1;
-		snprintf(l->addr, sizeof(l->addr), "%s", addr);
-		l->next = f->list;
-		if (f->list)
-			f->list->prev = l;
-		f->list = l;
-		f->n++;
-		g->count.connections++;
-		sg_msgb_init(&b);
-		sg_msg_put_str(&b, SWF_ADDR, addr);
-		if (b.ok)
-			tell(f, SW_CONN, l->id, fd, &b);	/* fd: the
-							   queue's */
-		else {
-			close(fd);
-			link_end(l, 0, 0);
-		}
-		sg_msgb_free(&b);
 	}
+	if (gw_unauth_admit(g, GW_FRONT_SFTP, addr) != 0) {
+		free(l);
+		close(fd);
+		return;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* ids are not reused while in use (after 2^32 of them) */
+	do {
+		if (++f->next_id == 0)
+			f->next_id = 1;
+	} while (link_find(f, f->next_id) != NULL);
+	l->f = f;
+	l->id = f->next_id;
+	l->dfd = -1;
+	snprintf(l->addr, sizeof(l->addr), "%s", addr);
+	l->next = f->list;
+	if (f->list)
+		f->list->prev = l;
+	f->list = l;
+	f->n++;
+	g->count.connections++;
+	sg_msgb_init(&b);
+	sg_msg_put_str(&b, SWF_ADDR, addr);
+	if (b.ok)
+		tell(f, SW_CONN, l->id, fd, &b);	/* fd: the queue's */
+	else {
+		close(fd);
+		link_end(l, 0, 0);
+	}
+	sg_msgb_free(&b);
 }
 
 static void
 listening(struct sshf *f, int on)
 {
-	if (f->lpoll == NULL)
-		return;
-	if (on && !f->draining && !f->closed)
-		uv_poll_start(f->lpoll, UV_READABLE, on_listen);
-	else
-		uv_poll_stop(f->lpoll);
+	gw_acceptor_on(f->acc, on && !f->draining && !f->closed);
 }
 
 /* ---- what the front says ---- */
@@ -728,11 +712,9 @@ gw_ssh_fuzz_new(struct gw *g, int chan, int lfd)
 		return NULL;
 	f->g = g;
 	f->lfd = lfd;
-	if ((f->lpoll = calloc(1, sizeof(*f->lpoll))) == NULL)
-		abort();
 	fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK);
-	uv_poll_init(g->loop, f->lpoll, lfd);
-	f->lpoll->data = f;
+	if ((f->acc = gw_acceptor_new(g->loop, lfd, on_client, f)) == NULL)
+		abort();
 	(void)gw_fproc_fuzz(g, &ssh_front, f, chan);	/* never started
 							   again */
 	return f;
@@ -780,14 +762,11 @@ gw_ssh_new(struct gw *g, int fd, char err[SG_ERR_MAX])
 	f->lfd = fd;
 	fd = -1;
 	fcntl(f->lfd, F_SETFL, fcntl(f->lfd, F_GETFL) | O_NONBLOCK);
-	if ((f->lpoll = calloc(1, sizeof(*f->lpoll))) == NULL ||
-	    uv_poll_init(g->loop, f->lpoll, f->lfd) != 0) {
-		free(f->lpoll);
-		f->lpoll = NULL;
+	if ((f->acc = gw_acceptor_new(g->loop, f->lfd, on_client, f)) ==
+	    NULL) {
 		sg_errf(err, "cannot watch daemon.sftp.listen");
 		goto bad;
 	}
-	f->lpoll->data = f;
 	if (gw_fproc_new(g, &ssh_front, f, err) == NULL)
 		goto bad;
 	return f;
@@ -796,9 +775,8 @@ bad:
 		close(fd);
 	f->closed = 1;
 	f->p = NULL;
-	if (f->lpoll != NULL)
-		uv_close((uv_handle_t *)f->lpoll, (uv_close_cb)free);
-	f->lpoll = NULL;
+	gw_acceptor_free(f->acc);
+	f->acc = NULL;
 	gw_ssh_free(f);
 	return NULL;
 }
@@ -856,10 +834,8 @@ gw_ssh_close_all(struct sshf *f)
 {
 	f->draining = 1;
 	listening(f, 0);
-	if (f->lpoll != NULL) {
-		uv_close((uv_handle_t *)f->lpoll, (uv_close_cb)free);
-		f->lpoll = NULL;
-	}
+	gw_acceptor_free(f->acc);
+	f->acc = NULL;
 	while (f->list != NULL)
 		link_end(f->list, 1, 0);
 	f->closed = 1;

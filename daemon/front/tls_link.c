@@ -13,9 +13,10 @@
  * What the front writes on a connection's socket is input like any
  * client's: its preamble (which client certificate was shown) is
  * checked before anything of it is parsed, and HTTP is parsed as before.
- * The front cannot claim another client's address: the core took it at
- * accept. It can claim a client certificate's fingerprint, as it is the
- * one that sees the certificate (README, "What the front can still do").
+ * The front cannot name an address no client connected from: the core
+ * took each at accept. It can claim a client certificate's fingerprint,
+ * as it is the one that sees the certificate, and send requests on any
+ * connection it holds (README, "The TLS front door").
  */
 #include "gw.h"
 
@@ -44,6 +45,7 @@
 static void
 tell_conf(struct https_front *h)
 {
+	const struct sg_daemon_conf *d = &h->g->conf->cfg->daemon;
 	struct sg_msgb b;
 
 	if (h->p == NULL)
@@ -52,6 +54,10 @@ tell_conf(struct https_front *h)
 	sg_msg_put_str(&b, TWF_CERT, h->cert_pem);
 	sg_msg_put_str(&b, TWF_KEY, h->key_pem);
 	sg_msg_put_u64(&b, TWF_WANT_CERTS, (uint64_t)h->want_certs);
+	sg_msg_put_u64(&b, TWF_LINGER, d->idle_seconds);
+	/* those the core holds, and as many it has closed whose client
+	 * has yet to take the end of what it wrote */
+	sg_msg_put_u64(&b, TWF_MAX, 2 * (uint64_t)d->max_connections);
 	if (b.ok)
 		(void)gw_fproc_tell(h->p, TW_CONF, 0, -1, &b);
 	OPENSSL_cleanse(b.buf, b.len);
@@ -104,59 +110,42 @@ static const struct gw_fproc_def tls_front = {
 /* ---- accepting ---- */
 
 static void
-on_listen(uv_poll_t *p, int status, int events)
+on_client(void *arg, int fd, const char *addr)
 {
-	struct https_front *h = p->data;
+	struct https_front *h = arg;
 	struct gw *g = h->g;
 	const struct sg_daemon_conf *d = &g->conf->cfg->daemon;
-	int k, fd, one = 1;
+	int one = 1, sv[2];
 
-	(void)events;
-	if (status < 0)
+	if (!gw_fproc_up(h->p) || g->draining ||
+	    g->count.connections >= d->max_connections ||
+	    gw_signin_banned(g, addr) > 60 ||
+	    gw_unauth_admit(g, GW_FRONT_HTTPS, addr) != 0) {
+		/* over a limit (or long banned): no TLS work at all */
+		close(fd);
 		return;
-	for (k = 0; k < 64 && gw_fproc_up(h->p); k++) {
-		char addr[48];
-		int sv[2];
-
-		if ((fd = accept4(h->lfd, NULL, NULL, SOCK_NONBLOCK |
-		    SOCK_CLOEXEC)) < 0)
-			return;
-		gw_peer_name(fd, addr, sizeof(addr));
-		if (g->draining || g->count.connections >= d->max_connections ||
-		    gw_signin_banned(g, addr) > 60 ||
-		    gw_unauth_admit(g, GW_FRONT_HTTPS, addr) != 0) {
-			/* over a limit (or long banned): no TLS work at all */
-			close(fd);
-			continue;
-		}
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) !=
-		    0) {
-			gw_unauth_release(g, GW_FRONT_HTTPS, addr);
-			close(fd);
-			return;
-		}
-		if (++h->next_id == 0)
-			h->next_id = 1;
-		/* the descriptors are the queue's from here */
-		(void)gw_fproc_tell(h->p, TW_CONN, h->next_id, fd, NULL);
-		(void)gw_fproc_tell(h->p, TW_PLAIN, h->next_id, sv[1], NULL);
-		if (http_conn_new(h, sv[0], addr) == NULL) {
-			gw_unauth_release(g, GW_FRONT_HTTPS, addr);
-			close(sv[0]);
-		}
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+		gw_unauth_release(g, GW_FRONT_HTTPS, addr);
+		close(fd);
+		return;
+	}
+	if (++h->next_id == 0)
+		h->next_id = 1;
+	/* the descriptors are the queue's from here */
+	(void)gw_fproc_tell(h->p, TW_CONN, h->next_id, fd, NULL);
+	(void)gw_fproc_tell(h->p, TW_PLAIN, h->next_id, sv[1], NULL);
+	if (http_conn_new(h, sv[0], addr) == NULL) {
+		gw_unauth_release(g, GW_FRONT_HTTPS, addr);
+		close(sv[0]);
 	}
 }
 
 void
 tls_link_listen(struct https_front *h, int on)
 {
-	if (h->lpoll == NULL)
-		return;
-	if (on && h->listening)
-		uv_poll_start(h->lpoll, UV_READABLE, on_listen);
-	else
-		uv_poll_stop(h->lpoll);
+	gw_acceptor_on(h->acc, on && h->listening);
 }
 
 static int
@@ -185,14 +174,11 @@ tls_link_start(struct https_front *h, int fd, char err[SG_ERR_MAX])
 	h->lfd = fd;
 	fd = -1;
 	fcntl(h->lfd, F_SETFL, fcntl(h->lfd, F_GETFL) | O_NONBLOCK);
-	if ((h->lpoll = calloc(1, sizeof(*h->lpoll))) == NULL ||
-	    uv_poll_init(h->g->loop, h->lpoll, h->lfd) != 0) {
-		free(h->lpoll);
-		h->lpoll = NULL;
+	if ((h->acc = gw_acceptor_new(h->g->loop, h->lfd, on_client, h)) ==
+	    NULL) {
 		sg_errf(err, "cannot watch daemon.https.listen");
 		goto bad;
 	}
-	h->lpoll->data = h;
 	h->listening = 1;
 	if (gw_fproc_new(h->g, &tls_front, h, err) == NULL)
 		goto bad;
@@ -228,11 +214,8 @@ void
 tls_link_close(struct https_front *h)
 {
 	h->listening = 0;
-	if (h->lpoll != NULL) {
-		uv_poll_stop(h->lpoll);
-		uv_close((uv_handle_t *)h->lpoll, (uv_close_cb)free);
-		h->lpoll = NULL;
-	}
+	gw_acceptor_free(h->acc);
+	h->acc = NULL;
 	gw_fproc_close(h->p);
 }
 

@@ -7,7 +7,11 @@
  *     READY (sandboxed or why not)  ------>
  *                                   <------  CONF(certificate chain, key,
  *                                            whether to ask for client
- *                                            certificates): at start and
+ *                                            certificates, how long a
+ *                                            client has to take what the
+ *                                            core wrote once the core has
+ *                                            closed, how many connections
+ *                                            it may hold): at start and
  *                                            at each reload
  *                                   <------  CONN(fd): a client's TCP
  *                                            connection, accepted and
@@ -39,7 +43,8 @@ enum {
 };
 
 /* fields */
-enum { TWF_OK = 1, TWF_WHY, TWF_CERT, TWF_KEY, TWF_WANT_CERTS };
+enum { TWF_OK = 1, TWF_WHY, TWF_CERT, TWF_KEY, TWF_WANT_CERTS, TWF_LINGER,
+	TWF_MAX };
 
 static const struct sg_msg_rule tw_to_front[] __attribute__((unused)) = {
 	{ TW_CONF, 32, 2 * TLS_PEM_MAX + 64, 0 },
