@@ -59,10 +59,16 @@ struct rel {
 	int		 tfd, pfd;	/* the client's TCP; the core's */
 	SSL		*ssl;
 	uv_poll_t	 tpoll, ppoll;
+	uv_timer_t	 tm;		/* more work; the end of the wait
+					   for a client to take the rest */
 	int		 tev, pev, handles;
 	int		 hs;		/* the handshake is over */
 	int		 want;		/* what TLS waits for on tfd */
+	int		 again;		/* work left at the bound */
 	int		 client_eof, core_eof, up_shut, closing;
+	int		 core_hup;	/* the core closed its end ... */
+	uint64_t	 hup_at;	/* ... then (ms) */
+	int		 core_wgone;	/* nothing more can go to it */
 	unsigned char	 up[UP_CAP];	/* the client's plaintext */
 	size_t		 upoff, uplen;
 	unsigned char	 down[DOWN_CAP];	/* the core's */
@@ -77,6 +83,8 @@ struct tlsfront {
 	int		 conn_fd;	/* CONN's, until its PLAIN */
 	uint32_t	 conn_id;
 	struct rel	*list;
+	unsigned	 n, max;	/* connections held; the bound */
+	uint64_t	 linger_ms;
 	int		 ending;	/* the core closed the channel */
 };
 
@@ -107,12 +115,14 @@ rel_close(struct rel *r)
 		f->list = r->next;
 	if (r->next)
 		r->next->prev = r->prev;
+	f->n--;
 	SSL_free(r->ssl);
 	r->ssl = NULL;
 	OPENSSL_cleanse(r->up, sizeof(r->up));
 	OPENSSL_cleanse(r->down, sizeof(r->down));
 	uv_close((uv_handle_t *)&r->tpoll, on_rel_closed);
 	uv_close((uv_handle_t *)&r->ppoll, on_rel_closed);
+	uv_close((uv_handle_t *)&r->tm, on_rel_closed);
 	close(r->tfd);
 	close(r->pfd);
 	if (f->ending && f->list == NULL)
@@ -124,8 +134,26 @@ on_io(uv_poll_t *p, int status, int events)
 {
 	struct rel *r = p->data;
 
-	(void)events;
 	if (status < 0) {
+		rel_close(r);
+		return;
+	}
+	if (p == &r->ppoll && (events & UV_DISCONNECT) && !r->core_hup) {
+		r->core_hup = 1;
+		r->hup_at = uv_now(r->f->loop);
+	}
+	drive(r);
+}
+
+static void
+on_tm(uv_timer_t *t)
+{
+	struct rel *r = t->data;
+
+	r->again = 0;
+	if (r->core_hup && uv_now(r->f->loop) - r->hup_at >=
+	    r->f->linger_ms) {
+		/* the client did not take what the core wrote in time */
 		rel_close(r);
 		return;
 	}
@@ -144,12 +172,15 @@ set_events(struct rel *r)
 	if ((r->want & UV_READABLE) || (!r->hs && r->want == 0) ||
 	    (r->hs && !r->client_eof && r->uplen < UP_CAP))
 		tev |= UV_READABLE;
-	if (r->upoff < r->uplen)
+	if (r->upoff < r->uplen && !r->core_wgone)
 		pev |= UV_WRITABLE;
-	/* the core's end is watched even during the handshake: when the
-	 * core gives up on it (its time ran out), it ends here */
+	/* the core's end is watched even during the handshake, and while
+	 * what it wrote waits for the client: when the core gives up on
+	 * the connection, the wait is bounded */
 	if (!r->core_eof && r->downoff == r->downlen)
 		pev |= UV_READABLE;
+	if (!r->core_hup)
+		pev |= UV_DISCONNECT;
 	if (tev != r->tev) {
 		r->tev = tev;
 		if (tev)
@@ -164,6 +195,15 @@ set_events(struct rel *r)
 		else
 			uv_poll_stop(&r->ppoll);
 	}
+	if (r->again)
+		uv_timer_start(&r->tm, on_tm, 0, 0);
+	else if (r->core_hup) {
+		uint64_t gone = uv_now(r->f->loop) - r->hup_at;
+
+		uv_timer_start(&r->tm, on_tm, gone >= r->f->linger_ms ? 0 :
+		    r->f->linger_ms - gone, 0);
+	} else
+		uv_timer_stop(&r->tm);
 }
 
 /* TLS's wish after an operation that did not finish: 0, or -1 (over). */
@@ -215,6 +255,7 @@ round_once(struct rel *r)
 	ssize_t k;
 
 	if (!r->hs) {
+		ERR_clear_error();	/* another connection's */
 		n = SSL_do_handshake(r->ssl);
 		if (n == 1) {
 			r->hs = 1;
@@ -225,6 +266,7 @@ round_once(struct rel *r)
 	}
 	/* the client's, to the core */
 	if (r->hs && !r->client_eof && r->uplen < UP_CAP) {
+		ERR_clear_error();
 		n = SSL_read(r->ssl, r->up + r->uplen, (int)(UP_CAP -
 		    r->uplen));
 		if (n > 0) {
@@ -236,15 +278,21 @@ round_once(struct rel *r)
 			progress = 1;
 		}
 	}
-	if (r->upoff < r->uplen) {
+	if (r->upoff < r->uplen && !r->core_wgone) {
 		k = write(r->pfd, r->up + r->upoff, r->uplen - r->upoff);
 		if (k > 0) {
 			r->upoff += (size_t)k;
 			if (r->upoff == r->uplen)
 				r->upoff = r->uplen = 0;
 			progress = 1;
-		} else if (k < 0 && errno != EAGAIN && errno != EINTR)
-			return -1;	/* the core closed its end */
+		} else if (k < 0 && errno != EAGAIN && errno != EINTR) {
+			/* the core closed its end: what the client sends
+			 * is dropped, what the core wrote still goes */
+			r->core_wgone = 1;
+			r->client_eof = 1;
+			r->upoff = r->uplen = 0;
+			progress = 1;
+		}
 	}
 	if (r->client_eof && r->uplen == 0 && !r->up_shut) {
 		/* the core reads the end, answers what it has, closes */
@@ -260,10 +308,15 @@ round_once(struct rel *r)
 			progress = 1;
 		} else if (k == 0 || (errno != EAGAIN && errno != EINTR)) {
 			r->core_eof = 1;
+			if (!r->core_hup) {
+				r->core_hup = 1;
+				r->hup_at = uv_now(r->f->loop);
+			}
 			progress = 1;
 		}
 	}
 	if (r->hs && r->downoff < r->downlen) {
+		ERR_clear_error();
 		n = SSL_write(r->ssl, r->down + r->downoff, (int)(r->downlen -
 		    r->downoff));
 		if (n > 0) {
@@ -274,8 +327,11 @@ round_once(struct rel *r)
 	}
 	if (r->core_eof && r->downoff == r->downlen) {
 		/* all the core wrote has gone: close_notify, and the end */
-		if (r->hs)
+		if (r->hs) {
+			ERR_clear_error();
 			(void)SSL_shutdown(r->ssl);
+			ERR_clear_error();
+		}
 		return -1;
 	}
 	return progress;
@@ -286,6 +342,7 @@ drive(struct rel *r)
 {
 	int k, rc;
 
+	r->again = 0;
 	for (k = 0; k < DRIVE_ROUNDS && !r->closing; k++) {
 		r->want = 0;
 		if ((rc = round_once(r)) < 0) {
@@ -296,9 +353,8 @@ drive(struct rel *r)
 			break;
 	}
 	if (k == DRIVE_ROUNDS)
-		r->want |= UV_WRITABLE;	/* more to do: on the next turn
-					   (a socket that can be written
-					   wakes it), after the others */
+		r->again = 1;	/* more to do: on the loop's next turn, after
+				   the others */
 	set_events(r);
 }
 
@@ -307,7 +363,8 @@ rel_new(struct tlsfront *f, int tfd, int pfd)
 {
 	struct rel *r;
 
-	if (f->ctx == NULL || (r = calloc(1, sizeof(*r))) == NULL)
+	if (f->ctx == NULL || f->n >= f->max ||
+	    (r = calloc(1, sizeof(*r))) == NULL)
 		goto bad;
 	r->f = f;
 	r->tfd = tfd;
@@ -325,8 +382,10 @@ rel_new(struct tlsfront *f, int tfd, int pfd)
 	fcntl(pfd, F_SETFL, fcntl(pfd, F_GETFL) | O_NONBLOCK);
 	uv_poll_init(f->loop, &r->tpoll, tfd);
 	uv_poll_init(f->loop, &r->ppoll, pfd);
-	r->tpoll.data = r->ppoll.data = r;
-	r->handles = 2;
+	uv_timer_init(f->loop, &r->tm);
+	r->tpoll.data = r->ppoll.data = r->tm.data = r;
+	r->handles = 3;
+	f->n++;
 	r->next = f->list;
 	if (f->list)
 		f->list->prev = r;
@@ -345,16 +404,26 @@ conf(struct tlsfront *f, const struct sg_msg *m)
 {
 	static char cert[TLS_PEM_MAX + 1], key[TLS_PEM_MAX + 1];
 	char err[SG_ERR_MAX];
-	uint64_t want;
+	uint64_t want, linger, max;
 	SSL_CTX *ctx;
 
 	if (sg_msg_field_str(m->data, m->len, TWF_CERT, cert,
 	    sizeof(cert)) != 0 || sg_msg_field_str(m->data, m->len, TWF_KEY,
 	    key, sizeof(key)) != 0 || sg_msg_field_u64(m->data, m->len,
-	    TWF_WANT_CERTS, &want) != 0 || want > 1)
+	    TWF_WANT_CERTS, &want) != 0 || want > 1 ||
+	    sg_msg_field_u64(m->data, m->len, TWF_LINGER, &linger) != 0 ||
+	    linger == 0 || linger > 86400 ||
+	    sg_msg_field_u64(m->data, m->len, TWF_MAX, &max) != 0 ||
+	    max == 0 || max > 1000000) {
+		OPENSSL_cleanse((void *)m->data, m->len);
 		return -1;
+	}
 	ctx = gw_tls_ctx(cert, key, (int)want, err);
+	/* the key's text, here and in the channel's buffer */
 	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse((void *)m->data, m->len);
+	f->linger_ms = linger * 1000;
+	f->max = (unsigned)max;
 	if (ctx == NULL) {
 		fprintf(stderr, "schoolgated: the TLS front door: %s\n", err);
 		return -1;
@@ -414,10 +483,8 @@ on_core(uv_poll_t *p, int status, int events)
 	char err[256];
 
 	(void)events;
-	if (status < 0) {
-		ending(f);
-		return;
-	}
+	if (status < 0)
+		exit(1);	/* the channel failed */
 	for (;;) {
 		struct sg_msg m;
 		ssize_t n;
@@ -445,7 +512,7 @@ on_core(uv_poll_t *p, int status, int events)
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				ending(f);
+				exit(1);	/* only its end is an end */
 			return;
 		}
 	}
