@@ -45,8 +45,9 @@
 #include "front/https.h"
 #include "front/tls_wire.h"
 
-/* one TLS record each way */
-#define UP_CAP		(16 * 1024)
+/* up to four TLS records of the client's to the core at a time (fewer
+ * writes for an upload); one of the core's to the client */
+#define UP_CAP		(64 * 1024)
 #define DOWN_CAP	(16 * 1024)
 /* rounds of work per wake-up for one connection */
 #define DRIVE_ROUNDS	16
