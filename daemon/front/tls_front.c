@@ -127,7 +127,7 @@ rel_close(struct rel *r)
 	close(r->tfd);
 	close(r->pfd);
 	if (f->ending && f->list == NULL)
-		exit(0);
+		_exit(0);
 }
 
 static void
@@ -474,7 +474,7 @@ ending(struct tlsfront *f)
 	uv_poll_stop(&f->cpoll);
 	f->ending = 1;
 	if (f->list == NULL)
-		exit(0);
+		_exit(0);
 }
 
 static void
@@ -485,7 +485,7 @@ on_core(uv_poll_t *p, int status, int events)
 
 	(void)events;
 	if (status < 0)
-		exit(1);	/* the channel failed */
+		_exit(1);	/* the channel failed */
 	for (;;) {
 		struct sg_msg m;
 		ssize_t n;
@@ -498,12 +498,12 @@ on_core(uv_poll_t *p, int status, int events)
 			if (m.fd >= 0)
 				close(m.fd);
 			if (bad)
-				exit(1);
+				_exit(1);
 		}
 		if (rc < 0) {
 			fprintf(stderr, "schoolgated: the TLS front door: %s\n",
 			    err);
-			exit(1);
+			_exit(1);
 		}
 		if ((n = sg_msgbuf_fill(f->mb)) == 0) {
 			ending(f);
@@ -513,7 +513,7 @@ on_core(uv_poll_t *p, int status, int events)
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				exit(1);	/* only its end is an end */
+				_exit(1);	/* only its end is an end */
 			return;
 		}
 	}
