@@ -2086,6 +2086,20 @@ sftp_room(const struct sftp *s)
 	return s->dead ? 0 : IN_CAP - s->inlen;
 }
 
+int
+sftp_ready(const struct sftp *s)
+{
+	size_t len;
+
+	if (s->dead || s->broken || s->inlen < 4 || !(s->wait == W_NONE ||
+	    (s->wait == W_WRITE && s->resumed)))
+		return 0;
+	len = (size_t)s->in[0] << 24 | (size_t)s->in[1] << 16 |
+	    (size_t)s->in[2] << 8 | s->in[3];
+	/* a length out of bounds is handled (the session ends) too */
+	return len == 0 || len > MAX_PACKET || s->inlen >= 4 + len;
+}
+
 size_t
 sftp_input(struct sftp *s, const void *buf, size_t len)
 {

@@ -46,6 +46,10 @@ size_t	sftp_input(struct sftp *, const void *, size_t);
 void	sftp_kick(struct sftp *);
 /* How many bytes of input would be taken now. */
 size_t	sftp_room(const struct sftp *);
+/* A whole request is buffered and nothing is awaited: sftp_kick() would
+ * handle it once the output is below the module's mark. The owner that
+ * has just sent all its output must kick again, or nothing will. */
+int	sftp_ready(const struct sftp *);
 /* Uploads in flight (a draining daemon waits for them). */
 unsigned sftp_busy(const struct sftp *);
 /* The session ended: uploads in flight are abandoned (nothing stored). */

@@ -376,6 +376,13 @@ pump(struct link *l)
 		}
 		out_flush(l);
 	}
+	/* The module stopped at its output mark and the socket then took
+	 * all of it; with its input full, nothing above asked it again and
+	 * no event will: once it was the end of a session (a reader that
+	 * stopped reading, then read on, waited for ever). Back soon. */
+	if (!l->want_close && l->sftp != NULL && l->outoff == l->outlen &&
+	    sftp_ready(l->sftp))
+		l->want_pump = 1;
 	l->in_pump = 0;
 	if (l->want_close) {
 		link_end(l, 1, 0);
