@@ -474,6 +474,11 @@ class Runner:
             self.failed += 1
             print("not ok - %s: %s: %s" % (title, type(e).__name__, e),
                   flush=True)
+            # where it failed, as TAP comments: a failure in CI can be
+            # read from its log alone
+            import traceback
+            for line in traceback.format_exc().rstrip().splitlines():
+                print("# " + line, flush=True)
 
     def finish(self):
         print("%s (%s): %d passed, %d failed" % (self.name, BUILD,
