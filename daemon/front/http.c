@@ -310,14 +310,24 @@ http_finish_response(struct conn *c)
 
 /* ---- reading ---- */
 
+/* the I/O thread's one buffer, for what cannot be read in place */
+static char rdbuf[64 * 1024];
+
+/* Once the preamble is read and nothing waits before them, the front's
+ * bytes are read straight into the request buffer, where the parser
+ * takes them: no copy through the BIO. */
 static void
 on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 {
-	static char buf[64 * 1024];	/* the I/O thread's one buffer */
+	struct conn *c = h->data;
 
-	(void)h;
 	(void)hint;
-	*b = uv_buf_init(buf, sizeof(buf));
+	if (c->pre_done && !c->lingering && c->inlen < IN_CAP &&
+	    BIO_ctrl_pending(c->rb) == 0)
+		*b = uv_buf_init((char *)c->in + c->inlen, (unsigned)(IN_CAP -
+		    c->inlen));
+	else
+		*b = uv_buf_init(rdbuf, sizeof(rdbuf));
 }
 
 static void
@@ -346,7 +356,9 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		http_close(c);
 		return;
 	}
-	if (BIO_write(c->rb, b->base, (int)n) != (int)n) {
+	if (b->base != rdbuf)
+		c->inlen += (size_t)n;		/* read in place */
+	else if (BIO_write(c->rb, b->base, (int)n) != (int)n) {
 		http_close(c);
 		return;
 	}
