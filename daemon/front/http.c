@@ -276,13 +276,9 @@ http_finish_response(struct conn *c)
 		c->st = ST_DONE;
 		c->close_after = 1;
 		if (c->wpending > 0)
-			return;		/* tls_written calls back */
-		if (!c->shut) {
-			c->shut = 1;
-			tls_shutdown(c);
-			if (c->wpending > 0)
-				return;
-		}
+			return;		/* tls_written calls back; the front
+					   sends close_notify once all the
+					   core wrote has gone */
 		if (!c->msg_done && !c->lingering && c->st == ST_DONE) {
 			/* answered before the end of the request (413 on a
 			 * body outgrowing the flow): a close now would reset
@@ -572,7 +568,6 @@ http_pump(struct conn *c)
 		http_close(c);
 		return;
 	}
-	tls_flush(c);
 	if (c->closing)
 		return;
 	if (c->st == ST_DONE && c->wpending == 0) {

@@ -15,6 +15,7 @@
 
 #include "gw.h"
 #include "front/https.h"
+#include "front/tls_wire.h"
 #include "policy/session.h"
 
 #define IN_CAP		(64 * 1024)
@@ -60,7 +61,7 @@ struct conn {
 	struct conn		*next, *prev;
 	BIO			*rb;		/* what it passed on, unread */
 	int			 pre_done;	/* its preamble was read */
-	unsigned char		 pre[40];
+	unsigned char		 pre[TW_PREAMBLE];
 	size_t			 prelen;
 	char			 peer_sha256[65];	/* the client
 							   certificate's */
@@ -94,7 +95,6 @@ struct conn {
 	int			 paused;
 	int			 reading;
 	int			 close_after;
-	int			 shut;		/* close_notify sent */
 	int			 closing;
 	int			 refs;
 	int			 in_parser;
@@ -130,11 +130,9 @@ void	tls_link_free(struct https_front *);
 /* ... and all that http.c, api.c and webpage.c know of TLS: the bytes
  * the front passes on, decrypted, and those it is given to encrypt */
 void	tls_send(struct conn *, const void *, size_t);
-void	tls_flush(struct conn *);
 void	tls_written(uv_write_t *, int status);
 /* plaintext in: n > 0 bytes, 0 (TLS wants more), -1 (it is over) */
 int	tls_read(struct conn *, void *, size_t);
-void	tls_shutdown(struct conn *);	/* close_notify */
 /* the client certificate's SHA-256 (hex), "" when none */
 void	tls_peer_sha256(struct conn *, char hex[65]);
 

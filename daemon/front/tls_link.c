@@ -298,11 +298,6 @@ tls_send(struct conn *c, const void *buf, size_t len)
 	c->refs++;
 }
 
-void
-tls_flush(struct conn *c)
-{
-	(void)c;	/* each send is written as it is made */
-}
 
 /* What the front has passed on, decrypted: n > 0 bytes, 0 when nothing
  * is waiting, -1 when the preamble is not one (the connection ends). */
@@ -339,12 +334,6 @@ tls_read(struct conn *c, void *buf, size_t cap)
 	return n > 0 ? n : 0;
 }
 
-void
-tls_shutdown(struct conn *c)
-{
-	(void)c;	/* the front sends close_notify when the core closes
-			   its end, once all it wrote has gone */
-}
 
 void
 tls_peer_sha256(struct conn *c, char hex[65])

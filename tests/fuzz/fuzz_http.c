@@ -98,12 +98,6 @@ tls_send(struct conn *c, const void *buf, size_t len)
 	}
 }
 
-void
-tls_flush(struct conn *c)
-{
-	(void)c;
-}
-
 int
 tls_read(struct conn *c, void *buf, size_t cap)
 {
@@ -120,12 +114,6 @@ tls_read(struct conn *c, void *buf, size_t cap)
 	feed.off += n;
 	feed.piece -= n;
 	return (int)n;
-}
-
-void
-tls_shutdown(struct conn *c)
-{
-	(void)c;
 }
 
 /* tls_link.c: no process, nothing accepted */
