@@ -181,6 +181,12 @@ $(BUILD)/tools/slowsync.so: tests/tools/slowsync.c
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS) $(TESTLIBS)
+# the SSH front door's SFTP parser, which lives with the front
+$(BUILD)/tests/test_sftp_wire: tests/unit/test_sftp_wire.c \
+                               daemon/front/sftp_wire.c daemon/front/sftp_wire.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Idaemon $(LDFLAGS) -o $@ $< daemon/front/sftp_wire.c \
+	    $(TESTLIBS)
 
 # The suite for one build (BUILD/SAN): unit tests, then the command-line
 # and hostile-input corpus driven through the real `schoolgate` binary.
@@ -235,11 +241,12 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC) common/*/*.h
 # the core answered in memory (tests/fuzz/core_stub.c)
 FUZZ_CORE := tests/fuzz/core_stub.c daemon/core/access.c \
              daemon/core/agreements.c
-$(FUZZ_BUILD)/fuzz_sftp: tests/fuzz/fuzz_sftp.c daemon/front/sftp.c \
+FUZZ_SFTP := daemon/front/sftp.c daemon/front/sftp_wire.c
+$(FUZZ_BUILD)/fuzz_sftp: tests/fuzz/fuzz_sftp.c $(FUZZ_SFTP) \
                          $(FUZZ_CORE) tests/fuzz/core_stub.h daemon/gw.h \
-                         $(COMMON_SRC) common/*/*.h
+                         daemon/front/sftp_wire.h $(COMMON_SRC) common/*/*.h
 	@mkdir -p $(FUZZ_BUILD)
-	clang $(FUZZ_FLAGS) -Idaemon -o $@ $< daemon/front/sftp.c \
+	clang $(FUZZ_FLAGS) -Idaemon -o $@ $< $(FUZZ_SFTP) \
 	    $(FUZZ_CORE) $(COMMON_SRC) $(LIBS)
 # the core's side of the SSH front door (ssh_link.c) driven as a
 # compromised front would drive it, over the real SFTP module

@@ -1,6 +1,11 @@
 /*
  * sftp: the SFTP v3 subsystem and each party's virtual tree (sftp.h).
  *
+ * It runs in the core and reads no packet a client wrote: the SSH front
+ * door parses them and passes on records whose every field says what it
+ * is (sftp_wire.h); a field that is not what the request has there ends
+ * the session, as a malformed packet does. Replies are built here.
+ *
  * Requests are handled one at a time, in order. A request that has to
  * wait (a WRITE whose upload buffer is over its mark, a CLOSE waiting
  * for the verdict, an OPEN or REMOVE waiting for its log record) stops
@@ -9,6 +14,7 @@
  * client is slowed, never buffered without bound.
  */
 #include "front/sftp.h"
+#include "front/sftp_wire.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -55,8 +61,6 @@ enum {
 #define PF_TRUNC	0x10
 #define PF_EXCL		0x20
 
-/* What clients send: 32 KiB of data plus the request's header. */
-#define MAX_PACKET	34000
 #define IN_CAP		(1024 * 1024)
 #define OUT_MARK	(512 * 1024)
 #define READ_MAX	32768
@@ -299,28 +303,49 @@ struct rd {
 	int			 bad;
 };
 
-static uint32_t
-rd_u32(struct rd *r)
+/*
+ * The fields of a request, as the SSH front door's parser passed them on
+ * (front/sftp_wire.h): each says what it is, and one that is not what
+ * the request has there ends the session, as a malformed packet did.
+ */
+static int
+rd_kind(struct rd *r, unsigned char kind, size_t need)
 {
-	uint32_t v;
-
-	if (r->len < 4) {
+	if (r->bad || r->len < 1 + need || r->p[0] != kind) {
 		r->bad = 1;
-		return 0;
+		return -1;
 	}
-	v = (uint32_t)r->p[0] << 24 | (uint32_t)r->p[1] << 16 |
+	r->p++;
+	r->len--;
+	return 0;
+}
+
+static uint32_t
+rd_raw32(struct rd *r)
+{
+	uint32_t v = (uint32_t)r->p[0] << 24 | (uint32_t)r->p[1] << 16 |
 	    (uint32_t)r->p[2] << 8 | r->p[3];
+
 	r->p += 4;
 	r->len -= 4;
 	return v;
 }
 
+static uint32_t
+rd_u32(struct rd *r)
+{
+	return rd_kind(r, SFC_U32, 4) != 0 ? 0 : rd_raw32(r);
+}
+
 static uint64_t
 rd_u64(struct rd *r)
 {
-	uint64_t hi = rd_u32(r);
+	uint64_t hi;
 
-	return hi << 32 | rd_u32(r);
+	if (rd_kind(r, SFC_U64, 8) != 0)
+		return 0;
+	hi = rd_raw32(r);
+	return hi << 32 | rd_raw32(r);
 }
 
 static const unsigned char *
@@ -328,8 +353,11 @@ rd_bytes(struct rd *r, uint32_t *n)
 {
 	const unsigned char *b;
 
-	*n = rd_u32(r);
-	if (r->bad || *n > r->len) {
+	*n = 0;
+	if (rd_kind(r, SFC_STR, 4) != 0)
+		return NULL;
+	*n = rd_raw32(r);
+	if (*n > r->len) {
 		r->bad = 1;
 		*n = 0;
 		return NULL;
@@ -357,25 +385,14 @@ rd_str(struct rd *r, char *buf, size_t cap)
 	return 0;
 }
 
+/* Attributes a client sets are not kept: the gateway's files have
+ * none of their own. */
 static void
 rd_attrs(struct rd *r)
 {
-	uint32_t f = rd_u32(r), n, i, l;
-
-	if (f & ATTR_SIZE)
-		rd_u64(r);
-	if (f & ATTR_UIDGID)
-		rd_u64(r);
-	if (f & ATTR_PERM)
-		rd_u32(r);
-	if (f & ATTR_TIME)
-		rd_u64(r);
-	if (f & ATTR_EXT) {
-		n = rd_u32(r);
-		for (i = 0; i < n && !r->bad; i++) {
-			rd_bytes(r, &l);
-			rd_bytes(r, &l);
-		}
+	if (rd_kind(r, SFC_ATTRS, SFC_ATTRS_LEN) == 0) {
+		r->p += SFC_ATTRS_LEN;
+		r->len -= SFC_ATTRS_LEN;
 	}
 }
 
@@ -1970,6 +1987,14 @@ request(struct sftp *s, const unsigned char *b, size_t len)
 	uint8_t type = b[0];
 	uint32_t id;
 
+	if (type == SFC_BROKEN) {
+		/* what the front's parser said of the client's packet */
+		s->broken = 1;
+		s->io->fatal(s->arg, rd_u32(&r) == SFC_WHY_SIZE ? "an SFTP "
+		    "packet larger than the limit, or empty" : "a malformed "
+		    "SFTP request");
+		return 0;
+	}
 	if (type == FXP_INIT) {
 		if (s->inited)
 			return -1;
@@ -2034,9 +2059,9 @@ process(struct sftp *s)
 		size_t len = (size_t)p[0] << 24 | (size_t)p[1] << 16 |
 		    (size_t)p[2] << 8 | p[3];
 
-		if (len == 0 || len > MAX_PACKET) {
+		if (len == 0 || len > SFC_MAX) {
 			s->broken = 1;
-			s->io->fatal(s->arg, "an SFTP packet larger than the "
+			s->io->fatal(s->arg, "an SFTP record larger than the "
 			    "limit, or empty");
 			break;
 		}
@@ -2097,7 +2122,7 @@ sftp_ready(const struct sftp *s)
 	len = (size_t)s->in[0] << 24 | (size_t)s->in[1] << 16 |
 	    (size_t)s->in[2] << 8 | s->in[3];
 	/* a length out of bounds is handled (the session ends) too */
-	return len == 0 || len > MAX_PACKET || s->inlen >= 4 + len;
+	return len == 0 || len > SFC_MAX || s->inlen >= 4 + len;
 }
 
 size_t

@@ -38,9 +38,10 @@ struct sftp_io {
 
 struct sftp *sftp_new(struct gw *, const char *party, const char *addr,
 	    const struct sftp_io *, void *arg);
-/* Takes up to len bytes (it may take fewer while it waits: an upload
- * over its buffer, output not yet sent, a record being written); the
- * rest must be offered again after sftp_kick(). */
+/* Takes up to len bytes of the front's records (front/sftp_wire.h); it
+ * may take fewer while it waits (an upload over its buffer, output not
+ * yet sent, a record being written): the rest must be offered again
+ * after sftp_kick(). */
 size_t	sftp_input(struct sftp *, const void *, size_t);
 /* Output was sent, or the owner has more input: continue. */
 void	sftp_kick(struct sftp *);

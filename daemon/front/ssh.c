@@ -49,6 +49,7 @@
 #include "base/sandbox.h"
 #include "front/ssh.h"
 #include "front/ssh_wire.h"
+#include "front/sftp_wire.h"
 
 /* The algorithms offered (the README's "What a scanner sees" lists
  * them). */
@@ -75,6 +76,9 @@
  * by libssh */
 #define UP_CAP		(256 * 1024)
 #define DOWN_MARK	(256 * 1024)
+/* the client's SFTP packets as they come, before they are parsed: room
+ * for the largest and more behind it */
+#define PK_CAP		(64 * 1024)
 /* what may wait for the core to read its channel (it always does) */
 #define CORE_QUEUE_MAX	(16 * 1024 * 1024)
 
@@ -134,8 +138,12 @@ struct sess {
 	int			 dfd;
 	uv_poll_t		 dpoll;
 	int			 devents;
-	unsigned char		*up;		/* to the core */
+	unsigned char		*up;		/* to the core: records */
 	size_t			 uplen;
+	unsigned char		*pk;		/* packets not parsed yet */
+	size_t			 pklen;
+	int			 pk_broken;	/* one did not parse: the
+						   rest is dropped */
 	/* channel output not yet accepted by libssh (window) */
 	unsigned char		*out;
 	size_t			 outlen, outoff, outcap;
@@ -148,6 +156,7 @@ static void sess_close(struct sess *, enum sw_end);
 static void set_events(struct sess *);
 static void on_poll(uv_poll_t *, int, int);
 static void core_events(struct sshf *);
+static size_t take(struct sess *, const void *, size_t);
 
 /* ---- the core's channel ---- */
 
@@ -187,42 +196,6 @@ up_flush(struct sess *c)
 		free(c->up);
 		c->up = NULL;
 	}
-}
-
-/* Takes what fits (the rest stays in libssh, behind the window): to the
- * core's socket at once when nothing waits before it, into the buffer
- * otherwise, which an idle session does not keep. */
-static size_t
-up_add(struct sess *c, const void *data, size_t len)
-{
-	size_t sent = 0;
-
-	if (c->uplen == 0 && c->dfd >= 0) {
-		ssize_t n = send(c->dfd, data, len, MSG_DONTWAIT |
-		    MSG_NOSIGNAL);
-
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
-		    errno != EINTR) {
-			c->want_close = 1;
-			c->end = SW_END_CORE;
-			return len;
-		}
-		if (n > 0)
-			sent = (size_t)n;
-		if (sent == len)
-			return len;
-	}
-	if (c->up == NULL && (c->up = malloc(UP_CAP)) == NULL) {
-		c->want_close = 1;
-		return len;
-	}
-	if (len - sent > UP_CAP - c->uplen)
-		len = sent + UP_CAP - c->uplen;
-	memcpy(c->up + c->uplen, (const unsigned char *)data + sent, len -
-	    sent);
-	c->uplen += len - sent;
-	up_flush(c);
-	return len;
 }
 
 /* ---- output to the channel ---- */
@@ -352,7 +325,62 @@ on_data(ssh_session s, ssh_channel ch, void *data, uint32_t len,
 				   socket yet, or pull() is taking it in
 				   order */
 	c->active = uv_now(c->f->loop);
-	return (int)up_add(c, data, len);
+	return (int)take(c, data, len);
+}
+
+/* The client's packets, parsed (front/sftp_wire.c), to the core as
+ * records while its socket's buffer has room for the largest. */
+static void
+frames(struct sess *c)
+{
+	size_t used = 0, k;
+	int broken = 0;
+
+	if (c->pk_broken || c->pklen < 4 || UP_CAP - c->uplen < SFC_MAX + 4)
+		return;
+	if (c->up == NULL && (c->up = malloc(UP_CAP)) == NULL) {
+		c->want_close = 1;
+		return;
+	}
+	k = sftp_canon_stream(c->pk, c->pklen, &used, c->up + c->uplen,
+	    UP_CAP - c->uplen, &broken);
+	c->uplen += k;
+	if (broken)
+		c->pk_broken = 1;	/* the core ends the session */
+	memmove(c->pk, c->pk + used, c->pklen - used);
+	c->pklen -= used;
+	if (c->pklen == 0) {
+		free(c->pk);		/* an idle session keeps none */
+		c->pk = NULL;
+	}
+	up_flush(c);
+}
+
+/* How much of the channel's data take() would accept now. */
+static size_t
+take_room(const struct sess *c)
+{
+	return c->pk_broken ? (size_t)-1 : PK_CAP - c->pklen;
+}
+
+/* The client's bytes, as far as they fit; how many were taken. */
+static size_t
+take(struct sess *c, const void *data, size_t len)
+{
+	if (c->pk_broken)
+		return len;
+	if (len > PK_CAP - c->pklen)
+		len = PK_CAP - c->pklen;
+	if (len > 0) {
+		if (c->pk == NULL && (c->pk = malloc(PK_CAP)) == NULL) {
+			c->want_close = 1;
+			return 0;
+		}
+		memcpy(c->pk + c->pklen, data, len);
+		c->pklen += len;
+	}
+	frames(c);
+	return len;
 }
 
 /* The client is done: end the channel the way sftp-server does (exit
@@ -748,14 +776,15 @@ pull(struct sess *c)
 	if (c->dfd < 0)
 		return;
 	c->pulling = 1;
-	while (c->ch != NULL && !c->want_close && (room = UP_CAP - c->uplen) >
-	    0 && ssh_channel_poll(c->ch, 0) > 0) {
+	frames(c);		/* what waited for the core's socket */
+	while (c->ch != NULL && !c->want_close && (room = take_room(c)) > 0 &&
+	    ssh_channel_poll(c->ch, 0) > 0) {
 		n = ssh_channel_read_nonblocking(c->ch, buf, (uint32_t)(room <
 		    sizeof(buf) ? room : sizeof(buf)), 0);
 		if (n <= 0)
 			break;
 		c->active = uv_now(c->f->loop);
-		if (up_add(c, buf, (size_t)n) != (size_t)n) {
+		if (take(c, buf, (size_t)n) != (size_t)n) {
 			c->want_close = 1;	/* room was checked */
 			break;
 		}
@@ -944,6 +973,8 @@ sess_close(struct sess *c, enum sw_end end)
 	c->out = NULL;
 	free(c->up);
 	c->up = NULL;
+	free(c->pk);
+	c->pk = NULL;
 	c->refs += 2;
 	if (c->dfd >= 0) {
 		c->refs++;

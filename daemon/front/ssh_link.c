@@ -2,8 +2,9 @@
  * ssh_link: the core's side of the SFTP front door. The SSH transport
  * runs in a process of its own (ssh.c, schoolgated --front-ssh), which
  * this file answers, and fproc.c starts and starts again; the SFTP
- * subsystem (sftp.c) runs here, in the core, over one socketpair per
- * session whose other end the front holds.
+ * requests are served here (sftp.c), in the core, over one socketpair
+ * per session whose other end the front holds: the front parses the
+ * client's packets and passes on records of typed fields (sftp_wire.h).
  *
  * What the front says is input like any client's: every message is
  * checked against its rules (front/ssh_wire.h, base/msg.c) and each

@@ -13,7 +13,9 @@
  *     PASSWORD(user, password)      ------>  AUTH(result, party)
  *     PUBKEY(user, key, proof)      ------>  AUTH(result, party)
  *     SFTP                          ------>  SFTP(fd): the subsystem's
- *                                            bytes, both ways, raw
+ *                                            socket: the client's packets
+ *                                            as records (sftp_wire.h) to
+ *                                            the core, its replies back
  *                                   <------  NOTICE(text): to stderr
  *     IDLE                          ------>  CLOSE, unless an upload waits
  *     ENDED(reason)                 ------>

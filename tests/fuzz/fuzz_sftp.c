@@ -1,5 +1,6 @@
-/* libFuzzer target: the SFTP packet handler (front/sftp.c) as a signed-in
- * party's session sees it, after SSH. The core behind it is the real
+/* libFuzzer target: the SFTP packet parser (front/sftp_wire.c, in the SSH
+ * front's process) and the handler of what it passes on (front/sftp.c, in
+ * the core) as a signed-in party's session sees them, after SSH. The core behind it is the real
  * access authority with the store, log and pipeline answered in memory
  * (core_stub.c), asynchronously, as the daemon answers.
  *
@@ -18,6 +19,36 @@
 
 #include "core_stub.h"
 #include "front/sftp.h"
+#include "front/sftp_wire.h"
+
+/* The client's stream as the front passes it on: records, up to and
+ * including the first that says a packet did not parse. */
+static unsigned char *
+records(const uint8_t *in, size_t n, size_t *outn)
+{
+	size_t cap = 4 * (SFC_MAX + 4), len = 0, at = 0, used, k;
+	unsigned char *b = malloc(cap), *nb;
+	int broken = 0;
+
+	while (b != NULL && !broken && at < n) {
+		if (cap - len < SFC_MAX + 4) {
+			if ((nb = realloc(b, cap * 2)) == NULL)
+				break;
+			b = nb;
+			cap *= 2;
+		}
+		k = sftp_canon_stream(in + at, n - at, &used, b + len,
+		    cap - len, &broken);
+		if (used > n - at || k > cap - len)
+			__builtin_trap();
+		len += k;
+		at += used;
+		if (k == 0)
+			break;		/* a packet not whole at the end */
+	}
+	*outn = len;
+	return b;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -141,7 +172,9 @@ static const struct sftp_io io = { o_send, o_notice, o_pending, o_fatal };
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const unsigned char init[] = { 0, 0, 0, 5, 1, 0, 0, 0, 3 };
+	static const unsigned char init_pkt[] = { 1, 0, 0, 0, 3 };
+	unsigned char init[SFC_MAX + 4], *rec;
+	size_t ninit, nrec;
 	const char *cfgpath = getenv("SG_FUZZ_CONFIG");
 	struct gw *g = stub_gw(cfgpath ? cfgpath :
 	    "tests/fuzz/conf/schoolgate.conf");
@@ -160,10 +193,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    &io, NULL);
 	if (s == NULL)
 		return 0;
-	if (sftp_input(s, init, sizeof(init)) != sizeof(init))
+	ninit = sftp_canon(init_pkt, sizeof(init_pkt), init, sizeof(init));
+	if (sftp_input(s, init, ninit) != ninit)
 		__builtin_trap();	/* an empty session takes an INIT */
-	data += 3;
-	size -= 3;
+	if ((rec = records(data + 3, size - 3, &nrec)) == NULL) {
+		sftp_free(s);
+		return 0;
+	}
+	data = rec;
+	size = nrec;
 	while (off < size && !out.dead && stuck < 2) {
 		size_t n = size - off < chunk ? size - off : chunk;
 		size_t took = sftp_input(s, data + off, n);
@@ -182,6 +220,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sftp_kick(s);
 	(void)stub_drain();
 	sftp_free(s);
+	free(rec);
 	/* records in flight still answer the session that asked */
 	(void)stub_drain();
 	if (stub_drain())
