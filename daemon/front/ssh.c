@@ -342,6 +342,19 @@ frames(struct sess *c)
 		c->want_close = 1;
 		return;
 	}
+#ifdef SG_ATTACK_HOOK
+	/* a front taken over, passing the client's bytes on unparsed
+	 * (tests/daemon/privsep): the core must not read them as SFTP */
+	if (getenv("SG_ATTACK_RAW_SFTP") != NULL) {
+		used = c->pklen < SFC_MAX ? c->pklen : SFC_MAX;
+		memcpy(c->up + c->uplen, c->pk, used);
+		c->uplen += used;
+		memmove(c->pk, c->pk + used, c->pklen - used);
+		c->pklen -= used;
+		up_flush(c);
+		return;
+	}
+#endif
 	k = sftp_canon_stream(c->pk, c->pklen, &used, c->up + c->uplen,
 	    UP_CAP - c->uplen, &broken);
 	c->uplen += k;
