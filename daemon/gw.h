@@ -619,6 +619,15 @@ struct gw_unauth_addr {
 	unsigned	n[GW_FRONTS];
 };
 int	gw_unauth_admit(struct gw *, enum gw_front, const char *addr);
+/* Whether a front door takes on a new connection from addr, decided here
+ * for both: not while draining, not past max_connections, not from a
+ * banned address, and within the budget above (counted: release it
+ * once). HTTPS answers a short ban itself (429, and when to try again),
+ * so only a ban longer than GW_BAN_TOLD seconds closes an HTTPS
+ * connection at accept; SSH has no way to say it, so any ban does.
+ * 0: taken on; -1: close it now, before any TLS or key exchange. */
+#define GW_BAN_TOLD	60
+int	gw_admit(struct gw *, enum gw_front, const char *addr);
 void	gw_unauth_release(struct gw *, enum gw_front, const char *addr);
 /* Forgets every cached success (a reload: hashes may have changed). */
 void	gw_signin_forget(struct gw *);

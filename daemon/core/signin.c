@@ -297,6 +297,18 @@ gw_unauth_admit(struct gw *g, enum gw_front f, const char *addr)
 	return 0;
 }
 
+int
+gw_admit(struct gw *g, enum gw_front f, const char *addr)
+{
+	const struct sg_daemon_conf *d = &g->conf->cfg->daemon;
+
+	if (g->draining || g->count.connections >= d->max_connections ||
+	    gw_signin_banned(g, addr) > (f == GW_FRONT_HTTPS ? GW_BAN_TOLD :
+	    0))
+		return -1;
+	return gw_unauth_admit(g, f, addr);
+}
+
 void
 gw_unauth_release(struct gw *g, enum gw_front f, const char *addr)
 {

@@ -548,21 +548,18 @@ on_client(void *arg, int fd, const char *addr)
 {
 	struct sshf *f = arg;
 	struct gw *g = f->g;
-	const struct sg_daemon_conf *d = &g->conf->cfg->daemon;
 	struct sg_msgb b;
 	struct link *l;
 	int one = 1;
 
 	/* pre-authentication work (key exchange) is bounded: a flood of
 	 * handshakes cannot starve established transfers */
-	if (!gw_fproc_up(f->p) || g->draining || f->draining ||
-	    g->count.connections >= d->max_connections ||
-	    gw_signin_banned(g, addr) > 0 ||
+	if (!gw_fproc_up(f->p) || f->draining ||
 	    (l = calloc(1, sizeof(*l))) == NULL) {
 		close(fd);
 		return;
 	}
-	if (gw_unauth_admit(g, GW_FRONT_SFTP, addr) != 0) {
+	if (gw_admit(g, GW_FRONT_SFTP, addr) != 0) {
 		free(l);
 		close(fd);
 		return;

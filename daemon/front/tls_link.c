@@ -114,13 +114,9 @@ on_client(void *arg, int fd, const char *addr)
 {
 	struct https_front *h = arg;
 	struct gw *g = h->g;
-	const struct sg_daemon_conf *d = &g->conf->cfg->daemon;
 	int one = 1, sv[2];
 
-	if (!gw_fproc_up(h->p) || g->draining ||
-	    g->count.connections >= d->max_connections ||
-	    gw_signin_banned(g, addr) > 60 ||
-	    gw_unauth_admit(g, GW_FRONT_HTTPS, addr) != 0) {
+	if (!gw_fproc_up(h->p) || gw_admit(g, GW_FRONT_HTTPS, addr) != 0) {
 		/* over a limit (or long banned): no TLS work at all */
 		close(fd);
 		return;

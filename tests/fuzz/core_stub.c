@@ -637,11 +637,13 @@ gw_signin_banned(struct gw *g, const char *addr)
 	return stub_faults & STUB_BANNED ? 30 : 0;
 }
 
+/* the real decision (core/signin.c) but for the budget, never full */
 int
-gw_unauth_admit(struct gw *g, enum gw_front f, const char *addr)
+gw_admit(struct gw *g, enum gw_front f, const char *addr)
 {
-	(void)g, (void)f, (void)addr;
-	return 0;
+	return g->draining || g->count.connections >=
+	    g->conf->cfg->daemon.max_connections || gw_signin_banned(g, addr) >
+	    (f == GW_FRONT_HTTPS ? GW_BAN_TOLD : 0) ? -1 : 0;
 }
 
 void
