@@ -427,6 +427,16 @@ pid_t	gw_spawn_self(const char *exe, char *const argv[], const int *fds,
 struct sg_sandbox_opts;
 int	gw_child_ready(int sandbox, const struct sg_sandbox_opts *,
 	    uint32_t type, uint16_t ok_tag, uint16_t why_tag);
+/* The parent's side: the child's first message (read from mb, its
+ * channel fd, against rules; at most 10 s) must be READY (type, ok_tag,
+ * why_tag) and say it is sandboxed. 0, or -1 with err naming who ("the
+ * SSH front door"). */
+struct sg_msgbuf;
+struct sg_msg_rule;
+int	gw_child_await_ready(struct sg_msgbuf *mb, int fd,
+	    const struct sg_msg_rule *rules, size_t nrules, uint32_t type,
+	    uint16_t ok_tag, uint16_t why_tag, const char *who, char *err,
+	    size_t cap);
 /* A front door's first step (fd 3: the core): it ends with the core, is
  * named name in ps, and a write to a closed socket is an error, not a
  * signal. The core's pid, or -1 when the core has already ended. */

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -93,6 +94,52 @@ out:
 		if (moved[k] >= 0)
 			close(moved[k]);
 	return pid;
+}
+
+#define READY_TIMEOUT_MS	10000
+
+int
+gw_child_await_ready(struct sg_msgbuf *mb, int fd,
+    const struct sg_msg_rule *rules, size_t nrules, uint32_t type,
+    uint16_t ok_tag, uint16_t why_tag, const char *who, char *err,
+    size_t cap)
+{
+	struct sg_msg m;
+	char e[256];
+	uint64_t ok;
+	int rc;
+
+	for (;;) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+
+		rc = sg_msgbuf_get(mb, rules, nrules, &m, e, sizeof(e));
+		if (rc < 0) {
+			snprintf(err, cap, "%s: %.160s", who, e);
+			return -1;
+		}
+		if (rc == 1)
+			break;
+		if (poll(&pf, 1, READY_TIMEOUT_MS) <= 0 ||
+		    sg_msgbuf_fill(mb) <= 0) {
+			snprintf(err, cap, "%s stopped as it started", who);
+			return -1;
+		}
+	}
+	if (m.fd >= 0)
+		close(m.fd);
+	if (m.type != type || sg_msg_fields_ok(m.data, m.len) != 0 ||
+	    sg_msg_field_u64(m.data, m.len, ok_tag, &ok) != 0 ||
+	    sg_msg_field_str(m.data, m.len, why_tag, e, sizeof(e)) != 0) {
+		snprintf(err, cap, "%s's first message was not READY", who);
+		return -1;
+	}
+	if (ok != 1) {
+		snprintf(err, cap, "%s cannot be sandboxed: %.80s "
+		    "(daemon.sandbox = \"off\" runs it without, which the "
+		    "journal then reports at every start)", who, e);
+		return -1;
+	}
+	return 0;
 }
 
 int

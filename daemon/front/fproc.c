@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +38,6 @@
 #define RESTART_QUICK_MS	2000
 #define RESTART_DELAY_MS	1000
 #define RESTART_FAILED_MS	5000
-#define READY_TIMEOUT_MS	10000
 /* at the end, how long the front has to pass on what it holds */
 #define END_WAIT_MS		2000
 
@@ -190,53 +188,6 @@ chan_events(struct gw_fproc *p)
 	}
 }
 
-/* Its first word, READY: whether it is sandboxed. Waited for, at every
- * start. */
-static int
-await_ready(struct gw_fproc *p, char *err, size_t cap)
-{
-	const struct gw_fproc_def *d = p->def;
-	struct sg_msg m;
-	char e[256];
-	uint64_t ok;
-	int rc;
-
-	for (;;) {
-		struct pollfd pf = { .fd = p->chan, .events = POLLIN };
-
-		rc = sg_msgbuf_get(p->mb, d->rules, d->nrules, &m, e,
-		    sizeof(e));
-		if (rc < 0) {
-			snprintf(err, cap, "%s: %.160s", d->title, e);
-			return -1;
-		}
-		if (rc == 1)
-			break;
-		if (poll(&pf, 1, READY_TIMEOUT_MS) <= 0 ||
-		    sg_msgbuf_fill(p->mb) <= 0) {
-			snprintf(err, cap, "%s stopped as it started",
-			    d->title);
-			return -1;
-		}
-	}
-	if (m.fd >= 0)
-		close(m.fd);
-	if (m.type != d->ready || sg_msg_fields_ok(m.data, m.len) != 0 ||
-	    sg_msg_field_u64(m.data, m.len, d->ready_ok, &ok) != 0 ||
-	    sg_msg_field_str(m.data, m.len, d->ready_why, e, sizeof(e)) != 0) {
-		snprintf(err, cap, "%s's first message was not READY",
-		    d->title);
-		return -1;
-	}
-	if (ok != 1) {
-		snprintf(err, cap, "%s cannot be sandboxed: %.80s "
-		    "(daemon.sandbox = \"off\" runs it without, which the "
-		    "journal then reports at every start)", d->title, e);
-		return -1;
-	}
-	return 0;
-}
-
 static void
 chan_close(struct gw_fproc *p)
 {
@@ -298,7 +249,9 @@ start(struct gw_fproc *p, char *err, size_t cap)
 	p->starts++;
 	p->started_ms = uv_now(p->g->loop);
 	if (chan_open(p, sv[0], err, cap) != 0 ||
-	    await_ready(p, err, cap) != 0)
+	    gw_child_await_ready(p->mb, p->chan, p->def->rules, p->def->nrules,
+	    p->def->ready, p->def->ready_ok, p->def->ready_why, p->def->title,
+	    err, cap) != 0)
 		goto bad;
 	fcntl(p->chan, F_SETFL, fcntl(p->chan, F_GETFL) | O_NONBLOCK);
 	p->def->started(p->arg, p);

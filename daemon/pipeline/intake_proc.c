@@ -507,9 +507,7 @@ maker_start(struct gw_intake *in, char *err, size_t cap)
 {
 	char *argv[] = { "schoolgated-intake", "--intake",
 	    in->sandbox ? "on" : "off", NULL };
-	int sv[2], rc, ok = 0;
-	struct sg_msg m;
-	char e[256];
+	int sv[2];
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
@@ -529,39 +527,10 @@ maker_start(struct gw_intake *in, char *err, size_t cap)
 		goto bad;
 	}
 	/* its first word: whether it is sandboxed */
-	for (;;) {
-		rc = sg_msgbuf_get(in->mb, from_maker, NRULES(from_maker), &m, e,
-		    sizeof(e));
-		if (rc < 0) {
-			snprintf(err, cap, "the intake process maker: %s", e);
-			goto bad;
-		}
-		if (rc == 1)
-			break;
-		if (sg_msgbuf_fill(in->mb) <= 0) {
-			snprintf(err, cap, "the intake process maker stopped "
-			    "as it started");
-			goto bad;
-		}
-	}
-	{
-		uint64_t v;
-
-		if (m.type != IM_READY || sg_msg_fields_ok(m.data, m.len) != 0 ||
-		    sg_msg_field_u64(m.data, m.len, READY_OK, &v) != 0 ||
-		    sg_msg_field_str(m.data, m.len, READY_WHY, e, sizeof(e)) != 0) {
-			snprintf(err, cap, "the intake process maker's first "
-			    "message was not READY");
-			goto bad;
-		}
-		ok = v == 1;
-	}
-	if (!ok) {
-		snprintf(err, cap, "the intake processes cannot be sandboxed: "
-		    "%s (daemon.sandbox = \"off\" runs them without, which the "
-		    "journal then reports at every start)", e);
+	if (gw_child_await_ready(in->mb, in->sock, from_maker,
+	    NRULES(from_maker), IM_READY, READY_OK, READY_WHY,
+	    "the intake process maker", err, cap) != 0)
 		goto bad;
-	}
 	return 0;
 bad:
 	sg_msgbuf_free(in->mb);
