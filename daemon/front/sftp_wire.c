@@ -223,6 +223,8 @@ sftp_canon(const unsigned char *pkt, size_t len, unsigned char *out,
 	if (len == 0 || len > SFTP_MAX_PACKET || cap < len + 4 + SFC_GROWTH)
 		return sftp_canon_size(out, cap);
 	type = pkt[0];
+	if (type == SFC_BROKEN)
+		return broken(out, SFC_WHY_MALFORMED);	/* no SFTP type */
 	o.b[o.len++] = type;
 	cp_u32(&r, &o);		/* INIT: the version; else the id */
 	switch (type) {

@@ -320,10 +320,10 @@ on_data(ssh_session s, ssh_channel ch, void *data, uint32_t len,
 		c->end = SW_END_WINDOW;	/* the core journals it */
 		return (int)len;
 	}
-	if (c->dfd < 0 || c->pulling)
+	if (c->dfd < 0 || c->pulling || c->pk_broken)
 		return 0;	/* the core has not given the subsystem's
 				   socket yet, or pull() is taking it in
-				   order */
+				   order, or it is over */
 	c->active = uv_now(c->f->loop);
 	return (int)take(c, data, len);
 }
@@ -336,6 +336,7 @@ frames(struct sess *c)
 	size_t used = 0, k;
 	int broken = 0;
 
+again:
 	if (c->pk_broken || c->pklen < 4 || UP_CAP - c->uplen < SFC_MAX + 4)
 		return;
 	if (c->up == NULL && (c->up = malloc(UP_CAP)) == NULL) {
@@ -367,13 +368,19 @@ frames(struct sess *c)
 		c->pk = NULL;
 	}
 	up_flush(c);
+	/* the core's socket took it all: no event will come for what
+	 * waited behind it */
+	if (used > 0 && c->uplen == 0 && !c->want_close)
+		goto again;
 }
 
 /* How much of the channel's data take() would accept now. */
 static size_t
 take_room(const struct sess *c)
 {
-	return c->pk_broken ? (size_t)-1 : PK_CAP - c->pklen;
+	/* after a packet that did not parse, nothing: libssh holds what
+	 * follows, the window closes, and the core ends the session */
+	return c->pk_broken ? 0 : PK_CAP - c->pklen;
 }
 
 /* The client's bytes, as far as they fit; how many were taken. */
@@ -381,7 +388,7 @@ static size_t
 take(struct sess *c, const void *data, size_t len)
 {
 	if (c->pk_broken)
-		return len;
+		return 0;
 	if (len > PK_CAP - c->pklen)
 		len = PK_CAP - c->pklen;
 	if (len > 0) {

@@ -5,7 +5,8 @@
  * (core_stub.c), asynchronously, as the daemon answers.
  *
  * Input: byte 0 picks the party (one of the configuration's), byte 1
- * what fails (core_stub.h), byte 2 how the bytes arrive (in pieces of
+ * what fails (core_stub.h; its top bit: the bytes go to the core as they
+ * are, as a front taken over would send them, not through the parser), byte 2 how the bytes arrive (in pieces of
  * 1 to 40,000); the rest is the client's stream, after an INIT the
  * target sends first. Whatever the input: every packet the handler
  * sends is whole and of a reply type; a session ends with nothing left
@@ -41,6 +42,14 @@ records(const uint8_t *in, size_t n, size_t *outn)
 		    cap - len, &broken);
 		if (used > n - at || k > cap - len)
 			__builtin_trap();
+		for (size_t r = len; r < len + k;) {	/* each record */
+			size_t rl = (size_t)b[r] << 24 | (size_t)b[r + 1] <<
+			    16 | (size_t)b[r + 2] << 8 | b[r + 3];
+
+			if (rl == 0 || rl > SFC_MAX || r + 4 + rl > len + k)
+				__builtin_trap();
+			r += 4 + rl;
+		}
 		len += k;
 		at += used;
 		if (k == 0)
@@ -196,7 +205,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ninit = sftp_canon(init_pkt, sizeof(init_pkt), init, sizeof(init));
 	if (sftp_input(s, init, ninit) != ninit)
 		__builtin_trap();	/* an empty session takes an INIT */
-	if ((rec = records(data + 3, size - 3, &nrec)) == NULL) {
+	if (data[1] & 0x80) {
+		/* a front taken over: its bytes are the core's input as
+		 * they are, records or not */
+		if ((rec = malloc(size - 3 + 1)) != NULL)
+			memcpy(rec, data + 3, size - 3);
+		nrec = size - 3;
+	} else
+		rec = records(data + 3, size - 3, &nrec);
+	if (rec == NULL) {
 		sftp_free(s);
 		return 0;
 	}

@@ -234,12 +234,46 @@ malformed_packets_are_broken(void **state)
 	u32(&p, 0x80000000u);
 	u32(&p, 0xffffffffu);
 	expect_broken(&p, SFC_WHY_MALFORMED);
+	/* type 0 is no SFTP type: a client cannot send what the front
+	 * would, nor choose the reason journalled */
+	p.n = 0;
+	u8(&p, SFC_BROKEN);
+	u32(&p, SFC_WHY_SIZE);
+	expect_broken(&p, SFC_WHY_MALFORMED);
 	/* a packet over the limit */
 	p.n = 0;
 	u8(&p, 6);
 	memset(p.d + 1, 0, SFTP_MAX_PACKET);
 	p.n = SFTP_MAX_PACKET + 1;
 	expect_broken(&p, SFC_WHY_SIZE);
+}
+
+/* The largest growth: an OPEN of the largest size whose attributes are
+ * flags alone; its record fits SFC_MAX, and the capacity the header
+ * names is enough, one byte less is not. */
+static void
+largest_record(void **state)
+{
+	struct b p = { .n = 0 };
+	unsigned char out[SFC_MAX + 4];
+	size_t n, pathlen = SFTP_MAX_PACKET - 1 - 4 - 4 - 4 - 4;
+
+	(void)state;
+	u8(&p, 3);
+	u32(&p, 1);
+	u32(&p, (uint32_t)pathlen);
+	memset(p.d + p.n, 'a', pathlen);
+	p.n += pathlen;
+	u32(&p, 0x1a);
+	u32(&p, 0);
+	assert_int_equal(p.n, SFTP_MAX_PACKET);
+	n = sftp_canon(p.d, p.n, out, p.n + 4 + SFC_GROWTH);
+	assert_false(sftp_canon_broken(out, n));
+	assert_true(n - 4 <= SFC_MAX);
+	n = sftp_canon(p.d, p.n, out, p.n + 4 + SFC_GROWTH - 1);
+	assert_true(sftp_canon_broken(out, n));
+	assert_int_equal(out[8], 0);
+	assert_int_equal(out[9], SFC_WHY_SIZE);
 }
 
 static void
@@ -313,6 +347,7 @@ main(void)
 		cmocka_unit_test(write_read_and_trailing_bytes),
 		cmocka_unit_test(what_the_core_refuses_by_id),
 		cmocka_unit_test(malformed_packets_are_broken),
+		cmocka_unit_test(largest_record),
 		cmocka_unit_test(a_stream_of_packets),
 	};
 
