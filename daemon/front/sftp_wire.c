@@ -7,19 +7,6 @@
 
 #include <string.h>
 
-/* the packet types whose fields are parsed (sftp.c names them all) */
-enum {
-	T_INIT = 1, T_OPEN = 3, T_CLOSE, T_READ, T_WRITE, T_LSTAT, T_FSTAT,
-	T_SETSTAT, T_FSETSTAT, T_OPENDIR, T_READDIR, T_REMOVE,
-	T_REALPATH = 16, T_STAT, T_RENAME, T_EXTENDED = 200
-};
-
-#define A_SIZE		0x1
-#define A_UIDGID	0x2
-#define A_PERM		0x4
-#define A_TIME		0x8
-#define A_EXT		0x80000000u
-
 struct cin {
 	const unsigned char	*p;
 	size_t			 len;
@@ -146,19 +133,19 @@ cp_attrs(struct cin *r, struct cout *o)
 	uint32_t n, i, l;
 	uint64_t size = 0;
 
-	if (f & A_SIZE)
+	if (f & ATTR_SIZE)
 		size = in_u64(r);
-	if (f & A_UIDGID) {
+	if (f & ATTR_UIDGID) {
 		uid = in_u32(r);
 		gid = in_u32(r);
 	}
-	if (f & A_PERM)
+	if (f & ATTR_PERM)
 		perm = in_u32(r);
-	if (f & A_TIME) {
+	if (f & ATTR_TIME) {
 		at = in_u32(r);
 		mt = in_u32(r);
 	}
-	if (f & A_EXT) {
+	if (f & ATTR_EXT) {
 		n = in_u32(r);
 		for (i = 0; i < n && !r->bad; i++) {
 			(void)in_bytes(r, &l);
@@ -168,7 +155,7 @@ cp_attrs(struct cin *r, struct cout *o)
 	if (r->bad)
 		return;
 	o->b[o->len++] = SFC_ATTRS;
-	put_raw32(o, f & ~A_EXT);
+	put_raw32(o, f & ~ATTR_EXT);
 	put_raw32(o, (uint32_t)(size >> 32));
 	put_raw32(o, (uint32_t)size);
 	put_raw32(o, uid);
@@ -228,43 +215,43 @@ sftp_canon(const unsigned char *pkt, size_t len, unsigned char *out,
 	o.b[o.len++] = type;
 	cp_u32(&r, &o);		/* INIT: the version; else the id */
 	switch (type) {
-	case T_INIT:
+	case FXP_INIT:
 		break;		/* its extensions: none are taken */
-	case T_OPEN:
+	case FXP_OPEN:
 		cp_str(&r, &o, NULL);
 		cp_u32(&r, &o);
 		cp_attrs(&r, &o);
 		break;
-	case T_CLOSE:
-	case T_LSTAT:
-	case T_FSTAT:
-	case T_OPENDIR:
-	case T_READDIR:
-	case T_REMOVE:
-	case T_REALPATH:
-	case T_STAT:
+	case FXP_CLOSE:
+	case FXP_LSTAT:
+	case FXP_FSTAT:
+	case FXP_OPENDIR:
+	case FXP_READDIR:
+	case FXP_REMOVE:
+	case FXP_REALPATH:
+	case FXP_STAT:
 		cp_str(&r, &o, NULL);
 		break;
-	case T_READ:
+	case FXP_READ:
 		cp_str(&r, &o, NULL);
 		cp_u64(&r, &o);
 		cp_u32(&r, &o);
 		break;
-	case T_WRITE:
+	case FXP_WRITE:
 		cp_str(&r, &o, NULL);
 		cp_u64(&r, &o);
 		cp_str(&r, &o, NULL);
 		break;
-	case T_SETSTAT:
-	case T_FSETSTAT:
+	case FXP_SETSTAT:
+	case FXP_FSETSTAT:
 		cp_str(&r, &o, NULL);
 		cp_attrs(&r, &o);
 		break;
-	case T_RENAME:
+	case FXP_RENAME:
 		cp_str(&r, &o, NULL);
 		cp_str(&r, &o, NULL);
 		break;
-	case T_EXTENDED:
+	case FXP_EXTENDED:
 		name = cp_str(&r, &o, &n);
 		if (name != NULL && n == sizeof("posix-rename@openssh.com") -
 		    1 && memcmp(name, "posix-rename@openssh.com", n) == 0) {

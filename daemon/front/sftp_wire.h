@@ -30,6 +30,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* SFTP v3's packet types and attribute flags, for the parser and the
+ * handler alike */
+enum {
+	FXP_INIT = 1, FXP_VERSION, FXP_OPEN, FXP_CLOSE, FXP_READ, FXP_WRITE,
+	FXP_LSTAT, FXP_FSTAT, FXP_SETSTAT, FXP_FSETSTAT, FXP_OPENDIR,
+	FXP_READDIR, FXP_REMOVE, FXP_MKDIR, FXP_RMDIR, FXP_REALPATH,
+	FXP_STAT, FXP_RENAME, FXP_READLINK, FXP_SYMLINK,
+	FXP_STATUS = 101, FXP_HANDLE, FXP_DATA, FXP_NAME, FXP_ATTRS,
+	FXP_EXTENDED = 200, FXP_EXTENDED_REPLY
+};
+#define ATTR_SIZE	0x1
+#define ATTR_UIDGID	0x2
+#define ATTR_PERM	0x4
+#define ATTR_TIME	0x8
+#define ATTR_EXT	0x80000000u
+
 /* What clients send: 32 KiB of data plus the request's header. */
 #define SFTP_MAX_PACKET	34000
 /* a record is at most this much longer than its packet: a kind byte
